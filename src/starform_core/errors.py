@@ -1,0 +1,101 @@
+"""The project's one error hierarchy.
+
+Every error Starform raises derives from :class:`StarformError`. Adapters translate foreign
+errors (psycopg, kubernetes, httpx, ...) into these types with ``raise X from exc`` so callers
+never need to know which library sits behind a port. Messages never carry secret values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClusterApiError",
+    "ClusterConflictError",
+    "ClusterNotFoundError",
+    "ClusterUnavailableError",
+    "ContractError",
+    "DesiredStateSourceError",
+    "StaleGenerationError",
+    "StarformError",
+    "StoreConflictError",
+    "StoreError",
+    "StoreNotFoundError",
+    "UnsupportedApiVersionError",
+    "ValidationError",
+]
+
+
+class StarformError(Exception):
+    """Root of every error raised by Starform code."""
+
+
+class ValidationError(StarformError, ValueError):
+    """A value broke a rule of the domain; names the offending field and the reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class ContractError(StarformError, ValueError):
+    """A desired-state document broke the §25.1 contract; names the JSON pointer of the problem."""
+
+    def __init__(self, pointer: str, reason: str) -> None:
+        super().__init__(f"{pointer or '/'}: {reason}")
+        self.pointer = pointer
+        self.reason = reason
+
+
+class UnsupportedApiVersionError(ContractError):
+    """The document's ``apiVersion`` names a major version this build does not understand."""
+
+
+class StaleGenerationError(StarformError):
+    """A payload's generation is older than the one already applied (stale or replayed)."""
+
+    def __init__(self, offered: int, applied: int) -> None:
+        super().__init__(f"payload generation {offered} is older than applied generation {applied}")
+        self.offered = offered
+        self.applied = applied
+
+
+class StoreError(StarformError):
+    """Starbase's persistence failed."""
+
+
+class StoreNotFoundError(StoreError):
+    """A row the caller named does not exist (or is not visible to the caller)."""
+
+
+class StoreConflictError(StoreError):
+    """A write would break a uniqueness or consistency rule of the store."""
+
+
+class DesiredStateSourceError(StarformError):
+    """The desired-state source (Starbase, seen from Shuttle) could not be reached or answered badly."""
+
+
+class ClusterApiError(StarformError):
+    """The Kubernetes API answered with an error.
+
+    ``status`` is the HTTP status when there was one; ``retry_after`` the server's hint in seconds.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ClusterNotFoundError(ClusterApiError):
+    """The object (or its kind) does not exist on the cluster."""
+
+
+class ClusterConflictError(ClusterApiError):
+    """The write conflicted: already exists, stale resourceVersion, or a field-manager conflict."""
+
+
+class ClusterUnavailableError(ClusterApiError):
+    """The Kubernetes API could not be reached or is overloaded; retry with backoff."""
