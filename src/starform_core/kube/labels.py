@@ -1,0 +1,92 @@
+"""The label and annotation catalog (§24, §24B): every key Starform puts on an object.
+
+Load-bearing labels (§24.1) are required for correctness: tenant attribution, network isolation
+and Shuttle's ownership (pruning selects on them). Operational labels (§24.2) are denormalised
+conveniences. ``docs/kubernetes-objects.md`` lists them and a test keeps the page in step.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ANNOTATION_DEPLOYMENT_VERSION",
+    "ANNOTATION_DESIRED_HASH",
+    "ANNOTATION_IMAGE",
+    "ANNOTATION_SOURCE",
+    "ANNOTATION_VAR_GROUP",
+    "ANNOTATION_VAR_GROUP_CHECKSUM_PREFIX",
+    "FIELD_MANAGER",
+    "LABEL_COMPONENT",
+    "LABEL_ENVIRONMENT",
+    "LABEL_INSTANCE",
+    "LABEL_MANAGED_BY",
+    "LABEL_NAME",
+    "LABEL_OBSERVABILITY",
+    "LABEL_PART_OF",
+    "LABEL_PROJECT_ID",
+    "LABEL_SERVICE_ID",
+    "LABEL_SERVICE_NAME",
+    "LABEL_SERVICE_TYPE",
+    "LABEL_TIER",
+    "LABEL_WORKSPACE_ID",
+    "LOAD_BEARING_LABELS",
+    "MANAGED_BY_VALUE",
+    "OPERATIONAL_LABELS",
+    "OWNERSHIP_SELECTOR",
+]
+
+FIELD_MANAGER: Final = "shuttle"
+"""Shuttle's server-side-apply field manager."""
+
+MANAGED_BY_VALUE: Final = "shuttle"
+"""Value of ``app.kubernetes.io/managed-by`` on everything Shuttle owns."""
+
+# §24.1 load-bearing
+LABEL_WORKSPACE_ID: Final = "starform.io/workspace-id"
+LABEL_PROJECT_ID: Final = "starform.io/project-id"
+LABEL_ENVIRONMENT: Final = "starform.io/environment"
+LABEL_SERVICE_ID: Final = "starform.io/service-id"
+LABEL_SERVICE_NAME: Final = "starform.io/service-name"
+LABEL_SERVICE_TYPE: Final = "starform.io/service-type"
+LABEL_OBSERVABILITY: Final = "starform.io/observability-enabled"
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+
+# §24.2 operational
+LABEL_TIER: Final = "starform.io/tier"
+LABEL_NAME: Final = "app.kubernetes.io/name"
+LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+LABEL_COMPONENT: Final = "app.kubernetes.io/component"
+LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
+
+LOAD_BEARING_LABELS: Final = (
+    LABEL_WORKSPACE_ID,
+    LABEL_PROJECT_ID,
+    LABEL_ENVIRONMENT,
+    LABEL_SERVICE_ID,
+    LABEL_SERVICE_NAME,
+    LABEL_SERVICE_TYPE,
+    LABEL_OBSERVABILITY,
+    LABEL_MANAGED_BY,
+)
+"""§24.1: the labels every service-scoped object must carry."""
+
+OPERATIONAL_LABELS: Final = (LABEL_TIER, LABEL_NAME, LABEL_INSTANCE, LABEL_COMPONENT, LABEL_PART_OF)
+"""§24.2: denormalised conveniences for kubectl, dashboards and analytics (not billing)."""
+
+OWNERSHIP_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
+"""The label selector that finds everything Shuttle owns (and nothing else)."""
+
+# §24B annotations
+ANNOTATION_DESIRED_HASH: Final = "starform.io/desired-hash"
+"""SHA-256 of the desired object Shuttle last applied: a changed desire is a hash mismatch."""
+ANNOTATION_DEPLOYMENT_VERSION: Final = "starform.io/deployment-version"
+"""On pod templates: the service's deployment (release) version."""
+ANNOTATION_IMAGE: Final = "starform.io/image"
+"""On pod templates: the image reference, pinned by digest."""
+ANNOTATION_VAR_GROUP_CHECKSUM_PREFIX: Final = "checksum.starform.io/"
+"""On pod templates: ``checksum.starform.io/<var_group_id>`` = the group's keyed checksum (§38.7)."""
+ANNOTATION_VAR_GROUP: Final = "starform.io/var-group-id"
+"""On var group Secrets: the var group's id."""
+ANNOTATION_SOURCE: Final = "starform.io/source"
+"""Provenance: which Starbase cluster payload produced the object."""

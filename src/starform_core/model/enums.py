@@ -1,0 +1,57 @@
+"""Closed vocabularies of the domain."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["AccessMode", "DriftMode", "ProbeKind", "RunState", "ServiceType", "Tier"]
+
+
+class ServiceType(enum.StrEnum):
+    """How a service runs: web (HTTP with a route), worker (no ingress) or cron (a CronJob)."""
+
+    WEB = "web"
+    WORKER = "worker"
+    CRON = "cron"
+
+
+class RunState(enum.StrEnum):
+    """The desired run state: ``paused`` scales to zero / suspends, never deletes."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class Tier(enum.StrEnum):
+    """A project's plan tier; it selects the namespace quota and limit ranges."""
+
+    FREE = "free"
+    HOBBY = "hobby"
+    PRO = "pro"
+    ENTERPRISE = "enterprise"
+
+
+class ProbeKind(enum.StrEnum):
+    """How a health probe checks a container."""
+
+    HTTP = "http"
+    TCP = "tcp"
+    GRPC = "grpc"
+
+
+class AccessMode(enum.StrEnum):
+    """Volume access modes Starform offers."""
+
+    READ_WRITE_ONCE = "ReadWriteOnce"
+    READ_WRITE_MANY = "ReadWriteMany"
+
+
+class DriftMode(enum.StrEnum):
+    """What Shuttle does about out-of-band changes to a service's objects (seed 004).
+
+    ``enforce`` reverts them; ``detect`` reports them for Starbase to decide (adopt) and leaves
+    the live value alone.
+    """
+
+    ENFORCE = "enforce"
+    DETECT = "detect"

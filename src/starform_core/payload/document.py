@@ -1,0 +1,68 @@
+"""The desired-state document (§25.1): one per cluster, versioned, deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+import attrs
+
+from starform_core.errors import ValidationError
+from starform_core.model.cluster import ClusterSettings
+from starform_core.model.project import Project
+from starform_core.model.service import Service
+from starform_core.validation import check_range
+
+__all__ = ["API_GROUP", "API_VERSION", "KIND", "SUPPORTED_MAJOR", "DesiredState"]
+
+API_GROUP: Final = "starform.io"
+SUPPORTED_MAJOR: Final = 1
+API_VERSION: Final = f"{API_GROUP}/v{SUPPORTED_MAJOR}"
+KIND: Final = "DesiredState"
+
+
+def _projects_sorted(value: object) -> tuple[Project, ...]:
+    return tuple(sorted(value, key=lambda p: p.project_id))  # type: ignore[call-overload]
+
+
+@attrs.frozen
+class DesiredState:
+    """Everything one cluster should run: its settings and every project pinned to it.
+
+    ``generation`` is the cluster's monotonic desired-state generation: it grows with every
+    change Starbase stores, so Shuttle can report what it applied and refuse to go backwards.
+    """
+
+    generation: int = attrs.field(
+        validator=lambda _i, a, v: check_range(a.name, v, low=1, high=2**53 - 1)
+    )
+    cluster: ClusterSettings
+    projects: tuple[Project, ...] = attrs.field(default=(), converter=_projects_sorted)
+    api_version: str = API_VERSION
+    kind: str = KIND
+
+    def __attrs_post_init__(self) -> None:
+        seen_services: set[str] = set()
+        seen_hosts: dict[str, str] = {}
+        project_ids: set[str] = set()
+        for p_index, project in enumerate(self.projects):
+            if project.project_id in project_ids:
+                raise ValidationError(f"projects[{p_index}].project_id", "duplicate project")
+            project_ids.add(project.project_id)
+            for s_index, service in enumerate(project.services):
+                where = f"projects[{p_index}].services[{s_index}]"
+                if service.service_id in seen_services:
+                    raise ValidationError(f"{where}.service_id", "service ids must be unique")
+                seen_services.add(service.service_id)
+                for hostname in service.hostnames:
+                    owner = seen_hosts.setdefault(hostname, service.service_id)
+                    if owner != service.service_id:
+                        raise ValidationError(
+                            f"{where}.hostnames", f"{hostname} is already routed to another service"
+                        )
+
+    def services(self) -> Iterator[tuple[Project, Service]]:
+        """Every (project, service) pair, in canonical order."""
+        for project in self.projects:
+            for service in project.services:
+                yield project, service
