@@ -81,9 +81,7 @@ class ClusterApiError(StarformError):
     ``status`` is the HTTP status when there was one; ``retry_after`` the server's hint in seconds.
     """
 
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from starform_core.errors import ValidationError
@@ -22,15 +24,16 @@ class Environment:
     protected: bool = False
 
 
-def _by(key: str) -> object:
-    def convert(value: object) -> tuple[object, ...]:
-        return tuple(sorted(value, key=lambda item: getattr(item, key)))  # type: ignore[call-overload]
-
-    return convert
+def _environments_sorted(value: Iterable[Environment]) -> tuple[Environment, ...]:
+    return tuple(sorted(value, key=lambda env: env.name))
 
 
-def _services_sorted(value: object) -> tuple[Service, ...]:
-    return tuple(sorted(value, key=lambda s: (s.tenant.environment, s.name)))  # type: ignore[call-overload]
+def _groups_sorted(value: Iterable[VarGroup]) -> tuple[VarGroup, ...]:
+    return tuple(sorted(value, key=lambda group: group.var_group_id))
+
+
+def _services_sorted(value: Iterable[Service]) -> tuple[Service, ...]:
+    return tuple(sorted(value, key=lambda s: (s.tenant.environment, s.name)))
 
 
 @attrs.frozen
@@ -41,8 +44,8 @@ class Project:
     workspace_id: str = attrs.field(validator=field_check(check_uuid))
     name: str
     tier: Tier = attrs.field(converter=Tier)
-    environments: tuple[Environment, ...] = attrs.field(default=(), converter=_by("name"))  # type: ignore[misc]
-    var_groups: tuple[VarGroup, ...] = attrs.field(default=(), converter=_by("var_group_id"))  # type: ignore[misc]
+    environments: tuple[Environment, ...] = attrs.field(default=(), converter=_environments_sorted)
+    var_groups: tuple[VarGroup, ...] = attrs.field(default=(), converter=_groups_sorted)
     services: tuple[Service, ...] = attrs.field(default=(), converter=_services_sorted)
 
     def __attrs_post_init__(self) -> None:
@@ -63,9 +66,7 @@ class Project:
                 raise ValidationError(f"{where}.environment", "names no environment of the project")
             identity = (service.environment, service.name)
             if identity in seen:
-                raise ValidationError(
-                    f"{where}.name", "service names must be unique per environment"
-                )
+                raise ValidationError(f"{where}.name", "service names must be unique per environment")
             seen.add(identity)
             for attachment in service.var_groups:
                 group = groups.get(attachment.var_group_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import attrs
 
 from starform_core.errors import ValidationError
@@ -31,12 +33,26 @@ def _check_name(_instance: object, attribute: attrs.Attribute[str], value: str) 
     check_dns1035_label(attribute.name, value, max_length=SERVICE_NAME_MAX)
 
 
-def _sorted_attachments(value: object) -> tuple[VarGroupAttachment, ...]:
-    return tuple(sorted(value))  # type: ignore[call-overload]
+def _sorted_attachments(value: Iterable[VarGroupAttachment]) -> tuple[VarGroupAttachment, ...]:
+    return tuple(sorted(value))
 
 
-def _sorted_unique(value: object) -> tuple[str, ...]:
-    return tuple(sorted(set(value)))  # type: ignore[call-overload]
+def _volumes(value: Iterable[Volume]) -> tuple[Volume, ...]:
+    return tuple(value)
+
+
+def _sorted_unique(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(value)))
+
+
+def _optional_int_in(
+    low: int, high: int
+) -> Callable[[object, attrs.Attribute[int | None], int | None], None]:
+    def validator(_instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+        if value is not None:
+            check_range(attribute.name, value, low=low, high=high)
+
+    return validator
 
 
 @attrs.frozen
@@ -57,25 +73,19 @@ class Service:
     release: Release | None = None
     replicas: int | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(
-            lambda _i, a, v: check_range(a.name, v, low=0, high=100)
-        ),
+        validator=_optional_int_in(0, 100),
     )
     autoscaling: Autoscaling | None = None
     probes: Probes = attrs.field(factory=Probes)
     port: int | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(
-            lambda _i, a, v: check_range(a.name, v, low=1, high=65535)
-        ),
+        validator=_optional_int_in(1, 65535),
     )
     hostnames: tuple[str, ...] = attrs.field(default=(), converter=_sorted_unique)
     public: bool = True
     cron: CronSchedule | None = None
-    volumes: tuple[Volume, ...] = attrs.field(default=(), converter=tuple)
-    var_groups: tuple[VarGroupAttachment, ...] = attrs.field(
-        default=(), converter=_sorted_attachments
-    )
+    volumes: tuple[Volume, ...] = attrs.field(default=(), converter=_volumes)
+    var_groups: tuple[VarGroupAttachment, ...] = attrs.field(default=(), converter=_sorted_attachments)
     drift: DriftPolicy = attrs.field(factory=DriftPolicy)
 
     def __attrs_post_init__(self) -> None:

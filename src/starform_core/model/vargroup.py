@@ -71,7 +71,5 @@ class VarGroup:
 class VarGroupAttachment:
     """A var group attached to a service; higher ``attach_order`` wins on duplicate keys."""
 
-    attach_order: int = attrs.field(
-        validator=lambda _i, a, v: check_range(a.name, v, low=0, high=10_000)
-    )
+    attach_order: int = attrs.field(validator=lambda _i, a, v: check_range(a.name, v, low=0, high=10_000))
     var_group_id: str = attrs.field(validator=field_check(check_uuid))

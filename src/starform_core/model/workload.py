@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import attrs
 
+from starform_core.convert import as_str_tuple
 from starform_core.errors import ValidationError
 from starform_core.model.enums import AccessMode, DriftMode, ProbeKind
 from starform_core.quantity import check_quantity, parse_quantity
@@ -37,16 +39,14 @@ _HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
 _FIELD_RULE = re.compile(r"^[A-Z][A-Za-z0-9]*:(/([^/~]|~[01])*)+$")
 
 
-def _int_in(low: int, high: int) -> attrs._ValidatorType[int]:
+def _int_in(low: int, high: int) -> Callable[[object, attrs.Attribute[int], int], None]:
     def validator(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
         check_range(attribute.name, value, low=low, high=high)
 
     return validator
 
 
-def _optional_quantity(
-    _instance: object, attribute: attrs.Attribute[str | None], value: str | None
-) -> None:
+def _optional_quantity(_instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is not None:
         check_quantity(attribute.name, value)
 
@@ -108,9 +108,7 @@ class Autoscaling:
         if self.max_replicas < self.min_replicas:
             raise ValidationError("max_replicas", "must be at least min_replicas")
         if self.target_cpu_percent is None and self.target_memory_percent is None:
-            raise ValidationError(
-                "target_cpu_percent", "autoscaling needs a CPU or a memory target"
-            )
+            raise ValidationError("target_cpu_percent", "autoscaling needs a CPU or a memory target")
 
 
 @attrs.frozen
@@ -129,9 +127,7 @@ class Probe:
     def __attrs_post_init__(self) -> None:
         if self.kind is ProbeKind.HTTP:
             if self.path is None or not _HTTP_PATH.match(self.path):
-                raise ValidationError(
-                    "path", "an HTTP probe needs an absolute path such as /healthz"
-                )
+                raise ValidationError("path", "an HTTP probe needs an absolute path such as /healthz")
         elif self.path is not None:
             raise ValidationError("path", f"a {self.kind.value} probe takes no path")
         if self.grpc_service is not None and self.kind is not ProbeKind.GRPC:
@@ -169,9 +165,7 @@ class CronSchedule:
 class Volume:
     """A persistent volume mounted into the service's containers."""
 
-    name: str = attrs.field(
-        validator=lambda _i, a, v: check_dns1035_label(a.name, v, max_length=30)
-    )
+    name: str = attrs.field(validator=lambda _i, a, v: check_dns1035_label(a.name, v, max_length=30))
     mount_path: str = attrs.field()
     size: str = attrs.field(validator=field_check(check_quantity))
     access_mode: AccessMode = attrs.field(default=AccessMode.READ_WRITE_ONCE, converter=AccessMode)
@@ -192,12 +186,10 @@ class DriftPolicy:
     """
 
     mode: DriftMode = attrs.field(default=DriftMode.ENFORCE, converter=DriftMode)
-    ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=as_str_tuple)
 
     @ignore_fields.validator
     def _check_ignore_fields(self, _attribute: object, value: tuple[str, ...]) -> None:
         for index, rule in enumerate(value):
             if not isinstance(rule, str) or not _FIELD_RULE.match(rule):
-                raise ValidationError(
-                    f"ignore_fields[{index}]", "must look like 'Deployment:/spec/replicas'"
-                )
+                raise ValidationError(f"ignore_fields[{index}]", "must look like 'Deployment:/spec/replicas'")

@@ -40,11 +40,7 @@ def cluster_settings(row: ClusterRow) -> ClusterSettings:
     """The cluster's settings from its row."""
     load_balancer = None
     if row.lb_target_name is not None:
-        if (
-            row.lb_size_unit is None
-            or row.lb_target_kind is None
-            or row.lb_target_api_version is None
-        ):
+        if row.lb_size_unit is None or row.lb_target_kind is None or row.lb_target_api_version is None:
             raise ValidationError(
                 "cluster.load_balancer",
                 "a load-balancer target needs a kind, apiVersion and size unit",
@@ -56,9 +52,7 @@ def cluster_settings(row: ClusterRow) -> ClusterSettings:
             namespace=row.lb_target_namespace,
         )
         load_balancer = (
-            LoadBalancerSettings(
-                target=target, size_unit=row.lb_size_unit, annotation=row.lb_annotation
-            )
+            LoadBalancerSettings(target=target, size_unit=row.lb_size_unit, annotation=row.lb_annotation)
             if row.lb_annotation is not None
             else LoadBalancerSettings(target=target, size_unit=row.lb_size_unit)
         )
@@ -173,9 +167,7 @@ def build_payload(rows: ClusterRows, *, checksum_key: bytes) -> DesiredState:
             continue
         env_row = env_by_id.get(svc.environment_id)
         if env_row is None or env_row.project_id != svc.project_id:
-            raise ValidationError(
-                f"services[{svc.service_id}].environment_id", "unknown environment"
-            )
+            raise ValidationError(f"services[{svc.service_id}].environment_id", "unknown environment")
         services_by_project[svc.project_id].append(
             _within(
                 f"services[{svc.service_id}]",
@@ -263,12 +255,10 @@ def _service(
         autoscaling=row.autoscaling,
         probes=row.probes,
         port=row.port,
-        hostnames=hostnames,
+        hostnames=tuple(hostnames),
         public=row.public,
         cron=cron,
-        volumes=sorted(volumes, key=lambda v: v.name),
+        volumes=tuple(sorted(volumes, key=lambda v: v.name)),
         var_groups=attachments,
-        drift=DriftPolicy(
-            mode=row.drift_mode, ignore_fields=tuple(sorted(row.drift_ignore_fields))
-        ),
+        drift=DriftPolicy(mode=row.drift_mode, ignore_fields=tuple(sorted(row.drift_ignore_fields))),
     )

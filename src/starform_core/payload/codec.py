@@ -70,14 +70,13 @@ converter.register_unstructure_hook(Service, _unstructure_service_flat)
 converter.register_structure_hook(Service, _structure_service_flat)
 converter.register_structure_hook(TenantKey, make_dict_structure_fn(TenantKey, converter))
 
-_document_overrides = {
-    "api_version": override(rename="apiVersion"),
-}
 converter.register_unstructure_hook(
-    DesiredState, make_dict_unstructure_fn(DesiredState, converter, **_document_overrides)
+    DesiredState,
+    make_dict_unstructure_fn(DesiredState, converter, api_version=override(rename="apiVersion")),
 )
 converter.register_structure_hook(
-    DesiredState, make_dict_structure_fn(DesiredState, converter, **_document_overrides)
+    DesiredState,
+    make_dict_structure_fn(DesiredState, converter, api_version=override(rename="apiVersion")),
 )
 
 

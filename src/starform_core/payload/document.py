@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 import attrs
@@ -21,8 +21,8 @@ API_VERSION: Final = f"{API_GROUP}/v{SUPPORTED_MAJOR}"
 KIND: Final = "DesiredState"
 
 
-def _projects_sorted(value: object) -> tuple[Project, ...]:
-    return tuple(sorted(value, key=lambda p: p.project_id))  # type: ignore[call-overload]
+def _projects_sorted(value: Iterable[Project]) -> tuple[Project, ...]:
+    return tuple(sorted(value, key=lambda p: p.project_id))
 
 
 @attrs.frozen
@@ -33,9 +33,7 @@ class DesiredState:
     change Starbase stores, so Shuttle can report what it applied and refuse to go backwards.
     """
 
-    generation: int = attrs.field(
-        validator=lambda _i, a, v: check_range(a.name, v, low=1, high=2**53 - 1)
-    )
+    generation: int = attrs.field(validator=lambda _i, a, v: check_range(a.name, v, low=1, high=2**53 - 1))
     cluster: ClusterSettings
     projects: tuple[Project, ...] = attrs.field(default=(), converter=_projects_sorted)
     api_version: str = API_VERSION

@@ -58,9 +58,7 @@ def example_rows() -> ClusterRows:
         lb_size_unit=3,
     )
     projects = (
-        ProjectRow(
-            project_id=SHOP, workspace_id=WS, cluster_id=cluster.cluster_id, name="Shop", tier="pro"
-        ),
+        ProjectRow(project_id=SHOP, workspace_id=WS, cluster_id=cluster.cluster_id, name="Shop", tier="pro"),
         ProjectRow(
             project_id=BLOG,
             workspace_id=WS,
@@ -96,9 +94,7 @@ def example_rows() -> ClusterRows:
                 scale_down_cooldown_seconds=300,
             ),
             probes=Probes(
-                startup=Probe(
-                    kind=ProbeKind.HTTP, port=8080, path="/healthz", failure_threshold=30
-                ),
+                startup=Probe(kind=ProbeKind.HTTP, port=8080, path="/healthz", failure_threshold=30),
                 liveness=http_probe,
                 readiness=Probe(kind=ProbeKind.HTTP, port=8080, path="/ready"),
             ),
@@ -232,9 +228,7 @@ def example_rows() -> ClusterRows:
     )
     var_groups = (
         VarGroupRow(var_group_id=_id(501), project_id=SHOP, name="shared-config"),
-        VarGroupRow(
-            var_group_id=_id(502), project_id=SHOP, name="production-secrets", environment_id=_id(1)
-        ),
+        VarGroupRow(var_group_id=_id(502), project_id=SHOP, name="production-secrets", environment_id=_id(1)),
         VarGroupRow(var_group_id=_id(503), project_id=BLOG, name="ghost-mail"),
     )
     entries = (

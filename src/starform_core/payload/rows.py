@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import attrs
 
+from starform_core.convert import as_str_tuple
 from starform_core.model.enums import AccessMode, DriftMode, RunState, ServiceType, Tier
 from starform_core.model.workload import Autoscaling, Probes
 from starform_core.secrets_values import SecretValue
@@ -103,7 +104,7 @@ class ServiceRow:
     cron_schedule: str | None = None
     cron_time_zone: str | None = None
     drift_mode: DriftMode = attrs.field(default=DriftMode.ENFORCE, converter=DriftMode)
-    drift_ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    drift_ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=as_str_tuple)
 
 
 @attrs.frozen
@@ -168,15 +169,15 @@ class HostnameRow:
 
 @attrs.frozen
 class ClusterRows:
-    """Everything Starbase's queries return for one cluster, ready to fold into a payload."""
+    """Everything Starbase's queries return for one cluster, ready to fold into a payload (tuples)."""
 
     cluster: ClusterRow
-    projects: tuple[ProjectRow, ...] = attrs.field(default=(), converter=tuple)
-    environments: tuple[EnvironmentRow, ...] = attrs.field(default=(), converter=tuple)
-    services: tuple[ServiceRow, ...] = attrs.field(default=(), converter=tuple)
-    deployments: tuple[DeploymentRow, ...] = attrs.field(default=(), converter=tuple)
-    var_groups: tuple[VarGroupRow, ...] = attrs.field(default=(), converter=tuple)
-    var_group_entries: tuple[VarGroupEntryRow, ...] = attrs.field(default=(), converter=tuple)
-    service_var_groups: tuple[ServiceVarGroupRow, ...] = attrs.field(default=(), converter=tuple)
-    volumes: tuple[VolumeRow, ...] = attrs.field(default=(), converter=tuple)
-    hostnames: tuple[HostnameRow, ...] = attrs.field(default=(), converter=tuple)
+    projects: tuple[ProjectRow, ...] = ()
+    environments: tuple[EnvironmentRow, ...] = ()
+    services: tuple[ServiceRow, ...] = ()
+    deployments: tuple[DeploymentRow, ...] = ()
+    var_groups: tuple[VarGroupRow, ...] = ()
+    var_group_entries: tuple[VarGroupEntryRow, ...] = ()
+    service_var_groups: tuple[ServiceVarGroupRow, ...] = ()
+    volumes: tuple[VolumeRow, ...] = ()
+    hostnames: tuple[HostnameRow, ...] = ()

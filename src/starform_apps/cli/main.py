@@ -1,0 +1,23 @@
+"""Entry point of the ``starform`` command: one click group, one module per subcommand."""
+
+from __future__ import annotations
+
+import click
+
+from starform_apps.cli.payload_cmd import payload
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="starform")
+def cli() -> None:
+    """Starform: Starbase decides, Shuttle applies."""
+
+
+cli.add_command(payload)
+
+
+def main() -> None:
+    """Run the ``starform`` command line."""
+    cli()
