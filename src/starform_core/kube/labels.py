@@ -13,6 +13,7 @@ __all__ = [
     "ANNOTATION_DEPLOYMENT_VERSION",
     "ANNOTATION_DESIRED_HASH",
     "ANNOTATION_IMAGE",
+    "ANNOTATION_PRUNE_PROTECTION",
     "ANNOTATION_SOURCE",
     "ANNOTATION_VAR_GROUP",
     "ANNOTATION_VAR_GROUP_CHECKSUM_PREFIX",
@@ -21,19 +22,24 @@ __all__ = [
     "LABEL_ENVIRONMENT",
     "LABEL_INSTANCE",
     "LABEL_MANAGED_BY",
+    "LABEL_METADATA_NAME",
     "LABEL_NAME",
     "LABEL_OBSERVABILITY",
     "LABEL_PART_OF",
+    "LABEL_POD_SECURITY_ENFORCE",
     "LABEL_PROJECT_ID",
     "LABEL_SERVICE_ID",
     "LABEL_SERVICE_NAME",
     "LABEL_SERVICE_TYPE",
     "LABEL_TIER",
+    "LABEL_VOLUME_NAME",
     "LABEL_WORKSPACE_ID",
     "LOAD_BEARING_LABELS",
     "MANAGED_BY_VALUE",
     "OPERATIONAL_LABELS",
     "OWNERSHIP_SELECTOR",
+    "POD_SECURITY_LEVEL",
+    "PRUNE_PROTECTION_VOLUME",
 ]
 
 FIELD_MANAGER: Final = "shuttle"
@@ -90,3 +96,17 @@ ANNOTATION_VAR_GROUP: Final = "starform.io/var-group-id"
 """On var group Secrets: the var group's id."""
 ANNOTATION_SOURCE: Final = "starform.io/source"
 """Provenance: which Starbase cluster payload produced the object."""
+
+# Added by the renderer (issue 3); documented in docs/kubernetes-objects.md.
+LABEL_VOLUME_NAME: Final = "starform.io/volume-name"
+"""On PersistentVolumeClaims: the name of the service volume the claim backs."""
+LABEL_METADATA_NAME: Final = "kubernetes.io/metadata.name"
+"""Set by the API server on every Namespace (and rendered too); NetworkPolicies select on it."""
+LABEL_POD_SECURITY_ENFORCE: Final = "pod-security.kubernetes.io/enforce"
+"""On project Namespaces: the Pod Security Standard admission enforces (``baseline``)."""
+POD_SECURITY_LEVEL: Final = "baseline"
+"""The Pod Security Standard level enforced in project namespaces."""
+ANNOTATION_PRUNE_PROTECTION: Final = "starform.io/prune-protection"
+"""On PersistentVolumeClaims (value ``volume``): the planner may hold the claim's deletion."""
+PRUNE_PROTECTION_VOLUME: Final = "volume"
+"""Value of :data:`ANNOTATION_PRUNE_PROTECTION` on claims that hold customer data."""
