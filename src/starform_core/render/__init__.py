@@ -1,0 +1,18 @@
+"""Rendering: a desired-state payload becomes the Kubernetes objects Shuttle applies.
+
+``render`` is pure and deterministic; docs/kubernetes-objects.md catalogues what it produces.
+"""
+
+from starform_core.render.naming import RouteIdentity, parse_route_name, route_name
+from starform_core.render.rendering import Rendering, render
+from starform_core.render.vars import VarConflict, var_conflicts
+
+__all__ = [
+    "Rendering",
+    "RouteIdentity",
+    "VarConflict",
+    "parse_route_name",
+    "render",
+    "route_name",
+    "var_conflicts",
+]

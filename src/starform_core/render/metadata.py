@@ -1,0 +1,118 @@
+"""Labels and annotations every rendered object carries (§24, §24B).
+
+Service-scoped objects carry the load-bearing set (§24.1) plus the operational set (§24.2);
+project-scoped objects carry the workspace and project ids, the tier, ``managed-by`` and, when
+they belong to one environment, the environment. Every owned object carries the provenance
+annotation ``starform.io/source`` (the cluster id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from starform_core.kube import labels as kl
+from starform_core.model.cluster import ClusterSettings
+from starform_core.model.project import Project
+from starform_core.model.service import Service
+from starform_core.render.naming import ServiceNames, namespace_name
+
+__all__ = [
+    "OBSERVABILITY_VALUE",
+    "ServiceScope",
+    "metadata",
+    "pod_labels",
+    "project_labels",
+    "selector_labels",
+    "service_labels",
+    "source_annotations",
+]
+
+OBSERVABILITY_VALUE = "true"
+"""Value of ``starform.io/observability-enabled`` on every service-scoped object."""
+
+
+@attrs.frozen
+class ServiceScope:
+    """Everything a service-scoped renderer needs: cluster, project, service and names."""
+
+    cluster: ClusterSettings
+    project: Project
+    service: Service
+    names: ServiceNames
+
+    @property
+    def namespace(self) -> str:
+        """The project namespace the service's objects live in."""
+        return namespace_name(self.project.project_id)
+
+
+def source_annotations(cluster: ClusterSettings) -> dict[str, str]:
+    """Provenance (§24B): the cluster whose payload produced the object."""
+    return {kl.ANNOTATION_SOURCE: cluster.cluster_id}
+
+
+def project_labels(project: Project, *, environment: str | None = None) -> dict[str, str]:
+    """Labels of project-scoped objects (``environment`` for environment-scoped ones)."""
+    result = {
+        kl.LABEL_WORKSPACE_ID: project.workspace_id,
+        kl.LABEL_PROJECT_ID: project.project_id,
+        kl.LABEL_TIER: project.tier.value,
+        kl.LABEL_MANAGED_BY: kl.MANAGED_BY_VALUE,
+    }
+    if environment is not None:
+        result[kl.LABEL_ENVIRONMENT] = environment
+    return dict(sorted(result.items()))
+
+
+def selector_labels(service: Service) -> dict[str, str]:
+    """The immutable identity a Deployment and Service select pods by (never a version)."""
+    return {kl.LABEL_ENVIRONMENT: service.environment, kl.LABEL_SERVICE_ID: service.service_id}
+
+
+def pod_labels(scope: ServiceScope) -> dict[str, str]:
+    """Pod template labels: load-bearing and operational, without the tier.
+
+    The tier is left off pod templates so a plan change does not restart every workload.
+    """
+    service = scope.service
+    tenant = service.tenant
+    result = {
+        kl.LABEL_WORKSPACE_ID: tenant.workspace_id,
+        kl.LABEL_PROJECT_ID: tenant.project_id,
+        kl.LABEL_ENVIRONMENT: tenant.environment,
+        kl.LABEL_SERVICE_ID: tenant.service_id,
+        kl.LABEL_SERVICE_NAME: service.name,
+        kl.LABEL_SERVICE_TYPE: service.type.value,
+        kl.LABEL_OBSERVABILITY: OBSERVABILITY_VALUE,
+        kl.LABEL_MANAGED_BY: kl.MANAGED_BY_VALUE,
+        kl.LABEL_NAME: service.name,
+        kl.LABEL_INSTANCE: scope.names.base,
+        kl.LABEL_COMPONENT: service.type.value,
+        kl.LABEL_PART_OF: scope.namespace,
+    }
+    return dict(sorted(result.items()))
+
+
+def service_labels(scope: ServiceScope) -> dict[str, str]:
+    """Labels of service-scoped objects: load-bearing plus operational (with the tier)."""
+    result = pod_labels(scope)
+    result[kl.LABEL_TIER] = scope.project.tier.value
+    return dict(sorted(result.items()))
+
+
+def metadata(
+    *,
+    name: str,
+    namespace: str | None,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+) -> dict[str, Any]:
+    """An object's ``metadata`` block (keys sorted for deterministic output)."""
+    result: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        result["namespace"] = namespace
+    result["labels"] = dict(sorted(labels.items()))
+    result["annotations"] = dict(sorted(annotations.items()))
+    return result
