@@ -1,0 +1,62 @@
+"""``starform payload``: the §25.1 contract from the command line (schema, example, validate)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from starform_core.errors import ContractError
+from starform_core.payload.codec import etag_of, to_json
+from starform_core.payload.contract import parse_payload, payload_schema
+from starform_core.payload.example import example_payload
+
+__all__ = ["payload", "read_payload_file"]
+
+
+def read_payload_file(path: str) -> bytes:
+    """Read a payload file (``-`` for standard input), with a CLI error when it cannot be read."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+
+
+@click.group()
+def payload() -> None:
+    """The desired-state payload contract (§25.1)."""
+
+
+@payload.command()
+def schema() -> None:
+    """Print the payload's JSON Schema (draft 2020-12)."""
+    click.echo(json.dumps(payload_schema(), indent=2))
+
+
+@payload.command()
+@click.option("--canonical", is_flag=True, help="Print the canonical bytes Starbase serves.")
+def example(*, canonical: bool) -> None:
+    """Print a complete, realistic payload that uses every feature of the contract."""
+    body = to_json(example_payload())
+    click.echo(body.decode() if canonical else json.dumps(json.loads(body), indent=2))
+
+
+@payload.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def validate(file: str) -> None:
+    """Validate FILE against the contract: exit 0 when valid, 1 with the pointer and reason."""
+    body = read_payload_file(file)
+    try:
+        document = parse_payload(body)
+    except ContractError as exc:
+        click.echo(f"invalid: {exc.pointer or '/'}: {exc.reason}", err=True)
+        sys.exit(1)
+    services = sum(1 for _ in document.services())
+    click.echo(
+        f"valid: {document.api_version} generation {document.generation}, "
+        f"{len(document.projects)} projects, {services} services, etag {etag_of(to_json(document))}"
+    )

@@ -1,0 +1,33 @@
+"""Ports: the protocols the core needs from the outside world (adapters implement them)."""
+
+from starform_core.ports.store import (
+    Actor,
+    AuditEntry,
+    DesiredStateStore,
+    EventRecord,
+    EventsPage,
+    NewDeployment,
+    ObservedStatus,
+    ProjectRole,
+    Roles,
+    Store,
+    UserRecord,
+    VarKeyInfo,
+    WorkspaceRole,
+)
+
+__all__ = [
+    "Actor",
+    "AuditEntry",
+    "DesiredStateStore",
+    "EventRecord",
+    "EventsPage",
+    "NewDeployment",
+    "ObservedStatus",
+    "ProjectRole",
+    "Roles",
+    "Store",
+    "UserRecord",
+    "VarKeyInfo",
+    "WorkspaceRole",
+]
