@@ -10,11 +10,11 @@ from typing import Any
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
+from tests.strategies.rows import cluster_rows
 
 from starform_core.errors import ContractError, UnsupportedApiVersionError
 from starform_core.payload import build_payload, example_payload, parse_payload, payload_schema, to_json
 from starform_core.payload.codec import to_structure
-from tests.strategies.rows import cluster_rows
 
 KEY = b"contract-test-checksum-key-0001"
 
@@ -60,11 +60,19 @@ def _service(data: dict[str, Any]) -> dict[str, Any]:
 
 Mutation = Callable[[dict[str, Any]], None]
 INVALID: list[tuple[str, Mutation, str]] = [
-    ("missing workspace_id", lambda d: _service(d).pop("workspace_id"), "/projects/0/services/0/workspace_id"),
+    (
+        "missing workspace_id",
+        lambda d: _service(d).pop("workspace_id"),
+        "/projects/0/services/0/workspace_id",
+    ),
     ("missing project_id", lambda d: _service(d).pop("project_id"), "/projects/0/services/0/project_id"),
     ("missing environment", lambda d: _service(d).pop("environment"), "/projects/0/services/0/environment"),
     ("missing service_id", lambda d: _service(d).pop("service_id"), "/projects/0/services/0/service_id"),
-    ("a customer_id", lambda d: _service(d).__setitem__("customer_id", "cus_1"), "/projects/0/services/0/customer_id"),
+    (
+        "a customer_id",
+        lambda d: _service(d).__setitem__("customer_id", "cus_1"),
+        "/projects/0/services/0/customer_id",
+    ),
     (
         "environment name of 31 characters",
         lambda d: d["projects"][0]["environments"][0].__setitem__("name", "a" * 31),
@@ -81,9 +89,17 @@ INVALID: list[tuple[str, Mutation, str]] = [
         "/projects/0/services/0/environment",
     ),
     ("generation as a string", lambda d: d.__setitem__("generation", "42"), "/generation"),
-    ("replicas as a string", lambda d: _service(d).__setitem__("replicas", "2"), "/projects/0/services/0/replicas"),
+    (
+        "replicas as a string",
+        lambda d: _service(d).__setitem__("replicas", "2"),
+        "/projects/0/services/0/replicas",
+    ),
     ("port out of range", lambda d: _service(d).__setitem__("port", 70000), "/projects/0/services/0/port"),
-    ("unknown service type", lambda d: _service(d).__setitem__("type", "lambda"), "/projects/0/services/0/type"),
+    (
+        "unknown service type",
+        lambda d: _service(d).__setitem__("type", "lambda"),
+        "/projects/0/services/0/type",
+    ),
     ("projects not a list", lambda d: d.__setitem__("projects", {}), "/projects"),
     (
         "image not pinned by digest",
@@ -113,8 +129,12 @@ INVALID: list[tuple[str, Mutation, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("mutate", "pointer"), [(m, p) for _, m, p in INVALID], ids=[n for n, _, _ in INVALID])
-def test_invalid_payloads_are_rejected_with_the_pointer_of_the_problem(mutate: Mutation, pointer: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "pointer"), [(m, p) for _, m, p in INVALID], ids=[n for n, _, _ in INVALID]
+)
+def test_invalid_payloads_are_rejected_with_the_pointer_of_the_problem(
+    mutate: Mutation, pointer: str
+) -> None:
     data = _example()
     mutate(data)
     with pytest.raises(ContractError) as caught:
@@ -123,7 +143,9 @@ def test_invalid_payloads_are_rejected_with_the_pointer_of_the_problem(mutate: M
     assert caught.value.reason
 
 
-@pytest.mark.parametrize("version", ["starform.io/v2", "starform.io/v0", "starform.io/v10beta1", "other.io/v1"])
+@pytest.mark.parametrize(
+    "version", ["starform.io/v2", "starform.io/v0", "starform.io/v10beta1", "other.io/v1"]
+)
 def test_unknown_api_versions_are_rejected(version: str) -> None:
     data = _example()
     data["apiVersion"] = version

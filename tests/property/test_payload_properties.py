@@ -7,11 +7,11 @@ import json
 import attrs
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from tests.strategies.rows import SECRET_MARKER, cluster_rows, permuted
 
 from starform_core.payload import build_payload, etag_of, parse_payload, to_json
 from starform_core.payload.rows import ClusterRows
 from starform_core.secrets_values import SecretValue
-from tests.strategies.rows import SECRET_MARKER, cluster_rows, permuted
 
 KEY = b"property-test-checksum-key-00001"
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -22,7 +22,10 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def test_row_order_never_changes_the_bytes_or_the_etag(data: st.DataObject) -> None:
     rows = data.draw(cluster_rows())
     shuffled = data.draw(permuted(rows))
-    left, right = to_json(build_payload(rows, checksum_key=KEY)), to_json(build_payload(shuffled, checksum_key=KEY))
+    left, right = (
+        to_json(build_payload(rows, checksum_key=KEY)),
+        to_json(build_payload(shuffled, checksum_key=KEY)),
+    )
     assert left == right
     assert etag_of(left) == etag_of(right)
 
@@ -30,20 +33,37 @@ def test_row_order_never_changes_the_bytes_or_the_etag(data: st.DataObject) -> N
 def _mutations(rows: ClusterRows) -> list[ClusterRows]:
     """Single-field content changes that must change the payload."""
     changed = [attrs.evolve(rows, cluster=attrs.evolve(rows.cluster, generation=rows.cluster.generation + 1))]
-    changed.append(attrs.evolve(rows, cluster=attrs.evolve(rows.cluster, lb_size_unit=(rows.cluster.lb_size_unit or 1) % 200 + 1)))
+    changed.append(
+        attrs.evolve(
+            rows, cluster=attrs.evolve(rows.cluster, lb_size_unit=(rows.cluster.lb_size_unit or 1) % 200 + 1)
+        )
+    )
     if rows.var_group_entries:
         first = rows.var_group_entries[0]
         new_value = SecretValue(first.value.reveal() + "!")
-        changed.append(attrs.evolve(rows, var_group_entries=(attrs.evolve(first, value=new_value), *rows.var_group_entries[1:])))
+        changed.append(
+            attrs.evolve(
+                rows, var_group_entries=(attrs.evolve(first, value=new_value), *rows.var_group_entries[1:])
+            )
+        )
     if rows.services:
         svc = rows.services[0]
         changed.append(attrs.evolve(rows, services=(attrs.evolve(svc, cpu_request="3"), *rows.services[1:])))
     if rows.deployments:
         dep = rows.deployments[0]
-        changed.append(attrs.evolve(rows, deployments=(attrs.evolve(dep, version=dep.version + 100), *rows.deployments[1:])))
+        changed.append(
+            attrs.evolve(
+                rows, deployments=(attrs.evolve(dep, version=dep.version + 100), *rows.deployments[1:])
+            )
+        )
     if rows.environments:
         env = rows.environments[0]
-        changed.append(attrs.evolve(rows, environments=(attrs.evolve(env, is_ephemeral=not env.is_ephemeral), *rows.environments[1:])))
+        changed.append(
+            attrs.evolve(
+                rows,
+                environments=(attrs.evolve(env, is_ephemeral=not env.is_ephemeral), *rows.environments[1:]),
+            )
+        )
     return changed
 
 

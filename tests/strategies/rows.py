@@ -136,7 +136,9 @@ def cluster_rows(draw: st.DrawFn, *, max_projects: int = 3, max_services: int = 
             )
             project_groups.append(group)
             for key in draw(st.lists(env_var_keys, max_size=4, unique=True)):
-                entries.append(VarGroupEntryRow(var_group_id=group.var_group_id, key=key, value=draw(secret_values)))
+                entries.append(
+                    VarGroupEntryRow(var_group_id=group.var_group_id, key=key, value=draw(secret_values))
+                )
         groups.extend(project_groups)
         for env in env_rows:
             names = draw(st.lists(dns1035_labels(), max_size=max_services, unique=True))
@@ -154,10 +156,18 @@ def cluster_rows(draw: st.DrawFn, *, max_projects: int = 3, max_services: int = 
                         )
                     )
                 usable = [g for g in project_groups if g.environment_id in (None, env.environment_id)]
-                chosen = draw(st.lists(st.sampled_from(usable), unique_by=lambda g: g.var_group_id)) if usable else []
-                orders = draw(st.lists(st.integers(0, 100), min_size=len(chosen), max_size=len(chosen), unique=True))
+                chosen = (
+                    draw(st.lists(st.sampled_from(usable), unique_by=lambda g: g.var_group_id))
+                    if usable
+                    else []
+                )
+                orders = draw(
+                    st.lists(st.integers(0, 100), min_size=len(chosen), max_size=len(chosen), unique=True)
+                )
                 links.extend(
-                    ServiceVarGroupRow(service_id=service.service_id, var_group_id=g.var_group_id, attach_order=o)
+                    ServiceVarGroupRow(
+                        service_id=service.service_id, var_group_id=g.var_group_id, attach_order=o
+                    )
                     for g, o in zip(chosen, orders, strict=True)
                 )
                 if service.type is not ServiceType.CRON:
@@ -238,13 +248,16 @@ def _service(draw: st.DrawFn, *, project_id: str, environment_id: str, name: str
         if kind is ServiceType.CRON
         else None,
         drift_mode=draw(st.sampled_from(list(DriftMode))),
-        drift_ignore_fields=draw(st.lists(st.sampled_from(["Deployment:/spec/replicas", "Service:/spec/ports"]), unique=True)),
+        drift_ignore_fields=draw(
+            st.lists(st.sampled_from(["Deployment:/spec/replicas", "Service:/spec/ports"]), unique=True)
+        ),
     )
 
 
 @st.composite
 def permuted(draw: st.DrawFn, rows: ClusterRows) -> ClusterRows:
     """The same rows, every collection in a random order."""
+
     def shuffle(items: tuple[object, ...]) -> tuple[object, ...]:
         return tuple(draw(st.permutations(items))) if items else items
 
@@ -260,5 +273,3 @@ def permuted(draw: st.DrawFn, rows: ClusterRows) -> ClusterRows:
         volumes=shuffle(rows.volumes),  # type: ignore[arg-type]
         hostnames=shuffle(rows.hostnames),  # type: ignore[arg-type]
     )
-
-

@@ -24,8 +24,14 @@ def test_valid_environment_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("x" * 31, "at most 30"), ("Prod", "RFC 1123"), ("-prod", "RFC 1123"), ("prod-", "RFC 1123"), ("", "RFC 1123"),
-     ("pr_1", "RFC 1123")],
+    [
+        ("x" * 31, "at most 30"),
+        ("Prod", "RFC 1123"),
+        ("-prod", "RFC 1123"),
+        ("prod-", "RFC 1123"),
+        ("", "RFC 1123"),
+        ("pr_1", "RFC 1123"),
+    ],
 )
 def test_invalid_environment_names_name_the_field(name: str, reason: str) -> None:
     with pytest.raises(ValidationError) as caught:
@@ -44,7 +50,9 @@ def test_images_must_be_pinned_by_digest(image: str) -> None:
 
 
 def test_release_accepts_registry_port_tag_and_digest() -> None:
-    release = Release(version=3, image=f"registry.example.com:5000/team/app:v1.2@{DIGEST}", command=["/bin/app"])
+    release = Release(
+        version=3, image=f"registry.example.com:5000/team/app:v1.2@{DIGEST}", command=["/bin/app"]
+    )
     assert release.command == ("/bin/app",)
 
 
@@ -52,7 +60,10 @@ def test_limits_cannot_be_below_requests() -> None:
     with pytest.raises(ValidationError) as caught:
         Resources(cpu_request="500m", memory_request="1Gi", cpu_limit="250m")
     assert caught.value.field == "cpu_limit"
-    assert Resources(cpu_request="1000m", memory_request="1Gi", cpu_limit="1", memory_limit="1024Mi").cpu_limit == "1"
+    assert (
+        Resources(cpu_request="1000m", memory_request="1Gi", cpu_limit="1", memory_limit="1024Mi").cpu_limit
+        == "1"
+    )
 
 
 def test_autoscaling_needs_a_target_and_ordered_bounds() -> None:
@@ -92,12 +103,21 @@ def test_volume_and_drift_rules() -> None:
         Volume(name="data", mount_path="/data", size="0")
     with pytest.raises(ValidationError):
         DriftPolicy(ignore_fields=("spec.replicas",))
-    assert DriftPolicy(ignore_fields=["Deployment:/spec/replicas"]).ignore_fields == ("Deployment:/spec/replicas",)
+    assert DriftPolicy(ignore_fields=["Deployment:/spec/replicas"]).ignore_fields == (
+        "Deployment:/spec/replicas",
+    )
 
 
 @pytest.mark.parametrize(
     ("left", "right"),
-    [("1000m", "1"), ("1Gi", "1073741824"), ("1Gi", "1024Mi"), ("0.5", "500m"), ("1e3", "1k"), ("129e6", "129M")],
+    [
+        ("1000m", "1"),
+        ("1Gi", "1073741824"),
+        ("1Gi", "1024Mi"),
+        ("0.5", "500m"),
+        ("1e3", "1k"),
+        ("129e6", "129M"),
+    ],
 )
 def test_equivalent_quantities(left: str, right: str) -> None:
     assert quantities_equal(left, right)
