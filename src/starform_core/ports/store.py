@@ -251,9 +251,7 @@ class Store(DesiredStateStore, Protocol):
         """Add a member or change a member's role."""
         ...
 
-    def set_project_member(
-        self, project_id: str, user_id: str, role: ProjectRole, *, actor: Actor
-    ) -> None:
+    def set_project_member(self, project_id: str, user_id: str, role: ProjectRole, *, actor: Actor) -> None:
         """Add a project member or change the role."""
         ...
 
@@ -262,9 +260,7 @@ class Store(DesiredStateStore, Protocol):
         ...
 
     # clusters
-    def register_cluster(
-        self, cluster: ClusterRow, *, agent_token_hash: bytes, actor: Actor
-    ) -> ClusterRow:
+    def register_cluster(self, cluster: ClusterRow, *, agent_token_hash: bytes, actor: Actor) -> ClusterRow:
         """Register a cluster (its region is created if new) at ``cluster.generation``."""
         ...
 
@@ -397,9 +393,7 @@ class Store(DesiredStateStore, Protocol):
         """A project's var groups."""
         ...
 
-    def set_var_entries(
-        self, var_group_id: str, entries: Mapping[str, SecretValue], *, actor: Actor
-    ) -> None:
+    def set_var_entries(self, var_group_id: str, entries: Mapping[str, SecretValue], *, actor: Actor) -> None:
         """Set (insert or replace) entries of a var group."""
         ...
 

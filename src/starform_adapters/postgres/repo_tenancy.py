@@ -1,0 +1,346 @@
+"""Users, tokens, workspaces, memberships, clusters and projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from starform_adapters.postgres._base import StoreBase, jsonable
+from starform_adapters.postgres.queries import CLUSTER_COLUMNS, cluster_from_record, load_cluster
+from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
+from starform_core.payload.build import cluster_settings
+from starform_core.payload.rows import ClusterRow, ProjectRow, WorkspaceRow
+from starform_core.ports.store import Actor, ProjectRole, Roles, UserRecord, WorkspaceRole
+
+__all__ = ["TenancyRepository"]
+
+_USER_COLUMNS = "id, email, name, is_operator"
+
+
+def _user(record: tuple[Any, ...]) -> UserRecord:
+    return UserRecord(
+        user_id=str(record[0]), email=str(record[1]), name=str(record[2]), is_operator=bool(record[3])
+    )
+
+
+def _cluster_audit(cluster: ClusterRow) -> dict[str, object]:
+    data: dict[str, object] = jsonable(cluster)
+    data.pop("generation", None)
+    return data
+
+
+class TenancyRepository(StoreBase):
+    """People, workspaces, clusters and projects."""
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` unless PostgreSQL answers."""
+        with self._tx() as cur:
+            cur.execute("SELECT 1")
+
+    def create_user(self, user: UserRecord) -> UserRecord:
+        """Create a user (``StoreConflictError`` if the email is taken)."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO users (id, email, name, is_operator) VALUES (%s, %s, %s, %s)",
+                (user.user_id, user.email, user.name, user.is_operator),
+            )
+            self._audit(cur, Actor(label="system"), "user.create", "user", user.user_id, after=jsonable(user))
+        return user
+
+    def get_user(self, *, user_id: str | None = None, email: str | None = None) -> UserRecord:
+        """A user by id or by email."""
+        with self._tx() as cur:
+            if user_id is not None:
+                record = cur.execute(
+                    f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s",  # noqa: S608
+                    (user_id,),
+                ).fetchone()
+            else:
+                record = cur.execute(
+                    f"SELECT {_USER_COLUMNS} FROM users WHERE email = %s",  # noqa: S608
+                    (email,),
+                ).fetchone()
+        if record is None:
+            raise StoreNotFoundError("user not found")
+        return _user(record)
+
+    def create_api_token(self, user_id: str, token_hash: bytes, *, name: str = "") -> str:
+        """Store an API token's hash; returns the token's id."""
+        import uuid
+
+        token_id = str(uuid.uuid4())
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO api_tokens (id, user_id, token_hash, name) VALUES (%s, %s, %s, %s)",
+                (token_id, user_id, token_hash, name),
+            )
+            self._audit(
+                cur,
+                Actor(label="system"),
+                "api_token.create",
+                "api_token",
+                token_id,
+                after={"user_id": user_id, "name": name},
+            )
+        return token_id
+
+    def user_for_token(self, token_hash: bytes) -> UserRecord:
+        """The user an unrevoked API token belongs to."""
+        with self._tx() as cur:
+            record = cur.execute(
+                "SELECT u.id, u.email, u.name, u.is_operator FROM api_tokens t"
+                " JOIN users u ON u.id = t.user_id"
+                " WHERE t.token_hash = %s AND t.revoked_at IS NULL",
+                (token_hash,),
+            ).fetchone()
+        if record is None:
+            raise StoreNotFoundError("unknown token")
+        return _user(record)
+
+    def create_workspace(self, workspace: WorkspaceRow, *, owner: Actor) -> WorkspaceRow:
+        """Create a workspace; ``owner`` becomes its Owner."""
+        if owner.user_id is None:
+            raise ValidationError("owner", "a workspace needs an owning user")
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO workspaces (id, name) VALUES (%s, %s)",
+                (workspace.workspace_id, workspace.name),
+            )
+            cur.execute(
+                "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES (%s, %s, 'owner')",
+                (workspace.workspace_id, owner.user_id),
+            )
+            self._audit(
+                cur,
+                owner,
+                "workspace.create",
+                "workspace",
+                workspace.workspace_id,
+                workspace_id=workspace.workspace_id,
+                after=jsonable(workspace),
+            )
+        return workspace
+
+    def get_workspace(self, workspace_id: str) -> WorkspaceRow:
+        """One workspace."""
+        with self._tx() as cur:
+            record = cur.execute("SELECT id, name FROM workspaces WHERE id = %s", (workspace_id,)).fetchone()
+        if record is None:
+            raise StoreNotFoundError(f"workspace {workspace_id} not found")
+        return WorkspaceRow(workspace_id=record[0], name=record[1])
+
+    def list_workspaces(self, user_id: str) -> list[WorkspaceRow]:
+        """The workspaces the user belongs to."""
+        with self._tx() as cur:
+            records = cur.execute(
+                "SELECT w.id, w.name FROM workspaces w JOIN workspace_members m"
+                " ON m.workspace_id = w.id WHERE m.user_id = %s ORDER BY w.name, w.id",
+                (user_id,),
+            ).fetchall()
+        return [WorkspaceRow(workspace_id=r[0], name=r[1]) for r in records]
+
+    def set_workspace_member(
+        self, workspace_id: str, user_id: str, role: WorkspaceRole, *, actor: Actor
+    ) -> None:
+        """Add a workspace member or change the role."""
+        with self._tx() as cur:
+            before = cur.execute(
+                "SELECT role FROM workspace_members WHERE workspace_id = %s AND user_id = %s",
+                (workspace_id, user_id),
+            ).fetchone()
+            cur.execute(
+                "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES (%s, %s, %s)"
+                " ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+                (workspace_id, user_id, role.value),
+            )
+            self._audit(
+                cur,
+                actor,
+                "workspace.member.set",
+                "user",
+                user_id,
+                workspace_id=workspace_id,
+                before=None if before is None else {"role": before[0]},
+                after={"role": role.value},
+            )
+
+    def set_project_member(self, project_id: str, user_id: str, role: ProjectRole, *, actor: Actor) -> None:
+        """Add a project member or change the role."""
+        with self._tx() as cur:
+            scope = self._scope_of_project(cur, project_id, lock=False)
+            before = cur.execute(
+                "SELECT role FROM project_members WHERE project_id = %s AND user_id = %s",
+                (project_id, user_id),
+            ).fetchone()
+            cur.execute(
+                "INSERT INTO project_members (project_id, user_id, role) VALUES (%s, %s, %s)"
+                " ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+                (project_id, user_id, role.value),
+            )
+            self._audit(
+                cur,
+                actor,
+                "project.member.set",
+                "user",
+                user_id,
+                workspace_id=scope.workspace_id,
+                project_id=project_id,
+                before=None if before is None else {"role": before[0]},
+                after={"role": role.value},
+            )
+
+    def roles_of(self, user_id: str, workspace_id: str, project_id: str | None = None) -> Roles:
+        """The user's workspace role and project role."""
+        with self._tx() as cur:
+            record = cur.execute(
+                "SELECT (SELECT role FROM workspace_members WHERE workspace_id = %s AND user_id = %s),"
+                " (SELECT role FROM project_members WHERE project_id = %s AND user_id = %s)",
+                (workspace_id, user_id, project_id, user_id),
+            ).fetchone()
+        assert record is not None
+        return Roles(
+            workspace=None if record[0] is None else WorkspaceRole(record[0]),
+            project=None if record[1] is None else ProjectRole(record[1]),
+        )
+
+    def register_cluster(self, cluster: ClusterRow, *, agent_token_hash: bytes, actor: Actor) -> ClusterRow:
+        """Register a cluster (and its region if new) at ``cluster.generation``."""
+        cluster_settings(cluster)
+        with self._tx() as cur:
+            cur.execute("INSERT INTO regions (name) VALUES (%s) ON CONFLICT DO NOTHING", (cluster.region,))
+            cur.execute(
+                "INSERT INTO clusters (id, name, region, generation, gateway_namespace, gateway_name,"
+                " storage_class, gateway_section_name, lb_target_api_version, lb_target_kind,"
+                " lb_target_namespace, lb_target_name, lb_size_unit, lb_annotation,"
+                " prune_max_delete_percent, prune_max_delete_count, prune_release_held,"
+                " agent_token_hash) VALUES"
+                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (*attrs.astuple(cluster, recurse=False), agent_token_hash),
+            )
+            self._audit(
+                cur,
+                actor,
+                "cluster.register",
+                "cluster",
+                cluster.cluster_id,
+                cluster_id=cluster.cluster_id,
+                generation=cluster.generation,
+                after=_cluster_audit(cluster),
+            )
+        return cluster
+
+    def update_cluster(self, cluster: ClusterRow, *, actor: Actor) -> ClusterRow:
+        """Change a cluster's settings; bumps its generation."""
+        cluster_settings(cluster)
+        with self._tx() as cur:
+            before = load_cluster(cur, cluster.cluster_id, lock=True)
+            if before.region != cluster.region:
+                raise StoreConflictError("region: a cluster's region cannot change")
+            cur.execute(
+                "UPDATE clusters SET name = %s, gateway_namespace = %s, gateway_name = %s,"
+                " storage_class = %s, gateway_section_name = %s, lb_target_api_version = %s,"
+                " lb_target_kind = %s, lb_target_namespace = %s, lb_target_name = %s,"
+                " lb_size_unit = %s, lb_annotation = %s, prune_max_delete_percent = %s,"
+                " prune_max_delete_count = %s, prune_release_held = %s WHERE id = %s",
+                (
+                    cluster.name,
+                    cluster.gateway_namespace,
+                    cluster.gateway_name,
+                    cluster.storage_class,
+                    cluster.gateway_section_name,
+                    cluster.lb_target_api_version,
+                    cluster.lb_target_kind,
+                    cluster.lb_target_namespace,
+                    cluster.lb_target_name,
+                    cluster.lb_size_unit,
+                    cluster.lb_annotation,
+                    cluster.prune_max_delete_percent,
+                    cluster.prune_max_delete_count,
+                    cluster.prune_release_held,
+                    cluster.cluster_id,
+                ),
+            )
+            generation = self._bump(cur, cluster.cluster_id)
+            self._audit(
+                cur,
+                actor,
+                "cluster.update",
+                "cluster",
+                cluster.cluster_id,
+                cluster_id=cluster.cluster_id,
+                generation=generation,
+                before=_cluster_audit(before),
+                after=_cluster_audit(cluster),
+            )
+        return attrs.evolve(cluster, generation=generation)
+
+    def get_cluster(self, cluster_id: str) -> ClusterRow:
+        """One cluster with its current generation."""
+        with self._tx() as cur:
+            return load_cluster(cur, cluster_id)
+
+    def list_clusters(self) -> list[ClusterRow]:
+        """Every cluster, by name."""
+        with self._tx() as cur:
+            records = cur.execute(f"SELECT {CLUSTER_COLUMNS} FROM clusters ORDER BY name").fetchall()  # noqa: S608
+        return [cluster_from_record(r) for r in records]
+
+    def create_project(self, project: ProjectRow, *, actor: Actor) -> ProjectRow:
+        """Create a project pinned to its cluster (bumps that cluster's generation)."""
+        with self._tx() as cur:
+            found = cur.execute(
+                "SELECT 1 FROM clusters WHERE id = %s FOR NO KEY UPDATE", (project.cluster_id,)
+            ).fetchone()
+            if found is None:
+                raise ValidationError("cluster_id", "names no registered cluster")
+            if (
+                cur.execute("SELECT 1 FROM workspaces WHERE id = %s", (project.workspace_id,)).fetchone()
+                is None
+            ):
+                raise StoreNotFoundError(f"workspace {project.workspace_id} not found")
+            cur.execute(
+                "INSERT INTO projects (id, workspace_id, cluster_id, name, tier) VALUES (%s, %s, %s, %s, %s)",
+                (
+                    project.project_id,
+                    project.workspace_id,
+                    project.cluster_id,
+                    project.name,
+                    project.tier.value,
+                ),
+            )
+            scope = self._scope_of_project(cur, project.project_id, lock=False)
+            self._finish_change(
+                cur, scope, actor, "project.create", "project", project.project_id, after=jsonable(project)
+            )
+        return project
+
+    def get_project(self, project_id: str) -> ProjectRow:
+        """One project."""
+        with self._tx() as cur:
+            record = cur.execute(
+                "SELECT id, workspace_id, cluster_id, name, tier FROM projects WHERE id = %s",
+                (project_id,),
+            ).fetchone()
+        if record is None:
+            raise StoreNotFoundError(f"project {project_id} not found")
+        return ProjectRow(
+            project_id=record[0],
+            workspace_id=record[1],
+            cluster_id=record[2],
+            name=record[3],
+            tier=record[4],
+        )
+
+    def list_projects(self, workspace_id: str) -> list[ProjectRow]:
+        """A workspace's projects, by name."""
+        with self._tx() as cur:
+            records = cur.execute(
+                "SELECT id, workspace_id, cluster_id, name, tier FROM projects"
+                " WHERE workspace_id = %s ORDER BY name",
+                (workspace_id,),
+            ).fetchall()
+        return [
+            ProjectRow(project_id=r[0], workspace_id=r[1], cluster_id=r[2], name=r[3], tier=r[4])
+            for r in records
+        ]

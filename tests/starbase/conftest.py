@@ -1,0 +1,42 @@
+"""Fixtures: one embedded PostgreSQL per session, a fresh migrated database per module."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import pytest
+
+from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
+from starform_adapters.postgres.testing import fresh_database, postgres_server
+
+TEST_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The session's PostgreSQL server URL (embedded, or DATABASE_URL)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_server: str) -> Iterator[str]:
+    """A fresh, migrated database for the module."""
+    with fresh_database(pg_server) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cipher() -> VarCipher:
+    """The test encryption key."""
+    return VarCipher.from_base64(TEST_KEY)
+
+
+@pytest.fixture(scope="module")
+def store(database_url: str, cipher: VarCipher) -> Iterator[PostgresStore]:
+    """A store on the module's database."""
+    pool = open_pool(database_url, max_size=8)
+    yield PostgresStore(pool, cipher)
+    pool.close()

@@ -1,0 +1,57 @@
+"""Load ``example_rows()`` into a store through its write API (shared by several tests)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import attrs
+
+from starform_core.payload.example import example_rows
+from starform_core.payload.rows import ClusterRows, WorkspaceRow
+from starform_core.ports.store import Actor, NewDeployment, Store, UserRecord
+
+
+def load_rows_via_api(store: Store, rows: ClusterRows | None = None) -> ClusterRows:
+    """Write every row through the store port; returns the rows (with the stored generation)."""
+    rows = rows or example_rows()
+    user = store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@example.com"))
+    actor = Actor(label=user.email, user_id=user.user_id)
+    token_hash = hashlib.sha256(uuid.uuid4().bytes).digest()
+    store.register_cluster(rows.cluster, agent_token_hash=token_hash, actor=actor)
+    for workspace_id in sorted({p.workspace_id for p in rows.projects}):
+        store.create_workspace(WorkspaceRow(workspace_id=workspace_id, name="Example"), owner=actor)
+    for project in rows.projects:
+        store.create_project(project, actor=actor)
+    for env in rows.environments:
+        store.create_environment(env, actor=actor)
+    for service in rows.services:
+        store.create_service(service, actor=actor)
+    current: dict[str, int] = {}
+    for dep in sorted(rows.deployments, key=lambda d: d.version):
+        current[dep.service_id] = max(current.get(dep.service_id, 0), dep.version)
+    for dep in rows.deployments:
+        if dep.version != current[dep.service_id]:
+            continue
+        for _ in range(dep.version):
+            store.create_deployment(
+                NewDeployment(
+                    deployment_id=str(uuid.uuid4()),
+                    service_id=dep.service_id,
+                    image=dep.image,
+                    command=dep.command,
+                    args=dep.args,
+                ),
+                actor=actor,
+            )
+    for group in rows.var_groups:
+        entries = {e.key: e.value for e in rows.var_group_entries if e.var_group_id == group.var_group_id}
+        store.create_var_group(group, entries=entries, actor=actor)
+    for link in rows.service_var_groups:
+        store.attach_var_group(link, actor=actor)
+    for volume in rows.volumes:
+        store.add_volume(volume, actor=actor)
+    for host in rows.hostnames:
+        store.add_hostname(host, actor=actor)
+    generation = store.cluster_generation(rows.cluster.cluster_id)
+    return attrs.evolve(rows, cluster=attrs.evolve(rows.cluster, generation=generation))
