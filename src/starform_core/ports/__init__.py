@@ -1,5 +1,7 @@
 """Ports: the protocols the core needs from the outside world (adapters implement them)."""
 
+from starform_core.ports.cluster import ClusterPort
+from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
 from starform_core.ports.store import (
     Actor,
     AuditEntry,
@@ -17,6 +19,10 @@ from starform_core.ports.store import (
 )
 
 __all__ = [
+    "ClusterPort",
+    "DesiredStateSource",
+    "Fetched",
+    "NotModified",
     "Actor",
     "AuditEntry",
     "DesiredStateStore",

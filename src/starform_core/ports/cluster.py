@@ -1,0 +1,46 @@
+"""The cluster port: what Shuttle needs from a Kubernetes cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from starform_core.kube.objects import KubeObject, ObjectKey
+
+__all__ = ["ClusterPort"]
+
+
+class ClusterPort(Protocol):
+    """Read live objects (from a watch cache), apply, strip fields, delete.
+
+    Implementations translate every foreign error into :class:`~starform_core.errors.ClusterApiError`
+    and its subclasses.
+    """
+
+    def live_objects(self) -> Sequence[KubeObject]:
+        """Every live object Shuttle owns, of the kinds it manages (a cached view; no API call)."""
+        ...
+
+    def health_objects(self) -> Sequence[KubeObject]:
+        """Live objects read only to assess health (pods, jobs)."""
+        ...
+
+    def get(self, key: ObjectKey) -> KubeObject | None:
+        """Read one object from the API (``None`` when it does not exist)."""
+        ...
+
+    def apply(self, body: Mapping[str, Any], *, force: bool) -> KubeObject:
+        """Server-side apply ``body`` with Shuttle's field manager; returns the live object."""
+        ...
+
+    def remove_fields(self, key: ObjectKey, paths: Sequence[str]) -> KubeObject:
+        """Remove the fields at ``paths`` (JSON pointers) that other managers added."""
+        ...
+
+    def delete(self, key: ObjectKey, *, uid: str | None = None) -> None:
+        """Delete an object (background propagation; ``uid`` as a precondition when given)."""
+        ...
+
+    def supports(self, key: ObjectKey) -> bool:
+        """False when the kind is not served (a missing CRD, such as the Gateway API)."""
+        ...
