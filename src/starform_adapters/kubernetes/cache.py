@@ -1,0 +1,208 @@
+"""A list-then-watch cache of the kinds Shuttle manages.
+
+Each resource type is listed once and then watched from the list's resourceVersion; a watch that
+times out is resumed from the last version seen (no LIST), a ``410 Gone`` or a broken stream
+triggers a relist, and a periodic resync relists as a safety net. A no-op reconcile therefore
+reads the cache and makes no LIST call at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from starform_adapters.kubernetes.api import KubeApi, WatchStream
+from starform_adapters.kubernetes.resources import ResourceType
+from starform_core.errors import ClusterApiError, ClusterNotFoundError
+from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+
+__all__ = ["ChangeListener", "WatchCache"]
+
+_log = logging.getLogger("starform.shuttle.cache")
+
+ChangeListener = Callable[[str, ObjectKey], None]
+"""Called with (event type, key) whenever a watched object is added, modified or deleted."""
+
+
+class _ResyncError(Exception):
+    """Internal: the watch must be re-established from a fresh LIST."""
+
+
+class WatchCache:
+    """An in-memory view of watched objects, kept current by one watch thread per type."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        types: Iterable[ResourceType],
+        *,
+        label_selector: str | None,
+        resync_seconds: float = 600.0,
+        watch_timeout_seconds: int = 240,
+        on_change: ChangeListener | None = None,
+        on_restart: Callable[[str], None] | None = None,
+    ) -> None:
+        self._api = api
+        self._types = tuple(types)
+        self._selector = label_selector
+        self._resync = resync_seconds
+        self._watch_timeout = watch_timeout_seconds
+        self._on_change = on_change
+        self._on_restart = on_restart
+        self._lock = threading.Lock()
+        self._objects: dict[str, dict[ObjectKey, KubeObject]] = {t.kind: {} for t in self._types}
+        self._synced: dict[str, threading.Event] = {t.kind: threading.Event() for t in self._types}
+        self._streams: dict[str, WatchStream] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start one list-and-watch thread per type."""
+        for rtype in self._types:
+            thread = threading.Thread(
+                target=self._run, args=(rtype,), name=f"watch-{rtype.kind}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Block until every type has been listed once (or ``timeout`` seconds pass)."""
+        deadline = time.monotonic() + timeout
+        return all(event.wait(max(0.0, deadline - time.monotonic())) for event in self._synced.values())
+
+    def stop(self) -> None:
+        """Stop every watch and join the threads."""
+        self._stop.set()
+        with self._lock:
+            streams = list(self._streams.values())
+        for stream in streams:
+            stream.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    # reads ---------------------------------------------------------------------------------
+    def snapshot(self, kinds: Iterable[str] | None = None) -> list[KubeObject]:
+        """Every cached object (of ``kinds`` when given)."""
+        wanted = set(kinds) if kinds is not None else None
+        with self._lock:
+            return [
+                obj
+                for kind, objects in self._objects.items()
+                if wanted is None or kind in wanted
+                for obj in objects.values()
+            ]
+
+    def get(self, key: ObjectKey) -> KubeObject | None:
+        """The cached object with ``key``, if any."""
+        with self._lock:
+            return self._objects.get(key.kind, {}).get(key)
+
+    def is_synced(self) -> bool:
+        """True once every type has been listed."""
+        return all(event.is_set() for event in self._synced.values())
+
+    def record(self, obj: KubeObject) -> None:
+        """Put an object Shuttle just wrote into the cache (the watch will confirm it)."""
+        key = key_of(obj)
+        with self._lock:
+            if key.kind in self._objects:
+                self._objects[key.kind][key] = obj
+
+    def forget(self, key: ObjectKey) -> None:
+        """Drop an object Shuttle just deleted."""
+        with self._lock:
+            self._objects.get(key.kind, {}).pop(key, None)
+
+    # the watch loop --------------------------------------------------------------------------
+    def _run(self, rtype: ResourceType) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                version = self._relist(rtype)
+                backoff = 0.5
+                self._watch_until_resync(rtype, version)
+            except ClusterNotFoundError:
+                # the kind does not exist (a missing CRD): nothing to cache, check again later
+                with self._lock:
+                    self._objects[rtype.kind] = {}
+                self._synced[rtype.kind].set()
+                self._stop.wait(min(self._resync, 30.0))
+            except (ClusterApiError, _ResyncError, ValueError) as exc:
+                if self._stop.is_set():
+                    return
+                if self._on_restart is not None:
+                    self._on_restart(rtype.kind)
+                _log.info("watch of %s restarts: %s", rtype.kind, exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _relist(self, rtype: ResourceType) -> str:
+        listing = self._api.list(rtype.collection_path(), label_selector=self._selector)
+        fresh: dict[ObjectKey, KubeObject] = {}
+        for item in listing.get("items") or []:
+            item.setdefault("apiVersion", rtype.api_version)
+            item.setdefault("kind", rtype.kind)
+            fresh[key_of(item)] = item
+        with self._lock:
+            previous = self._objects.get(rtype.kind, {})
+            self._objects[rtype.kind] = fresh
+        self._synced[rtype.kind].set()
+        if self._on_change is not None:
+            for key in previous.keys() - fresh.keys():
+                self._on_change("DELETED", key)
+            for key, obj in fresh.items():
+                if previous.get(key) is None or _version(previous[key]) != _version(obj):
+                    self._on_change("MODIFIED", key)
+        return str((listing.get("metadata") or {}).get("resourceVersion") or "0")
+
+    def _watch_until_resync(self, rtype: ResourceType, version: str) -> None:
+        deadline = time.monotonic() + self._resync
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            stream = self._api.watch(
+                rtype.collection_path(),
+                resource_version=version,
+                label_selector=self._selector,
+                timeout_seconds=self._watch_timeout,
+            )
+            with self._lock:
+                self._streams[rtype.kind] = stream
+            try:
+                for event in stream:
+                    version = self._handle(rtype, event, version)
+                    if self._stop.is_set():
+                        return
+            finally:
+                with self._lock:
+                    self._streams.pop(rtype.kind, None)
+                stream.close()
+
+    def _handle(self, rtype: ResourceType, event: dict[str, Any], version: str) -> str:
+        kind = event.get("type")
+        obj = event.get("object") or {}
+        if kind == "ERROR":
+            code = obj.get("code")
+            raise _ResyncError(f"watch error {code}: {obj.get('reason')}")
+        new_version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+        if kind == "BOOKMARK":
+            return new_version
+        obj.setdefault("apiVersion", rtype.api_version)
+        obj.setdefault("kind", rtype.kind)
+        key = key_of(obj)
+        with self._lock:
+            store = self._objects.setdefault(rtype.kind, {})
+            if kind == "DELETED":
+                store.pop(key, None)
+            else:
+                store[key] = obj
+        if self._on_change is not None and kind in ("ADDED", "MODIFIED", "DELETED"):
+            self._on_change(str(kind), key)
+        return new_version
+
+
+def _version(obj: KubeObject) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
