@@ -146,7 +146,7 @@ class KubeApiApp:
         }.get(method, method.lower())
 
     async def __call__(self, request: Request) -> Response:
-        path = request.url.path
+        path = request.url.path.rstrip("/") or "/"
         method = request.method.upper()
         query = {k: v for k, v in request.query_params.multi_items()}
         target = None if path == "/version" else self._parse(path)

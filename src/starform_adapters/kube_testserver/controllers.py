@@ -16,10 +16,12 @@ It runs synchronously inside the write that triggered it, so tests never wait on
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import re
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._json import Obj, canonical, clone, format_time
@@ -198,6 +200,19 @@ class Controllers:
                 self._expired.add((obj["metadata"]["uid"], int(obj["metadata"]["generation"])))
                 self._enqueue("Deployment", obj["metadata"]["namespace"], obj["metadata"]["name"])
             self._drain(force=True)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Queue reactions instead of running them until the block ends (used by cascades)."""
+        if self._running:
+            yield
+            return
+        self._running = True
+        try:
+            yield
+        finally:
+            self._running = False
+        self._drain()
 
     def _drain(self, *, force: bool = False) -> None:
         if self._running or not (self.enabled or force):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import datetime as _dt
 import ipaddress
 import json
@@ -345,6 +346,7 @@ class Engine:
                 api_version=kind.api_version,
                 now=self.now(),
                 subresource=subresource,
+                prepare=lambda obj: apply_defaults(kind, obj, self.allocators),
             )
             merged.setdefault("metadata", {})["name"] = name
             if old is None:
@@ -558,14 +560,20 @@ class Engine:
 
     def remove_cascading(self, kind: ResourceKind, obj: Obj, *, orphan: bool) -> None:
         """Remove ``obj``; then its namespace's contents (for a Namespace) and its dependents."""
-        self._remove_one(kind, obj)
+        hold = self.controllers.hold() if self.controllers is not None else contextlib.nullcontext()
+        with hold:
+            self._remove_cascading(kind, obj, orphan=orphan)
+
+    def _remove_cascading(self, kind: ResourceKind, obj: Obj, *, orphan: bool) -> None:
         if kind.kind == "Namespace":
             space = obj["metadata"]["name"]
             for other in list(self.registry):
                 if other.namespaced:
                     for child in list(self.store.iter(other.key, space)):
                         self._remove_one(other, child)
+            self._remove_one(kind, obj)
             return
+        self._remove_one(kind, obj)
         gone = {obj["metadata"]["uid"]}
         namespace = obj["metadata"].get("namespace")
         while gone:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import json
 import socket
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 import kubernetes.client
 import uvicorn
 import yaml
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ._json import Obj, clone
 from .app import AppState, build_app
@@ -33,6 +35,16 @@ __all__ = ["KubeTestServer"]
 T = TypeVar("T")
 
 _MERGE_PATCH = "application/merge-patch+json"
+
+
+class _NoDelayH11Protocol(H11Protocol):
+    """h11 protocol with ``TCP_NODELAY``: small responses are not held back by Nagle."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
 
 class KubeTestServer:
@@ -91,6 +103,7 @@ class KubeTestServer:
             access_log=False,
             lifespan="on",
             ws="none",
+            http=_NoDelayH11Protocol,
             timeout_graceful_shutdown=2,
             timeout_keep_alive=30,
         )

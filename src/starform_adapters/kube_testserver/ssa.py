@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -349,8 +349,12 @@ def apply_config(
     api_version: str,
     now: _dt.datetime,
     subresource: str = "",
+    prepare: Callable[[Obj], None] | None = None,
 ) -> tuple[Obj, list[Obj]]:
     """Merge an applied configuration into ``live``; return the object and its managedFields.
+
+    ``prepare`` (the server-side defaulting) runs on the merged object before conflicts are
+    computed, so a configuration that leaves defaulted fields out does not conflict.
 
     Raises ``409 Conflict`` (with one cause per conflicting field) when another manager owns
     a field whose value the configuration changes and ``force`` is off.
@@ -372,6 +376,8 @@ def apply_config(
     for path in sorted(previous - applied, key=len, reverse=True):
         if not any(_owned_by(paths, path) for paths in others.values()):
             _remove(merged, path, node)
+    if prepare is not None:
+        prepare(merged)
     live_entries = _entries(live, node) if live else {}
     merged_entries = _entries(merged, node)
     changed: set[FieldPath] = set()
