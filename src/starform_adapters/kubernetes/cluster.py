@@ -46,6 +46,7 @@ class KubernetesCluster:
         on_watch_restart: Any = None,
         observer: RequestObserver | None = None,
     ) -> None:
+        configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
         self._api = KubeApi(configuration, rate_limiter=TokenBucket(qps=qps, burst=burst), observer=observer)
         self._field_manager = field_manager
         self._gateway_api: bool | None = None

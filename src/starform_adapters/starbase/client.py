@@ -1,0 +1,100 @@
+"""Shuttle's view of Starbase over HTTP (httpx): the ETag pull and the status and event reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from starform_core.errors import DesiredStateSourceError
+from starform_core.ports.source import Fetched, NotModified
+
+__all__ = ["StarbaseClient"]
+
+
+def _quoted(etag: str) -> str:
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+def _unquoted(etag: str) -> str:
+    return etag.removeprefix("W/").strip('"')
+
+
+class StarbaseClient:
+    """Implements :class:`~starform_core.ports.source.DesiredStateSource` against Starbase's agent API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        cluster_id: str,
+        token: str,
+        timeout: float = 10.0,
+        agent: str = "shuttle",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._cluster_id = cluster_id
+        self._agent = agent
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "User-Agent": f"{agent}/0.1"},
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise DesiredStateSourceError(f"{method} {path}: {type(exc).__name__}") from exc
+
+    @staticmethod
+    def _check(response: httpx.Response, what: str) -> None:
+        if response.is_success or response.status_code == 304:
+            return
+        detail = ""
+        try:
+            body = response.json()
+            detail = (
+                str(body.get("detail") or body.get("reason") or "")[:300] if isinstance(body, dict) else ""
+            )
+        except ValueError:
+            pass
+        raise DesiredStateSourceError(f"{what}: HTTP {response.status_code} {detail}".strip())
+
+    def fetch(self, *, etag: str | None) -> Fetched | NotModified:
+        """GET the cluster's desired state; ``If-None-Match`` makes an unchanged payload a 304."""
+        headers = {"If-None-Match": _quoted(etag)} if etag else {}
+        path = f"/v1/clusters/{self._cluster_id}/desired-state"
+        response = self._request("GET", path, headers=headers)
+        self._check(response, "desired-state")
+        if response.status_code == 304:
+            return NotModified(etag=etag or "")
+        served = response.headers.get("ETag")
+        if not served:
+            raise DesiredStateSourceError("desired-state: the answer carries no ETag")
+        return Fetched(body=response.content, etag=_unquoted(served))
+
+    def report_status(self, *, applied_generation: int | None, services: Sequence[Mapping[str, Any]]) -> None:
+        """POST observed per-service status and the generation applied."""
+        body = {
+            "applied_generation": applied_generation or 0,
+            "agent": self._agent,
+            "services": [dict(s) for s in services],
+        }
+        response = self._request("POST", f"/v1/clusters/{self._cluster_id}/status", json=body)
+        self._check(response, "status report")
+
+    def report_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """POST a batch of events (Starbase stores each ``event_id`` once)."""
+        if not events:
+            return
+        response = self._request(
+            "POST", f"/v1/clusters/{self._cluster_id}/events", json={"events": [dict(e) for e in events]}
+        )
+        self._check(response, "event report")
