@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from starform_apps.cli.payload_cmd import payload
+from starform_apps.cli.render_cmd import render
 
 __all__ = ["cli", "main"]
 
@@ -16,6 +17,7 @@ def cli() -> None:
 
 
 cli.add_command(payload)
+cli.add_command(render)
 
 
 def main() -> None:

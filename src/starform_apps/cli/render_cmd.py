@@ -1,0 +1,53 @@
+"""``starform render FILE``: the Kubernetes objects a payload renders to, as a YAML stream."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import click
+import yaml
+
+from starform_apps.cli.payload_cmd import read_payload_file
+from starform_core.errors import ContractError
+from starform_core.payload.contract import parse_payload
+from starform_core.render import render as render_payload
+from starform_core.secrets_values import REDACTED
+
+__all__ = ["redact_secret", "render"]
+
+
+def redact_secret(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``obj`` with every Secret ``data``/``stringData`` value replaced by the marker."""
+    result = dict(obj)
+    if obj.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if isinstance(obj.get(field), Mapping):
+                result[field] = dict.fromkeys(obj[field], REDACTED)
+    return result
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--show-secrets", is_flag=True, help="Print var group values (base64) instead of redacting.")
+def render(file: str, *, show_secrets: bool) -> None:
+    """Render payload FILE (- for stdin): owned objects in apply order, then partials, as YAML.
+
+    Secret values are redacted unless --show-secrets. Var group key conflicts go to stderr.
+    """
+    try:
+        document = parse_payload(read_payload_file(file))
+    except ContractError as exc:
+        click.echo(f"invalid: {exc.pointer or '/'}: {exc.reason}", err=True)
+        sys.exit(1)
+    rendering = render_payload(document)
+    objects = [dict(obj) if show_secrets else redact_secret(obj) for obj in rendering.objects]
+    stream = yaml.safe_dump_all([*objects, *(dict(p) for p in rendering.partials)], sort_keys=False)
+    click.echo(stream, nl=False)
+    for conflict in rendering.warnings:
+        click.echo(
+            f"warning: service {conflict.service_id}: {conflict.key} is set by var groups "
+            f"{', '.join(conflict.var_group_ids)}; {conflict.winner} wins",
+            err=True,
+        )
