@@ -64,7 +64,8 @@ _REF_PREFIX = "/api/_definitions.json#/$defs/"
 @functools.cache
 def _definitions() -> dict[str, Any]:
     contents = json.loads((_schema_dir() / "_definitions.json").read_text())
-    return dict(contents["$defs"])
+    definitions: dict[str, Any] = contents["$defs"]
+    return definitions
 
 
 def _self_contained(schema: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def _self_contained(schema: dict[str, Any]) -> dict[str, Any]:
             return [rewrite(item) for item in node]
         return node
 
-    top = rewrite(schema)
+    top: dict[str, Any] = rewrite(schema)
     top["$defs"] = needed
     return top
 
