@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
 from starform_adapters.postgres.testing import fresh_database, postgres_server
+from starform_apps.starbase.testing import RunningStarbase, running_starbase
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 
@@ -40,3 +42,17 @@ def store(database_url: str, cipher: VarCipher) -> Iterator[PostgresStore]:
     pool = open_pool(database_url, max_size=8)
     yield PostgresStore(pool, cipher)
     pool.close()
+
+
+@pytest.fixture(scope="module")
+def starbase(pg_server: str) -> Iterator[RunningStarbase]:
+    """A Starbase serving on a real socket over a fresh database (one per module)."""
+    with running_starbase(server_url=pg_server) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(starbase: RunningStarbase) -> Iterator[httpx.Client]:
+    """An HTTP client for the module's Starbase."""
+    with httpx.Client(base_url=starbase.base_url, timeout=30) as http:
+        yield http

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from tests.starbase.example_data import load_rows_via_api
+
+from starform_adapters.postgres import PostgresStore, VarCipher
 from starform_core.payload.build import build_payload
 from starform_core.payload.codec import to_json
 
-from starform_adapters.postgres import PostgresStore, VarCipher
 
-from tests.starbase.example_data import load_rows_via_api
-
-
-def test_payload_from_database_equals_payload_from_rows(
-    store: PostgresStore, cipher: VarCipher
-) -> None:
+def test_payload_from_database_equals_payload_from_rows(store: PostgresStore, cipher: VarCipher) -> None:
     expected_rows = load_rows_via_api(store)
     cluster_id = expected_rows.cluster.cluster_id
     key = cipher.checksum_key(cluster_id)

@@ -1,0 +1,102 @@
+"""Map core errors to HTTP answers: 404, 409, 422 naming the field, 401/403 for auth.
+
+Bodies are ``{"detail": "..."}`` or, for 422, ``{"detail": [{"loc", "field", "msg", "type"}]}``.
+Submitted values are never echoed back (they may be secret).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from starform_core.errors import (
+    StarformError,
+    StoreConflictError,
+    StoreError,
+    StoreNotFoundError,
+    ValidationError,
+)
+
+__all__ = ["ERROR_RESPONSES", "ErrorBody", "HttpError", "install_error_handlers", "validation_body"]
+
+
+class FieldError(BaseModel):
+    """One invalid field."""
+
+    loc: list[str | int]
+    field: str
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    detail: str | list[FieldError]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or unknown bearer token"},
+    403: {"model": ErrorBody, "description": "The token's roles do not allow this"},
+    404: {"model": ErrorBody, "description": "Unknown (or invisible) resource"},
+    409: {"model": ErrorBody, "description": "Conflicts with stored state"},
+    422: {"model": ErrorBody, "description": "Invalid input: names the field and the reason"},
+}
+"""The error answers every route documents in the OpenAPI description."""
+
+
+class HttpError(StarformError):
+    """An error with an HTTP status, raised by the auth layer and the routes."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def validation_body(loc: list[str | int], msg: str, kind: str = "value_error") -> dict[str, Any]:
+    """The 422 body for one field."""
+    field = ".".join(str(p) for p in loc[1:] if p != "body") or str(loc[-1])
+    return {"detail": [{"loc": loc, "field": field, "msg": msg, "type": kind}]}
+
+
+def _headers(status: int) -> dict[str, str] | None:
+    return {"WWW-Authenticate": "Bearer"} if status == 401 else None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the translations on ``app``."""
+
+    @app.exception_handler(HttpError)
+    async def _http(_request: Request, exc: HttpError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=_headers(exc.status))
+
+    @app.exception_handler(RequestValidationError)
+    async def _request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+            body = validation_body(loc, str(err.get("msg", "invalid")), str(err.get("type", "")))
+            errors.extend(body["detail"])
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def _domain(_request: Request, exc: ValidationError) -> JSONResponse:
+        loc: list[str | int] = ["body", *exc.field.split(".")]
+        return JSONResponse(validation_body(loc, exc.reason), status_code=422)
+
+    @app.exception_handler(StoreNotFoundError)
+    async def _not_found(_request: Request, exc: StoreNotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(StoreConflictError)
+    async def _conflict(_request: Request, exc: StoreConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(StoreError)
+    async def _store(_request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)

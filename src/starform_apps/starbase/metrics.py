@@ -1,0 +1,55 @@
+"""Prometheus metrics of one Starbase app (own registry, so several apps can share a process)."""
+
+from __future__ import annotations
+
+import attrs
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+
+@attrs.define
+class Metrics:
+    """Request counts and latency by route template and status, payload builds, 304s, generations."""
+
+    registry: CollectorRegistry = attrs.field(factory=lambda: CollectorRegistry(auto_describe=True))
+    requests: Counter = attrs.field(init=False)
+    latency: Histogram = attrs.field(init=False)
+    payload_builds: Counter = attrs.field(init=False)
+    payload_build_seconds: Histogram = attrs.field(init=False)
+    not_modified: Counter = attrs.field(init=False)
+    generation: Gauge = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        r = self.registry
+        self.requests = Counter(
+            "starbase_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "starbase_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.payload_builds = Counter(
+            "starbase_payload_builds", "Desired-state payloads built from the database", registry=r
+        )
+        self.payload_build_seconds = Histogram(
+            "starbase_payload_build_duration_seconds",
+            "Time to query, build and serialise one payload",
+            registry=r,
+        )
+        self.not_modified = Counter(
+            "starbase_payload_not_modified", "Desired-state requests answered 304", registry=r
+        )
+        self.generation = Gauge(
+            "starbase_cluster_generation",
+            "Desired-state generation last served per cluster",
+            ["cluster_id"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

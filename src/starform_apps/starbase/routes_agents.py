@@ -1,0 +1,126 @@
+"""The agent API: desired state with ETag/304, status reports, event batches.
+
+Agents authenticate with their own cluster's token; any other token gets 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
+
+from starform_apps.starbase import schemas as s
+from starform_apps.starbase.auth import bearer, check_agent, store_of
+from starform_apps.starbase.http_errors import ERROR_RESPONSES
+from starform_apps.starbase.metrics import Metrics
+from starform_apps.starbase.payload_cache import PayloadCache
+from starform_core.ports.store import EventRecord, ObservedStatus, Store
+
+__all__ = ["etag_matches", "router"]
+
+router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES)
+StoreDep = Annotated[Store, Depends(store_of)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names the ETag (weak or strong, or ``*``)."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip().removeprefix("W/").strip('"')
+        if tag in (etag, "*"):
+            return True
+    return False
+
+
+@router.get(
+    "/clusters/{cluster_id}/desired-state",
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The canonical payload"},
+        304: {"description": "Unchanged since the ETag in If-None-Match"},
+    },
+    response_class=Response,
+)
+def desired_state(
+    cluster_id: UUID,
+    request: Request,
+    credentials: Credentials,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The cluster's payload as canonical JSON with ``ETag``; ``304`` when it is unchanged."""
+    check_agent(request, str(cluster_id), credentials)
+    cache: PayloadCache = request.app.state.payload_cache
+    metrics: Metrics = request.app.state.metrics
+    payload = cache.current(str(cluster_id))
+    headers = {"ETag": f'"{payload.etag}"', "Cache-Control": "no-cache"}
+    if etag_matches(if_none_match, payload.etag):
+        metrics.not_modified.inc()
+        return Response(status_code=304, headers=headers)
+    return Response(content=payload.body, media_type="application/json", headers=headers)
+
+
+@router.post("/clusters/{cluster_id}/status", status_code=201, response_model=s.StatusAccepted)
+def report_status(
+    cluster_id: UUID,
+    body: s.StatusReportIn,
+    request: Request,
+    credentials: Credentials,
+    store: StoreDep,
+) -> s.StatusAccepted:
+    """Store the generation the agent applied and each service's observed status.
+
+    ``409`` if ``applied_generation`` is ahead of the desired generation.
+    """
+    check_agent(request, str(cluster_id), credentials)
+    report_id = store.record_status(
+        str(cluster_id),
+        applied_generation=body.applied_generation,
+        agent=body.agent,
+        statuses=[
+            ObservedStatus(
+                service_id=str(item.service_id),
+                health=item.health,
+                generation=item.generation,
+                observed_at=item.observed_at,
+                reason=item.reason,
+                status=item.status,
+            )
+            for item in body.services
+        ],
+    )
+    return s.StatusAccepted(
+        report_id=report_id,  # type: ignore[arg-type]
+        applied_generation=body.applied_generation,
+        desired_generation=store.cluster_generation(str(cluster_id)),
+    )
+
+
+@router.post("/clusters/{cluster_id}/events", response_model=s.EventsAccepted)
+def report_events(
+    cluster_id: UUID,
+    body: s.EventsIn,
+    request: Request,
+    credentials: Credentials,
+    store: StoreDep,
+) -> s.EventsAccepted:
+    """Append a batch of events; re-sent event ids are ignored (idempotent)."""
+    check_agent(request, str(cluster_id), credentials)
+    stored = store.append_events(
+        str(cluster_id),
+        [
+            EventRecord(
+                event_id=e.event_id,
+                type=e.type,
+                occurred_at=e.occurred_at,
+                service_id=None if e.service_id is None else str(e.service_id),
+                reason=e.reason,
+                message=e.message,
+                data=e.data,
+            )
+            for e in body.events
+        ],
+    )
+    return s.EventsAccepted(received=len(body.events), stored=stored)

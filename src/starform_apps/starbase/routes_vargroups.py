@@ -1,0 +1,101 @@
+"""Var groups: values are write-only; reads return keys and metadata."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response
+
+from starform_apps.starbase import schemas as s
+from starform_apps.starbase.auth import CurrentUser, actor_of, authorize_project, store_of
+from starform_apps.starbase.convert import var_group_out
+from starform_apps.starbase.http_errors import ERROR_RESPONSES
+from starform_apps.starbase.roles import Action
+from starform_core.model.vargroup import check_var_key
+from starform_core.payload.rows import ProjectRow, VarGroupRow
+from starform_core.ports.store import Store, UserRecord
+from starform_core.secrets_values import SecretValue
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["var groups"], responses=ERROR_RESPONSES)
+StoreDep = Annotated[Store, Depends(store_of)]
+
+
+def _secrets(entries: dict[str, str]) -> dict[str, SecretValue]:
+    for key in entries:
+        check_var_key(f"entries.{key}", key)
+    return {key: SecretValue(value) for key, value in entries.items()}
+
+
+def _group_scope(
+    store: Store, user: UserRecord, var_group_id: UUID, action: Action
+) -> tuple[VarGroupRow, ProjectRow]:
+    group = store.get_var_group(str(var_group_id))
+    project = store.get_project(group.project_id)
+    authorize_project(store, user, project, action)
+    return group, project
+
+
+@router.post("/projects/{project_id}/var-groups", status_code=201, response_model=s.VarGroupOut)
+def create_var_group(
+    project_id: UUID, body: s.VarGroupIn, user: CurrentUser, store: StoreDep
+) -> s.VarGroupOut:
+    """Create a var group with entries (project Admin)."""
+    project = store.get_project(str(project_id))
+    authorize_project(store, user, project, Action.VAR_GROUP_MANAGE)
+    row = store.create_var_group(
+        VarGroupRow(
+            var_group_id=str(uuid.uuid4()),
+            project_id=project.project_id,
+            name=body.name,
+            environment_id=None if body.environment_id is None else str(body.environment_id),
+        ),
+        entries=_secrets(body.entries),
+        actor=actor_of(user),
+    )
+    return var_group_out(row, store.list_var_keys(row.var_group_id))
+
+
+@router.get("/projects/{project_id}/var-groups", response_model=list[s.VarGroupOut])
+def list_var_groups(project_id: UUID, user: CurrentUser, store: StoreDep) -> list[s.VarGroupOut]:
+    """A project's var groups with their keys."""
+    project = store.get_project(str(project_id))
+    authorize_project(store, user, project, Action.PROJECT_READ)
+    return [
+        var_group_out(g, store.list_var_keys(g.var_group_id))
+        for g in store.list_var_groups(project.project_id)
+    ]
+
+
+@router.get("/var-groups/{var_group_id}", response_model=s.VarGroupOut)
+def get_var_group(var_group_id: UUID, user: CurrentUser, store: StoreDep) -> s.VarGroupOut:
+    """One var group's keys and metadata (never values)."""
+    group, _ = _group_scope(store, user, var_group_id, Action.PROJECT_READ)
+    return var_group_out(group, store.list_var_keys(group.var_group_id))
+
+
+@router.put("/var-groups/{var_group_id}/entries", response_model=s.VarGroupOut)
+def set_entries(var_group_id: UUID, body: s.EntriesIn, user: CurrentUser, store: StoreDep) -> s.VarGroupOut:
+    """Insert or replace entries (project Admin)."""
+    group, _ = _group_scope(store, user, var_group_id, Action.VAR_GROUP_MANAGE)
+    store.set_var_entries(group.var_group_id, _secrets(body.entries), actor=actor_of(user))
+    return var_group_out(group, store.list_var_keys(group.var_group_id))
+
+
+@router.delete("/var-groups/{var_group_id}/entries/{key}", status_code=204, response_class=Response)
+def delete_entry(var_group_id: UUID, key: str, user: CurrentUser, store: StoreDep) -> Response:
+    """Remove one entry (project Admin)."""
+    group, _ = _group_scope(store, user, var_group_id, Action.VAR_GROUP_MANAGE)
+    store.delete_var_entry(group.var_group_id, key, actor=actor_of(user))
+    return Response(status_code=204)
+
+
+@router.delete("/var-groups/{var_group_id}", status_code=204, response_class=Response)
+def delete_var_group(var_group_id: UUID, user: CurrentUser, store: StoreDep) -> Response:
+    """Delete a var group; it is detached from every service (project Admin)."""
+    group, _ = _group_scope(store, user, var_group_id, Action.VAR_GROUP_MANAGE)
+    store.delete_var_group(group.var_group_id, actor=actor_of(user))
+    return Response(status_code=204)

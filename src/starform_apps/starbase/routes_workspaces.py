@@ -1,0 +1,92 @@
+"""Workspaces, their members and their projects."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response
+
+from starform_apps.starbase import schemas as s
+from starform_apps.starbase.auth import CurrentUser, actor_of, authorize_workspace, store_of
+from starform_apps.starbase.convert import project_out
+from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
+from starform_apps.starbase.roles import Action, allowed
+from starform_core.errors import StoreNotFoundError
+from starform_core.payload.rows import ProjectRow, WorkspaceRow
+from starform_core.ports.store import Store, WorkspaceRole
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["workspaces"], responses=ERROR_RESPONSES)
+StoreDep = Annotated[Store, Depends(store_of)]
+
+
+@router.post("/workspaces", status_code=201, response_model=s.WorkspaceOut)
+def create_workspace(body: s.WorkspaceIn, user: CurrentUser, store: StoreDep) -> s.WorkspaceOut:
+    """Create a workspace; the caller becomes its Owner."""
+    row = store.create_workspace(
+        WorkspaceRow(workspace_id=str(uuid.uuid4()), name=body.name), owner=actor_of(user)
+    )
+    return s.WorkspaceOut(id=row.workspace_id, name=row.name)  # type: ignore[arg-type]
+
+
+@router.get("/workspaces", response_model=list[s.WorkspaceOut])
+def list_workspaces(user: CurrentUser, store: StoreDep) -> list[s.WorkspaceOut]:
+    """The caller's workspaces."""
+    return [
+        s.WorkspaceOut(id=w.workspace_id, name=w.name)  # type: ignore[arg-type]
+        for w in store.list_workspaces(user.user_id)
+    ]
+
+
+@router.get("/workspaces/{workspace_id}", response_model=s.WorkspaceOut)
+def get_workspace(workspace_id: UUID, user: CurrentUser, store: StoreDep) -> s.WorkspaceOut:
+    """One workspace (any workspace role)."""
+    authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_READ)
+    row = store.get_workspace(str(workspace_id))
+    return s.WorkspaceOut(id=row.workspace_id, name=row.name)  # type: ignore[arg-type]
+
+
+@router.put("/workspaces/{workspace_id}/members", status_code=204, response_class=Response)
+def set_member(workspace_id: UUID, body: s.MemberIn, user: CurrentUser, store: StoreDep) -> Response:
+    """Add a member or change a role (Owner/Admin; only an Owner grants Owner)."""
+    roles = authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_MEMBERS)
+    if body.role is WorkspaceRole.OWNER and roles.workspace is not WorkspaceRole.OWNER:
+        raise HttpError(403, "only an Owner can grant the Owner role")
+    try:
+        member = store.get_user(email=body.email)
+    except StoreNotFoundError as exc:
+        raise HttpError(422, "email: no user has this email") from exc
+    store.set_workspace_member(str(workspace_id), member.user_id, body.role, actor=actor_of(user))
+    return Response(status_code=204)
+
+
+@router.post("/workspaces/{workspace_id}/projects", status_code=201, response_model=s.ProjectOut)
+def create_project(workspace_id: UUID, body: s.ProjectIn, user: CurrentUser, store: StoreDep) -> s.ProjectOut:
+    """Create a project pinned to a cluster (workspace Owner/Admin)."""
+    authorize_workspace(store, user, str(workspace_id), Action.PROJECT_CREATE)
+    row = store.create_project(
+        ProjectRow(
+            project_id=str(uuid.uuid4()),
+            workspace_id=str(workspace_id),
+            cluster_id=str(body.cluster_id),
+            name=body.name,
+            tier=body.tier,
+        ),
+        actor=actor_of(user),
+    )
+    return project_out(row)
+
+
+@router.get("/workspaces/{workspace_id}/projects", response_model=list[s.ProjectOut])
+def list_projects(workspace_id: UUID, user: CurrentUser, store: StoreDep) -> list[s.ProjectOut]:
+    """The workspace's projects the caller can read."""
+    authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_READ)
+    visible = []
+    for project in store.list_projects(str(workspace_id)):
+        roles = store.roles_of(user.user_id, project.workspace_id, project.project_id)
+        if allowed(Action.PROJECT_READ, roles):
+            visible.append(project_out(project))
+    return visible

@@ -1,0 +1,477 @@
+"""Request and response bodies (pydantic), converted to and from core rows at the edge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from starform_core.model.enums import AccessMode, DriftMode, ProbeKind, RunState, ServiceType, Tier
+from starform_core.ports.store import ProjectRole, WorkspaceRole
+
+__all__ = [
+    "AttachIn",
+    "AttachmentOut",
+    "AutoscalingBody",
+    "ClusterIn",
+    "ClusterOut",
+    "ClusterPatch",
+    "ClusterRegistered",
+    "DeploymentIn",
+    "DeploymentOut",
+    "EntriesIn",
+    "EnvironmentIn",
+    "EnvironmentOut",
+    "EnvironmentPatch",
+    "EventIn",
+    "EventOut",
+    "EventsAccepted",
+    "EventsIn",
+    "EventsPageOut",
+    "HostnameIn",
+    "MemberIn",
+    "ProbeBody",
+    "ProbesBody",
+    "ProjectIn",
+    "ProjectMemberIn",
+    "ProjectOut",
+    "RollbackIn",
+    "ServiceIn",
+    "ServiceOut",
+    "ServicePatch",
+    "ServiceStatusIn",
+    "StatusAccepted",
+    "StatusOut",
+    "StatusReportIn",
+    "VarGroupIn",
+    "VarGroupOut",
+    "VarKeyOut",
+    "VolumeIn",
+    "VolumeOut",
+    "WorkspaceIn",
+    "WorkspaceOut",
+]
+
+Name = Field(min_length=1, max_length=100)
+Short = Field(min_length=1, max_length=253)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkspaceIn(_In):
+    """Create a workspace."""
+
+    name: str = Name
+
+
+class WorkspaceOut(BaseModel):
+    """A workspace."""
+
+    id: UUID
+    name: str
+
+
+class MemberIn(_In):
+    """Add a workspace member (by email) or change the role."""
+
+    email: str = Field(min_length=3, max_length=254)
+    role: WorkspaceRole
+
+
+class ProjectMemberIn(_In):
+    """Add a project member (a workspace member, by email) or change the role."""
+
+    email: str = Field(min_length=3, max_length=254)
+    role: ProjectRole
+
+
+class ProjectIn(_In):
+    """Create a project pinned to a cluster."""
+
+    name: str = Name
+    cluster_id: UUID
+    tier: Tier = Tier.HOBBY
+
+
+class ProjectOut(BaseModel):
+    """A project."""
+
+    id: UUID
+    workspace_id: UUID
+    cluster_id: UUID
+    name: str
+    tier: Tier
+
+
+class EnvironmentIn(_In):
+    """Create an environment: an RFC 1123 label of at most 30 characters."""
+
+    name: str = Field(min_length=1, max_length=63)
+    is_ephemeral: bool = False
+    protected: bool = False
+
+
+class EnvironmentPatch(_In):
+    """Change an environment's flags."""
+
+    is_ephemeral: bool | None = None
+    protected: bool | None = None
+
+
+class EnvironmentOut(BaseModel):
+    """An environment."""
+
+    id: UUID
+    project_id: UUID
+    name: str
+    is_ephemeral: bool
+    protected: bool
+
+
+class AutoscalingBody(_In):
+    """Horizontal autoscaling on CPU and/or memory."""
+
+    min_replicas: int
+    max_replicas: int
+    target_cpu_percent: int | None = None
+    target_memory_percent: int | None = None
+    scale_down_cooldown_seconds: int = 300
+
+
+class ProbeBody(_In):
+    """One health probe."""
+
+    kind: ProbeKind
+    port: int
+    path: str | None = Field(default=None, max_length=1024)
+    grpc_service: str | None = Field(default=None, max_length=253)
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    failure_threshold: int = 3
+
+
+class ProbesBody(_In):
+    """Startup, liveness and readiness probes."""
+
+    startup: ProbeBody | None = None
+    liveness: ProbeBody | None = None
+    readiness: ProbeBody | None = None
+
+
+class _ServiceSpec(_In):
+    state: RunState = RunState.ACTIVE
+    cpu_request: str = Field(default="100m", min_length=1, max_length=64)
+    memory_request: str = Field(default="128Mi", min_length=1, max_length=64)
+    cpu_limit: str | None = Field(default=None, min_length=1, max_length=64)
+    memory_limit: str | None = Field(default=None, min_length=1, max_length=64)
+    replicas: int | None = None
+    autoscaling: AutoscalingBody | None = None
+    probes: ProbesBody = Field(default_factory=ProbesBody)
+    port: int | None = None
+    public: bool = True
+    cron_schedule: str | None = Field(default=None, max_length=200)
+    cron_time_zone: str | None = Field(default=None, max_length=100)
+    drift_mode: DriftMode = DriftMode.ENFORCE
+    drift_ignore_fields: list[str] = Field(default_factory=list, max_length=100)
+
+
+class ServiceIn(_ServiceSpec):
+    """Create a service in an environment of the project."""
+
+    environment_id: UUID
+    name: str = Field(min_length=1, max_length=63)
+    type: ServiceType
+
+
+class ServicePatch(_In):
+    """Change some of a service's spec; omitted fields keep their value, ``null`` clears."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=63)
+    type: ServiceType | None = None
+    state: RunState | None = None
+    cpu_request: str | None = Field(default=None, min_length=1, max_length=64)
+    memory_request: str | None = Field(default=None, min_length=1, max_length=64)
+    cpu_limit: str | None = Field(default=None, min_length=1, max_length=64)
+    memory_limit: str | None = Field(default=None, min_length=1, max_length=64)
+    replicas: int | None = None
+    autoscaling: AutoscalingBody | None = None
+    probes: ProbesBody | None = None
+    port: int | None = None
+    public: bool | None = None
+    cron_schedule: str | None = Field(default=None, max_length=200)
+    cron_time_zone: str | None = Field(default=None, max_length=100)
+    drift_mode: DriftMode | None = None
+    drift_ignore_fields: list[str] | None = Field(default=None, max_length=100)
+
+
+class DeploymentOut(BaseModel):
+    """One deployment (version) of a service."""
+
+    id: UUID
+    service_id: UUID
+    version: int
+    image: str
+    command: list[str] | None
+    args: list[str] | None
+
+
+class AttachmentOut(BaseModel):
+    """A var group attached to a service."""
+
+    var_group_id: UUID
+    attach_order: int
+
+
+class VolumeIn(_In):
+    """Add a persistent volume."""
+
+    name: str = Field(min_length=1, max_length=63)
+    mount_path: str = Field(min_length=1, max_length=1024)
+    size: str = Field(min_length=1, max_length=64)
+    access_mode: AccessMode = AccessMode.READ_WRITE_ONCE
+
+
+class VolumeOut(BaseModel):
+    """A volume."""
+
+    id: UUID
+    service_id: UUID
+    name: str
+    mount_path: str
+    size: str
+    access_mode: AccessMode
+
+
+class ServiceOut(BaseModel):
+    """A service's desired spec, its current release, hostnames, volumes and var groups."""
+
+    id: UUID
+    project_id: UUID
+    environment_id: UUID
+    name: str
+    type: ServiceType
+    state: RunState
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str | None
+    memory_limit: str | None
+    replicas: int | None
+    autoscaling: AutoscalingBody | None
+    probes: ProbesBody
+    port: int | None
+    public: bool
+    cron_schedule: str | None
+    cron_time_zone: str | None
+    drift_mode: DriftMode
+    drift_ignore_fields: list[str]
+    release: DeploymentOut | None = None
+    hostnames: list[str] = Field(default_factory=list)
+    volumes: list[VolumeOut] = Field(default_factory=list)
+    var_groups: list[AttachmentOut] = Field(default_factory=list)
+
+
+class DeploymentIn(_In):
+    """Deploy an image pinned by digest (``repo@sha256:<64 hex>``)."""
+
+    image: str = Field(min_length=1, max_length=1024)
+    command: list[str] | None = Field(default=None, max_length=100)
+    args: list[str] | None = Field(default=None, max_length=100)
+
+
+class RollbackIn(_In):
+    """Redeploy a previous version's image, command and args as a new version."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+
+
+class HostnameIn(_In):
+    """Route a hostname to a web service."""
+
+    hostname: str = Field(min_length=1, max_length=253)
+
+
+class VarGroupIn(_In):
+    """Create a var group; values are write-only."""
+
+    name: str = Name
+    environment_id: UUID | None = None
+    entries: dict[str, str] = Field(default_factory=dict, max_length=500)
+
+
+class EntriesIn(_In):
+    """Set (insert or replace) entries of a var group."""
+
+    entries: dict[str, str] = Field(min_length=1, max_length=500)
+
+
+class VarKeyOut(BaseModel):
+    """A key of a var group (never its value)."""
+
+    key: str
+    key_id: str
+    updated_at: datetime
+
+
+class VarGroupOut(BaseModel):
+    """A var group with its keys."""
+
+    id: UUID
+    project_id: UUID
+    name: str
+    environment_id: UUID | None
+    keys: list[VarKeyOut] = Field(default_factory=list)
+
+
+class AttachIn(_In):
+    """Attach a var group at an order (higher wins on duplicate keys)."""
+
+    attach_order: int = Field(ge=0, le=10_000)
+
+
+class ClusterIn(_In):
+    """Register a cluster."""
+
+    name: str = Field(min_length=1, max_length=63)
+    region: str = Field(min_length=1, max_length=63)
+    gateway_namespace: str = Field(min_length=1, max_length=63)
+    gateway_name: str = Short
+    gateway_section_name: str | None = Field(default=None, max_length=253)
+    storage_class: str = Field(default="do-block-storage", min_length=1, max_length=253)
+    lb_target_api_version: str | None = Field(default=None, max_length=253)
+    lb_target_kind: str | None = Field(default=None, max_length=253)
+    lb_target_namespace: str | None = Field(default=None, max_length=63)
+    lb_target_name: str | None = Field(default=None, max_length=253)
+    lb_size_unit: int | None = None
+    lb_annotation: str | None = Field(default=None, max_length=316)
+    prune_max_delete_percent: int = 30
+    prune_max_delete_count: int = 25
+    prune_release_held: bool = False
+
+
+class ClusterPatch(_In):
+    """Change cluster settings (load-balancer size unit, prune valve, ...)."""
+
+    lb_size_unit: int | None = None
+    prune_max_delete_percent: int | None = None
+    prune_max_delete_count: int | None = None
+    prune_release_held: bool | None = None
+    storage_class: str | None = Field(default=None, min_length=1, max_length=253)
+
+
+class ClusterOut(BaseModel):
+    """A cluster's settings and generations."""
+
+    id: UUID
+    name: str
+    region: str
+    generation: int
+    gateway_namespace: str
+    gateway_name: str
+    gateway_section_name: str | None
+    storage_class: str
+    lb_target_api_version: str | None
+    lb_target_kind: str | None
+    lb_target_namespace: str | None
+    lb_target_name: str | None
+    lb_size_unit: int | None
+    lb_annotation: str | None
+    prune_max_delete_percent: int
+    prune_max_delete_count: int
+    prune_release_held: bool
+    last_applied_generation: int | None = None
+    last_applied_at: datetime | None = None
+
+
+class ClusterRegistered(BaseModel):
+    """A new cluster and its agent token (shown once; only its hash is stored)."""
+
+    cluster: ClusterOut
+    agent_token: str
+
+
+class ServiceStatusIn(_In):
+    """The observed status of one service."""
+
+    service_id: UUID
+    health: str = Field(pattern=r"^[a-z][a-z_]{0,31}$")
+    reason: str = Field(default="", max_length=1000)
+    status: dict[str, Any] = Field(default_factory=dict)
+    generation: int = Field(ge=0, le=2**53 - 1)
+    observed_at: datetime
+
+
+class StatusReportIn(_In):
+    """An agent's report: the generation it applied and each service's observed status."""
+
+    applied_generation: int = Field(ge=0, le=2**53 - 1)
+    agent: str = Field(default="", max_length=200)
+    services: list[ServiceStatusIn] = Field(default_factory=list, max_length=5000)
+
+
+class StatusAccepted(BaseModel):
+    """A stored report."""
+
+    report_id: UUID
+    applied_generation: int
+    desired_generation: int
+
+
+class EventIn(_In):
+    """One event; ``event_id`` makes re-delivery harmless."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=100)
+    reason: str = Field(default="", max_length=200)
+    message: str = Field(default="", max_length=4000)
+    service_id: UUID | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: datetime
+
+
+class EventsIn(_In):
+    """A batch of events."""
+
+    events: list[EventIn] = Field(max_length=1000)
+
+
+class EventsAccepted(BaseModel):
+    """How many events of a batch were new."""
+
+    received: int
+    stored: int
+
+
+class EventOut(BaseModel):
+    """A stored event."""
+
+    seq: int
+    event_id: str
+    type: str
+    reason: str
+    message: str
+    service_id: UUID | None
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+class EventsPageOut(BaseModel):
+    """A page of events; pass ``next_after`` as ``after`` for the next page."""
+
+    events: list[EventOut]
+    next_after: int | None
+
+
+class StatusOut(BaseModel):
+    """A service's observed status (cached from the agent's last report)."""
+
+    service_id: UUID
+    health: str
+    reason: str
+    status: dict[str, Any]
+    generation: int
+    observed_at: datetime

@@ -1,0 +1,69 @@
+"""Starbase in-process for tests: real PostgreSQL, real socket, helpers for tokens.
+
+::
+
+    with running_starbase() as sb:               # embedded PG (or DATABASE_URL), fresh database
+        admin = sb.user_token("ops@example.com", operator=True)
+        httpx.post(f"{sb.base_url}/v1/clusters", headers=sb.auth(admin), json={...})
+
+Pass ``server_url`` to share one PostgreSQL server across many Starbases (a fresh database each).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import attrs
+
+from starform_adapters.postgres import VarCipher
+from starform_adapters.postgres.testing import fresh_database, postgres_server
+from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
+from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
+from starform_core.errors import StoreNotFoundError
+from starform_core.ports.store import UserRecord
+
+__all__ = ["RunningStarbase", "running_starbase"]
+
+
+@attrs.define
+class RunningStarbase:
+    """A Starbase serving on ``base_url`` with direct access to its store and metrics."""
+
+    base_url: str
+    starbase: Starbase
+
+    def user_token(self, email: str, *, operator: bool = False) -> str:
+        """An API token for the user with ``email`` (created if new)."""
+        store = self.starbase.store
+        try:
+            user = store.get_user(email=email)
+        except StoreNotFoundError:
+            user = store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=email, is_operator=operator))
+        token = new_token(USER_PREFIX)
+        store.create_api_token(user.user_id, hash_token(token), name="test")
+        return token
+
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        """The ``Authorization`` header for a token."""
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def running_starbase(
+    *, server_url: str | None = None, encryption_key: str | None = None
+) -> Iterator[RunningStarbase]:
+    """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit."""
+    key = encryption_key or base64.b64encode(os.urandom(32)).decode()
+    with ExitStack() as stack:
+        server = server_url or stack.enter_context(postgres_server())
+        url = stack.enter_context(fresh_database(server, prefix="starbase"))
+        starbase = stack.enter_context(open_starbase(url, VarCipher.from_base64(key), pool_max_size=8))
+        thread = ServerThread(starbase.app)
+        base_url = thread.start()
+        stack.callback(thread.stop)
+        yield RunningStarbase(base_url=base_url, starbase=starbase)
