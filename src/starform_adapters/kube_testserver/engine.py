@@ -44,6 +44,9 @@ _MERGE_PATCH = "application/merge-patch+json"
 _STRATEGIC = "application/strategic-merge-patch+json"
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _NS_KEY = "/namespaces"
+_DELETE_RETURNS_OBJECT = frozenset(
+    {"Pod", "PersistentVolumeClaim", "ResourceQuota", "Service", "ServiceAccount"}
+)
 
 
 def _meta(obj: Obj) -> Obj:
@@ -522,6 +525,11 @@ class Engine:
                 raise ApiError.conflict(kind.label, name, group=kind.group)
             if not dry_run:
                 self.remove_cascading(kind, old, orphan=propagation == "Orphan")
+            if kind.kind in _DELETE_RETURNS_OBJECT:
+                final = clone(old)
+                final["metadata"]["deletionTimestamp"] = format_time(self.now())
+                final["metadata"]["deletionGracePeriodSeconds"] = 0
+                return final
         return {
             "kind": "Status",
             "apiVersion": "v1",

@@ -334,6 +334,12 @@ def _remove(obj: Obj, path: FieldPath, node: structure.Node) -> None:
             break
 
 
+def _is_item_key(path: FieldPath) -> bool:
+    if len(path) < 2 or not path[-2].startswith("k:") or not path[-1].startswith("f:"):
+        return False
+    return path[-1][2:] in json.loads(path[-2][2:])
+
+
 def _owned_by(paths: set[FieldPath], path: FieldPath) -> bool:
     size = len(path)
     return any(p[:size] == path for p in paths)
@@ -373,7 +379,9 @@ def apply_config(
     mine = ManagerKey(manager, "Apply", subresource)
     previous, mine_meta = sets.get(mine, (set(), {}))
     others = {k: v[0] for k, v in sets.items() if k != mine}
-    for path in sorted(previous - applied, key=len, reverse=True):
+    for path in sorted(previous - applied, key=len):
+        if _is_item_key(path):
+            continue
         if not any(_owned_by(paths, path) for paths in others.values()):
             _remove(merged, path, node)
     if prepare is not None:
