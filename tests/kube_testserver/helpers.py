@@ -34,7 +34,6 @@ def deployment(
     }
 
 
-
 def raw_request(
     url: str, method: str, path: str, body: Any = None, *, content_type: str = "application/json"
 ) -> tuple[int, Any]:
@@ -48,7 +47,7 @@ def raw_request(
         url + path, data=data, method=method, headers={"Content-Type": content_type}
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - test server
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())

@@ -21,14 +21,20 @@ def test_deployment_gets_replicaset_pods_and_status(
     apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=3))
     (rs,) = apps.list_namespaced_replica_set(ns).items
     assert rs.metadata.owner_references[0].kind == "Deployment"
-    assert rs.metadata.name.startswith("web-") and rs.metadata.labels["pod-template-hash"]
+    assert rs.metadata.name.startswith("web-")
+    assert rs.metadata.labels["pod-template-hash"]
     pods = core.list_namespaced_pod(ns, label_selector="app=web").items
     assert len(pods) == 3
     assert all(p.metadata.owner_references[0].name == rs.metadata.name for p in pods)
     assert all(p.status.phase == "Running" for p in pods)
     status = apps.read_namespaced_deployment("web", ns).status
     assert status.observed_generation == 1
-    assert (status.replicas, status.ready_replicas, status.updated_replicas, status.available_replicas) == (3, 3, 3, 3)
+    assert (status.replicas, status.ready_replicas, status.updated_replicas, status.available_replicas) == (
+        3,
+        3,
+        3,
+        3,
+    )
     assert _conditions(apps.read_namespaced_deployment("web", ns)) == {
         "Available": ("True", "MinimumReplicasAvailable"),
         "Progressing": ("True", "NewReplicaSetAvailable"),
@@ -39,25 +45,37 @@ def test_rollout_replaces_the_replicaset(
     kube: KubeTestServer, core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
     apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=2))
-    apps.patch_namespaced_deployment("web", ns, deployment("web", ns, image="nginx:1.27"),
-                                     field_manager="shuttle", force=True, _content_type=APPLY)
+    apps.patch_namespaced_deployment(
+        "web",
+        ns,
+        deployment("web", ns, image="nginx:1.27"),
+        field_manager="shuttle",
+        force=True,
+        _content_type=APPLY,
+    )
     sets = {rs.metadata.name: rs.spec.replicas for rs in apps.list_namespaced_replica_set(ns).items}
     assert sorted(sets.values()) == [0, 2]
     images = {p.spec.containers[0].image for p in core.list_namespaced_pod(ns).items}
     assert images == {"nginx:1.27"}
     status = apps.read_namespaced_deployment("web", ns).status
-    assert status.observed_generation == 2 and status.updated_replicas == 2
+    assert status.observed_generation == 2
+    assert status.updated_replicas == 2
 
 
-def test_zero_replicas_means_no_pods(core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str) -> None:
+def test_zero_replicas_means_no_pods(
+    core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
     apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=2))
     apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 0}})
     assert core.list_namespaced_pod(ns).items == []
     status = apps.read_namespaced_deployment("web", ns).status
-    assert status.replicas is None and _conditions(apps.read_namespaced_deployment("web", ns))["Available"][0] == "True"
+    assert status.replicas is None
+    assert _conditions(apps.read_namespaced_deployment("web", ns))["Available"][0] == "True"
 
 
-def test_deleted_pod_is_replaced(kube: KubeTestServer, core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str) -> None:
+def test_deleted_pod_is_replaced(
+    kube: KubeTestServer, core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
     apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=1))
     (pod,) = core.list_namespaced_pod(ns).items
     core.delete_namespaced_pod(pod.metadata.name, ns)
@@ -68,45 +86,81 @@ def test_deleted_pod_is_replaced(kube: KubeTestServer, core: kubernetes.client.C
 def test_image_pull_backoff_and_progress_deadline(
     kube: KubeTestServer, core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
-    apps.create_namespaced_deployment(ns, deployment("web", ns, image="registry.example/broken:1", replicas=2))
+    apps.create_namespaced_deployment(
+        ns, deployment("web", ns, image="registry.example/broken:1", replicas=2)
+    )
     pods = core.list_namespaced_pod(ns).items
     assert len(pods) == 2
     waiting = pods[0].status.container_statuses[0].state.waiting
-    assert waiting.reason == "ImagePullBackOff" and pods[0].status.phase == "Pending"
+    assert waiting.reason == "ImagePullBackOff"
+    assert pods[0].status.phase == "Pending"
     obj = apps.read_namespaced_deployment("web", ns)
-    assert obj.status.ready_replicas is None and obj.status.unavailable_replicas == 2
+    assert obj.status.ready_replicas is None
+    assert obj.status.unavailable_replicas == 2
     assert _conditions(obj) == {
         "Available": ("False", "MinimumReplicasUnavailable"),
         "Progressing": ("True", "ReplicaSetUpdated"),
     }
     kube.expire_progress_deadlines()
-    assert _conditions(apps.read_namespaced_deployment("web", ns))["Progressing"] == ("False", "ProgressDeadlineExceeded")
-    apps.patch_namespaced_deployment("web", ns, deployment("web", ns, image="nginx:1.25", replicas=2),
-                                     field_manager="shuttle", force=True, _content_type=APPLY)
-    assert _conditions(apps.read_namespaced_deployment("web", ns))["Progressing"] == ("True", "NewReplicaSetAvailable")
+    assert _conditions(apps.read_namespaced_deployment("web", ns))["Progressing"] == (
+        "False",
+        "ProgressDeadlineExceeded",
+    )
+    apps.patch_namespaced_deployment(
+        "web",
+        ns,
+        deployment("web", ns, image="nginx:1.25", replicas=2),
+        field_manager="shuttle",
+        force=True,
+        _content_type=APPLY,
+    )
+    assert _conditions(apps.read_namespaced_deployment("web", ns))["Progressing"] == (
+        "True",
+        "NewReplicaSetAvailable",
+    )
 
 
-def test_controllers_can_be_switched_off_and_driven(kube: KubeTestServer, core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str) -> None:
+def test_controllers_can_be_switched_off_and_driven(
+    kube: KubeTestServer, core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
     kube.set_controllers_enabled(False)
     try:
         apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=2))
         assert core.list_namespaced_pod(ns).items == []
         kube.run_controllers()
         assert len(core.list_namespaced_pod(ns).items) == 2
-        ready = kube.wait_for(lambda: apps.read_namespaced_deployment("web", ns).status.ready_replicas, timeout=1)
+        ready = kube.wait_for(
+            lambda: apps.read_namespaced_deployment("web", ns).status.ready_replicas, timeout=1
+        )
         assert ready == 2
     finally:
         kube.set_controllers_enabled(True)
 
 
-def test_cronjob_records_last_schedule_time(kube: KubeTestServer, ns: str, client: kubernetes.client.ApiClient) -> None:
+def test_cronjob_records_last_schedule_time(
+    kube: KubeTestServer, ns: str, client: kubernetes.client.ApiClient
+) -> None:
     batch = kubernetes.client.BatchV1Api(client)
     kube.clock.set(dt.datetime(2030, 1, 1, 12, 0, 30, tzinfo=dt.UTC))
-    batch.create_namespaced_cron_job(ns, {
-        "metadata": {"name": "tick"},
-        "spec": {"schedule": "*/15 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
-            "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1"}]}}}}},
-    })
+    batch.create_namespaced_cron_job(
+        ns,
+        {
+            "metadata": {"name": "tick"},
+            "spec": {
+                "schedule": "*/15 * * * *",
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "c", "image": "busybox:1"}],
+                            }
+                        }
+                    }
+                },
+            },
+        },
+    )
     assert batch.read_namespaced_cron_job("tick", ns).status is None
     kube.advance_clock(20 * 60)
     cron = batch.read_namespaced_cron_job("tick", ns)
@@ -122,5 +176,6 @@ def test_no_op_tick_makes_no_writes(kube: KubeTestServer, apps: kubernetes.clien
     kube.clear_request_log()
     apps.read_namespaced_deployment("web", ns)
     kube.run_controllers()
-    assert kube.requests.writes() == [] and kube.requests.lists() == []
+    assert kube.requests.writes() == []
+    assert kube.requests.lists() == []
     assert kube.resource_version == rv

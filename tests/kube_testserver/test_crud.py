@@ -20,8 +20,10 @@ def _status(exc: ApiException) -> dict[str, object]:
 
 def test_create_get_replace_delete_configmap(core: kubernetes.client.CoreV1Api, ns: str) -> None:
     created = core.create_namespaced_config_map(ns, {"metadata": {"name": "cfg"}, "data": {"a": "1"}})
-    assert created.metadata.uid and created.metadata.resource_version
-    assert created.metadata.generation == 1 and created.metadata.creation_timestamp
+    assert created.metadata.uid
+    assert created.metadata.resource_version
+    assert created.metadata.generation == 1
+    assert created.metadata.creation_timestamp
     got = core.read_namespaced_config_map("cfg", ns)
     assert got.data == {"a": "1"}
     got.data["a"] = "2"
@@ -29,26 +31,28 @@ def test_create_get_replace_delete_configmap(core: kubernetes.client.CoreV1Api, 
     assert replaced.data == {"a": "2"}
     assert int(replaced.metadata.resource_version) > int(created.metadata.resource_version)
     status = core.delete_namespaced_config_map("cfg", ns)
-    assert status["status"] == "Success" and status["details"]["name"] == "cfg"
+    assert status["status"] == "Success"
+    assert status["details"]["name"] == "cfg"
     with pytest.raises(ApiException) as err:
         core.read_namespaced_config_map("cfg", ns)
     assert err.value.status == 404
 
 
-def test_not_found_and_already_exists_are_status_objects(
-    core: kubernetes.client.CoreV1Api, ns: str
-) -> None:
+def test_not_found_and_already_exists_are_status_objects(core: kubernetes.client.CoreV1Api, ns: str) -> None:
     with pytest.raises(ApiException) as err:
         core.read_namespaced_secret("missing", ns)
     body = _status(err.value)
     assert err.value.status == 404
-    assert body["kind"] == "Status" and body["reason"] == "NotFound" and body["code"] == 404
+    assert body["kind"] == "Status"
+    assert body["reason"] == "NotFound"
+    assert body["code"] == 404
     assert body["message"] == 'secrets "missing" not found'
     core.create_namespaced_secret(ns, {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
     with pytest.raises(ApiException) as err:
         core.create_namespaced_secret(ns, {"metadata": {"name": "s"}})
     body = _status(err.value)
-    assert err.value.status == 409 and body["reason"] == "AlreadyExists"
+    assert err.value.status == 409
+    assert body["reason"] == "AlreadyExists"
     assert body["details"] == {"name": "s", "group": "", "kind": "secrets"}
 
 
@@ -96,7 +100,8 @@ def test_cluster_wide_lists_and_pagination(
     spaces = {d.metadata.namespace for d in everywhere.items}
     assert {ns, other} <= spaces
     page = core.list_namespace(limit=1)
-    assert len(page.items) == 1 and page.metadata._continue
+    assert len(page.items) == 1
+    assert page.metadata._continue
     rest = core.list_namespace(_continue=page.metadata._continue)
     assert page.items[0].metadata.name not in {n.metadata.name for n in rest.items}
 
@@ -107,7 +112,8 @@ def test_list_items_omit_kind_like_a_real_server(
     core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}})
     code, body = raw_request(kube.url, "GET", f"/api/v1/namespaces/{ns}/configmaps")
     assert code == 200
-    assert body["kind"] == "ConfigMapList" and body["apiVersion"] == "v1"
+    assert body["kind"] == "ConfigMapList"
+    assert body["apiVersion"] == "v1"
     assert "kind" not in body["items"][0]
 
 
@@ -125,9 +131,7 @@ def test_optimistic_concurrency(core: kubernetes.client.CoreV1Api, ns: str) -> N
     assert body["reason"] == "Conflict"
     assert "the object has been modified" in str(body["message"])
     with pytest.raises(ApiException) as err:
-        core.patch_namespaced_config_map(
-            "cm", ns, {"metadata": {"resourceVersion": "1"}, "data": {"v": "3"}}
-        )
+        core.patch_namespaced_config_map("cm", ns, {"metadata": {"resourceVersion": "1"}, "data": {"v": "3"}})
     assert err.value.status == 409
 
 
@@ -142,16 +146,20 @@ def test_dry_run_writes_nothing(
 ) -> None:
     before = kube.resource_version
     made = core.create_namespaced_config_map(ns, {"metadata": {"name": "dry"}}, dry_run="All")
-    assert made.metadata.name == "dry" and made.metadata.uid
+    assert made.metadata.name == "dry"
+    assert made.metadata.uid
     assert kube.get("v1", "ConfigMap", "dry", ns) is None
     apps.create_namespaced_deployment(ns, deployment("web", ns))
     rv = kube.resource_version
+    apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 5}}, dry_run="All")
     apps.patch_namespaced_deployment(
-        "web", ns, {"spec": {"replicas": 5}}, dry_run="All"
-    )
-    apps.patch_namespaced_deployment(
-        "web", ns, deployment("web", ns, replicas=7), field_manager="shuttle", force=True,
-        dry_run="All", _content_type="application/apply-patch+yaml",
+        "web",
+        ns,
+        deployment("web", ns, replicas=7),
+        field_manager="shuttle",
+        force=True,
+        dry_run="All",
+        _content_type="application/apply-patch+yaml",
     )
     apps.delete_namespaced_deployment("web", ns, dry_run="All")
     assert kube.resource_version == rv > before
@@ -167,7 +175,12 @@ def test_namespace_deletion_cascades(
     core.create_namespaced_secret(ns, {"metadata": {"name": "s"}})
     assert kube.list("v1", "Pod", ns)
     core.delete_namespace(ns)
-    for api_version, kind in (("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("v1", "Secret")):
+    for api_version, kind in (
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "ReplicaSet"),
+        ("v1", "Pod"),
+        ("v1", "Secret"),
+    ):
         assert kube.list(api_version, kind, ns) == []
     with pytest.raises(ApiException) as err:
         core.read_namespace(ns)
@@ -204,13 +217,15 @@ def test_server_side_defaults(
     manifest = deployment("web", ns, image="nginx", replicas=None)
     made = apps.create_namespaced_deployment(ns, manifest)
     spec = made.spec
-    assert spec.replicas == 1 and spec.revision_history_limit == 10
+    assert spec.replicas == 1
+    assert spec.revision_history_limit == 10
     assert spec.progress_deadline_seconds == 600
     assert spec.strategy.type == "RollingUpdate"
     assert spec.strategy.rolling_update.max_surge == "25%"
     assert spec.strategy.rolling_update.max_unavailable == "25%"
     pod = spec.template.spec
-    assert pod.restart_policy == "Always" and pod.dns_policy == "ClusterFirst"
+    assert pod.restart_policy == "Always"
+    assert pod.dns_policy == "ClusterFirst"
     assert pod.scheduler_name == "default-scheduler"
     assert pod.termination_grace_period_seconds == 30
     container = pod.containers[0]
@@ -219,14 +234,19 @@ def test_server_side_defaults(
     assert container.termination_message_policy == "File"
     assert container.ports[0].protocol == "TCP"
     raw = kube.get("apps/v1", "Deployment", "web", ns)
-    assert raw is not None and raw["spec"]["template"]["spec"]["securityContext"] == {}
+    assert raw is not None
+    assert raw["spec"]["template"]["spec"]["securityContext"] == {}
     svc = core.create_namespaced_service(
         ns, {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
     )
-    assert svc.spec.type == "ClusterIP" and svc.spec.session_affinity == "None"
-    assert svc.spec.ports[0].protocol == "TCP" and svc.spec.ports[0].target_port == 80
-    assert svc.spec.cluster_ip and svc.spec.cluster_ips == [svc.spec.cluster_ip]
-    assert svc.spec.ip_families == ["IPv4"] and svc.spec.ip_family_policy == "SingleStack"
+    assert svc.spec.type == "ClusterIP"
+    assert svc.spec.session_affinity == "None"
+    assert svc.spec.ports[0].protocol == "TCP"
+    assert svc.spec.ports[0].target_port == 80
+    assert svc.spec.cluster_ip
+    assert svc.spec.cluster_ips == [svc.spec.cluster_ip]
+    assert svc.spec.ip_families == ["IPv4"]
+    assert svc.spec.ip_family_policy == "SingleStack"
     assert svc.spec.internal_traffic_policy == "Cluster"
     secret = core.create_namespaced_secret(ns, {"metadata": {"name": "s"}})
     assert secret.type == "Opaque"
@@ -248,33 +268,53 @@ def test_server_side_defaults(
             "metadata": {"name": "c"},
             "spec": {
                 "schedule": "*/5 * * * *",
-                "jobTemplate": {"spec": {"template": {"spec": {
-                    "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1"}]
-                }}}},
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "c", "image": "busybox:1"}],
+                            }
+                        }
+                    }
+                },
             },
         },
     )
-    assert cron.spec.concurrency_policy == "Allow" and cron.spec.suspend is False
-    assert cron.spec.successful_jobs_history_limit == 3 and cron.spec.failed_jobs_history_limit == 1
+    assert cron.spec.concurrency_policy == "Allow"
+    assert cron.spec.suspend is False
+    assert cron.spec.successful_jobs_history_limit == 3
+    assert cron.spec.failed_jobs_history_limit == 1
     hpa = kubernetes.client.AutoscalingV2Api(apps.api_client).create_namespaced_horizontal_pod_autoscaler(
         ns,
-        {"metadata": {"name": "web"}, "spec": {"maxReplicas": 5, "scaleTargetRef": {
-            "apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}},
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "maxReplicas": 5,
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            },
+        },
     )
-    assert hpa.spec.min_replicas == 1 and hpa.spec.metrics[0].resource.name == "cpu"
+    assert hpa.spec.min_replicas == 1
+    assert hpa.spec.metrics[0].resource.name == "cpu"
 
 
 def test_defaults_are_owned_by_nobody_under_apply(
     kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
     apps.patch_namespaced_deployment(
-        "web", ns, deployment("web", ns), field_manager="shuttle", _content_type="application/apply-patch+yaml"
+        "web",
+        ns,
+        deployment("web", ns),
+        field_manager="shuttle",
+        _content_type="application/apply-patch+yaml",
     )
     obj = kube.get("apps/v1", "Deployment", "web", ns)
     assert obj is not None
     (entry,) = [m for m in obj["metadata"]["managedFields"] if m["operation"] == "Apply"]
     spec = entry["fieldsV1"]["f:spec"]
-    assert "f:revisionHistoryLimit" not in spec and "f:strategy" not in spec
+    assert "f:revisionHistoryLimit" not in spec
+    assert "f:strategy" not in spec
     container = spec["f:template"]["f:spec"]["f:containers"]['k:{"name":"app"}']
     assert "f:imagePullPolicy" not in container
 
@@ -288,7 +328,9 @@ def test_schema_rejection_is_422_naming_the_field(
     bad = deployment("web", ns)
     bad["spec"]["replicas"] = "three"
     code, body = raw_request(kube.url, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", bad)
-    assert code == 422 and body["reason"] == "Invalid" and body["kind"] == "Status"
+    assert code == 422
+    assert body["reason"] == "Invalid"
+    assert body["kind"] == "Status"
     assert any(c["field"] == "spec.replicas" for c in body["details"]["causes"])
     assert 'Deployment.apps "web" is invalid: spec.replicas' in body["message"]
     unknown = deployment("web", ns)
@@ -336,7 +378,8 @@ def _generation_checks(apps: kubernetes.client.AppsV1Api, ns: str) -> None:
     scaled = apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 3}})
     assert scaled.metadata.generation == 2
     status_write = apps.patch_namespaced_deployment_status("web", ns, {"status": {"replicas": 99}})
-    assert status_write.metadata.generation == 2 and status_write.status.replicas == 99
+    assert status_write.metadata.generation == 2
+    assert status_write.status.replicas == 99
     ignored = apps.patch_namespaced_deployment("web", ns, {"status": {"replicas": 1}})
     assert ignored.status.replicas == 99
 
@@ -346,7 +389,8 @@ def test_status_subresource_ignores_spec(apps: kubernetes.client.AppsV1Api, ns: 
     result = apps.patch_namespaced_deployment_status(
         "web", ns, {"spec": {"replicas": 9}, "status": {"observedGeneration": 7}}
     )
-    assert result.spec.replicas == 0 and result.status.observed_generation == 7
+    assert result.spec.replicas == 0
+    assert result.status.observed_generation == 7
 
 
 def test_discovery_and_dynamic_client(kube: KubeTestServer, tmp_path: object, ns: str) -> None:
@@ -356,20 +400,26 @@ def test_discovery_and_dynamic_client(kube: KubeTestServer, tmp_path: object, ns
     try:
         dyn = DynamicClient(api, cache_file=f"{tmp_path}/discovery.json")
         deployments = dyn.resources.get(api_version="apps/v1", kind="Deployment")
-        assert deployments.namespaced and deployments.name == "deployments"
+        assert deployments.namespaced
+        assert deployments.name == "deployments"
         made = deployments.create(body=deployment("dyn", ns, replicas=0), namespace=ns)
         assert made.metadata.name == "dyn"
         listed = deployments.get(namespace=ns)
         assert [i.metadata.name for i in listed.items] == ["dyn"]
         netpol = dyn.resources.get(api_version="networking.k8s.io/v1", kind="NetworkPolicy")
         policy = netpol.create(
-            body={"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                  "metadata": {"name": "iso"}, "spec": {"podSelector": {}}},
+            body={
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": "iso"},
+                "spec": {"podSelector": {}},
+            },
             namespace=ns,
         )
         assert policy.spec.policyTypes == ["Ingress"]
         version = kubernetes.client.VersionApi(api).get_code()
-        assert version.major == "1" and version.minor == "37"
+        assert version.major == "1"
+        assert version.minor == "37"
         groups = {g.name for g in kubernetes.client.ApisApi(api).get_api_versions().groups}
         assert {"apps", "batch", "rbac.authorization.k8s.io", "autoscaling"} <= groups
         assert "gateway.networking.k8s.io" not in groups
@@ -412,7 +462,11 @@ def test_httproute_crd_missing_then_installed(kube: KubeTestServer, ns: str) -> 
             custom.create_namespaced_custom_object(*args, body=bad)
         assert err.value.status == 422
         applied = custom.patch_namespaced_custom_object(
-            *args[:3], "httproutes", "route", body=dict(HTTPROUTE), field_manager="shuttle",
+            *args[:3],
+            "httproutes",
+            "route",
+            body=dict(HTTPROUTE),
+            field_manager="shuttle",
             _content_type="application/apply-patch+yaml",
         )
         assert applied["metadata"]["managedFields"][0]["manager"] == "shuttle"
@@ -421,9 +475,7 @@ def test_httproute_crd_missing_then_installed(kube: KubeTestServer, ns: str) -> 
         api.close()
 
 
-def test_request_log_counts_calls(
-    kube: KubeTestServer, core: kubernetes.client.CoreV1Api, ns: str
-) -> None:
+def test_request_log_counts_calls(kube: KubeTestServer, core: kubernetes.client.CoreV1Api, ns: str) -> None:
     kube.clear_request_log()
     core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
     core.read_namespaced_config_map("a", ns)
@@ -434,9 +486,12 @@ def test_request_log_counts_calls(
     assert len(kube.requests.writes()) == 2
     (patch,) = kube.requests.filter(verb="patch")
     assert patch.field_manager == "OpenAPI-Generator"
-    assert patch.content_type.startswith("application/merge-patch+json") or patch.content_type.startswith(
-        "application/json-patch+json"
-    ) or patch.content_type.startswith("application/strategic-merge-patch+json")
+    assert (
+        patch.content_type.startswith("application/merge-patch+json")
+        or patch.content_type.startswith("application/json-patch+json")
+        or patch.content_type.startswith("application/strategic-merge-patch+json")
+    )
     kube.clear_request_log()
     core.read_namespaced_config_map("a", ns)
-    assert kube.requests.writes() == [] and kube.requests.lists() == []
+    assert kube.requests.writes() == []
+    assert kube.requests.lists() == []

@@ -40,7 +40,8 @@ def test_throttling_with_retry_after(faulty: KubeTestServer) -> None:
     faulty.inject("throttle", retry_after=0, methods=["POST"], max_times=1)
     with pytest.raises(ApiException) as err:
         core.create_namespace({"metadata": {"name": "a"}})
-    assert err.value.status == 429 and err.value.headers["Retry-After"] == "0"
+    assert err.value.status == 429
+    assert err.value.headers["Retry-After"] == "0"
     faulty.clear_faults()
     faulty.inject("throttle", retry_after=0, verbs=["get"], max_times=1)
     core.create_namespace({"metadata": {"name": "a"}})
@@ -79,7 +80,8 @@ def test_seeded_probabilities_are_reproducible() -> None:
                 except ApiException as exc:
                     seen.append(exc.status)
             outcomes.append(seen)
-    assert outcomes[0] == outcomes[1] and {200, 503} == set(outcomes[0])
+    assert outcomes[0] == outcomes[1]
+    assert {200, 503} == set(outcomes[0])
 
 
 def test_slow_responses(faulty: KubeTestServer) -> None:

@@ -14,10 +14,16 @@ from starform_adapters.kube_testserver import KubeTestServer
 from .helpers import APPLY, deployment, raw_request
 
 
-def _apply(apps: kubernetes.client.AppsV1Api, body: dict[str, Any], *, manager: str = "shuttle", force: bool = False) -> Any:
+def _apply(
+    apps: kubernetes.client.AppsV1Api, body: dict[str, Any], *, manager: str = "shuttle", force: bool = False
+) -> Any:
     return apps.patch_namespaced_deployment(
-        body["metadata"]["name"], body["metadata"]["namespace"], body,
-        field_manager=manager, force=force, _content_type=APPLY,
+        body["metadata"]["name"],
+        body["metadata"]["namespace"],
+        body,
+        field_manager=manager,
+        force=force,
+        _content_type=APPLY,
     )
 
 
@@ -35,7 +41,8 @@ def test_client_sends_apply_content_type(
     assert created.metadata.name == "web"
     (record,) = kube.requests.filter(verb="patch", resource="deployments")
     assert record.content_type.startswith(APPLY)
-    assert record.field_manager == "shuttle" and record.query["force"].lower() == "true"
+    assert record.field_manager == "shuttle"
+    assert record.query["force"].lower() == "true"
     assert record.status == 201
 
 
@@ -44,8 +51,10 @@ def test_apply_managed_fields_have_the_real_shape(
 ) -> None:
     _apply(apps, deployment("web", ns, env=[{"name": "A", "value": "1"}]))
     entry = _managed(kube, ns)[("shuttle", "Apply")]
-    assert entry["apiVersion"] == "apps/v1" and entry["fieldsType"] == "FieldsV1"
-    assert entry["time"].endswith("Z") and "subresource" not in entry
+    assert entry["apiVersion"] == "apps/v1"
+    assert entry["fieldsType"] == "FieldsV1"
+    assert entry["time"].endswith("Z")
+    assert "subresource" not in entry
     assert entry["fieldsV1"] == {
         "f:metadata": {"f:labels": {"f:app": {}}},
         "f:spec": {
@@ -83,7 +92,8 @@ def test_update_operations_record_the_user_agent_manager(
     apps.create_namespaced_deployment(ns, deployment("web", ns))
     creator = _managed(kube, ns)[("OpenAPI-Generator", "Update")]
     spec = creator["fieldsV1"]["f:spec"]
-    assert "f:replicas" in spec and "f:progressDeadlineSeconds" in spec
+    assert "f:replicas" in spec
+    assert "f:progressDeadlineSeconds" in spec
     apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 4}}, field_manager="kubectl-edit")
     managed = _managed(kube, ns)
     assert managed[("kubectl-edit", "Update")]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
@@ -102,20 +112,29 @@ def test_apply_update_is_a_noop_when_nothing_changes(
 
 def test_apply_conflict_and_force(kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str) -> None:
     _apply(apps, deployment("web", ns, replicas=2))
-    kube.patch_as("kubectl-edit", {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": ns}, "spec": {"replicas": 5},
-    })
+    kube.patch_as(
+        "kubectl-edit",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"replicas": 5},
+        },
+    )
     with pytest.raises(ApiException) as err:
         _apply(apps, deployment("web", ns, replicas=2))
     body = json.loads(err.value.body)
-    assert err.value.status == 409 and body["reason"] == "Conflict"
+    assert err.value.status == 409
+    assert body["reason"] == "Conflict"
     assert body["message"] == (
         'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas'
     )
     assert body["details"]["causes"] == [
-        {"reason": "FieldManagerConflict", "message": 'conflict with "kubectl-edit" using apps/v1',
-         "field": ".spec.replicas"}
+        {
+            "reason": "FieldManagerConflict",
+            "message": 'conflict with "kubectl-edit" using apps/v1',
+            "field": ".spec.replicas",
+        }
     ]
     same_value = deployment("web", ns, replicas=5)
     shared = _apply(apps, same_value)
@@ -132,15 +151,23 @@ def test_apply_conflicts_with_an_autoscaler(
 ) -> None:
     _apply(apps, deployment("web", ns, replicas=2))
     kubernetes.client.AutoscalingV2Api(apps.api_client).create_namespaced_horizontal_pod_autoscaler(
-        ns, {"metadata": {"name": "web"}, "spec": {"minReplicas": 2, "maxReplicas": 6, "scaleTargetRef": {
-            "apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}},
+        ns,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "minReplicas": 2,
+                "maxReplicas": 6,
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            },
+        },
     )
     scaled = kube.autoscale(ns, "web", 4)
     assert scaled["spec"]["replicas"] == 4
     entry = _managed(kube, ns)[("kube-controller-manager", "Update")]
     assert entry.get("subresource") in ("scale", "status")
     scale_entries = [
-        m for m in kube.get("apps/v1", "Deployment", "web", ns)["metadata"]["managedFields"]  # type: ignore[index]
+        m
+        for m in kube.get("apps/v1", "Deployment", "web", ns)["metadata"]["managedFields"]  # type: ignore[index]
         if m.get("subresource") == "scale"
     ]
     assert scale_entries[0]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
@@ -155,16 +182,24 @@ def test_apply_conflicts_with_an_autoscaler(
 def test_apply_removes_fields_no_longer_applied(
     kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
-    _apply(apps, deployment("web", ns, env=[{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-                            labels={"team": "x"}))
+    _apply(
+        apps,
+        deployment(
+            "web", ns, env=[{"name": "A", "value": "1"}, {"name": "B", "value": "2"}], labels={"team": "x"}
+        ),
+    )
     trimmed = _apply(apps, deployment("web", ns, env=[{"name": "A", "value": "1"}]))
     env = trimmed.spec.template.spec.containers[0].env
     assert [e.name for e in env] == ["A"]
     assert "team" not in trimmed.metadata.labels
-    kube.patch_as("kubectl-label", {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": ns, "labels": {"owner": "ops"}},
-    })
+    kube.patch_as(
+        "kubectl-label",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": ns, "labels": {"owner": "ops"}},
+        },
+    )
     _apply(apps, deployment("web", ns, env=[{"name": "A", "value": "1"}], labels={"owner": "ops"}))
     kept = _apply(apps, deployment("web", ns, env=[{"name": "A", "value": "1"}]))
     assert kept.metadata.labels["owner"] == "ops"
@@ -175,7 +210,9 @@ def test_apply_merges_associative_lists_with_other_managers(
 ) -> None:
     _apply(apps, deployment("web", ns, env=[{"name": "A", "value": "1"}]))
     sidecar = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": ns},
         "spec": {"template": {"spec": {"containers": [{"name": "proxy", "image": "envoy:1.30"}]}}},
     }
     kube.apply_as("mesh-injector", sidecar)
@@ -188,10 +225,14 @@ def test_apply_merges_associative_lists_with_other_managers(
 
 def test_apply_requires_field_manager(kube: KubeTestServer, ns: str) -> None:
     code, body = raw_request(
-        kube.url, "PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/web",
-        deployment("web", ns), content_type=APPLY,
+        kube.url,
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{ns}/deployments/web",
+        deployment("web", ns),
+        content_type=APPLY,
     )
-    assert code == 422 and body["kind"] == "Status"
+    assert code == 422
+    assert body["kind"] == "Status"
     assert "fieldManager" in body["message"]
 
 
@@ -199,26 +240,39 @@ def test_strategic_merge_patch_merges_by_keys(
     core: kubernetes.client.CoreV1Api, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
     apps.create_namespaced_deployment(ns, deployment("web", ns, env=[{"name": "A", "value": "1"}]))
-    patch = {"spec": {"template": {"spec": {"containers": [
-        {"name": "app", "env": [{"name": "B", "value": "2"}], "image": "nginx:1.26"},
-        {"name": "side", "image": "busybox:1"},
-    ]}}}}
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "app", "env": [{"name": "B", "value": "2"}], "image": "nginx:1.26"},
+                        {"name": "side", "image": "busybox:1"},
+                    ]
+                }
+            }
+        }
+    }
     api = apps.api_client
     patched = apps.patch_namespaced_deployment(
         "web", ns, patch, _content_type="application/strategic-merge-patch+json"
     )
     containers = patched.spec.template.spec.containers
     assert [c.name for c in containers] == ["app", "side"]
-    assert [e.name for e in containers[0].env] == ["A", "B"] and containers[0].image == "nginx:1.26"
+    assert [e.name for e in containers[0].env] == ["A", "B"]
+    assert containers[0].image == "nginx:1.26"
     assert containers[0].ports[0].container_port == 8080
     delete = {"spec": {"template": {"spec": {"containers": [{"name": "side", "$patch": "delete"}]}}}}
     trimmed = apps.patch_namespaced_deployment(
         "web", ns, delete, _content_type="application/strategic-merge-patch+json"
     )
     assert [c.name for c in trimmed.spec.template.spec.containers] == ["app"]
-    core.create_namespaced_service(ns, {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80, "name": "http"}]}})
+    core.create_namespaced_service(
+        ns, {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80, "name": "http"}]}}
+    )
     svc = core.patch_namespaced_service(
-        "svc", ns, {"spec": {"ports": [{"port": 443, "name": "https"}]}},
+        "svc",
+        ns,
+        {"spec": {"ports": [{"port": 443, "name": "https"}]}},
         _content_type="application/strategic-merge-patch+json",
     )
     assert sorted(p.port for p in svc.spec.ports) == [80, 443]
@@ -232,24 +286,34 @@ def test_json_patch_and_merge_patch(core: kubernetes.client.CoreV1Api, ns: str) 
     )
     assert merged.data == {"b": "2", "c": "3"}
     patched = core.patch_namespaced_config_map(
-        "cm", ns, [{"op": "replace", "path": "/data/b", "value": "20"}],
+        "cm",
+        ns,
+        [{"op": "replace", "path": "/data/b", "value": "20"}],
         _content_type="application/json-patch+json",
     )
     assert patched.data["b"] == "20"
     with pytest.raises(ApiException) as err:
         core.patch_namespaced_config_map(
-            "cm", ns, [{"op": "test", "path": "/data/b", "value": "nope"}],
+            "cm",
+            ns,
+            [{"op": "test", "path": "/data/b", "value": "nope"}],
             _content_type="application/json-patch+json",
         )
     assert err.value.status == 422
 
 
-def test_apply_to_status_subresource(kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str) -> None:
+def test_apply_to_status_subresource(
+    kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
     kube.set_controllers_enabled(False)
     try:
         _apply(apps, deployment("web", ns))
-        status = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
-                  "status": {"observedGeneration": 1, "replicas": 2}}
+        status = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": ns},
+            "status": {"observedGeneration": 1, "replicas": 2},
+        }
         result = apps.patch_namespaced_deployment_status(
             "web", ns, status, field_manager="my-controller", _content_type=APPLY
         )

@@ -28,7 +28,9 @@ def test_watch_sees_added_modified_deleted(core: kubernetes.client.CoreV1Api, ns
     core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}, "data": {"k": "1"}})
     core.patch_namespaced_config_map("a", ns, {"data": {"k": "2"}})
     core.delete_namespaced_config_map("a", ns)
-    events = _collect(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=1, stop_after=3)
+    events = _collect(
+        core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=1, stop_after=3
+    )
     assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
     assert events[1]["object"].data == {"k": "2"}
     versions = [int(e["object"].metadata.resource_version) for e in events]
@@ -40,7 +42,9 @@ def test_watch_without_resource_version_starts_with_current_state(
 ) -> None:
     for name in ("x", "y"):
         core.create_namespaced_config_map(ns, {"metadata": {"name": name, "labels": {"n": name}}})
-    events = _collect(core.list_namespaced_config_map, ns, label_selector="n=y", timeout_seconds=1, stop_after=1)
+    events = _collect(
+        core.list_namespaced_config_map, ns, label_selector="n=y", timeout_seconds=1, stop_after=1
+    )
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "y")]
 
 
@@ -51,7 +55,9 @@ def test_watch_streams_live_changes_and_resumes(core: kubernetes.client.CoreV1Ap
     watcher = kubernetes.watch.Watch()
 
     def consume() -> None:
-        for event in watcher.stream(core.list_namespaced_config_map, ns, resource_version=start, timeout_seconds=5):
+        for event in watcher.stream(
+            core.list_namespaced_config_map, ns, resource_version=start, timeout_seconds=5
+        ):
             seen.append(event["object"].metadata.name)
             ready.set()
             if len(seen) == 2:
@@ -66,21 +72,30 @@ def test_watch_streams_live_changes_and_resumes(core: kubernetes.client.CoreV1Ap
     assert seen == ["one", "two"]
     resume_from = watcher.resource_version
     core.create_namespaced_config_map(ns, {"metadata": {"name": "three"}})
-    resumed = _collect(core.list_namespaced_config_map, ns, resource_version=resume_from, timeout_seconds=1, stop_after=1)
+    resumed = _collect(
+        core.list_namespaced_config_map, ns, resource_version=resume_from, timeout_seconds=1, stop_after=1
+    )
     assert [e["object"].metadata.name for e in resumed] == ["three"]
 
 
 def test_bookmarks(core: kubernetes.client.CoreV1Api, ns: str) -> None:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     events = _collect(
-        core.list_namespaced_config_map, ns, resource_version=rv, allow_watch_bookmarks=True,
-        timeout_seconds=0, deserialize=False,
+        core.list_namespaced_config_map,
+        ns,
+        resource_version=rv,
+        allow_watch_bookmarks=True,
+        timeout_seconds=0,
+        deserialize=False,
     )
-    assert events and all(e["type"] == "BOOKMARK" for e in events)
+    assert events
+    assert all(e["type"] == "BOOKMARK" for e in events)
     assert events[0]["object"]["metadata"]["resourceVersion"] == rv
 
 
-def test_too_old_resource_version_is_410_gone(kube: KubeTestServer, core: kubernetes.client.CoreV1Api, ns: str) -> None:
+def test_too_old_resource_version_is_410_gone(
+    kube: KubeTestServer, core: kubernetes.client.CoreV1Api, ns: str
+) -> None:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     kube.set_watch_history(5)
     try:
@@ -104,8 +119,11 @@ def test_cluster_wide_watch(apps: kubernetes.client.AppsV1Api, ns: str) -> None:
 
     rv = apps.list_deployment_for_all_namespaces().metadata.resource_version
     apps.create_namespaced_deployment(ns, deployment("w", ns, replicas=0))
-    events = _collect(apps.list_deployment_for_all_namespaces, resource_version=rv, timeout_seconds=1, stop_after=1)
-    assert events[0]["type"] == "ADDED" and events[0]["object"].metadata.namespace == ns
+    events = _collect(
+        apps.list_deployment_for_all_namespaces, resource_version=rv, timeout_seconds=1, stop_after=1
+    )
+    assert events[0]["type"] == "ADDED"
+    assert events[0]["object"].metadata.namespace == ns
 
 
 @pytest.mark.parametrize("abrupt", [False, True])
@@ -121,7 +139,7 @@ def test_killing_watch_streams(kube: KubeTestServer, abrupt: bool) -> None:
             for _ in watcher.stream(core.list_namespace, timeout_seconds=30, allow_watch_bookmarks=True):
                 connected.set()
             outcome.append("ended")
-        except Exception as exc:  # noqa: BLE001 - the test inspects the failure
+        except Exception as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=consume)

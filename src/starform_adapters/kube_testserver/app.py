@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -148,7 +149,7 @@ class KubeApiApp:
     async def __call__(self, request: Request) -> Response:
         path = request.url.path.rstrip("/") or "/"
         method = request.method.upper()
-        query = {k: v for k, v in request.query_params.multi_items()}
+        query = dict(request.query_params.multi_items())
         target = None if path == "/version" else self._parse(path)
         verb = self._verb(method, target, query)
         user_agent = request.headers.get("user-agent", "")
@@ -395,10 +396,9 @@ async def _watch_stream(
     wake = asyncio.Event()
 
     def notify() -> None:
-        try:
+        # A closed loop means the server is shutting down: nothing to wake.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:  # the loop is closed: the server is shutting down
-            pass
 
     def wanted(obj: Obj, space: str) -> bool:
         if namespace is not None and space != namespace:
@@ -460,10 +460,8 @@ async def _watch_stream(
             wake.clear()
             if store.events_after(cursor) != [] or store.watch_epoch != epoch:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), remaining)
-            except TimeoutError:
-                pass
     finally:
         store.unsubscribe(notify)
 

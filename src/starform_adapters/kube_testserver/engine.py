@@ -85,7 +85,7 @@ class Engine:
         self.store = store
         self.registry = registry
         self.clock = clock
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible names, not secrets
         self.controllers: Controllers | None = None
         self._next_ip = int(ipaddress.IPv4Address("10.96.0.10"))
         self._next_node_port = 30000
@@ -280,7 +280,8 @@ class Engine:
                 if kind.is_crd:
                     raise ApiError(
                         415,
-                        f"the body of the request was in an unknown format - accepted media types include: {_JSON_PATCH}, {_MERGE_PATCH}, {APPLY_PATCH}",
+                        "the body of the request was in an unknown format - accepted media "
+                        f"types include: {_JSON_PATCH}, {_MERGE_PATCH}, {APPLY_PATCH}",
                     )
                 if not isinstance(patch, dict):
                     raise ApiError(400, "strategic merge patch must be a JSON object")

@@ -67,7 +67,7 @@ class FaultInjector:
 
     def __init__(self, *, seed: int = 0) -> None:
         self._rules: list[_Slot] = []
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - reproducible faults
         self._lock = threading.Lock()
 
     def add(self, rule: FaultRule) -> None:
@@ -83,7 +83,7 @@ class FaultInjector:
     def reseed(self, seed: int) -> None:
         """Restart the random sequence."""
         with self._lock:
-            self._rng = random.Random(seed)
+            self._rng = random.Random(seed)  # noqa: S311 - reproducible faults
 
     def fired(self) -> int:
         """How many times any rule fired since the rules were added."""

@@ -238,9 +238,8 @@ def update_managed_fields(
         if kind == _LEAF:
             if before is None or before[0] != _LEAF or before[1] != value:
                 changed.add(path)
-        elif kind == _ITEM or (kind == _MAP and len(path) >= 2):
-            if before is None:
-                changed.add(path)
+        elif (kind == _ITEM or (kind == _MAP and len(path) >= 2)) and before is None:
+            changed.add(path)
     removed = {path for path in old_entries if path not in new_entries}
     sets = _decode_managed(old)
     if not changed and not removed:
