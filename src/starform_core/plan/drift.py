@@ -179,9 +179,7 @@ def _redacted_changes(mismatch: Mismatch, path: Path, who: ManagerEntry | None) 
         desired = mismatch.desired if isinstance(mismatch.desired, Mapping) else {}
         live = mismatch.live if isinstance(mismatch.live, Mapping) else {}
         names = sorted(k for k in set(desired) | set(live) if desired.get(k) != live.get(k))
-        return [
-            FieldChange(to_pointer((*path, n)), None, None, manager, time, redacted=True) for n in names
-        ]
+        return [FieldChange(to_pointer((*path, n)), None, None, manager, time, redacted=True) for n in names]
     return [FieldChange(to_pointer(path), None, None, manager, time, redacted=True)]
 
 

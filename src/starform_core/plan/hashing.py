@@ -42,9 +42,7 @@ def without_hash(obj: KubeObject) -> KubeObject:
 
 def desired_hash(obj: KubeObject) -> str:
     """``sha256:<hex>`` of ``obj``'s canonical JSON, ignoring any desired-hash annotation."""
-    canonical = json.dumps(
-        without_hash(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    canonical = json.dumps(without_hash(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return HASH_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -139,9 +139,7 @@ class _Walker:
     def __init__(self) -> None:
         self.out: list[Mismatch] = []
 
-    def mapping(
-        self, desired: Mapping[str, Any], live: Any, dpath: Path, lpath: Path, qty: bool
-    ) -> None:
+    def mapping(self, desired: Mapping[str, Any], live: Any, dpath: Path, lpath: Path, qty: bool) -> None:
         if not isinstance(live, Mapping):
             if (live is MISSING or live is None) and is_empty(desired):
                 return
@@ -167,7 +165,9 @@ class _Walker:
         elif not _scalars_equal(dv, lv, qty or field in _QUANTITY_LEAVES):
             self.out.append(Mismatch(dpath, lpath, dv, lv))
 
-    def sequence(self, field: str, desired: list[Any], live: Any, dpath: Path, lpath: Path, qty: bool) -> None:
+    def sequence(
+        self, field: str, desired: list[Any], live: Any, dpath: Path, lpath: Path, qty: bool
+    ) -> None:
         if not isinstance(live, list):
             if (live is MISSING or live is None) and not desired:
                 return

@@ -1,0 +1,310 @@
+"""The planner: desired objects + live objects → an ordered :class:`~.actions.Plan`.
+
+See ``docs/planning.md`` for the semantics; the short version:
+
+* desired and not live → ``Create``; live but not owned by Shuttle → ``Conflict``;
+* owned, desired hash differs → ``Update(desired-changed)``; hash equal → drift is judged on the
+  desired fields only (normalised) and on fields other managers added (``managedFields``);
+  enforce → ``Update(drifted)`` / ``RemoveFields(added-out-of-band)``, detect → ``DriftDetected``;
+* owned, live and not desired → ``Delete(orphaned)``, subject to the prune valve;
+* partials (field-scoped annotations on objects Shuttle does not own) → ``Update(partial)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from starform_core.errors import ValidationError
+from starform_core.kube.labels import (
+    ANNOTATION_DESIRED_HASH,
+    ANNOTATION_PRUNE_PROTECTION,
+    LABEL_SERVICE_ID,
+)
+from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+from starform_core.kube.ordering import apply_rank, delete_order
+from starform_core.model.enums import DriftMode
+from starform_core.model.workload import DriftPolicy
+from starform_core.plan.actions import (
+    Action,
+    Conflict,
+    Create,
+    Delete,
+    DriftDetected,
+    Held,
+    Plan,
+    Reason,
+    RemoveFields,
+    Update,
+)
+from starform_core.plan.apply_body import build_apply_body
+from starform_core.plan.drift import (
+    Attribution,
+    addition_changes,
+    field_changes,
+    find_additions,
+    manager_entries,
+    removal_order,
+)
+from starform_core.plan.fields import FieldRule, parse_rule, to_pointer
+from starform_core.plan.hashing import live_hash
+from starform_core.plan.normalize import comparable_view, compare_object
+from starform_core.plan.options import PlanOptions
+from starform_core.plan.ownership import is_owned, managed_by
+from starform_core.plan.valve import judge_prune
+
+__all__ = ["ALWAYS_IGNORED", "plan"]
+
+ALWAYS_IGNORED: Final = (
+    FieldRule(None, ("spec", "template", "metadata", "annotations", "kubectl.kubernetes.io/restartedAt")),
+    FieldRule(
+        None,
+        (
+            "spec",
+            "jobTemplate",
+            "spec",
+            "template",
+            "metadata",
+            "annotations",
+            "kubectl.kubernetes.io/restartedAt",
+        ),
+    ),
+)
+"""Fields never applied nor judged: ``kubectl rollout restart``'s pod-template annotation."""
+
+_DEFAULT_POLICY: Final = DriftPolicy()
+_ACTION_ORDER: Final = {Create: 0, Update: 1, RemoveFields: 2, DriftDetected: 3, Conflict: 4, Held: 5}
+
+
+def _index(objects: Iterable[KubeObject], what: str) -> dict[ObjectKey, KubeObject]:
+    index: dict[ObjectKey, KubeObject] = {}
+    for obj in objects:
+        key = key_of(obj)
+        if key in index:
+            raise ValidationError(what, f"{key} appears more than once")
+        index[key] = obj
+    return index
+
+
+def _hpa_targets(desired: Iterable[KubeObject]) -> set[ObjectKey]:
+    targets = set()
+    for obj in desired:
+        if obj.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+        group = str(ref.get("apiVersion", "apps/v1")).rpartition("/")[0]
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        targets.add(ObjectKey(group, str(ref.get("kind", "")), namespace, str(ref.get("name", ""))))
+    return targets
+
+
+def _claims_in_use(desired: Iterable[KubeObject]) -> set[tuple[str, str]]:
+    claims = set()
+    for obj in desired:
+        spec: Any = obj.get("spec") or {}
+        for step in ("jobTemplate", "spec", "template", "spec"):
+            if step in spec and isinstance(spec[step], Mapping):
+                spec = spec[step]
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        for volume in spec.get("volumes") or ():
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim:
+                claims.add((namespace, str(claim)))
+    return claims
+
+
+class _Planner:
+    """One planning run (a class only to share the indexes between the steps)."""
+
+    def __init__(self, options: PlanOptions) -> None:
+        self.options = options
+        self.actions: list[Action] = []
+        self.unchanged = 0
+        self._rules: dict[str, tuple[FieldRule, ...]] = {}
+
+    def policy_for(self, obj: KubeObject) -> tuple[DriftPolicy, tuple[FieldRule, ...]]:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        service_id = labels.get(LABEL_SERVICE_ID)
+        policy = (
+            self.options.drift_policies.get(service_id, _DEFAULT_POLICY) if service_id else _DEFAULT_POLICY
+        )
+        rules = self._rules.get(service_id or "")
+        if rules is None:
+            rules = tuple(parse_rule(text) for text in policy.ignore_fields) + ALWAYS_IGNORED
+            self._rules[service_id or ""] = rules
+        return policy, rules
+
+    def desired_object(
+        self, key: ObjectKey, desired: KubeObject, live: KubeObject | None, hpa: set[ObjectKey]
+    ) -> None:
+        policy, rules = self.policy_for(desired)
+        if key in hpa:
+            rules = (*rules, FieldRule(key.kind, ("spec", "replicas")))
+        body = build_apply_body(desired, rules)
+        if live is None:
+            self.actions.append(Create(key, Reason.MISSING, body))
+        elif not is_owned(live):
+            self.actions.append(Conflict(key, Reason.FOREIGN_OBJECT, managed_by(live)))
+        else:
+            self.owned_object(key, body, live, policy, rules)
+
+    def owned_object(
+        self,
+        key: ObjectKey,
+        body: dict[str, Any],
+        live: KubeObject,
+        policy: DriftPolicy,
+        rules: tuple[FieldRule, ...],
+    ) -> None:
+        options = self.options
+        kind = key.kind
+        mismatches = compare_object(body, live)
+        raw_entries = (live.get("metadata") or {}).get("managedFields") or ()
+        foreign_writer = any(
+            entry.get("manager") != options.field_manager
+            and entry.get("manager") not in options.controller_managers
+            and not entry.get("subresource")
+            for entry in raw_entries
+        )
+        wanted = body["metadata"]["annotations"][ANNOTATION_DESIRED_HASH]
+        current = live_hash(live)
+        if not mismatches and not foreign_writer and current in (None, wanted):
+            self.unchanged += 1
+            return
+        entries = manager_entries(live)
+        attribution = Attribution(entries, live, options.field_manager)
+        drift = [
+            m
+            for m in mismatches
+            if not any(
+                rule.matches(kind, m.desired_path)
+                or (m.live_path is not None and rule.matches(kind, m.live_path))
+                for rule in rules
+            )
+            and not attribution.controlled(m.live_path, options.controller_managers)
+        ]
+        additions: set[tuple[Any, ...]] = set()
+        if foreign_writer:
+            view = comparable_view(body)
+            for entry in entries:
+                if (
+                    entry.manager == options.field_manager
+                    or entry.manager in options.controller_managers
+                    or entry.subresource
+                ):
+                    continue
+                for path in find_additions(entry.fields, live, view):
+                    if not any(rule.matches(kind, path) for rule in rules):
+                        additions.add(path)
+        ordered = removal_order(additions)
+        changed = bool(drift) if current is None else current != wanted
+        enforce = policy.mode is DriftMode.ENFORCE
+        report = []
+        if changed:
+            self.actions.append(
+                Update(key, Reason.DESIRED_CHANGED, body, tuple(field_changes(kind, mismatches)))
+            )
+        elif drift:
+            changes = field_changes(kind, drift, attribution)
+            if enforce:
+                self.actions.append(Update(key, Reason.DRIFTED, body, tuple(changes)))
+            else:
+                report.extend(changes)
+        if ordered:
+            changes = addition_changes(kind, live, ordered, attribution)
+            if enforce:
+                pointers = tuple(to_pointer(path) for path in ordered)
+                self.actions.append(RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, tuple(changes)))
+            else:
+                report.extend(changes)
+        if report:
+            self.actions.append(DriftDetected(key, Reason.DRIFTED, tuple(report)))
+        if not changed and not drift and not ordered:
+            self.unchanged += 1
+
+    def partial(self, key: ObjectKey, partial: KubeObject, live: KubeObject | None) -> None:
+        if live is None:
+            self.actions.append(Held(key, Reason.TARGET_MISSING))
+            return
+        mismatches = compare_object(partial, live)
+        if mismatches:
+            changes = tuple(field_changes(key.kind, mismatches))
+            body = dict(partial)
+            self.actions.append(Update(key, Reason.ANNOTATION_CHANGED, body, changes, partial=True))
+        else:
+            self.unchanged += 1
+
+
+def _prune(
+    planner: _Planner,
+    desired: Mapping[ObjectKey, KubeObject],
+    live: Mapping[ObjectKey, KubeObject],
+) -> tuple[list[Action], Any]:
+    options = planner.options
+    owned = 0
+    candidates: dict[ObjectKey, KubeObject] = {}
+    foreign_namespaces: set[str] = set()
+    for key, obj in live.items():
+        if not is_owned(obj):
+            if key.namespace:
+                foreign_namespaces.add(key.namespace)
+            continue
+        owned += 1
+        if key not in desired and not (obj.get("metadata") or {}).get("deletionTimestamp"):
+            candidates[key] = obj
+    held: dict[ObjectKey, Held] = {}
+    claims: set[tuple[str, str]] | None = None
+    for key, obj in candidates.items():
+        if key.kind == "Namespace" and key.name in foreign_namespaces:
+            held[key] = Held(key, Reason.NAMESPACE_NOT_EMPTY)
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        if key.kind == "PersistentVolumeClaim" and ANNOTATION_PRUNE_PROTECTION in annotations:
+            if claims is None:
+                claims = _claims_in_use(desired.values())
+            if (key.namespace, key.name) in claims:
+                held[key] = Held(key, Reason.PVC_IN_USE)
+    deletable = [key for key in candidates if key not in held]
+    report = judge_prune(
+        owned=owned,
+        would_delete=len(deletable),
+        policy=options.prune_policy,
+        allow_prune=options.allow_prune,
+    )
+    actions: list[Action] = []
+    for key in delete_order(candidates):
+        if key in held:
+            actions.append(held[key])
+        elif report.held and report.reason is not None:
+            actions.append(Held(key, report.reason))
+        else:
+            uid = (candidates[key].get("metadata") or {}).get("uid")
+            actions.append(Delete(key, Reason.ORPHANED, str(uid) if uid else None))
+    return actions, report
+
+
+def plan(
+    desired: Iterable[KubeObject],
+    live: Iterable[KubeObject],
+    *,
+    partials: Iterable[KubeObject] = (),
+    options: PlanOptions | None = None,
+) -> Plan:
+    """Plan what Shuttle must do to turn ``live`` into ``desired``.
+
+    ``desired`` are the rendered objects Shuttle owns (full desired state); ``live`` what the
+    cluster holds (owned objects, and any unowned object in the way); ``partials`` field-scoped
+    applies to objects Shuttle does not own. Pure and deterministic: the order of the inputs does
+    not matter. Raises :class:`~starform_core.errors.ValidationError` on duplicate identities.
+    """
+    options = options or PlanOptions()
+    desired_index = _index(desired, "desired")
+    live_index = _index(live, "live")
+    planner = _Planner(options)
+    hpa = _hpa_targets(desired_index.values())
+    for key, obj in desired_index.items():
+        planner.desired_object(key, obj, live_index.get(key), hpa)
+    for key, obj in _index(partials, "partials").items():
+        planner.partial(key, obj, live_index.get(key))
+    applies = sorted(planner.actions, key=lambda a: (apply_rank(a.key), a.key, _ACTION_ORDER[type(a)]))
+    deletions, report = _prune(planner, desired_index, live_index)
+    return Plan(actions=(*applies, *deletions), unchanged=planner.unchanged, prune=report)
