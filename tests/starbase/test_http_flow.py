@@ -48,7 +48,8 @@ def test_deploy_then_pull_then_304_without_rebuild(
     assert first.status_code == 200
     assert first.headers["content-type"] == "application/json"
     etag = first.headers["etag"]
-    assert etag.startswith('"') and etag.endswith('"')
+    assert etag.startswith('"')
+    assert etag.endswith('"')
     payload = json.loads(first.content)
     services = {s["service_id"]: s for p in payload["projects"] for s in p["services"]}
     assert services[w.web_id]["release"]["image"] == IMAGE
@@ -182,7 +183,8 @@ def test_var_group_values_are_write_only(client: httpx.Client, world: World) -> 
     for path in (f"/v1/var-groups/{w.var_group_id}", f"/v1/projects/{w.project_id}/var-groups"):
         response = client.get(path, headers=w.h(w.owner))
         assert response.status_code == 200
-        assert secret not in response.text and "debug" not in response.text
+        assert secret not in response.text
+        assert "debug" not in response.text
     assert secret in _pull(client, w).text
 
 

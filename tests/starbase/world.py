@@ -35,6 +35,7 @@ class World:
     web_id: str
     prod_web_id: str
     var_group_id: str
+    extra: dict[str, str] = attrs.field(factory=dict)
 
     def h(self, token: str) -> dict[str, str]:
         """Authorization header."""

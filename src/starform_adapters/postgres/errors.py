@@ -43,6 +43,13 @@ _UNIQUE_REASONS = {
     "clusters_pkey": ("id", "a cluster with this id already exists"),
 }
 
+_CHECK_REASONS = {
+    "services_replicas_or_autoscaling": ("replicas", "set either replicas or autoscaling, not both"),
+    "services_web_port": ("port", "a web service needs a port"),
+    "services_cron_schedule": ("cron_schedule", "a cron service (and only a cron service) has a schedule"),
+    "deployments_image_check": ("image", "must be an image reference pinned by digest"),
+}
+
 
 def _constraint(exc: psycopg.Error) -> str:
     return (exc.diag.constraint_name or "") if exc.diag else ""
@@ -82,5 +89,9 @@ def translate_errors() -> Iterator[None]:
         raise ValidationError(column, "is required") from exc
     except (pg_errors.InvalidTextRepresentation, pg_errors.NumericValueOutOfRange) as exc:
         raise ValidationError("value", "is not of the expected type or range") from exc
+    except psycopg.DataError as exc:
+        raise ValidationError(
+            "value", "cannot be stored (out of range, or text containing a NUL character)"
+        ) from exc
     except psycopg.Error as exc:
         raise StoreError(f"database error: {type(exc).__name__}") from exc

@@ -9,13 +9,16 @@ import attrs
 from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres._base import Cursor, StoreBase, jsonable
-from starform_adapters.postgres.queries import SERVICE_COLUMNS, service_from_record
+from starform_adapters.postgres.queries import SERVICE_COLUMNS, load_cluster, service_from_record
 from starform_core.errors import StoreConflictError, StoreNotFoundError
+from starform_core.payload.build import build_payload
 from starform_core.payload.codec import converter
 from starform_core.payload.rows import (
+    ClusterRows,
     DeploymentRow,
     EnvironmentRow,
     HostnameRow,
+    ProjectRow,
     ServiceRow,
     VolumeRow,
 )
@@ -188,15 +191,35 @@ class ServiceRepository(StoreBase):
             raise StoreNotFoundError(f"service {service_id} not found")
         return service_from_record(record)
 
+    def _check_service(self, cur: Cursor, service: ServiceRow) -> None:
+        """Fold the service alone through the core (clear field errors before the database's)."""
+        env = cur.execute(
+            "SELECT id, project_id, name, is_ephemeral, protected FROM environments WHERE id = %s",
+            (service.environment_id,),
+        ).fetchone()
+        if env is None or str(env[1]) != service.project_id:
+            raise StoreNotFoundError(f"environment {service.environment_id} not found")
+        project = cur.execute(
+            "SELECT id, workspace_id, cluster_id, name, tier FROM projects WHERE id = %s",
+            (service.project_id,),
+        ).fetchone()
+        assert project is not None
+        cluster = load_cluster(cur, str(project[2]))
+        build_payload(
+            ClusterRows(
+                cluster=cluster,
+                projects=(ProjectRow(*project),),
+                environments=(_environment(env),),
+                services=(service,),
+            ),
+            checksum_key=b"starform-validation-only-checksum",
+        )
+
     def create_service(self, service: ServiceRow, *, actor: Actor) -> ServiceRow:
         """Create a service (name unique per environment)."""
         with self._tx() as cur:
             scope = self._scope_of_project(cur, service.project_id, lock=True)
-            env = cur.execute(
-                "SELECT project_id FROM environments WHERE id = %s", (service.environment_id,)
-            ).fetchone()
-            if env is None or env[0] != service.project_id:
-                raise StoreNotFoundError(f"environment {service.environment_id} not found")
+            self._check_service(cur, service)
             cur.execute(
                 "INSERT INTO services (id, project_id, environment_id, name, type, state,"
                 " cpu_request, memory_request, cpu_limit, memory_limit, replicas, autoscaling,"
@@ -229,6 +252,7 @@ class ServiceRepository(StoreBase):
                 service.environment_id,
             ):
                 raise StoreConflictError("environment_id: a service cannot move")
+            self._check_service(cur, service)
             cur.execute(
                 "UPDATE services SET name = %(name)s, type = %(type)s, state = %(state)s,"
                 " cpu_request = %(cpu_request)s, memory_request = %(memory_request)s,"

@@ -128,9 +128,9 @@ CREATE TABLE services (
         REFERENCES environments (id, project_id) ON DELETE CASCADE,
     UNIQUE (environment_id, name),
     UNIQUE (id, project_id),
-    CHECK (replicas IS NULL OR autoscaling IS NULL),
-    CHECK (type <> 'web' OR port IS NOT NULL),
-    CHECK ((type = 'cron') = (cron_schedule IS NOT NULL))
+    CONSTRAINT services_replicas_or_autoscaling CHECK (replicas IS NULL OR autoscaling IS NULL),
+    CONSTRAINT services_web_port CHECK (type <> 'web' OR port IS NOT NULL),
+    CONSTRAINT services_cron_schedule CHECK ((type = 'cron') = (cron_schedule IS NOT NULL))
 );
 CREATE INDEX services_project ON services (project_id);
 
