@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import discovery
-from ._json import Obj, clone
+from ._json import Obj
 from .engine import APPLY_PATCH, Engine
 from .errors import ApiError
 from .faults import FaultInjector, FaultRule
@@ -420,9 +420,7 @@ async def _watch_stream(
                 cursor = store.resource_version
                 space = engine.space(kind, namespace) if namespace or not kind.namespaced else None
                 initial = [
-                    clone(o)
-                    for o in store.iter(kind.key, space)
-                    if wanted(o, o["metadata"].get("namespace", ""))
+                    o for o in store.iter(kind.key, space) if wanted(o, o["metadata"].get("namespace", ""))
                 ]
                 too_old = False
             else:
@@ -450,7 +448,7 @@ async def _watch_stream(
                 for event in events:
                     cursor = event.resource_version
                     if event.resource == kind.key and wanted(event.obj, event.namespace):
-                        yield _line(event.type, clone(event.obj))
+                        yield _line(event.type, event.obj)
                 continue
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -72,7 +72,11 @@ def _without_times(obj: Obj) -> Obj:
 
 
 class Engine:
-    """Applies API requests to a :class:`Store`; one instance per test server."""
+    """Applies API requests to a :class:`Store`; one instance per test server.
+
+    Objects returned by the engine may share structure with the store: callers serialize
+    them or copy them, never mutate them.
+    """
 
     def __init__(
         self,
@@ -146,9 +150,9 @@ class Engine:
     # -- reads -------------------------------------------------------------------------
 
     def get(self, kind: ResourceKind, namespace: str | None, name: str) -> Obj:
-        """A copy of one object (``404`` when absent)."""
+        """One stored object (``404`` when absent); shared with the store, do not mutate it."""
         with self.store.lock:
-            return clone(self._require(kind, namespace, name))
+            return self._require(kind, namespace, name)
 
     def list(
         self,
@@ -178,10 +182,7 @@ class Engine:
             end = len(matched) if not limit else min(len(matched), start + limit)
             items = []
             for obj in matched[start:end]:
-                item = clone(obj)
-                item.pop("apiVersion", None)
-                item.pop("kind", None)
-                items.append(item)
+                items.append({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
         meta: Obj = {"resourceVersion": str(rv)}
         if end < len(matched):
             token = json.dumps({"start": end}).encode()
@@ -200,8 +201,13 @@ class Engine:
         manager: str,
         dry_run: bool = False,
         keep_status: bool = False,
+        trusted: bool = False,
     ) -> Obj:
-        """Create an object (``409 AlreadyExists`` when the name is taken)."""
+        """Create an object (``409 AlreadyExists`` when the name is taken).
+
+        ``trusted`` skips schema validation; the controller simulation uses it for the
+        objects it builds itself.
+        """
         obj = self._check_body(kind, namespace, body)
         meta = _meta(obj)
         with self.store.lock:
@@ -213,7 +219,7 @@ class Engine:
                 raise ApiError.already_exists(kind.label, name, group=kind.group)
             if not keep_status and kind.has_status and kind.kind != "Namespace":
                 obj.pop("status", None)
-            return self._finish(kind, namespace, None, obj, manager=manager, dry_run=dry_run)
+            return self._finish(kind, namespace, None, obj, manager=manager, dry_run=dry_run, trusted=trusted)
 
     def replace(
         self,
@@ -300,6 +306,15 @@ class Engine:
             )
             return result, False
 
+    @staticmethod
+    def _load_apply(raw: bytes) -> Any:
+        try:
+            return json.loads(raw or b"null")
+        except ValueError:
+            pass
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(raw.decode("utf-8") or "null", Loader=loader)  # noqa: S506 - safe loader
+
     def _apply(
         self,
         kind: ResourceKind,
@@ -319,7 +334,7 @@ class Engine:
                 reason="Invalid",
             )
         try:
-            config = yaml.safe_load(raw.decode("utf-8") or "null")
+            config = self._load_apply(raw)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"error decoding YAML: {exc}") from exc
         if not isinstance(config, dict):
@@ -412,6 +427,7 @@ class Engine:
         dry_run: bool,
         subresource: str = "",
         managed_fields: builtins.list[Obj] | None = None,
+        trusted: bool = False,
     ) -> Obj:
         space = self.space(kind, namespace)
         candidate["apiVersion"] = kind.api_version
@@ -453,7 +469,8 @@ class Engine:
         apply_defaults(kind, candidate, self.allocators)
         if old is not None:
             check_immutable(kind, old, candidate)
-        validate(kind, candidate)
+        if not trusted:
+            validate(kind, candidate)
         if managed_fields is None:
             managed_fields = ssa.update_managed_fields(
                 old,
@@ -473,14 +490,14 @@ class Engine:
                 meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
             if _without_times(old) == _without_times(candidate):
-                return clone(old)
+                return old
         if dry_run:
-            return clone(candidate)
+            return candidate
         meta["resourceVersion"] = str(self.store.next_rv())
         self.store.put(kind.key, space, candidate, "ADDED" if old is None else "MODIFIED")
         if self.controllers is not None:
             self.controllers.after_write(kind, candidate)
-        return clone(candidate)
+        return candidate
 
     def write_as(
         self,
@@ -490,8 +507,12 @@ class Engine:
         *,
         manager: str,
         subresource: str = "",
+        trusted: bool = False,
     ) -> Obj:
-        """Store ``new`` over the stored ``old`` as an Update by ``manager`` (no HTTP, no log)."""
+        """Store ``new`` over the stored ``old`` as an Update by ``manager`` (no HTTP, no log).
+
+        ``trusted`` skips schema validation (for objects the simulation builds itself).
+        """
         with self.store.lock:
             return self._finish(
                 kind,
@@ -501,6 +522,7 @@ class Engine:
                 manager=manager,
                 dry_run=False,
                 subresource=subresource,
+                trusted=trusted,
             )
 
     def delete(
@@ -583,35 +605,39 @@ class Engine:
             self._remove_one(kind, obj)
             return
         self._remove_one(kind, obj)
-        gone = {obj["metadata"]["uid"]}
-        namespace = obj["metadata"].get("namespace")
+        gone = [obj["metadata"]["uid"]]
         while gone:
-            next_gone: set[str] = set()
-            for other in list(self.registry):
-                spaces = [namespace or ""] if other.namespaced else [""]
-                for space in spaces:
-                    for child in list(self.store.iter(other.key, space)):
-                        refs = child["metadata"].get("ownerReferences") or []
-                        if not any(ref.get("uid") in gone for ref in refs):
+            next_gone: list[str] = []
+            for uid in gone:
+                for other in list(self.registry):
+                    for child in self.store.dependents(other.key, uid):
+                        current = self.store.get(
+                            other.key,
+                            self.space(other, child["metadata"].get("namespace")),
+                            child["metadata"]["name"],
+                        )
+                        if current is None:
                             continue
-                        remaining = [ref for ref in refs if ref.get("uid") not in gone]
+                        refs = current["metadata"].get("ownerReferences") or []
+                        remaining = [ref for ref in refs if ref.get("uid") != uid]
                         if orphan or remaining:
-                            updated = clone(child)
+                            updated = clone(current)
                             if remaining:
                                 updated["metadata"]["ownerReferences"] = remaining
                             else:
                                 updated["metadata"].pop("ownerReferences", None)
                             self._finish(
                                 other,
-                                space,
-                                child,
+                                current["metadata"].get("namespace"),
+                                current,
                                 updated,
                                 manager="kube-controller-manager",
                                 dry_run=False,
+                                trusted=True,
                             )
                         else:
-                            self._remove_one(other, child)
-                            next_gone.add(child["metadata"]["uid"])
+                            self._remove_one(other, current)
+                            next_gone.append(current["metadata"]["uid"])
             gone = next_gone
             orphan = False
 

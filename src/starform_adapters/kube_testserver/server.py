@@ -234,10 +234,10 @@ class KubeTestServer:
         with self.store.lock:
             old = self.engine.stored(found, namespace, name)
             if old is None:
-                return self.engine.create(found, namespace, obj, manager=manager, keep_status=True)
+                return clone(self.engine.create(found, namespace, obj, manager=manager, keep_status=True))
             body = clone(obj)
             body.setdefault("metadata", {}).pop("resourceVersion", None)
-            return self.engine.replace(found, namespace, name, body, manager=manager)
+            return clone(self.engine.replace(found, namespace, name, body, manager=manager))
 
     def delete(
         self,
@@ -271,7 +271,7 @@ class KubeTestServer:
             manager=manager,
             force=force,
         )
-        return result
+        return clone(result)
 
     def patch_as(self, manager: str, obj: Obj, *, subresource: str = "") -> Obj:
         """JSON-merge-patch ``obj`` into the stored object as an Update by ``manager``.
@@ -291,7 +291,7 @@ class KubeTestServer:
             manager=manager,
             subresource=subresource,
         )
-        return result
+        return clone(result)
 
     def autoscale(self, namespace: str, hpa_name: str, replicas: int) -> Obj:
         """Act as the HPA controller: set the target Deployment's ``spec.replicas``.
@@ -329,7 +329,7 @@ class KubeTestServer:
                 self.engine.write_as(
                     hpa_kind, hpa_now, with_status, manager=CONTROLLER_MANAGER, subresource="status"
                 )
-            return result
+            return clone(result)
 
     @property
     def resource_version(self) -> int:

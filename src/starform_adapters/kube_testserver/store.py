@@ -36,6 +36,7 @@ class Store:
     def __init__(self, *, history: int = 10_000) -> None:
         self.lock = threading.RLock()
         self._objects: dict[str, dict[str, dict[str, Obj]]] = {}
+        self._owned: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self._rv = 0
         self._events: deque[WatchEvent] = deque()
         self._history = history
@@ -77,11 +78,37 @@ class Store:
         """Every resource key with stored objects."""
         return list(self._objects)
 
+    def dependents(self, resource: str, owner_uid: str) -> list[Obj]:
+        """Objects of ``resource`` with an ownerReference to ``owner_uid``, sorted by name."""
+        with self.lock:
+            keys = sorted(self._owned.get((resource, owner_uid), ()))
+            found = [self.get(resource, space, name) for space, name in keys]
+            return [obj for obj in found if obj is not None]
+
+    def _index(self, resource: str, namespace: str, obj: Obj | None, *, add: bool) -> None:
+        if obj is None:
+            return
+        key = (namespace, obj["metadata"]["name"])
+        for ref in obj["metadata"].get("ownerReferences") or ():
+            uid = ref.get("uid")
+            if not uid:
+                continue
+            slot = self._owned.setdefault((resource, uid), set())
+            if add:
+                slot.add(key)
+            else:
+                slot.discard(key)
+                if not slot:
+                    self._owned.pop((resource, uid), None)
+
     def put(self, resource: str, namespace: str, obj: Obj, event_type: str) -> None:
         """Store ``obj`` (whose resourceVersion is already set) and record the event."""
         with self.lock:
             name = obj["metadata"]["name"]
-            self._objects.setdefault(resource, {}).setdefault(namespace, {})[name] = obj
+            objects = self._objects.setdefault(resource, {}).setdefault(namespace, {})
+            self._index(resource, namespace, objects.get(name), add=False)
+            objects[name] = obj
+            self._index(resource, namespace, obj, add=True)
             self._record(
                 WatchEvent(int(obj["metadata"]["resourceVersion"]), event_type, resource, namespace, obj)
             )
@@ -91,7 +118,7 @@ class Store:
         with self.lock:
             spaces = self._objects.get(resource, {})
             objects = spaces.get(namespace, {})
-            objects.pop(name, None)
+            self._index(resource, namespace, objects.pop(name, None), add=False)
             if not objects:
                 spaces.pop(namespace, None)
             rv = int(final["metadata"]["resourceVersion"])
