@@ -234,7 +234,8 @@ class Cluster:
             value["metadata"]["uid"] = f"uid-{len(self.values) + self.clock}"
             value["metadata"]["generation"] = 1
         others = set().union(*(f for m, f in owners.items() if m != manager))
-        for path in sorted(old_fields - new_fields - others, key=len, reverse=True):
+        released = old_fields - new_fields - others
+        for path in sorted(released, key=lambda p: (len(p) - (p[-1] == "."), p)):
             found = _resolve(value, path)
             if found is not None:
                 parent, where = found

@@ -29,5 +29,13 @@ def managed_by(obj: Mapping[str, Any]) -> str | None:
 
 
 def is_owned(obj: Mapping[str, Any]) -> bool:
-    """True when Shuttle owns ``obj`` (it carries ``app.kubernetes.io/managed-by: shuttle``)."""
-    return managed_by(obj) == MANAGED_BY_VALUE
+    """True when Shuttle owns ``obj``: it carries ``app.kubernetes.io/managed-by: shuttle`` and
+    no controller owner reference.
+
+    Pods, ReplicaSets and Jobs inherit the label from the templates Shuttle writes, but they
+    belong to their controller (Deployment, CronJob): Shuttle never updates or prunes them.
+    """
+    if managed_by(obj) != MANAGED_BY_VALUE:
+        return False
+    references = (obj.get("metadata") or {}).get("ownerReferences") or ()
+    return not any(reference.get("controller") for reference in references)

@@ -20,6 +20,7 @@ from starform_core.kube.labels import (
     ANNOTATION_DESIRED_HASH,
     ANNOTATION_PRUNE_PROTECTION,
     LABEL_SERVICE_ID,
+    MANAGED_BY_VALUE,
 )
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 from starform_core.kube.ordering import apply_rank, delete_order
@@ -246,7 +247,7 @@ def _prune(
     foreign_namespaces: set[str] = set()
     for key, obj in live.items():
         if not is_owned(obj):
-            if key.namespace:
+            if key.namespace and managed_by(obj) != MANAGED_BY_VALUE:
                 foreign_namespaces.add(key.namespace)
             continue
         owned += 1
