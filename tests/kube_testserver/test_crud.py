@@ -148,7 +148,7 @@ def test_dry_run_writes_nothing(
     made = core.create_namespaced_config_map(ns, {"metadata": {"name": "dry"}}, dry_run="All")
     assert made.metadata.name == "dry"
     assert made.metadata.uid
-    assert kube.get("v1", "ConfigMap", "dry", ns) is None
+    assert kube.get("v1", "ConfigMap", "dry", namespace=ns) is None
     apps.create_namespaced_deployment(ns, deployment("web", ns))
     rv = kube.resource_version
     apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 5}}, dry_run="All")
@@ -163,7 +163,7 @@ def test_dry_run_writes_nothing(
     )
     apps.delete_namespaced_deployment("web", ns, dry_run="All")
     assert kube.resource_version == rv > before
-    assert kube.get("apps/v1", "Deployment", "web", ns)["spec"]["replicas"] == 2  # type: ignore[index]
+    assert kube.get("apps/v1", "Deployment", "web", namespace=ns)["spec"]["replicas"] == 2  # type: ignore[index]
     dry = [r for r in kube.requests.writes() if r.dry_run]
     assert len(dry) == 4
 
@@ -173,7 +173,7 @@ def test_namespace_deletion_cascades(
 ) -> None:
     apps.create_namespaced_deployment(ns, deployment("web", ns))
     core.create_namespaced_secret(ns, {"metadata": {"name": "s"}})
-    assert kube.list("v1", "Pod", ns)
+    assert kube.list("v1", "Pod", namespace=ns)
     core.delete_namespace(ns)
     for api_version, kind in (
         ("apps/v1", "Deployment"),
@@ -181,7 +181,7 @@ def test_namespace_deletion_cascades(
         ("v1", "Pod"),
         ("v1", "Secret"),
     ):
-        assert kube.list(api_version, kind, ns) == []
+        assert kube.list(api_version, kind, namespace=ns) == []
     with pytest.raises(ApiException) as err:
         core.read_namespace(ns)
     assert err.value.status == 404
@@ -191,10 +191,10 @@ def test_deployment_deletion_collects_replicasets_and_pods(
     kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
     apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=3))
-    assert len(kube.list("v1", "Pod", ns)) == 3
+    assert len(kube.list("v1", "Pod", namespace=ns)) == 3
     apps.delete_namespaced_deployment("web", ns, propagation_policy="Foreground")
-    assert kube.list("apps/v1", "ReplicaSet", ns) == []
-    assert kube.list("v1", "Pod", ns) == []
+    assert kube.list("apps/v1", "ReplicaSet", namespace=ns) == []
+    assert kube.list("v1", "Pod", namespace=ns) == []
 
 
 def test_orphan_propagation_keeps_dependents(
@@ -205,7 +205,7 @@ def test_orphan_propagation_keeps_dependents(
         apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=1))
         kube.run_controllers()
         apps.delete_namespaced_deployment("web", ns, propagation_policy="Orphan")
-        (rs,) = kube.list("apps/v1", "ReplicaSet", ns)
+        (rs,) = kube.list("apps/v1", "ReplicaSet", namespace=ns)
         assert "ownerReferences" not in rs["metadata"]
     finally:
         kube.set_controllers_enabled(True)
@@ -233,7 +233,7 @@ def test_server_side_defaults(
     assert container.termination_message_path == "/dev/termination-log"
     assert container.termination_message_policy == "File"
     assert container.ports[0].protocol == "TCP"
-    raw = kube.get("apps/v1", "Deployment", "web", ns)
+    raw = kube.get("apps/v1", "Deployment", "web", namespace=ns)
     assert raw is not None
     assert raw["spec"]["template"]["spec"]["securityContext"] == {}
     svc = core.create_namespaced_service(
@@ -309,7 +309,7 @@ def test_defaults_are_owned_by_nobody_under_apply(
         field_manager="shuttle",
         _content_type="application/apply-patch+yaml",
     )
-    obj = kube.get("apps/v1", "Deployment", "web", ns)
+    obj = kube.get("apps/v1", "Deployment", "web", namespace=ns)
     assert obj is not None
     (entry,) = [m for m in obj["metadata"]["managedFields"] if m["operation"] == "Apply"]
     spec = entry["fieldsV1"]["f:spec"]

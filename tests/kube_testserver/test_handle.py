@@ -33,13 +33,13 @@ def test_direct_access_bypasses_http(kube: KubeTestServer, ns: str) -> None:
         }
     )
     assert made["metadata"]["managedFields"][0]["manager"] == "kube-test-server"
-    copy = kube.get("v1", "ConfigMap", "d", ns)
+    copy = kube.get("v1", "ConfigMap", "d", namespace=ns)
     assert copy is not None
     copy["data"] = {"mutated": "locally"}
-    assert (kube.get("v1", "ConfigMap", "d", ns) or {})["data"] == {"k": "v"}
-    assert [o["metadata"]["name"] for o in kube.list("v1", "ConfigMap", ns)] == ["d"]
-    assert kube.delete("v1", "ConfigMap", "d", ns)
-    assert not kube.delete("v1", "ConfigMap", "d", ns)
+    assert (kube.get("v1", "ConfigMap", "d", namespace=ns) or {})["data"] == {"k": "v"}
+    assert [o["metadata"]["name"] for o in kube.list("v1", "ConfigMap", namespace=ns)] == ["d"]
+    assert kube.delete("v1", "ConfigMap", "d", namespace=ns)
+    assert not kube.delete("v1", "ConfigMap", "d", namespace=ns)
     assert kube.requests.records() == []
     with pytest.raises(KubeTestServerError):
         kube.get("example.com/v1", "Widget", "x")

@@ -28,7 +28,7 @@ def _apply(
 
 
 def _managed(kube: KubeTestServer, ns: str, name: str = "web") -> dict[tuple[str, str], dict[str, Any]]:
-    obj = kube.get("apps/v1", "Deployment", name, ns)
+    obj = kube.get("apps/v1", "Deployment", name, namespace=ns)
     assert obj is not None
     return {(m["manager"], m["operation"]): m for m in obj["metadata"]["managedFields"]}
 
@@ -104,7 +104,7 @@ def test_apply_update_is_a_noop_when_nothing_changes(
     kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
     first = _apply(apps, deployment("web", ns))
-    rv = kube.get("apps/v1", "Deployment", "web", ns)["metadata"]["resourceVersion"]  # type: ignore[index]
+    rv = kube.get("apps/v1", "Deployment", "web", namespace=ns)["metadata"]["resourceVersion"]  # type: ignore[index]
     again = _apply(apps, deployment("web", ns))
     assert again.metadata.resource_version == rv
     assert again.metadata.generation == first.metadata.generation
@@ -167,7 +167,7 @@ def test_apply_conflicts_with_an_autoscaler(
     assert entry.get("subresource") in ("scale", "status")
     scale_entries = [
         m
-        for m in kube.get("apps/v1", "Deployment", "web", ns)["metadata"]["managedFields"]  # type: ignore[index]
+        for m in kube.get("apps/v1", "Deployment", "web", namespace=ns)["metadata"]["managedFields"]  # type: ignore[index]
         if m.get("subresource") == "scale"
     ]
     assert scale_entries[0]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
@@ -176,7 +176,7 @@ def test_apply_conflicts_with_an_autoscaler(
     assert 'with subresource "scale"' in json.loads(err.value.body)["message"]
     without_replicas = _apply(apps, deployment("web", ns, replicas=None))
     assert without_replicas.spec.replicas == 4
-    assert len(kube.list("v1", "Pod", ns)) == 4
+    assert len(kube.list("v1", "Pod", namespace=ns)) == 4
 
 
 def test_apply_removes_fields_no_longer_applied(

@@ -420,7 +420,9 @@ async def _watch_stream(
                 cursor = store.resource_version
                 space = engine.space(kind, namespace) if namespace or not kind.namespaced else None
                 initial = [
-                    o for o in store.iter(kind.key, space) if wanted(o, o["metadata"].get("namespace", ""))
+                    o
+                    for o in store.iter(kind.key, namespace=space)
+                    if wanted(o, o["metadata"].get("namespace", ""))
                 ]
                 too_old = False
             else:

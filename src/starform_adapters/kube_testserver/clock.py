@@ -11,7 +11,7 @@ __all__ = ["SettableClock"]
 class SettableClock:
     """A clock that starts at ``start`` (default: the wall time at creation) and stands still."""
 
-    def __init__(self, start: _dt.datetime | None = None) -> None:
+    def __init__(self, *, start: _dt.datetime | None = None) -> None:
         now = start or _dt.datetime.now(_dt.UTC)
         self._now = now.astimezone(_dt.UTC).replace(microsecond=0)
         self._lock = threading.Lock()

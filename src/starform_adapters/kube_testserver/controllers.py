@@ -537,7 +537,7 @@ class Controllers:
         jobs = sorted(
             (
                 j
-                for j in engine.store.iter(self.jobs.key, namespace)
+                for j in engine.store.dependents(self.jobs.key, cron["metadata"]["uid"])
                 if _controlled_by(j, cron["metadata"]["uid"])
             ),
             key=lambda j: j["metadata"]["name"],

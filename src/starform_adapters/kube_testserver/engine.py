@@ -171,7 +171,9 @@ class Engine:
             rv = self.store.resource_version
             space = self.space(kind, namespace) if namespace or not kind.namespaced else None
             matched = [
-                obj for obj in self.store.iter(kind.key, space) if labels.matches(obj) and fields.matches(obj)
+                obj
+                for obj in self.store.iter(kind.key, namespace=space)
+                if labels.matches(obj) and fields.matches(obj)
             ]
             start = 0
             if continue_token:
@@ -600,7 +602,7 @@ class Engine:
             space = obj["metadata"]["name"]
             for other in list(self.registry):
                 if other.namespaced:
-                    for child in list(self.store.iter(other.key, space)):
+                    for child in list(self.store.iter(other.key, namespace=space)):
                         self._remove_one(other, child)
             self._remove_one(kind, obj)
             return

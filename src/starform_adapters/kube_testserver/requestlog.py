@@ -25,16 +25,16 @@ class RequestRecord:
     query: dict[str, str]
     verb: str
     status: int
-    resource: str = ""
-    group: str = ""
-    namespace: str = ""
-    name: str = ""
-    subresource: str = ""
-    field_manager: str = ""
-    content_type: str = ""
-    user_agent: str = ""
-    dry_run: bool = False
-    fault: str = ""
+    resource: str = attrs.field(default="", kw_only=True)
+    group: str = attrs.field(default="", kw_only=True)
+    namespace: str = attrs.field(default="", kw_only=True)
+    name: str = attrs.field(default="", kw_only=True)
+    subresource: str = attrs.field(default="", kw_only=True)
+    field_manager: str = attrs.field(default="", kw_only=True)
+    content_type: str = attrs.field(default="", kw_only=True)
+    user_agent: str = attrs.field(default="", kw_only=True)
+    dry_run: bool = attrs.field(default=False, kw_only=True)
+    fault: str = attrs.field(default="", kw_only=True)
 
     @property
     def is_write(self) -> bool:

@@ -18,9 +18,9 @@ class ResourceKind:
     kind: str
     plural: str
     namespaced: bool
-    short_names: tuple[str, ...] = ()
-    has_status: bool = True
-    is_crd: bool = False
+    short_names: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+    has_status: bool = attrs.field(default=True, kw_only=True)
+    is_crd: bool = attrs.field(default=False, kw_only=True)
 
     @property
     def api_version(self) -> str:
@@ -65,7 +65,7 @@ def _k(
     short: tuple[str, ...] = (),
     status: bool = True,
 ) -> ResourceKind:
-    return ResourceKind(group, version, kind, plural, namespaced, short, status)
+    return ResourceKind(group, version, kind, plural, namespaced, short_names=short, has_status=status)
 
 
 BUILTIN_KINDS: tuple[ResourceKind, ...] = (
@@ -99,14 +99,14 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
 )
 """Every built-in kind the server always serves."""
 
-HTTPROUTE = ResourceKind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", True, (), True, True)
+HTTPROUTE = ResourceKind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", True, is_crd=True)
 """Gateway API HTTPRoute, served only once its CRD is installed."""
 
 
 class ResourceRegistry:
     """Look kinds up by (group, version, plural) or (apiVersion, kind); CRDs can be toggled."""
 
-    def __init__(self, kinds: Iterable[ResourceKind] = BUILTIN_KINDS) -> None:
+    def __init__(self, *, kinds: Iterable[ResourceKind] = BUILTIN_KINDS) -> None:
         self._builtin = tuple(kinds)
         self._crds: dict[str, ResourceKind] = {}
 

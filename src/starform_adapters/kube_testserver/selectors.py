@@ -31,7 +31,7 @@ class Requirement:
 
     key: str
     operator: str
-    values: tuple[str, ...] = ()
+    values: tuple[str, ...] = attrs.field(default=(), kw_only=True)
 
     def matches(self, labels: dict[str, str]) -> bool:
         """Whether ``labels`` satisfy this clause."""
@@ -54,7 +54,7 @@ class Requirement:
 class LabelSelector:
     """A parsed label selector; an empty one matches everything."""
 
-    requirements: tuple[Requirement, ...] = ()
+    requirements: tuple[Requirement, ...] = attrs.field(default=(), kw_only=True)
 
     @classmethod
     def parse(cls, text: str | None) -> LabelSelector:
@@ -72,13 +72,13 @@ class LabelSelector:
                 reqs.append(Requirement(match["nkey"], "!exists"))
             elif match["op"]:
                 op = "!=" if match["op"] == "!=" else "="
-                reqs.append(Requirement(match["key"], op, (match["value"],)))
+                reqs.append(Requirement(match["key"], op, values=(match["value"],)))
             elif match["setop"]:
                 values = tuple(v.strip() for v in match["values"].split(",") if v.strip())
-                reqs.append(Requirement(match["key"], match["setop"], values))
+                reqs.append(Requirement(match["key"], match["setop"], values=values))
             else:
                 reqs.append(Requirement(match["key"], "exists"))
-        return cls(tuple(reqs))
+        return cls(requirements=tuple(reqs))
 
     def matches(self, obj: Obj) -> bool:
         """Whether the object's labels satisfy every clause."""
@@ -102,7 +102,7 @@ def _field_value(obj: Obj, path: str) -> Any:
 class FieldSelector:
     """A parsed field selector over dotted paths of the object."""
 
-    clauses: tuple[tuple[str, str, str], ...] = ()
+    clauses: tuple[tuple[str, str, str], ...] = attrs.field(default=(), kw_only=True)
 
     @classmethod
     def parse(cls, text: str | None) -> FieldSelector:
@@ -116,7 +116,7 @@ class FieldSelector:
                 raise ApiError(400, f"invalid field selector: {text!r}")
             op = "!=" if match[2] == "!=" else "="
             clauses.append((match[1], op, match[3]))
-        return cls(tuple(clauses))
+        return cls(clauses=tuple(clauses))
 
     def matches(self, obj: Obj) -> bool:
         """Whether every clause holds for ``obj`` (a missing field compares as ``""``)."""
@@ -137,7 +137,7 @@ def match_label_selector_object(selector: Obj | None, labels: dict[str, str]) ->
             return False
     ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
     for expr in selector.get("matchExpressions") or ():
-        req = Requirement(expr["key"], ops[expr["operator"]], tuple(expr.get("values") or ()))
+        req = Requirement(expr["key"], ops[expr["operator"]], values=tuple(expr.get("values") or ()))
         if not req.matches(labels):
             return False
     return True

@@ -67,7 +67,7 @@ class KubeTestServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.clock = SettableClock(clock_start)
+        self.clock = SettableClock(start=clock_start)
         """The server's clock; it moves only when a test moves it (see :meth:`advance_clock`)."""
         self.store = Store(history=watch_history)
         self.registry = ResourceRegistry()
@@ -204,7 +204,7 @@ class KubeTestServer:
             raise KubeTestServerError(f"{kind} in {api_version} is not served")
         return found
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+    def get(self, api_version: str, kind: str, name: str, *, namespace: str | None = None) -> Obj | None:
         """A copy of a stored object, or ``None``."""
         found = self._kind(api_version, kind)
         with self.store.lock:
@@ -215,8 +215,8 @@ class KubeTestServer:
         self,
         api_version: str,
         kind: str,
-        namespace: str | None = None,
         *,
+        namespace: str | None = None,
         label_selector: str | None = None,
     ) -> list[Obj]:
         """Copies of the stored objects of a kind (all namespaces when ``namespace`` is None)."""
@@ -224,7 +224,7 @@ class KubeTestServer:
         selector = LabelSelector.parse(label_selector)
         with self.store.lock:
             space = self.engine.space(found, namespace) if namespace or not found.namespaced else None
-            return [clone(o) for o in self.store.iter(found.key, space) if selector.matches(o)]
+            return [clone(o) for o in self.store.iter(found.key, namespace=space) if selector.matches(o)]
 
     def put(self, obj: Obj, *, manager: str = "kube-test-server") -> Obj:
         """Create or replace ``obj`` as an Update by ``manager`` (validated, defaulted, watched)."""
@@ -244,8 +244,8 @@ class KubeTestServer:
         api_version: str,
         kind: str,
         name: str,
-        namespace: str | None = None,
         *,
+        namespace: str | None = None,
         propagation: str | None = None,
     ) -> bool:
         """Delete a stored object (with the usual cascades); ``False`` when it did not exist."""

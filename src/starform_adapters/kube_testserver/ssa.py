@@ -65,7 +65,7 @@ class ManagerKey:
 
     manager: str
     operation: str
-    subresource: str = ""
+    subresource: str = attrs.field(default="", kw_only=True)
 
 
 def _key_json(item: Obj, keys: tuple[str, ...], item_node: structure.Node) -> str:
@@ -153,7 +153,7 @@ def encode_fields(paths: Iterable[FieldPath]) -> Obj:
     return render(tree, ())
 
 
-def decode_fields(fields: Obj, prefix: FieldPath = ()) -> set[FieldPath]:
+def decode_fields(fields: Obj, *, prefix: FieldPath = ()) -> set[FieldPath]:
     """Decode a ``fieldsV1`` mapping into a field set."""
     out: set[FieldPath] = set()
     for element, sub in fields.items():
@@ -162,7 +162,7 @@ def decode_fields(fields: Obj, prefix: FieldPath = ()) -> set[FieldPath]:
             continue
         path = (*prefix, element)
         if sub:
-            out |= decode_fields(sub, path)
+            out |= decode_fields(sub, prefix=path)
         else:
             out.add(path)
     return out
@@ -191,7 +191,11 @@ def _decode_managed(obj: Obj | None) -> _Sets:
     for entry in ((obj or {}).get("metadata") or {}).get("managedFields") or ():
         if not isinstance(entry, dict) or not entry.get("manager"):
             continue
-        key = ManagerKey(entry["manager"], entry.get("operation", "Update"), entry.get("subresource", ""))
+        key = ManagerKey(
+            entry["manager"],
+            entry.get("operation", "Update"),
+            subresource=entry.get("subresource", ""),
+        )
         sets[key] = (decode_fields(entry.get("fieldsV1") or {}), dict(entry))
     return sets
 
@@ -244,7 +248,7 @@ def update_managed_fields(
     sets = _decode_managed(old)
     if not changed and not removed:
         return list(((old or {}).get("metadata") or {}).get("managedFields") or [])
-    mine = ManagerKey(manager, "Update", subresource)
+    mine = ManagerKey(manager, "Update", subresource=subresource)
     for key, (paths, _) in sets.items():
         if key != mine:
             paths -= changed | removed
@@ -375,7 +379,7 @@ def apply_config(
     merged: Obj = _merge(base, config, node)
     applied = fieldset(config, node)
     sets = _decode_managed(live)
-    mine = ManagerKey(manager, "Apply", subresource)
+    mine = ManagerKey(manager, "Apply", subresource=subresource)
     previous, mine_meta = sets.get(mine, (set(), {}))
     others = {k: v[0] for k, v in sets.items() if k != mine}
     for path in sorted(previous - applied, key=len):
@@ -402,7 +406,7 @@ def apply_config(
     touched = {mine} | {key for key, _ in conflicts}
     managed = _encode_managed(sets, touched, api_version, stamp)
     for entry in managed:
-        key = ManagerKey(entry["manager"], entry["operation"], entry.get("subresource", ""))
+        key = ManagerKey(entry["manager"], entry["operation"], subresource=entry.get("subresource", ""))
         if key != mine and key in touched:
             entry["time"] = sets[key][1].get("time", stamp)
     return merged, managed

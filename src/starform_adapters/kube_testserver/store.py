@@ -65,7 +65,7 @@ class Store:
         """The stored object, or ``None`` (do not mutate the result)."""
         return self._objects.get(resource, {}).get(namespace, {}).get(name)
 
-    def iter(self, resource: str, namespace: str | None = None) -> Iterator[Obj]:
+    def iter(self, resource: str, *, namespace: str | None = None) -> Iterator[Obj]:
         """Every stored object of a resource, optionally within one namespace, sorted."""
         by_ns = self._objects.get(resource, {})
         spaces = [namespace] if namespace is not None else sorted(by_ns)

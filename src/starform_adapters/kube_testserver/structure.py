@@ -28,9 +28,9 @@ class ListInfo:
     """How a list merges: ``type`` is ``atomic``, ``set`` or ``map``; ``keys`` its map keys."""
 
     type: str
-    keys: tuple[str, ...] = ()
-    patch_key: str | None = None
-    patch_merge: bool = False
+    keys: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+    patch_key: str | None = attrs.field(default=None, kw_only=True)
+    patch_merge: bool = attrs.field(default=False, kw_only=True)
 
 
 _ATOMIC = ListInfo("atomic")
@@ -121,11 +121,11 @@ def _list_info_cached(_ident: int, wrapped: _Frozen) -> ListInfo:
     strategy = str(node.get("x-kubernetes-patch-strategy") or "")
     patch_merge = "merge" in strategy.split(",")
     if list_type == "map" and keys:
-        return ListInfo("map", keys, patch_key, patch_merge)
+        return ListInfo("map", keys=keys, patch_key=patch_key, patch_merge=patch_merge)
     if list_type == "set":
-        return ListInfo("set", (), patch_key, patch_merge)
+        return ListInfo("set", patch_key=patch_key, patch_merge=patch_merge)
     if list_type is None and patch_key and patch_merge:
-        return ListInfo("map", (patch_key,), patch_key, patch_merge)
+        return ListInfo("map", keys=(patch_key,), patch_key=patch_key, patch_merge=patch_merge)
     if list_type is None and patch_merge:
-        return ListInfo("set", (), None, True)
-    return ListInfo("atomic", (), patch_key, patch_merge)
+        return ListInfo("set", patch_merge=True)
+    return ListInfo("atomic", patch_key=patch_key, patch_merge=patch_merge)
