@@ -230,6 +230,8 @@ class WatchStream:
 
     def close(self) -> None:
         """Stop the stream and release its connection."""
-        with contextlib.suppress(AttributeError, OSError):  # older urllib3 has no shutdown()
+        with contextlib.suppress(AttributeError, OSError, RuntimeError):
+            # shutdown() interrupts a blocked read from another thread; it refuses (RuntimeError)
+            # once the connection went back to the pool, which means the stream already ended
             self._response.shutdown()
         self._response.release_conn()

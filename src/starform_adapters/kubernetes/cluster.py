@@ -20,7 +20,7 @@ from starform_adapters.kubernetes.resources import (
     resource_for,
 )
 from starform_core.errors import ClusterApiError, ClusterNotFoundError
-from starform_core.kube.labels import FIELD_MANAGER, OWNERSHIP_SELECTOR
+from starform_core.kube.labels import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY_VALUE, OWNERSHIP_SELECTOR
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 
 __all__ = ["KubernetesCluster"]
@@ -142,7 +142,7 @@ class KubernetesCluster:
             field_manager=self._field_manager,
             force=force,
         )
-        self._owned.record(live)
+        self._remember(live)
         return live
 
     def remove_fields(self, key: ObjectKey, paths: Sequence[str]) -> KubeObject:
@@ -156,8 +156,14 @@ class KubernetesCluster:
             operations.append({"op": "test", "path": "/metadata/resourceVersion", "value": version})
         operations.extend({"op": "remove", "path": pointer} for pointer in sorted(paths, reverse=True))
         live = self._api.json_patch(path, operations, field_manager=self._field_manager)
-        self._owned.record(live)
+        self._remember(live)
         return live
+
+    def _remember(self, live: KubeObject) -> None:
+        """Put a written object into the cache when it is one Shuttle owns (the watch confirms it)."""
+        labels = (live.get("metadata") or {}).get("labels") or {}
+        if labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE:
+            self._owned.record(live)
 
     def delete(self, key: ObjectKey, *, uid: str | None = None) -> None:
         """Delete with background propagation; an object already gone counts as deleted."""

@@ -48,11 +48,12 @@ class ReconcileResult:
 
     @property
     def converged(self) -> bool:
-        """True when there was a payload and nothing is left to do."""
+        """True when there was a payload and every action it needed succeeded."""
         if self.plan is None:
             return False
-        executed = self.execution is None or self.execution.complete
-        return executed and not self.plan.executable
+        if self.execution is None:
+            return not self.plan.executable
+        return self.execution.complete
 
 
 class Reconciler:

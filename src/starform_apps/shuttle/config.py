@@ -1,0 +1,27 @@
+"""Shuttle's configuration: flags, with environment variables as defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+__all__ = ["ShuttleConfig"]
+
+
+@attrs.frozen
+class ShuttleConfig:
+    """Everything Shuttle needs to run; the token never prints."""
+
+    starbase_url: str
+    cluster_id: str
+    token: str = attrs.field(repr=False)
+    state_dir: Path
+    kubeconfig: str | None = None
+    interval: float = 30.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    workers: int = 8
+    qps: float = 50.0
+    burst: int = 100
+    resync_seconds: float = 600.0
