@@ -7,12 +7,20 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from tests.starbase.logbuffer import LOG_BUFFER
 
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
 from starform_adapters.postgres.testing import fresh_database, postgres_server
+from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.testing import RunningStarbase, running_starbase
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _json_logs() -> None:
+    """Send Starbase's structured logs to an in-memory buffer (JSON lines)."""
+    configure_logging("info", stream=LOG_BUFFER)
 
 
 @pytest.fixture(scope="session")

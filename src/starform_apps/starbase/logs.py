@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 __all__ = ["configure_logging", "request_logger"]
 
 
-def configure_logging(level: str = "info") -> None:
-    """Send structlog events as JSON lines to stdout at ``level``."""
+def configure_logging(level: str = "info", *, stream: TextIO | None = None) -> None:
+    """Send structlog events as JSON lines to ``stream`` (stdout) at ``level``."""
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -21,7 +22,7 @@ def configure_logging(level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
         cache_logger_on_first_use=False,
     )
 

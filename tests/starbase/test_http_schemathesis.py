@@ -1,0 +1,97 @@
+"""Schemathesis against ``/openapi.json`` over a real socket: no 5xx, no answer off the spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from tests.starbase.world import World, build_world
+
+from starform_apps.starbase.testing import RunningStarbase
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def world(starbase: RunningStarbase, client: httpx.Client) -> World:
+    return build_world(starbase, client)
+
+
+def _requests(starbase: RunningStarbase) -> float:
+    registry = starbase.starbase.metrics.registry
+    return sum(
+        sample.value
+        for metric in registry.collect()
+        if metric.name == "starbase_http_requests"
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
+def _exercise(operation: Any, world: World, base_url: str) -> None:
+    """Run a few generated cases against one operation (raises on the first failed check)."""
+    agent = "/clusters/{cluster_id}/" in operation.path
+    headers = {"Authorization": f"Bearer {world.agent_token if agent else world.owner}"}
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=6,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def run(case: Any) -> None:
+        if agent:
+            case.path_parameters["cluster_id"] = world.cluster_id
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+
+    run()
+
+
+def test_api_conforms_to_its_schema(world: World, starbase: RunningStarbase) -> None:
+    """Every operation, a few generated cases each (derandomised, bounded)."""
+    api = schemathesis.openapi.from_url(f"{starbase.base_url}/openapi.json")
+    failures: list[str] = []
+    operations = 0
+    requests_before = _requests(starbase)
+    for result in api.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        try:
+            _exercise(operation, world, starbase.base_url)
+        except Exception as exc:
+            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    assert operations >= 30
+    assert _requests(starbase) - requests_before >= 2 * operations, "cases were really sent"
+    assert failures == [], "\n\n".join(failures)
+
+
+def test_openapi_is_3_1_and_lists_the_agent_endpoints(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    paths = spec["paths"]
+    for path in (
+        "/v1/clusters/{cluster_id}/desired-state",
+        "/v1/clusters/{cluster_id}/status",
+        "/v1/clusters/{cluster_id}/events",
+        "/v1/services/{service_id}/deployments",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
+        assert path in paths
