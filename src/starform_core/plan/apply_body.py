@@ -58,12 +58,24 @@ def _strip(node: Any, segments: Sequence[str]) -> Any:
     return node
 
 
+def _may_hold(obj: Any, segments: Sequence[str]) -> bool:
+    """Cheap pre-check: False when the rule's path certainly does not exist in ``obj``."""
+    node = obj
+    for segment in segments:
+        if segment == "*" or not isinstance(node, Mapping):
+            return True
+        node = node.get(segment)
+        if node is None:
+            return False
+    return True
+
+
 def strip_fields(obj: KubeObject, rules: Iterable[FieldRule]) -> KubeObject:
     """``obj`` without the fields ``rules`` name (copy on write: ``obj`` is never mutated)."""
     kind = obj.get("kind", "")
     result: Any = obj
     for rule in rules:
-        if rule.kind is None or rule.kind == kind:
+        if (rule.kind is None or rule.kind == kind) and _may_hold(result, rule.segments):
             stripped = _strip(result, rule.segments)
             result = {} if stripped is _REMOVED else stripped
     return result  # type: ignore[no-any-return]

@@ -13,7 +13,7 @@ See ``docs/planning.md`` for the semantics; the short version:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from starform_core.errors import ValidationError
 from starform_core.kube.labels import (
@@ -77,17 +77,31 @@ _DEFAULT_POLICY: Final = DriftPolicy()
 _ACTION_ORDER: Final = {Create: 0, Update: 1, RemoveFields: 2, DriftDetected: 3, Conflict: 4, Held: 5}
 
 
-def _index(objects: Iterable[KubeObject], what: str) -> dict[ObjectKey, KubeObject]:
-    index: dict[ObjectKey, KubeObject] = {}
+Identity: TypeAlias = tuple[str, str, str, str]
+"""(group, kind, namespace, name): a cheap stand-in for ObjectKey while indexing."""
+
+
+def _identity(obj: KubeObject) -> Identity:
+    metadata = obj.get("metadata") or {}
+    return (
+        str(obj.get("apiVersion", "")).rpartition("/")[0],
+        str(obj.get("kind", "")),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name", "")),
+    )
+
+
+def _index(objects: Iterable[KubeObject], what: str) -> dict[Identity, KubeObject]:
+    index: dict[Identity, KubeObject] = {}
     for obj in objects:
-        key = key_of(obj)
-        if key in index:
-            raise ValidationError(what, f"{key} appears more than once")
-        index[key] = obj
+        identity = _identity(obj)
+        if identity in index:
+            raise ValidationError(what, f"{key_of(obj)} appears more than once")
+        index[identity] = obj
     return index
 
 
-def _hpa_targets(desired: Iterable[KubeObject]) -> set[ObjectKey]:
+def _hpa_targets(desired: Iterable[KubeObject]) -> set[Identity]:
     targets = set()
     for obj in desired:
         if obj.get("kind") != "HorizontalPodAutoscaler":
@@ -95,7 +109,7 @@ def _hpa_targets(desired: Iterable[KubeObject]) -> set[ObjectKey]:
         ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
         group = str(ref.get("apiVersion", "apps/v1")).rpartition("/")[0]
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-        targets.add(ObjectKey(group, str(ref.get("kind", "")), namespace, str(ref.get("name", ""))))
+        targets.add((group, str(ref.get("kind", "")), namespace, str(ref.get("name", ""))))
     return targets
 
 
@@ -136,29 +150,28 @@ class _Planner:
         return policy, rules
 
     def desired_object(
-        self, key: ObjectKey, desired: KubeObject, live: KubeObject | None, hpa: set[ObjectKey]
+        self, identity: Identity, desired: KubeObject, live: KubeObject | None, hpa: set[Identity]
     ) -> None:
         policy, rules = self.policy_for(desired)
-        if key in hpa:
-            rules = (*rules, FieldRule(key.kind, ("spec", "replicas")))
+        if identity in hpa:
+            rules = (*rules, FieldRule(identity[1], ("spec", "replicas")))
         body = build_apply_body(desired, rules)
         if live is None:
-            self.actions.append(Create(key, Reason.MISSING, body))
+            self.actions.append(Create(key_of(desired), Reason.MISSING, body))
         elif not is_owned(live):
-            self.actions.append(Conflict(key, Reason.FOREIGN_OBJECT, managed_by(live)))
+            self.actions.append(Conflict(key_of(desired), Reason.FOREIGN_OBJECT, managed_by(live)))
         else:
-            self.owned_object(key, body, live, policy, rules)
+            self.owned_object(body, live, policy, rules)
 
     def owned_object(
         self,
-        key: ObjectKey,
         body: dict[str, Any],
         live: KubeObject,
         policy: DriftPolicy,
         rules: tuple[FieldRule, ...],
     ) -> None:
         options = self.options
-        kind = key.kind
+        kind = str(body.get("kind", ""))
         mismatches = compare_object(body, live)
         raw_entries = (live.get("metadata") or {}).get("managedFields") or ()
         foreign_writer = any(
@@ -172,6 +185,7 @@ class _Planner:
         if not mismatches and not foreign_writer and current in (None, wanted):
             self.unchanged += 1
             return
+        key = key_of(body)
         entries = manager_entries(live)
         attribution = Attribution(entries, live, options.field_manager)
         drift = [
@@ -238,21 +252,21 @@ class _Planner:
 
 def _prune(
     planner: _Planner,
-    desired: Mapping[ObjectKey, KubeObject],
-    live: Mapping[ObjectKey, KubeObject],
+    desired: Mapping[Identity, KubeObject],
+    live: Mapping[Identity, KubeObject],
 ) -> tuple[list[Action], Any]:
     options = planner.options
     owned = 0
     candidates: dict[ObjectKey, KubeObject] = {}
     foreign_namespaces: set[str] = set()
-    for key, obj in live.items():
+    for identity, obj in live.items():
         if not is_owned(obj):
-            if key.namespace and managed_by(obj) != MANAGED_BY_VALUE:
-                foreign_namespaces.add(key.namespace)
+            if identity[2] and managed_by(obj) != MANAGED_BY_VALUE:
+                foreign_namespaces.add(identity[2])
             continue
         owned += 1
-        if key not in desired and not (obj.get("metadata") or {}).get("deletionTimestamp"):
-            candidates[key] = obj
+        if identity not in desired and not (obj.get("metadata") or {}).get("deletionTimestamp"):
+            candidates[key_of(obj)] = obj
     held: dict[ObjectKey, Held] = {}
     claims: set[tuple[str, str]] | None = None
     for key, obj in candidates.items():
@@ -302,10 +316,10 @@ def plan(
     live_index = _index(live, "live")
     planner = _Planner(options)
     hpa = _hpa_targets(desired_index.values())
-    for key, obj in desired_index.items():
-        planner.desired_object(key, obj, live_index.get(key), hpa)
-    for key, obj in _index(partials, "partials").items():
-        planner.partial(key, obj, live_index.get(key))
+    for identity, obj in desired_index.items():
+        planner.desired_object(identity, obj, live_index.get(identity), hpa)
+    for identity, obj in _index(partials, "partials").items():
+        planner.partial(key_of(obj), obj, live_index.get(identity))
     applies = sorted(planner.actions, key=lambda a: (apply_rank(a.key), a.key, _ACTION_ORDER[type(a)]))
     deletions, report = _prune(planner, desired_index, live_index)
     return Plan(actions=(*applies, *deletions), unchanged=planner.unchanged, prune=report)
