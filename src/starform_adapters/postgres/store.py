@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starform_adapters.postgres.repo_agents import AgentRepository
 from starform_adapters.postgres.repo_services import ServiceRepository
 from starform_adapters.postgres.repo_tenancy import TenancyRepository
 from starform_adapters.postgres.repo_vars import VarGroupRepository
+from starform_core.ports.store import Store
 
 __all__ = ["PostgresStore"]
 
@@ -20,3 +23,12 @@ class PostgresStore(TenancyRepository, ServiceRepository, VarGroupRepository, Ag
     def close(self) -> None:
         """Close the connection pool."""
         self._pool.close()
+
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+    from starform_adapters.postgres.crypto import VarCipher
+
+    def _conforms(pool: ConnectionPool, cipher: VarCipher) -> Store:
+        return PostgresStore(pool, cipher)
