@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from starform_apps.cli.demo_cmd import demo
 from starform_apps.cli.payload_cmd import payload
+from starform_apps.cli.plan_cmd import health, plan_command
 from starform_apps.cli.render_cmd import render
 
 __all__ = ["cli", "main"]
@@ -18,6 +20,9 @@ def cli() -> None:
 
 cli.add_command(payload)
 cli.add_command(render)
+cli.add_command(plan_command)
+cli.add_command(health)
+cli.add_command(demo)
 
 
 def main() -> None:

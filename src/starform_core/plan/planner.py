@@ -297,6 +297,11 @@ def _prune(
     return actions, report
 
 
+def _apply_sort_key(action: Action) -> tuple[int, tuple[str, str, str, str], int]:
+    key = action.key
+    return (apply_rank(key), (key.group, key.kind, key.namespace, key.name), _ACTION_ORDER[type(action)])
+
+
 def plan(
     desired: Iterable[KubeObject],
     live: Iterable[KubeObject],
@@ -320,6 +325,6 @@ def plan(
         planner.desired_object(identity, obj, live_index.get(identity), hpa)
     for identity, obj in _index(partials, "partials").items():
         planner.partial(key_of(obj), obj, live_index.get(identity))
-    applies = sorted(planner.actions, key=lambda a: (apply_rank(a.key), a.key, _ACTION_ORDER[type(a)]))
+    applies = sorted(planner.actions, key=_apply_sort_key)
     deletions, report = _prune(planner, desired_index, live_index)
     return Plan(actions=(*applies, *deletions), unchanged=planner.unchanged, prune=report)
