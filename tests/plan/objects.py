@@ -82,7 +82,7 @@ def hpa(name: str = "web") -> dict[str, Any]:
 
 
 def pvc(name: str = "data", *, protected: bool = True) -> dict[str, Any]:
-    obj = {
+    obj: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": meta(name),

@@ -282,18 +282,18 @@ def test_secret_values_never_appear_in_a_plan() -> None:
     assert [str(c) for c in update.changes] == ["/data/TOKEN: changed"]
     removal = next(a for a in result.actions if isinstance(a, RemoveFields))
     assert [str(c) for c in removal.changes] == [
-        "/data/EXTRA: changed (by kubectl-edit at " + removal.changes[0].time + ")"
-    ]  # type: ignore[operator]
+        f"/data/EXTRA: changed (by kubectl-edit at {removal.changes[0].time})"
+    ]
 
 
 def test_string_data_compares_with_the_encoded_live_data() -> None:
     desired = secret(string_data=True)
     live = secret()
+    (create,) = plan([desired], []).actions
+    assert isinstance(create, Create)
     live["metadata"]["annotations"] = {
-        ANNOTATION_DESIRED_HASH: plan([desired], [])
-        .actions[0]
-        .body["metadata"]["annotations"][ANNOTATION_DESIRED_HASH]
-    }  # type: ignore[union-attr]
+        ANNOTATION_DESIRED_HASH: create.body["metadata"]["annotations"][ANNOTATION_DESIRED_HASH]
+    }
     assert plan([desired], [live]).is_empty
     live["data"]["TOKEN"] = base64.b64encode(b"other").decode()
     (action,) = plan([desired], [live]).actions

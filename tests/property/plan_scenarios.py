@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -11,7 +12,7 @@ from tests.strategies.kube_objects import SECRET_MARKER, desired_objects, unowne
 
 from starform_core.kube.objects import KubeObject, key_of
 from starform_core.model.cluster import PrunePolicy
-from starform_core.plan import PlanOptions, plan
+from starform_core.plan import PlanOptions, is_owned, plan
 
 RELEASED = PlanOptions(prune_policy=PrunePolicy(release_held=True))
 """Options with the prune valve released (convergence is about reaching the desired state)."""
@@ -29,7 +30,7 @@ _EDITS = (
 )
 
 
-def applied(desired: list[dict[str, Any]], *, managed_fields: bool = True) -> Cluster:
+def applied(desired: Iterable[KubeObject], *, managed_fields: bool = True) -> Cluster:
     """A cluster on which Shuttle applied ``desired`` (one plan, executed)."""
     cluster = Cluster()
     cluster.with_managed_fields = managed_fields
@@ -87,12 +88,13 @@ def disturb(data: st.DataObject, cluster: Cluster) -> list[str]:
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], Cluster]:
     """(desired objects, a cluster that ran an older desire and was then disturbed)."""
-    previous = draw(desired_objects(), label="previous")
+    previous: list[dict[str, Any]] = draw(desired_objects(), label="previous")
     same = draw(st.booleans(), label="same desire")
     current = previous if same else draw(desired_objects(), label="current")
     cluster = applied(previous, managed_fields=draw(st.booleans(), label="managedFields"))
     disturb(draw(st.data()), cluster)
-    if current and draw(st.booleans(), label="foreign in the way"):
+    in_the_way: bool = draw(st.booleans(), label="foreign in the way")
+    if current and in_the_way:
         obj = draw(st.sampled_from([o for o in current if key_of(o).namespace]), label="squatted")
         key = key_of(obj)
         if key not in cluster.values:
@@ -104,8 +106,6 @@ def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], Cluster]:
     return current, cluster
 
 
-def owned_keys(live: list[KubeObject]) -> set[Any]:
+def owned_keys(live: Iterable[KubeObject]) -> set[Any]:
     """Keys of live objects Shuttle owns."""
-    from starform_core.plan import is_owned
-
     return {key_of(obj) for obj in live if is_owned(obj)}

@@ -63,7 +63,7 @@ def test_rendered_payloads_converge(
     previous: DesiredState, current: DesiredState, data: st.DataObject
 ) -> None:
     old = render(previous)
-    cluster = applied(list(old.objects))
+    cluster = applied(old.objects)
     disturb(data, cluster)
     new = render(current)
     options = RELEASED.__class__(drift_policies={}, prune_policy=RELEASED.prune_policy)

@@ -83,7 +83,7 @@ def _service_objects(draw: st.DrawFn, service_id: str, namespace: str) -> list[d
         objects.append(secret)
         env_from.append({"secretRef": {"name": f"{name}-vars"}})
     if draw(st.booleans()):
-        pvc = {
+        pvc: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": _meta(f"{name}-data", namespace, service_id),
