@@ -9,10 +9,12 @@ import httpx
 from tests.starbase.logbuffer import LOG_BUFFER
 from tests.starbase.world import build_world, ok
 
+from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.testing import RunningStarbase
 
 
 def test_request_lines_are_json_and_carry_no_secrets(starbase: RunningStarbase, client: httpx.Client) -> None:
+    configure_logging("info", stream=LOG_BUFFER)  # other tests (the CLI) may reconfigure
     w = build_world(starbase, client)
     secret = f"value-{uuid.uuid4().hex}"
     start = len(LOG_BUFFER.getvalue())

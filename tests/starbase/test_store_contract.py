@@ -7,18 +7,16 @@ from datetime import UTC, datetime
 
 import attrs
 import pytest
+from tests.starbase.example_data import load_rows_via_api
+from tests.starbase.test_store_integrity import _fresh_ids
 
+from starform_adapters.memory_store import MemoryStore
+from starform_adapters.postgres import PostgresStore
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.payload.build import build_payload
 from starform_core.payload.codec import to_json
 from starform_core.payload.example import EXAMPLE_CHECKSUM_KEY, example_rows
 from starform_core.ports.store import Actor, EventRecord, NewDeployment, ObservedStatus, Store
-
-from starform_adapters.memory_store import MemoryStore
-from starform_adapters.postgres import PostgresStore
-
-from tests.starbase.example_data import load_rows_via_api
-from tests.starbase.test_store_integrity import _fresh_ids
 
 ACTOR = Actor(label="contract")
 

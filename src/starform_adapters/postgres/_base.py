@@ -56,6 +56,17 @@ class StoreBase:
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
         """One transaction: commit on success, roll back on any error; psycopg errors translated."""
+        with (
+            translate_errors(),
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor() as cur,
+        ):
+            yield cur
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        """A cursor for one single-statement read (autocommit: one round trip)."""
         with translate_errors(), self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
 

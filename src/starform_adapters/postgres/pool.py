@@ -19,7 +19,11 @@ def configure_connection(conn: psycopg.Connection[tuple[object, ...]]) -> None:
 def open_pool(
     conninfo: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0
 ) -> ConnectionPool:
-    """Open a pool and wait until one connection works (``StoreError`` if none can be made)."""
+    """Open a pool and wait until one connection works (``StoreError`` if none can be made).
+
+    Connections are in autocommit mode: single-statement reads cost one round trip, and every
+    multi-statement unit runs inside an explicit ``conn.transaction()``.
+    """
     pool: ConnectionPool = ConnectionPool(
         conninfo,
         min_size=min_size,
@@ -28,6 +32,7 @@ def open_pool(
         open=False,
         timeout=timeout,
         name="starbase",
+        kwargs={"autocommit": True},
     )
     try:
         pool.open(wait=True, timeout=timeout)

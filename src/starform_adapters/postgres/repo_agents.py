@@ -23,7 +23,7 @@ class AgentRepository(StoreBase):
 
     def cluster_generation(self, cluster_id: str) -> int:
         """The cluster's desired-state generation (one indexed read)."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute("SELECT generation FROM clusters WHERE id = %s", (cluster_id,)).fetchone()
         if record is None:
             raise StoreNotFoundError(f"cluster {cluster_id} not found")
@@ -38,7 +38,7 @@ class AgentRepository(StoreBase):
 
     def cluster_token_hash(self, cluster_id: str) -> bytes:
         """The SHA-256 of the cluster's agent token."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute(
                 "SELECT agent_token_hash FROM clusters WHERE id = %s", (cluster_id,)
             ).fetchone()
@@ -115,7 +115,7 @@ class AgentRepository(StoreBase):
 
     def last_applied(self, cluster_id: str) -> tuple[int | None, datetime | None]:
         """The generation last reported applied, and when."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute(
                 "SELECT last_applied_generation, last_applied_at FROM clusters WHERE id = %s",
                 (cluster_id,),
@@ -161,7 +161,7 @@ class AgentRepository(StoreBase):
 
     def service_status(self, service_id: str) -> ObservedStatus | None:
         """The cached observed status of a service."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute(
                 "SELECT service_id, health, generation, observed_at, reason, status"
                 " FROM service_status WHERE service_id = %s",
@@ -206,7 +206,7 @@ class AgentRepository(StoreBase):
 
     def audit_entries(self, *, cluster_id: str) -> list[AuditEntry]:
         """Audit entries of changes that touched a cluster, oldest first."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 "SELECT seq, actor, action, target_type, target_id, created_at, generation,"
                 " before, after FROM audit_log WHERE cluster_id = %s ORDER BY seq",

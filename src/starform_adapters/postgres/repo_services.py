@@ -168,12 +168,12 @@ class ServiceRepository(StoreBase):
 
     def get_environment(self, environment_id: str) -> EnvironmentRow:
         """One environment."""
-        with self._tx() as cur:
+        with self._read() as cur:
             return self._load_environment(cur, environment_id)
 
     def list_environments(self, project_id: str) -> list[EnvironmentRow]:
         """A project's environments, by name."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 "SELECT id, project_id, name, is_ephemeral, protected FROM environments"
                 " WHERE project_id = %s ORDER BY name",
@@ -288,12 +288,12 @@ class ServiceRepository(StoreBase):
 
     def get_service(self, service_id: str) -> ServiceRow:
         """One service."""
-        with self._tx() as cur:
+        with self._read() as cur:
             return self._load_service(cur, service_id)
 
     def list_services(self, project_id: str) -> list[ServiceRow]:
         """A project's services."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 f"SELECT {SERVICE_COLUMNS} FROM services s WHERE s.project_id = %s"  # noqa: S608
                 " ORDER BY s.environment_id, s.name",
@@ -344,7 +344,7 @@ class ServiceRepository(StoreBase):
 
     def list_deployments(self, service_id: str) -> list[DeploymentRow]:
         """A service's deployments, newest first."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments WHERE service_id = %s ORDER BY version DESC",  # noqa: S608
                 (service_id,),
@@ -353,7 +353,7 @@ class ServiceRepository(StoreBase):
 
     def get_deployment(self, service_id: str, version: int) -> DeploymentRow:
         """One version of a service."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute(
                 f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments WHERE service_id = %s AND version = %s",  # noqa: S608
                 (service_id, version),
@@ -399,12 +399,12 @@ class ServiceRepository(StoreBase):
 
     def get_volume(self, volume_id: str) -> VolumeRow:
         """One volume."""
-        with self._tx() as cur:
+        with self._read() as cur:
             return self._load_volume(cur, volume_id)
 
     def list_volumes(self, service_id: str) -> list[VolumeRow]:
         """A service's volumes, by name."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE service_id = %s ORDER BY name",  # noqa: S608
                 (service_id,),
@@ -452,7 +452,7 @@ class ServiceRepository(StoreBase):
 
     def list_hostnames(self, service_id: str) -> list[str]:
         """A service's hostnames, sorted."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 "SELECT hostname FROM hostnames WHERE service_id = %s ORDER BY hostname",
                 (service_id,),

@@ -35,7 +35,7 @@ class TenancyRepository(StoreBase):
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless PostgreSQL answers."""
-        with self._tx() as cur:
+        with self._read() as cur:
             cur.execute("SELECT 1")
 
     def create_user(self, user: UserRecord) -> UserRecord:
@@ -50,7 +50,7 @@ class TenancyRepository(StoreBase):
 
     def get_user(self, *, user_id: str | None = None, email: str | None = None) -> UserRecord:
         """A user by id or by email."""
-        with self._tx() as cur:
+        with self._read() as cur:
             if user_id is not None:
                 record = cur.execute(
                     f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s",  # noqa: S608
@@ -87,7 +87,7 @@ class TenancyRepository(StoreBase):
 
     def user_for_token(self, token_hash: bytes) -> UserRecord:
         """The user an unrevoked API token belongs to."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute(
                 "SELECT u.id, u.email, u.name, u.is_operator FROM api_tokens t"
                 " JOIN users u ON u.id = t.user_id"
@@ -124,7 +124,7 @@ class TenancyRepository(StoreBase):
 
     def get_workspace(self, workspace_id: str) -> WorkspaceRow:
         """One workspace."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute("SELECT id, name FROM workspaces WHERE id = %s", (workspace_id,)).fetchone()
         if record is None:
             raise StoreNotFoundError(f"workspace {workspace_id} not found")
@@ -132,7 +132,7 @@ class TenancyRepository(StoreBase):
 
     def list_workspaces(self, user_id: str) -> list[WorkspaceRow]:
         """The workspaces the user belongs to."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 "SELECT w.id, w.name FROM workspaces w JOIN workspace_members m"
                 " ON m.workspace_id = w.id WHERE m.user_id = %s ORDER BY w.name, w.id",
@@ -192,7 +192,7 @@ class TenancyRepository(StoreBase):
 
     def roles_of(self, user_id: str, workspace_id: str, project_id: str | None = None) -> Roles:
         """The user's workspace role and project role."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute(
                 "SELECT (SELECT role FROM workspace_members WHERE workspace_id = %s AND user_id = %s),"
                 " (SELECT role FROM project_members WHERE project_id = %s AND user_id = %s)",
@@ -277,12 +277,12 @@ class TenancyRepository(StoreBase):
 
     def get_cluster(self, cluster_id: str) -> ClusterRow:
         """One cluster with its current generation."""
-        with self._tx() as cur:
+        with self._read() as cur:
             return load_cluster(cur, cluster_id)
 
     def list_clusters(self) -> list[ClusterRow]:
         """Every cluster, by name."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(f"SELECT {CLUSTER_COLUMNS} FROM clusters ORDER BY name").fetchall()  # noqa: S608
         return [cluster_from_record(r) for r in records]
 
@@ -317,7 +317,7 @@ class TenancyRepository(StoreBase):
 
     def get_project(self, project_id: str) -> ProjectRow:
         """One project."""
-        with self._tx() as cur:
+        with self._read() as cur:
             record = cur.execute(
                 "SELECT id, workspace_id, cluster_id, name, tier FROM projects WHERE id = %s",
                 (project_id,),
@@ -334,7 +334,7 @@ class TenancyRepository(StoreBase):
 
     def list_projects(self, workspace_id: str) -> list[ProjectRow]:
         """A workspace's projects, by name."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 "SELECT id, workspace_id, cluster_id, name, tier FROM projects"
                 " WHERE workspace_id = %s ORDER BY name",

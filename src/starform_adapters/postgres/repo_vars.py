@@ -99,12 +99,12 @@ class VarGroupRepository(StoreBase):
 
     def get_var_group(self, var_group_id: str) -> VarGroupRow:
         """One var group."""
-        with self._tx() as cur:
+        with self._read() as cur:
             return self._load_group(cur, var_group_id)
 
     def list_var_groups(self, project_id: str) -> list[VarGroupRow]:
         """A project's var groups, by name."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 "SELECT id, project_id, name, environment_id FROM var_groups"
                 " WHERE project_id = %s ORDER BY name",
@@ -212,7 +212,7 @@ class VarGroupRepository(StoreBase):
 
     def list_attachments(self, service_id: str) -> list[ServiceVarGroupRow]:
         """The var groups attached to a service, by attach order."""
-        with self._tx() as cur:
+        with self._read() as cur:
             records = cur.execute(
                 "SELECT service_id, var_group_id, attach_order FROM service_var_groups"
                 " WHERE service_id = %s ORDER BY attach_order",

@@ -13,9 +13,10 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from starform_apps.starbase import schemas as s
 from starform_apps.starbase.auth import bearer, check_agent, store_of
-from starform_apps.starbase.http_errors import ERROR_RESPONSES
+from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import PayloadCache
+from starform_core.errors import ValidationError
 from starform_core.ports.store import EventRecord, ObservedStatus, Store
 
 __all__ = ["etag_matches", "router"]
@@ -54,7 +55,12 @@ def desired_state(
     check_agent(request, str(cluster_id), credentials)
     cache: PayloadCache = request.app.state.payload_cache
     metrics: Metrics = request.app.state.metrics
-    payload = cache.current(str(cluster_id))
+    try:
+        payload = cache.current(str(cluster_id))
+    except ValidationError as exc:
+        raise HttpError(
+            500, f"the stored desired state does not validate at {exc.field}: {exc.reason}"
+        ) from exc
     headers = {"ETag": f'"{payload.etag}"', "Cache-Control": "no-cache"}
     if etag_matches(if_none_match, payload.etag):
         metrics.not_modified.inc()

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 import attrs
+import structlog
 
 from starform_adapters.postgres import VarCipher
 from starform_adapters.postgres.testing import fresh_database, postgres_server
+from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
 from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
 from starform_core.errors import StoreNotFoundError
@@ -57,7 +59,12 @@ class RunningStarbase:
 def running_starbase(
     *, server_url: str | None = None, encryption_key: str | None = None
 ) -> Iterator[RunningStarbase]:
-    """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit."""
+    """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
+
+    Request logs go to stdout at ``warning`` unless structlog was configured already.
+    """
+    if not structlog.is_configured():
+        configure_logging("warning")
     key = encryption_key or base64.b64encode(os.urandom(32)).decode()
     with ExitStack() as stack:
         server = server_url or stack.enter_context(postgres_server())
