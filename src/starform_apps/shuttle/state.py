@@ -56,6 +56,8 @@ class StateDir:
             body = (self._path / "payload.json").read_bytes()
         except (OSError, ValueError):
             return None
+        if not isinstance(meta, dict):
+            return None
         return LastGood(body=body, etag=str(meta.get("etag", "")))
 
     def save_last_good(self, good: LastGood) -> None:
@@ -66,9 +68,10 @@ class StateDir:
     def load_applied_generation(self) -> int | None:
         """The generation last applied in full, if any."""
         try:
-            value = json.loads((self._path / "applied.json").read_text()).get("generation")
+            data = json.loads((self._path / "applied.json").read_text())
         except (OSError, ValueError):
             return None
+        value = data.get("generation") if isinstance(data, dict) else None
         return int(value) if isinstance(value, int) else None
 
     def save_applied_generation(self, generation: int) -> None:

@@ -1,0 +1,243 @@
+"""An in-memory :class:`~starform_core.ports.cluster.ClusterPort`: the cluster port's test double.
+
+It stores objects by :class:`~starform_core.kube.objects.ObjectKey`, stamps ``uid`` and
+``resourceVersion`` like an API server, logs every call, and fails on demand per object::
+
+    cluster = FakeCluster()
+    cluster.fail(key, ClusterApiError("boom", status=500))          # every write of ``key``
+    cluster.fail(key, verbs=("delete",), times=1)                   # only the next delete
+    execute(cluster, actions)
+    assert cluster.calls_for(key) == [ClusterCall("apply", key)]
+
+Like a real API server it refuses a namespaced object whose Namespace does not exist (set
+``require_namespaces=False`` to turn that off). It does no defaulting, validation or
+field-ownership tracking; use the Kubernetes test server for those.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from starform_core.errors import ClusterApiError, ClusterConflictError, ClusterNotFoundError
+from starform_core.kube.labels import LABEL_MANAGED_BY, MANAGED_BY_VALUE
+from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+
+__all__ = ["ClusterCall", "FakeCluster"]
+
+VERBS = ("get", "apply", "remove_fields", "delete")
+"""The port calls a failure can target."""
+
+HEALTH_KINDS = frozenset({"Pod", "Job"})
+"""Kinds :meth:`FakeCluster.health_objects` returns (not part of :meth:`FakeCluster.live_objects`)."""
+
+
+@attrs.frozen
+class ClusterCall:
+    """One call made on the fake: the verb, the object and, for applies, the ``force`` flag."""
+
+    verb: str
+    key: ObjectKey
+    force: bool | None = None
+
+
+@attrs.define
+class _Failure:
+    error: ClusterApiError
+    verbs: frozenset[str]
+    remaining: int | None
+
+
+def _unescape(segment: str) -> str:
+    return segment.replace("~1", "/").replace("~0", "~")
+
+
+class FakeCluster:
+    """Implements :class:`~starform_core.ports.cluster.ClusterPort` in memory (thread-safe)."""
+
+    def __init__(
+        self,
+        objects: Iterable[Mapping[str, Any]] = (),
+        *,
+        unsupported_kinds: Iterable[str] = (),
+        require_namespaces: bool = True,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._failures: dict[ObjectKey, _Failure] = {}
+        self._versions = itertools.count(1)
+        self._unsupported = set(unsupported_kinds)
+        self._require_namespaces = require_namespaces
+        self.calls: list[ClusterCall] = []
+        for obj in objects:
+            self.put(obj)
+
+    # test controls -------------------------------------------------------------------------
+    def put(self, obj: Mapping[str, Any]) -> KubeObject:
+        """Store ``obj`` as another actor would (no call is logged, no failure applies)."""
+        with self._lock:
+            return self._store(obj)
+
+    def fail(
+        self,
+        key: ObjectKey,
+        error: ClusterApiError | None = None,
+        *,
+        verbs: Iterable[str] = ("apply", "remove_fields", "delete"),
+        times: int | None = None,
+    ) -> None:
+        """Make ``verbs`` on ``key`` raise ``error`` (a 500 by default), ``times`` times or forever."""
+        chosen = frozenset(verbs)
+        unknown = chosen - set(VERBS)
+        if unknown:
+            raise ValueError(f"unknown verbs {sorted(unknown)}; choose from {VERBS}")
+        with self._lock:
+            self._failures[key] = _Failure(
+                error=error or ClusterApiError(f"injected failure for {key}", status=500),
+                verbs=chosen,
+                remaining=times,
+            )
+
+    def heal(self, key: ObjectKey | None = None) -> None:
+        """Stop failing ``key`` (every key when ``None``)."""
+        with self._lock:
+            if key is None:
+                self._failures.clear()
+            else:
+                self._failures.pop(key, None)
+
+    def unsupport(self, kind: str) -> None:
+        """Stop serving ``kind`` (as if its CRD were uninstalled)."""
+        with self._lock:
+            self._unsupported.add(kind)
+
+    def objects(self) -> list[KubeObject]:
+        """Copies of every stored object, owned or not."""
+        with self._lock:
+            return [copy.deepcopy(obj) for obj in self._objects.values()]
+
+    def stored(self, key: ObjectKey) -> KubeObject | None:
+        """A copy of the stored object at ``key`` (no call is logged)."""
+        with self._lock:
+            obj = self._objects.get(key)
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def calls_for(self, key: ObjectKey) -> list[ClusterCall]:
+        """The calls made on ``key``, in order."""
+        with self._lock:
+            return [call for call in self.calls if call.key == key]
+
+    def writes(self) -> list[ClusterCall]:
+        """Every apply, remove_fields and delete call, in order (failed ones included)."""
+        with self._lock:
+            return [call for call in self.calls if call.verb != "get"]
+
+    # the port ------------------------------------------------------------------------------
+    def live_objects(self) -> Sequence[KubeObject]:
+        """Copies of the stored objects Shuttle owns (its managed-by label), except pods and jobs."""
+        with self._lock:
+            return [
+                copy.deepcopy(obj)
+                for key, obj in self._objects.items()
+                if key.kind not in HEALTH_KINDS and _owned(obj)
+            ]
+
+    def health_objects(self) -> Sequence[KubeObject]:
+        """Copies of the owned pods and jobs."""
+        with self._lock:
+            return [
+                copy.deepcopy(obj)
+                for key, obj in self._objects.items()
+                if key.kind in HEALTH_KINDS and _owned(obj)
+            ]
+
+    def get(self, key: ObjectKey) -> KubeObject | None:
+        """A copy of the object, or ``None``."""
+        with self._lock:
+            self._call("get", key)
+            obj = self._objects.get(key)
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def apply(self, body: Mapping[str, Any], *, force: bool) -> KubeObject:
+        """Store ``body`` merged over the live object's metadata (uid kept, resourceVersion bumped)."""
+        key = key_of(body)
+        with self._lock:
+            self._call("apply", key, force=force)
+            if key.kind in self._unsupported:
+                raise ClusterNotFoundError(f"the server could not find the requested resource ({key.kind})")
+            if self._require_namespaces and key.namespace:
+                namespace = ObjectKey(group="", kind="Namespace", namespace="", name=key.namespace)
+                if namespace not in self._objects:
+                    raise ClusterNotFoundError(f'namespaces "{key.namespace}" not found', status=404)
+            return copy.deepcopy(self._store(body))
+
+    def remove_fields(self, key: ObjectKey, paths: Sequence[str]) -> KubeObject:
+        """Remove each JSON pointer in ``paths`` from the stored object."""
+        with self._lock:
+            self._call("remove_fields", key)
+            obj = self._objects.get(key)
+            if obj is None:
+                raise ClusterNotFoundError(f"{key} not found", status=404)
+            for pointer in sorted(paths, reverse=True):
+                *parents, last = [_unescape(p) for p in pointer.lstrip("/").split("/")]
+                node: Any = obj
+                for part in parents:
+                    node = node[int(part)] if isinstance(node, list) else node.get(part, {})
+                if isinstance(node, list):
+                    del node[int(last)]
+                elif isinstance(node, dict):
+                    node.pop(last, None)
+            obj["metadata"]["resourceVersion"] = str(next(self._versions))
+            return copy.deepcopy(obj)
+
+    def delete(self, key: ObjectKey, *, uid: str | None = None) -> None:
+        """Delete the object (absent is fine); a ``uid`` that does not match is a conflict."""
+        with self._lock:
+            self._call("delete", key)
+            obj = self._objects.get(key)
+            if obj is None:
+                return
+            if uid is not None and obj["metadata"].get("uid") != uid:
+                raise ClusterConflictError(f"{key}: the uid precondition failed", status=409)
+            del self._objects[key]
+            if key.kind == "Namespace":
+                for inner in [k for k in self._objects if k.namespace == key.name]:
+                    del self._objects[inner]
+
+    def supports(self, key: ObjectKey) -> bool:
+        """False for kinds made unsupported."""
+        with self._lock:
+            return key.kind not in self._unsupported
+
+    # internals (lock held) -----------------------------------------------------------------
+    def _call(self, verb: str, key: ObjectKey, *, force: bool | None = None) -> None:
+        self.calls.append(ClusterCall(verb=verb, key=key, force=force))
+        failure = self._failures.get(key)
+        if failure is None or verb not in failure.verbs:
+            return
+        if failure.remaining is not None:
+            failure.remaining -= 1
+            if failure.remaining <= 0:
+                del self._failures[key]
+        raise failure.error
+
+    def _store(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        key = key_of(obj)
+        stored: dict[str, Any] = copy.deepcopy(dict(obj))
+        metadata = stored.setdefault("metadata", {})
+        previous = self._objects.get(key)
+        metadata["uid"] = (previous or {}).get("metadata", {}).get("uid") or str(uuid.uuid4())
+        metadata["resourceVersion"] = str(next(self._versions))
+        self._objects[key] = stored
+        return stored
+
+
+def _owned(obj: Mapping[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE)
