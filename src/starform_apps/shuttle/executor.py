@@ -3,15 +3,17 @@
 Actions run phase by phase (the planner's apply order: namespaces and guard rails, then Secrets
 and volumes, then workloads, then Services, routes and autoscalers; deletions last, in reverse).
 Inside a phase they run concurrently. One failing object does not block unrelated ones; its
-dependants wait: nothing is applied inside a namespace whose Namespace failed, and nothing of a
-service whose earlier-phase object failed.
+dependants wait: nothing is applied inside a namespace whose Namespace failed, no workload whose
+pod template reads a Secret, ConfigMap or PersistentVolumeClaim that failed, and nothing of a
+service whose earlier-phase object failed or was skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
+from typing import Any
 
 import attrs
 
@@ -80,6 +82,42 @@ def _service_of(action: Action) -> str | None:
     return str(value) if value else None
 
 
+def _pod_spec(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = body.get("spec") or {}
+    if body.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return ((spec.get("template") or {}).get("spec") or {}) if isinstance(spec, Mapping) else {}
+
+
+def _reads(action: Action) -> set[tuple[str, str, str]]:
+    """The (kind, namespace, name) of the Secrets, ConfigMaps and claims a workload's pods read."""
+    body = getattr(action, "body", None)
+    if body is None:
+        return set()
+    pod = _pod_spec(body)
+    namespace = action.key.namespace
+    found: set[tuple[str, str, str]] = set()
+    for container in [*(pod.get("initContainers") or ()), *(pod.get("containers") or ())]:
+        for source in container.get("envFrom") or ():
+            for field, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+                if (source.get(field) or {}).get("name"):
+                    found.add((kind, namespace, str(source[field]["name"])))
+        for env in container.get("env") or ():
+            ref = env.get("valueFrom") or {}
+            for field, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+                if (ref.get(field) or {}).get("name"):
+                    found.add((kind, namespace, str(ref[field]["name"])))
+    for volume in pod.get("volumes") or ():
+        for field, kind, name_field in (
+            ("secret", "Secret", "secretName"),
+            ("configMap", "ConfigMap", "name"),
+            ("persistentVolumeClaim", "PersistentVolumeClaim", "claimName"),
+        ):
+            if (volume.get(field) or {}).get(name_field):
+                found.add((kind, namespace, str(volume[field][name_field])))
+    return found
+
+
 def _run_one(cluster: ClusterPort, action: Action) -> None:
     if isinstance(action, Create):
         cluster.apply(action.body, force=False)
@@ -102,6 +140,7 @@ def execute(
     outcomes: list[ActionOutcome] = []
     failed_namespaces: set[str] = set()
     failed_services: set[tuple[str, str]] = set()
+    failed_objects: set[tuple[str, str, str]] = set()
 
     def blocked(action: Action) -> bool:
         key: ObjectKey = action.key
@@ -110,7 +149,9 @@ def execute(
         if key.namespace in failed_namespaces:
             return True
         service = _service_of(action)
-        return service is not None and (key.namespace, service) in failed_services
+        if service is not None and (key.namespace, service) in failed_services:
+            return True
+        return bool(failed_objects and _reads(action) & failed_objects)
 
     def attempt(action: Action) -> ActionOutcome:
         try:
@@ -130,10 +171,11 @@ def execute(
                 if blocked(a)
             ]
             for outcome in results:
-                if outcome.result == "failed":
+                if outcome.result != "ok":
                     key = outcome.action.key
                     if key.kind == "Namespace":
                         failed_namespaces.add(key.name)
+                    failed_objects.add((key.kind, key.namespace, key.name))
                     service = _service_of(outcome.action)
                     if service is not None:
                         failed_services.add((key.namespace, service))
