@@ -237,7 +237,7 @@ def main() -> None:
                 f"304 path from a second process ({args.threads} threads, {result['requests']} requests):"
                 f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms,"
                 f" {result['rps']:.0f} requests/s, statuses {result['statuses']},"
-                f" payload rebuilds during load: {int(after - builds)}"
+                f" payload rebuilds during load: {int((after or 0) - (builds or 0))}"
             )
         finally:
             thread.stop()

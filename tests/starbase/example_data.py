@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 import attrs
 
@@ -55,3 +56,40 @@ def load_rows_via_api(store: Store, rows: ClusterRows | None = None) -> ClusterR
         store.add_hostname(host, actor=actor)
     generation = store.cluster_generation(rows.cluster.cluster_id)
     return attrs.evolve(rows, cluster=attrs.evolve(rows.cluster, generation=generation))
+
+
+def fresh_ids(rows: ClusterRows) -> ClusterRows:
+    """The rows under new ids, cluster name and hostnames, so copies can share a database."""
+    mapping: dict[str, str] = {}
+
+    def new(old: str) -> str:
+        return mapping.setdefault(old, str(uuid.uuid4()))
+
+    def remap(row: Any) -> Any:
+        changes = {
+            f.name: new(getattr(row, f.name))
+            for f in attrs.fields(type(row))
+            if f.name.endswith("_id") and isinstance(getattr(row, f.name), str)
+        }
+        return attrs.evolve(row, **changes)
+
+    def each(items: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(remap(r) for r in items)
+
+    return ClusterRows(
+        cluster=attrs.evolve(
+            rows.cluster, cluster_id=new(rows.cluster.cluster_id), name=f"c{uuid.uuid4().hex[:12]}"
+        ),
+        projects=each(rows.projects),
+        environments=each(rows.environments),
+        services=each(rows.services),
+        deployments=each(rows.deployments),
+        var_groups=each(rows.var_groups),
+        var_group_entries=each(rows.var_group_entries),
+        service_var_groups=each(rows.service_var_groups),
+        volumes=each(rows.volumes),
+        hostnames=tuple(
+            attrs.evolve(h, service_id=new(h.service_id), hostname=f"{uuid.uuid4().hex[:8]}.{h.hostname}")
+            for h in rows.hostnames
+        ),
+    )

@@ -91,7 +91,12 @@ def test_a_runner_waits_for_the_advisory_lock(pg_server: str) -> None:
         holder.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
         done = threading.Event()
         result: list[list[int]] = []
-        runner = threading.Thread(target=lambda: (result.append(migrate(url)), done.set()))
+
+        def run() -> None:
+            result.append(migrate(url))
+            done.set()
+
+        runner = threading.Thread(target=run)
         runner.start()
         waiting = threading.Event()
         seen = False

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import attrs
 import pytest
-from tests.starbase.example_data import load_rows_via_api
-from tests.starbase.test_store_integrity import _fresh_ids
+from tests.starbase.example_data import fresh_ids, load_rows_via_api
 
 from starform_adapters.memory_store import MemoryStore
 from starform_adapters.postgres import PostgresStore
@@ -27,7 +26,7 @@ def any_store(request: pytest.FixtureRequest, store: PostgresStore) -> Store:
 
 
 def test_payload_round_trip(any_store: Store) -> None:
-    rows = load_rows_via_api(any_store, _fresh_ids(example_rows()))
+    rows = load_rows_via_api(any_store, fresh_ids(example_rows()))
     cid = rows.cluster.cluster_id
     assert to_json(build_payload(any_store.cluster_rows(cid), checksum_key=EXAMPLE_CHECKSUM_KEY)) == to_json(
         build_payload(rows, checksum_key=EXAMPLE_CHECKSUM_KEY)
@@ -35,7 +34,7 @@ def test_payload_round_trip(any_store: Store) -> None:
 
 
 def test_generation_and_failed_writes(any_store: Store) -> None:
-    rows = load_rows_via_api(any_store, _fresh_ids(example_rows()))
+    rows = load_rows_via_api(any_store, fresh_ids(example_rows()))
     cid = rows.cluster.cluster_id
     gen = any_store.cluster_generation(cid)
     service = rows.services[0]
@@ -57,7 +56,7 @@ def test_generation_and_failed_writes(any_store: Store) -> None:
 
 
 def test_reports_and_events(any_store: Store) -> None:
-    rows = load_rows_via_api(any_store, _fresh_ids(example_rows()))
+    rows = load_rows_via_api(any_store, fresh_ids(example_rows()))
     cid = rows.cluster.cluster_id
     gen = any_store.cluster_generation(cid)
     now = datetime.now(UTC)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import threading
 import uuid
-from collections.abc import Iterator
 
 import attrs
 import psycopg
 import pytest
-from tests.starbase.example_data import load_rows_via_api
+from tests.starbase.example_data import fresh_ids, load_rows_via_api
 
 from starform_adapters.postgres import EncryptionKeyError, PostgresStore, VarCipher, open_pool
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
@@ -23,49 +22,9 @@ ACTOR = Actor(label="test")
 DIGEST_IMAGE = "registry.example.com/a/b@sha256:" + "0" * 64
 
 
-def _fresh_ids(rows: ClusterRows) -> ClusterRows:
-    """The example rows under new ids, so several copies can live in one database."""
-    mapping: dict[str, str] = {}
-
-    def new(old: str | None) -> str | None:
-        if old is None:
-            return None
-        return mapping.setdefault(old, str(uuid.uuid4()))
-
-    def remap(row: object) -> object:
-        changes = {
-            f.name: new(getattr(row, f.name))
-            for f in attrs.fields(type(row))
-            if f.name.endswith("_id") and isinstance(getattr(row, f.name), str | None)
-        }
-        if "name" in changes:
-            changes.pop("name")
-        return attrs.evolve(row, **changes)  # type: ignore[misc]
-
-    cluster = attrs.evolve(
-        rows.cluster, cluster_id=new(rows.cluster.cluster_id), name=f"c{uuid.uuid4().hex[:12]}"
-    )
-    hostnames = tuple(
-        attrs.evolve(h, service_id=new(h.service_id), hostname=f"{uuid.uuid4().hex[:8]}.{h.hostname}")
-        for h in rows.hostnames
-    )
-    return ClusterRows(
-        cluster=cluster,
-        projects=[remap(r) for r in rows.projects],  # type: ignore[misc]
-        environments=[remap(r) for r in rows.environments],  # type: ignore[misc]
-        services=[remap(r) for r in rows.services],  # type: ignore[misc]
-        deployments=[remap(r) for r in rows.deployments],  # type: ignore[misc]
-        var_groups=[remap(r) for r in rows.var_groups],  # type: ignore[misc]
-        var_group_entries=[remap(r) for r in rows.var_group_entries],  # type: ignore[misc]
-        service_var_groups=[remap(r) for r in rows.service_var_groups],  # type: ignore[misc]
-        volumes=[remap(r) for r in rows.volumes],  # type: ignore[misc]
-        hostnames=hostnames,
-    )
-
-
 @pytest.fixture
 def loaded(store: PostgresStore) -> ClusterRows:
-    return load_rows_via_api(store, _fresh_ids(example_rows()))
+    return load_rows_via_api(store, fresh_ids(example_rows()))
 
 
 def test_every_write_bumps_the_generation_once_and_reads_do_not(
@@ -247,7 +206,7 @@ def test_events_naming_another_clusters_service_are_refused(
 ) -> None:
     from datetime import UTC, datetime
 
-    other = load_rows_via_api(store, _fresh_ids(example_rows()))
+    other = load_rows_via_api(store, fresh_ids(example_rows()))
     event = EventRecord(
         event_id="x", type="Applied", occurred_at=datetime.now(UTC), service_id=other.services[0].service_id
     )
@@ -267,11 +226,6 @@ def test_unknown_ids_are_not_found(store: PostgresStore) -> None:
     ):
         with pytest.raises(StoreNotFoundError):
             call()
-
-
-@pytest.fixture
-def _unused() -> Iterator[None]:
-    return
 
 
 def test_service_round_trip_keeps_structured_columns(store: PostgresStore, loaded: ClusterRows) -> None:

@@ -19,16 +19,16 @@ from starform_core.ports.store import (
 )
 
 __all__ = [
-    "ClusterPort",
-    "DesiredStateSource",
-    "Fetched",
-    "NotModified",
     "Actor",
     "AuditEntry",
+    "ClusterPort",
+    "DesiredStateSource",
     "DesiredStateStore",
     "EventRecord",
     "EventsPage",
+    "Fetched",
     "NewDeployment",
+    "NotModified",
     "ObservedStatus",
     "ProjectRole",
     "Roles",
