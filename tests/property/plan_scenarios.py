@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tests.property.ssa_model import Cluster
 from tests.strategies.kube_objects import SECRET_MARKER, desired_objects, unowned_object
 
+from starform_core.kube.labels import MANAGED_BY_VALUE
 from starform_core.kube.objects import KubeObject, key_of
 from starform_core.model.cluster import PrunePolicy
 from starform_core.plan import PlanOptions, is_owned, plan
@@ -103,6 +104,10 @@ def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], Cluster]:
             )
     if draw(st.booleans(), label="foreign bystander"):
         cluster.apply(unowned_object("ConfigMap", "bystander", "alpha"), "helm")
+    if draw(st.booleans(), label="controller child"):
+        pod = unowned_object("Pod", "child-abc12", "alpha", manager_label=MANAGED_BY_VALUE)
+        pod["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "child", "controller": True}]
+        cluster.apply(pod, "kube-controller-manager")
     return current, cluster
 
 

@@ -117,6 +117,7 @@ class RemoveFields:
     """Remove fields other managers added to an owned object (JSON pointers into the live object).
 
     ``paths`` are ordered so that removing them one after the other keeps later indices valid.
+    ``resource_version`` is that of the live object the pointers were computed against.
     """
 
     kind: ClassVar[ActionKind] = ActionKind.REMOVE_FIELDS
@@ -124,10 +125,21 @@ class RemoveFields:
     reason: Reason
     paths: tuple[str, ...]
     changes: tuple[FieldChange, ...] = ()
+    resource_version: str | None = None
 
     def json_patch(self) -> list[dict[str, str]]:
-        """The RFC 6902 patch Shuttle sends (``application/json-patch+json``)."""
-        return [{"op": "remove", "path": path} for path in self.paths]
+        """The RFC 6902 patch Shuttle sends (``application/json-patch+json``).
+
+        It starts with a ``test`` of ``/metadata/resourceVersion`` (when known), so it applies
+        only to the very object the list indices were computed against; if the object changed in
+        between the server refuses the patch (422) and the next plan recomputes it.
+        """
+        guard = (
+            [{"op": "test", "path": "/metadata/resourceVersion", "value": self.resource_version}]
+            if self.resource_version
+            else []
+        )
+        return [*guard, *({"op": "remove", "path": path} for path in self.paths)]
 
 
 @attrs.frozen

@@ -229,7 +229,16 @@ class _Planner:
             changes = addition_changes(kind, live, ordered, attribution)
             if enforce:
                 pointers = tuple(to_pointer(path) for path in ordered)
-                self.actions.append(RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, tuple(changes)))
+                version = (live.get("metadata") or {}).get("resourceVersion")
+                self.actions.append(
+                    RemoveFields(
+                        key,
+                        Reason.ADDED_OUT_OF_BAND,
+                        pointers,
+                        tuple(changes),
+                        str(version) if version else None,
+                    )
+                )
             else:
                 report.extend(changes)
         if report:
