@@ -252,8 +252,12 @@ class MemoryStore:
                 raise ValidationError("statuses", "each service may appear once per report")
             for index, status in enumerate(statuses):
                 service = st.services.get(status.service_id)
-                if service is None or st.projects[service.project_id].cluster_id != cluster_id:
-                    raise ValidationError(f"statuses[{index}].service_id", "names no service of this cluster")
+                if service is None:
+                    continue  # deleted since the agent's pull
+                if st.projects[service.project_id].cluster_id != cluster_id:
+                    raise ValidationError(
+                        f"statuses[{index}].service_id", "names a service of another cluster"
+                    )
                 current = st.statuses.get(status.service_id)
                 if current is None or current.observed_at <= status.observed_at:
                     st.statuses[status.service_id] = status

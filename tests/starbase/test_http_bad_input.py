@@ -73,6 +73,8 @@ def world(starbase: RunningStarbase, client: httpx.Client) -> World:
         201,
     )
     w.extra["worker_id"] = worker["id"]
+    other = build_world(starbase, client)
+    w.extra["foreign_service_id"] = other.web_id
     return w
 
 
@@ -301,9 +303,9 @@ BAD: dict[str, tuple[int, str, Request]] = {
             json={"name": "data", "mount_path": "data", "size": "1Gi"},
         ),
     ),
-    "status for unknown service": (
+    "status for another cluster's service": (
         422,
-        "service_id",
+        "another cluster",
         lambda c, w: c.post(
             f"/v1/clusters/{w.cluster_id}/status",
             headers=w.h(w.agent_token),
@@ -311,7 +313,7 @@ BAD: dict[str, tuple[int, str, Request]] = {
                 "applied_generation": 1,
                 "services": [
                     {
-                        "service_id": str(uuid.uuid4()),
+                        "service_id": w.extra["foreign_service_id"],
                         "health": "healthy",
                         "generation": 1,
                         "observed_at": "2026-01-01T00:00:00Z",

@@ -114,19 +114,29 @@ def test_status_report_and_dashboard_reads(client: httpx.Client, world: World) -
     )
     assert ahead.status_code == 409
     assert "ahead" in ahead.json()["detail"]
+    gone = ok(
+        client.post(
+            f"/v1/projects/{w.project_id}/services",
+            headers=w.h(w.owner),
+            json={"environment_id": w.staging_id, "name": "gone", "type": "worker"},
+        ),
+        201,
+    )
+    ok(client.delete(f"/v1/services/{gone['id']}", headers=w.h(w.owner)), 204)
+    generation = json.loads(_pull(client, w).content)["generation"]
+    healthy = {
+        "service_id": w.web_id,
+        "health": "healthy",
+        "reason": "",
+        "status": {"ready_replicas": 1},
+        "generation": generation,
+        "observed_at": "2026-01-01T00:00:00Z",
+    }
     report = {
         "applied_generation": generation,
         "agent": "shuttle/test",
-        "services": [
-            {
-                "service_id": w.web_id,
-                "health": "healthy",
-                "reason": "",
-                "status": {"ready_replicas": 1},
-                "generation": generation,
-                "observed_at": "2026-01-01T00:00:00Z",
-            }
-        ],
+        # a service deleted since the pull is skipped, not an error
+        "services": [healthy, {**healthy, "service_id": gone["id"]}],
     }
     accepted = ok(
         client.post(f"/v1/clusters/{w.cluster_id}/status", headers=w.h(w.agent_token), json=report), 201

@@ -94,3 +94,32 @@ def test_a_wrong_encryption_key_answers_503_without_values(
     assert response.status_code == 503
     assert "key id" in response.json()["detail"]
     assert "debug" not in response.text
+
+
+def test_readyz_reports_an_unreachable_database(starbase: RunningStarbase) -> None:
+    pool = open_pool(starbase.starbase.database_url, max_size=1)
+    pool.close()
+    thread = ServerThread(
+        create_app(
+            PostgresStore(pool, starbase.starbase.cipher), checksum_key=starbase.starbase.cipher.checksum_key
+        )
+    )
+    base = thread.start()
+    try:
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
+        ready = httpx.get(f"{base}/readyz", timeout=30)
+    finally:
+        thread.stop()
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "database unreachable"}
+
+
+def test_register_cluster_helper(starbase: RunningStarbase) -> None:
+    cluster_id, token = starbase.register_cluster(lb_size_unit=None)
+    response = httpx.get(
+        f"{starbase.base_url}/v1/clusters/{cluster_id}/desired-state",
+        headers=starbase.auth(token),
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.json()["cluster"]["cluster_id"] == cluster_id

@@ -285,3 +285,52 @@ def test_service_row_defaults_round_trip(store: PostgresStore, loaded: ClusterRo
     )
     store.create_service(row, actor=ACTOR)
     assert store.get_service(row.service_id) == row
+
+
+def test_people_and_workspaces_round_trip(store: PostgresStore) -> None:
+    from starform_core.payload.rows import WorkspaceRow
+    from starform_core.ports.store import ProjectRole, Roles, UserRecord, WorkspaceRole
+
+    user = UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@x.example", name="A")
+    other = UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@x.example")
+    assert store.create_user(user) == user
+    store.create_user(other)
+    assert store.get_user(user_id=user.user_id) == user
+    assert store.get_user(email=user.email) == user
+    with pytest.raises(StoreConflictError, match="email"):
+        store.create_user(attrs.evolve(other, user_id=str(uuid.uuid4()), email=user.email))
+    token_hash = uuid.uuid4().bytes * 2
+    store.create_api_token(user.user_id, token_hash, name="ci")
+    assert store.user_for_token(token_hash) == user
+    with pytest.raises(StoreNotFoundError):
+        store.user_for_token(b"\x00" * 32)
+    ws = WorkspaceRow(workspace_id=str(uuid.uuid4()), name="Acme")
+    store.create_workspace(ws, owner=Actor(label=user.email, user_id=user.user_id))
+    assert store.get_workspace(ws.workspace_id) == ws
+    assert store.list_workspaces(user.user_id) == [ws]
+    assert store.roles_of(user.user_id, ws.workspace_id) == Roles(workspace=WorkspaceRole.OWNER)
+    store.set_workspace_member(ws.workspace_id, other.user_id, WorkspaceRole.MEMBER, actor=ACTOR)
+    store.set_workspace_member(ws.workspace_id, other.user_id, WorkspaceRole.BILLING, actor=ACTOR)
+    assert store.roles_of(other.user_id, ws.workspace_id).workspace is WorkspaceRole.BILLING
+    rows = fresh_ids(example_rows())
+    store.register_cluster(rows.cluster, agent_token_hash=uuid.uuid4().bytes * 2, actor=ACTOR)
+    project = attrs.evolve(rows.projects[0], workspace_id=ws.workspace_id)
+    store.create_project(project, actor=ACTOR)
+    store.set_project_member(project.project_id, other.user_id, ProjectRole.VIEWER, actor=ACTOR)
+    assert store.roles_of(other.user_id, ws.workspace_id, project.project_id) == Roles(
+        workspace=WorkspaceRole.BILLING, project=ProjectRole.VIEWER
+    )
+    assert store.list_projects(ws.workspace_id) == [project]
+
+
+def test_audit_log_never_holds_var_values(
+    store: PostgresStore, database_url: str, loaded: ClusterRows
+) -> None:
+    group = loaded.var_groups[0]
+    store.set_var_entries(group.var_group_id, {"NEW_KEY": SecretValue("audit-secret-42")}, actor=ACTOR)
+    with psycopg.connect(database_url) as conn:
+        text = conn.execute("SELECT string_agg(a::text, '|') FROM audit_log a").fetchone()[0]  # type: ignore[index]
+    assert "NEW_KEY" in text
+    assert "audit-secret-42" not in text
+    for entry in loaded.var_group_entries:
+        assert entry.value.reveal() not in text

@@ -54,7 +54,11 @@ class AgentRepository(StoreBase):
         statuses: Sequence[ObservedStatus],
         agent: str = "",
     ) -> str:
-        """Store an agent report: the generation applied and each service's observed status."""
+        """Store an agent report: the generation applied and each service's observed status.
+
+        Statuses of services that no longer exist (deleted since the agent's pull) are skipped;
+        a service of another cluster is refused.
+        """
         report_id = str(uuid.uuid4())
         with self._tx() as cur:
             record = cur.execute(
@@ -69,17 +73,19 @@ class AgentRepository(StoreBase):
             ids = [s.service_id for s in statuses]
             if len(set(ids)) != len(ids):
                 raise ValidationError("statuses", "each service may appear once per report")
-            known = {
-                r[0]
-                for r in cur.execute(
-                    "SELECT s.id FROM services s JOIN projects p ON p.id = s.project_id"
-                    " WHERE p.cluster_id = %s AND s.id = ANY(%s::uuid[])",
-                    (cluster_id, ids),
+            owner = dict(
+                cur.execute(
+                    "SELECT s.id, p.cluster_id FROM services s JOIN projects p ON p.id = s.project_id"
+                    " WHERE s.id = ANY(%s::uuid[])",
+                    (ids,),
                 ).fetchall()
-            }
+            )
             for index, service_id in enumerate(ids):
-                if service_id not in known:
-                    raise ValidationError(f"statuses[{index}].service_id", "names no service of this cluster")
+                if owner.get(service_id, cluster_id) != cluster_id:
+                    raise ValidationError(
+                        f"statuses[{index}].service_id", "names a service of another cluster"
+                    )
+            statuses = [s for s in statuses if s.service_id in owner]
             cur.execute(
                 "INSERT INTO agent_reports (id, cluster_id, applied_generation, agent)"
                 " VALUES (%s, %s, %s, %s)",

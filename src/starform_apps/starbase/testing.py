@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 import attrs
+import httpx
 import structlog
 
 from starform_adapters.postgres import VarCipher
@@ -48,6 +49,28 @@ class RunningStarbase:
         token = new_token(USER_PREFIX)
         store.create_api_token(user.user_id, hash_token(token), name="test")
         return token
+
+    def register_cluster(
+        self, *, name: str | None = None, region: str = "fra1", **settings: object
+    ) -> tuple[str, str]:
+        """Register a cluster over HTTP as an operator; returns ``(cluster_id, agent_token)``.
+
+        ``settings`` are extra ``POST /v1/clusters`` fields (``lb_size_unit``, ...).
+        """
+        operator = self.user_token("operator@starbase.test", operator=True)
+        body = {
+            "name": name or f"c-{uuid.uuid4().hex[:10]}",
+            "region": region,
+            "gateway_namespace": "envoy-gateway-system",
+            "gateway_name": "starform-gateway",
+            **settings,
+        }
+        response = httpx.post(
+            f"{self.base_url}/v1/clusters", json=body, headers=self.auth(operator), timeout=30
+        )
+        response.raise_for_status()
+        data = response.json()
+        return str(data["cluster"]["id"]), str(data["agent_token"])
 
     @staticmethod
     def auth(token: str) -> dict[str, str]:

@@ -195,7 +195,7 @@ class DesiredStateStore(Protocol):
         """Store an agent report; returns its id.
 
         Refuses (``StoreConflictError``) a generation above the desired one, and (``ValidationError``)
-        a status of a service that does not run on the cluster.
+        a status of a service of another cluster; statuses of deleted services are skipped.
         """
         ...
 
