@@ -1,0 +1,37 @@
+"""Fixtures for Shuttle's tests: one real Starbase (over real PostgreSQL) for the directory, and
+a Kubernetes test server per test with the Gateway API and the gateway's load balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from tests.shuttle.tenant import LB_NAMESPACE, LB_SERVICE
+
+from starform_adapters.kube_testserver import KubeTestServer
+from starform_apps.starbase.testing import RunningStarbase, running_starbase
+
+
+@pytest.fixture(scope="session")
+def starbase() -> Iterator[RunningStarbase]:
+    """A Starbase on 127.0.0.1 over an embedded PostgreSQL; tests isolate by registering clusters."""
+    with running_starbase() as running:
+        yield running
+
+
+@pytest.fixture
+def http(starbase: RunningStarbase) -> Iterator[httpx.Client]:
+    """An HTTP client for the Starbase."""
+    with httpx.Client(base_url=starbase.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def kube() -> Iterator[KubeTestServer]:
+    """A Kubernetes test server with the Gateway API CRD and the gateway's LoadBalancer Service."""
+    with KubeTestServer() as server:
+        server.install_gateway_api_crd()
+        server.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LB_NAMESPACE}})
+        server.apply_as("envoy-gateway", LB_SERVICE)
+        yield server
