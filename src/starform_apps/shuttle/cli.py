@@ -96,12 +96,14 @@ def run(**kwargs: Any) -> None:
 @shuttle.command()
 @_options
 def once(**kwargs: Any) -> None:
-    """Reconcile once, then exit (0 converged, 2 pending or failed)."""
+    """Reconcile once, then exit (0 converged, 2 pending or failed, 1 no payload to apply)."""
     agent = _start(_config(kwargs), serve_ops=False)
     try:
         result = agent.loop.run_once()
     finally:
         agent.stop()
+    if result.plan is None:
+        raise click.ClickException(f"no desired state to apply: {agent.reconciler.last_pull_error}")
     summary = result.plan.summary() if result.plan else {}
     click.echo(json.dumps({"generation": result.generation, "converged": result.converged, "plan": summary}))
     sys.exit(0 if result.converged else 2)

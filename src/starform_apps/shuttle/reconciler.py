@@ -91,6 +91,8 @@ class Reconciler:
         self._last_status: tuple[int | None, tuple[tuple[str, str, str], ...]] | None = None
         self._last_status_at = 0.0
         self._missing_kinds_reported: set[str] = set()
+        self.last_pull_error: str | None = None
+        """Why the last pull gave no new payload (Starbase unreachable, refused, invalid, stale)."""
         last = state.load_last_good()
         if last is not None:
             try:
@@ -139,6 +141,7 @@ class Reconciler:
         try:
             fetched = self._source.fetch(etag=self._etag)
         except DesiredStateSourceError as exc:
+            self.last_pull_error = str(exc)
             self._metrics.starbase_up.set(0)
             if not self._source_down:
                 self._source_down = True
@@ -147,11 +150,13 @@ class Reconciler:
             return False, False
         self._metrics.starbase_up.set(1)
         self._source_down = False
+        self.last_pull_error = None
         if not isinstance(fetched, Fetched):
             return True, False
         try:
             document = parse_payload(fetched.body)
         except ContractError as exc:
+            self.last_pull_error = f"invalid payload at {exc.pointer or '/'}: {exc.reason}"
             self._metrics.payload_rejected.labels(reason="invalid").inc()
             self._events.record(
                 "PayloadRejected",
@@ -163,6 +168,7 @@ class Reconciler:
             return True, False
         floor = max(self._applied or 0, self._payload.generation if self._payload else 0)
         if document.generation < floor:
+            self.last_pull_error = f"stale payload: generation {document.generation} is older than {floor}"
             self._metrics.payload_rejected.labels(reason="stale").inc()
             self._events.record(
                 "PayloadRejected",
