@@ -10,6 +10,10 @@
   ``ReplicaSetUpdated``, or ``ProgressDeadlineExceeded`` once deadlines are expired).
 * CronJobs record ``status.lastScheduleTime`` (and create a completed Job) when the settable
   clock passes a scheduled minute.
+* A gateway controller (manager ``gateway-controller``) accepts every HTTPRoute: one
+  ``status.parents`` entry per parentRef with ``Accepted`` and ``ResolvedRefs`` true.
+* A volume binder (manager ``persistentvolume-binder``) binds every PersistentVolumeClaim
+  (``status.phase: Bound`` with the requested capacity).
 
 It runs synchronously inside the write that triggered it, so tests never wait on timing.
 """
@@ -30,13 +34,30 @@ from .resources import ResourceKind
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["CONTROLLER_MANAGER", "KUBELET", "Controllers", "cron_matches"]
+__all__ = [
+    "CONTROLLER_MANAGER",
+    "GATEWAY_CONTROLLER",
+    "GATEWAY_CONTROLLER_NAME",
+    "KUBELET",
+    "VOLUME_BINDER",
+    "Controllers",
+    "cron_matches",
+]
 
 CONTROLLER_MANAGER = "kube-controller-manager"
 """Field manager of the simulated controllers."""
 
 KUBELET = "kubelet"
 """Field manager of the simulated kubelet (pod status)."""
+
+GATEWAY_CONTROLLER = "gateway-controller"
+"""Field manager of the simulated Gateway API controller (HTTPRoute status)."""
+
+GATEWAY_CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
+"""The ``controllerName`` the simulated gateway reports in route status."""
+
+VOLUME_BINDER = "persistentvolume-binder"
+"""Field manager of the simulated volume binder (PVC status)."""
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_STEPS = 100_000
@@ -173,7 +194,45 @@ class Controllers:
             self._enqueue(kind.kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
         if kind.kind in ("ReplicaSet", "Pod", "Job"):
             self._enqueue_owner(obj)
+        if kind.kind == "HTTPRoute":
+            self._accept_route(kind, obj)
+        elif kind.kind == "PersistentVolumeClaim":
+            self._bind_claim(kind, obj)
         self._drain()
+
+    def _accept_route(self, kind: ResourceKind, obj: Obj) -> None:
+        generation = int(obj["metadata"].get("generation", 1))
+        parents = []
+        for ref in (obj.get("spec") or {}).get("parentRefs") or ():
+            conditions = [
+                {
+                    "type": kind_,
+                    "status": "True",
+                    "reason": reason,
+                    "message": "simulated gateway controller",
+                    "observedGeneration": generation,
+                    "lastTransitionTime": format_time(self.engine.clock.now()),
+                }
+                for kind_, reason in (("Accepted", "Accepted"), ("ResolvedRefs", "ResolvedRefs"))
+            ]
+            parents.append(
+                {"parentRef": dict(ref), "controllerName": GATEWAY_CONTROLLER_NAME, "conditions": conditions}
+            )
+        current = (obj.get("status") or {}).get("parents") or []
+        if [
+            (p["parentRef"], p["conditions"][0]["observedGeneration"]) for p in current if p.get("conditions")
+        ] == [(p["parentRef"], generation) for p in parents]:
+            return
+        self._set_status(kind, obj, {"parents": parents}, manager=GATEWAY_CONTROLLER)
+
+    def _bind_claim(self, kind: ResourceKind, obj: Obj) -> None:
+        spec = obj.get("spec") or {}
+        status = {
+            "phase": "Bound",
+            "accessModes": list(spec.get("accessModes") or ()),
+            "capacity": dict(((spec.get("resources") or {}).get("requests")) or {}),
+        }
+        self._set_status(kind, obj, status, manager=VOLUME_BINDER)
 
     def after_delete(self, kind: ResourceKind, obj: Obj) -> None:
         """React to a deletion (a deleted pod is replaced, a deleted ReplicaSet recreated)."""

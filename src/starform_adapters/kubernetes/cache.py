@@ -107,11 +107,23 @@ class WatchCache:
         return all(event.is_set() for event in self._synced.values())
 
     def record(self, obj: KubeObject) -> None:
-        """Put an object Shuttle just wrote into the cache (the watch will confirm it)."""
+        """Put an object Shuttle just wrote into the cache (the watch will confirm it).
+
+        The watch may already have delivered a newer version (a controller's status write lands
+        before the write's answer does); a write answer never replaces a newer cached version.
+        ``resourceVersion`` is opaque in the API contract, but etcd-backed servers hand out
+        increasing integers; where both versions parse as integers the older one loses, otherwise
+        the write answer is taken.
+        """
         key = key_of(obj)
         with self._lock:
-            if key.kind in self._objects:
-                self._objects[key.kind][key] = obj
+            store = self._objects.get(key.kind)
+            if store is None:
+                return
+            cached = store.get(key)
+            if cached is not None and _newer(cached, obj):
+                return
+            store[key] = obj
 
     def forget(self, key: ObjectKey) -> None:
         """Drop an object Shuttle just deleted."""
@@ -202,6 +214,14 @@ class WatchCache:
         if self._on_change is not None and kind in ("ADDED", "MODIFIED", "DELETED"):
             self._on_change(str(kind), key)
         return new_version
+
+
+def _newer(cached: KubeObject, written: KubeObject) -> bool:
+    """True when ``cached`` is known to be a later version than ``written``."""
+    try:
+        return int(_version(cached)) > int(_version(written))
+    except ValueError:
+        return False
 
 
 def _version(obj: KubeObject) -> str:
