@@ -132,10 +132,11 @@ def test_an_added_env_var_is_removed_with_a_json_patch() -> None:
         "/spec/template/spec/containers/0/env/3",
         "/spec/template/spec/containers/0/env/2",
     )
-    assert action.resource_version == cluster.live()[0]["metadata"]["resourceVersion"]
-    assert action.json_patch()[:2] == [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": action.resource_version},
+    assert action.json_patch() == [
+        {"op": "test", "path": "/spec/template/spec/containers/0/env/3/name", "value": "TRACE"},
+        {"op": "test", "path": "/spec/template/spec/containers/0/env/2/name", "value": "DEBUG"},
         {"op": "remove", "path": "/spec/template/spec/containers/0/env/3"},
+        {"op": "remove", "path": "/spec/template/spec/containers/0/env/2"},
     ]
     assert {c.manager for c in action.changes} == {"kubectl-edit"}
     cluster.execute(plan([deployment()], cluster.live()))

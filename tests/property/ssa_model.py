@@ -310,6 +310,9 @@ class Cluster:
             if isinstance(action, Create | Update):
                 self.apply(action.body, manager)
             elif isinstance(action, RemoveFields):
+                for pointer, expected in action.guards:
+                    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+                    assert self._at(self.values[action.key], tokens) == expected, (pointer, expected)
                 for pointer in action.paths:
                     self.remove(action.key, pointer)
             elif isinstance(action, Delete):

@@ -117,7 +117,8 @@ class RemoveFields:
     """Remove fields other managers added to an owned object (JSON pointers into the live object).
 
     ``paths`` are ordered so that removing them one after the other keeps later indices valid.
-    ``resource_version`` is that of the live object the pointers were computed against.
+    ``guards`` are ``(pointer, value)`` pairs that must still hold for the pointers to mean what
+    they meant when planned: the merge-key values of every list item to remove.
     """
 
     kind: ClassVar[ActionKind] = ActionKind.REMOVE_FIELDS
@@ -125,21 +126,17 @@ class RemoveFields:
     reason: Reason
     paths: tuple[str, ...]
     changes: tuple[FieldChange, ...] = ()
-    resource_version: str | None = None
+    guards: tuple[tuple[str, Any], ...] = ()
 
-    def json_patch(self) -> list[dict[str, str]]:
+    def json_patch(self) -> list[dict[str, Any]]:
         """The RFC 6902 patch Shuttle sends (``application/json-patch+json``).
 
-        It starts with a ``test`` of ``/metadata/resourceVersion`` (when known), so it applies
-        only to the very object the list indices were computed against; if the object changed in
-        between the server refuses the patch (422) and the next plan recomputes it.
+        ``test`` operations (the guards) come first: if a list shifted since the plan was made,
+        the server refuses the whole patch (422) and the next plan recomputes it. Status writes
+        by controllers do not disturb it (no resourceVersion test).
         """
-        guard = (
-            [{"op": "test", "path": "/metadata/resourceVersion", "value": self.resource_version}]
-            if self.resource_version
-            else []
-        )
-        return [*guard, *({"op": "remove", "path": path} for path in self.paths)]
+        tests = [{"op": "test", "path": path, "value": value} for path, value in self.guards]
+        return [*tests, *({"op": "remove", "path": path} for path in self.paths)]
 
 
 @attrs.frozen

@@ -23,7 +23,7 @@ from starform_core.plan.fields import (
     resolve_fields_key,
     to_pointer,
 )
-from starform_core.plan.normalize import MISSING, Mismatch
+from starform_core.plan.normalize import ASSOCIATIVE_KEYS, MISSING, Mismatch
 
 __all__ = [
     "Attribution",
@@ -31,6 +31,7 @@ __all__ = [
     "field_changes",
     "find_additions",
     "manager_entries",
+    "removal_guards",
     "removal_order",
 ]
 
@@ -117,6 +118,28 @@ def find_additions(fields: Mapping[str, Any], live: Mapping[str, Any], desired: 
             elif isinstance(child, Mapping) and child:
                 stack.append((child, live_child, desired_child, child_path))
     return found
+
+
+def removal_guards(live: Mapping[str, Any], paths: Iterable[Path]) -> tuple[tuple[str, Any], ...]:
+    """``(pointer, value)`` tests that pin down each list item in ``paths``: its merge keys (or,
+    for a set item, its value). Map keys need none: removing a missing key fails by itself."""
+    guards: list[tuple[str, Any]] = []
+    for path in paths:
+        if not path or not isinstance(path[-1], int):
+            continue
+        value: Any = live
+        for segment in path:
+            value = value[segment]
+        field = str(path[-2]) if len(path) > 1 else ""
+        if not isinstance(value, Mapping):
+            guards.append((to_pointer(path), value))
+            continue
+        if field == "ports":
+            names: tuple[str, ...] = ("containerPort",) if "containerPort" in value else ("port",)
+        else:
+            names = ASSOCIATIVE_KEYS.get(field, ())
+        guards.extend((to_pointer((*path, n)), value[n]) for n in names if n in value)
+    return tuple(guards)
 
 
 def removal_order(paths: Iterable[Path]) -> list[Path]:

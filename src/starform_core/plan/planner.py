@@ -45,6 +45,7 @@ from starform_core.plan.drift import (
     field_changes,
     find_additions,
     manager_entries,
+    removal_guards,
     removal_order,
 )
 from starform_core.plan.fields import FieldRule, parse_rule, to_pointer
@@ -74,7 +75,8 @@ ALWAYS_IGNORED: Final = (
 """Fields never applied nor judged: ``kubectl rollout restart``'s pod-template annotation."""
 
 _DEFAULT_POLICY: Final = DriftPolicy()
-_ACTION_ORDER: Final = {Create: 0, Update: 1, RemoveFields: 2, DriftDetected: 3, Conflict: 4, Held: 5}
+_ACTION_ORDER: Final = {Create: 0, RemoveFields: 1, Update: 2, DriftDetected: 3, Conflict: 4, Held: 5}
+"""For one object: removals first (their pointers were computed against the observed object)."""
 
 
 Identity: TypeAlias = tuple[str, str, str, str]
@@ -229,14 +231,13 @@ class _Planner:
             changes = addition_changes(kind, live, ordered, attribution)
             if enforce:
                 pointers = tuple(to_pointer(path) for path in ordered)
-                version = (live.get("metadata") or {}).get("resourceVersion")
                 self.actions.append(
                     RemoveFields(
                         key,
                         Reason.ADDED_OUT_OF_BAND,
                         pointers,
                         tuple(changes),
-                        str(version) if version else None,
+                        removal_guards(live, ordered),
                     )
                 )
             else:
