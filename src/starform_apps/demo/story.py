@@ -71,7 +71,7 @@ def _set_up_tenants(world: World, timeline: Timeline) -> dict[str, Any]:
     )
     timeline.step("var groups created", "shared (2 keys), production-secrets (2 keys, LOG_LEVEL overlaps)")
     prod = envs["production"]["id"]
-    specs = {
+    specs: dict[str, dict[str, Any]] = {
         "storefront": {
             "type": "web",
             "port": 8080,

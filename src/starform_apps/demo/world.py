@@ -160,7 +160,7 @@ class World:
         self.http.close()
 
 
-def wait_until(predicate: Callable[[], T], *, timeout: float, what: str) -> T:
+def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str) -> T:
     """Poll ``predicate`` until it is truthy; raise :class:`DemoError` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
