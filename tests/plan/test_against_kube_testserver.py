@@ -17,6 +17,7 @@ import pytest
 from kubernetes.dynamic import DynamicClient
 
 from starform_adapters.kube_testserver import KubeTestServer
+from starform_core.health import ServiceStatus, assess_services
 from starform_core.kube.labels import FIELD_MANAGER, OWNERSHIP_SELECTOR
 from starform_core.payload.example import example_payload
 from starform_core.plan import (
@@ -210,3 +211,28 @@ def test_a_removed_service_is_pruned_and_its_pods_go_with_it(kube: KubeTestServe
     assert not any(a.key.kind in ("Pod", "ReplicaSet") for a in pruned.actions)
     execute(dyn, pruned)
     assert plan(fewer, observe(dyn, rendering), partials=rendering.partials, options=options).is_empty
+
+
+def test_health_of_the_applied_example_through_the_client() -> None:
+    rendering = render(example_payload())
+    options = PlanOptions(drift_policies=rendering.drift_policies)
+    with KubeTestServer(gateway_api=True, failing_images=r"shop-orders") as kube:
+        api: Any = kubernetes.client.ApiClient(kube.kube_config())
+        dyn = _Dynamic(api)
+        _load_balancer(kube, rendering)
+        execute(
+            dyn,
+            plan(rendering.objects, observe(dyn, rendering), partials=rendering.partials, options=options),
+        )
+        health = assess_services(observe(dyn, rendering))
+        api.close()
+    by_name = {
+        o["metadata"]["labels"]["starform.io/service-name"]: o["metadata"]["labels"]["starform.io/service-id"]
+        for o in rendering.objects
+        if o["kind"] in ("Deployment", "CronJob")
+    }
+    assert health[by_name["orders-api"]].status is ServiceStatus.ERROR
+    assert "ImagePullBackOff" in health[by_name["orders-api"]].reason
+    assert health[by_name["ghost"]].status is ServiceStatus.PAUSED
+    assert health[by_name["mailer"]].status is ServiceStatus.HEALTHY
+    assert health[by_name["nightly-report"]].status is ServiceStatus.HEALTHY
