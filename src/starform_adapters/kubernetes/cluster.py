@@ -145,16 +145,20 @@ class KubernetesCluster:
         self._remember(live)
         return live
 
-    def remove_fields(self, key: ObjectKey, paths: Sequence[str]) -> KubeObject:
-        """JSON-patch ``remove`` each path, guarded by a ``test`` of the resourceVersion seen."""
+    def remove_fields(
+        self, key: ObjectKey, paths: Sequence[str], *, guards: Sequence[tuple[str, Any]] = ()
+    ) -> KubeObject:
+        """One JSON patch: a ``test`` per guard, then a ``remove`` per path, in the order given.
+
+        When a guard no longer holds (a list shifted since the plan), the server refuses the
+        whole patch and the next plan recomputes it.
+        """
         rtype = self._type(key)
         path = rtype.object_path(name=key.name, namespace=key.namespace or None)
-        current = self._api.get(path)
-        version = (current.get("metadata") or {}).get("resourceVersion")
-        operations: list[dict[str, Any]] = []
-        if version:
-            operations.append({"op": "test", "path": "/metadata/resourceVersion", "value": version})
-        operations.extend({"op": "remove", "path": pointer} for pointer in sorted(paths, reverse=True))
+        operations: list[dict[str, Any]] = [
+            {"op": "test", "path": pointer, "value": value} for pointer, value in guards
+        ]
+        operations.extend({"op": "remove", "path": pointer} for pointer in paths)
         live = self._api.json_patch(path, operations, field_manager=self._field_manager)
         self._remember(live)
         return live

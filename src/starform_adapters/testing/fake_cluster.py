@@ -177,14 +177,19 @@ class FakeCluster:
                     raise ClusterNotFoundError(f'namespaces "{key.namespace}" not found', status=404)
             return copy.deepcopy(self._store(body))
 
-    def remove_fields(self, key: ObjectKey, paths: Sequence[str]) -> KubeObject:
-        """Remove each JSON pointer in ``paths`` from the stored object."""
+    def remove_fields(
+        self, key: ObjectKey, paths: Sequence[str], *, guards: Sequence[tuple[str, Any]] = ()
+    ) -> KubeObject:
+        """Remove each JSON pointer in ``paths``, in order, if every guard still holds."""
         with self._lock:
             self._call("remove_fields", key)
             obj = self._objects.get(key)
             if obj is None:
                 raise ClusterNotFoundError(f"{key} not found", status=404)
-            for pointer in sorted(paths, reverse=True):
+            for pointer, value in guards:
+                if _resolve(obj, pointer) != value:
+                    raise ClusterConflictError(f"{key}: test of {pointer} failed", status=422)
+            for pointer in paths:
                 *parents, last = [_unescape(p) for p in pointer.lstrip("/").split("/")]
                 node: Any = obj
                 for part in parents:
@@ -241,3 +246,17 @@ class FakeCluster:
 def _owned(obj: Mapping[str, Any]) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return bool(labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE)
+
+
+def _resolve(obj: Any, pointer: str) -> Any:
+    """The value at a JSON pointer (``None`` when any step is missing)."""
+    node: Any = obj
+    for part in (_unescape(p) for p in pointer.lstrip("/").split("/")):
+        if isinstance(node, list):
+            index = int(part) if part.isdigit() else len(node)
+            node = node[index] if index < len(node) else None
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+    return node

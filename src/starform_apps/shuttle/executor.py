@@ -124,7 +124,7 @@ def _run_one(cluster: ClusterPort, action: Action) -> None:
     elif isinstance(action, Update):
         cluster.apply(action.body, force=True)
     elif isinstance(action, RemoveFields):
-        cluster.remove_fields(action.key, action.paths)
+        cluster.remove_fields(action.key, action.paths, guards=action.guards)
     elif isinstance(action, Delete):
         cluster.delete(action.key, uid=action.uid)
 

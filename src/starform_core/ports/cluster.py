@@ -33,8 +33,11 @@ class ClusterPort(Protocol):
         """Server-side apply ``body`` with Shuttle's field manager; returns the live object."""
         ...
 
-    def remove_fields(self, key: ObjectKey, paths: Sequence[str]) -> KubeObject:
-        """Remove the fields at ``paths`` (JSON pointers) that other managers added."""
+    def remove_fields(
+        self, key: ObjectKey, paths: Sequence[str], *, guards: Sequence[tuple[str, Any]] = ()
+    ) -> KubeObject:
+        """Remove the fields at ``paths`` (JSON pointers, removed in the order given) that other
+        managers added, provided every ``(pointer, value)`` guard still holds (else a conflict)."""
         ...
 
     def delete(self, key: ObjectKey, *, uid: str | None = None) -> None:
