@@ -386,6 +386,31 @@ class MemoryStore:
             st.project_members[(project_id, user_id)] = role
             self._audit(st, actor, "project.member.set", "user", user_id)
 
+    def remove_workspace_member(self, workspace_id: str, user_id: str, *, actor: Actor) -> None:
+        """Remove a member and their project roles; the last Owner stays."""
+        with self._write() as st:
+            owners = [
+                u
+                for (w, u), r in st.workspace_members.items()
+                if w == workspace_id and r is WorkspaceRole.OWNER
+            ]
+            if owners == [user_id]:
+                raise StoreConflictError("user_id: a workspace keeps at least one Owner")
+            if st.workspace_members.pop((workspace_id, user_id), None) is None:
+                raise StoreNotFoundError("the user is not a member of this workspace")
+            for project in st.projects.values():
+                if project.workspace_id == workspace_id:
+                    st.project_members.pop((project.project_id, user_id), None)
+            self._audit(st, actor, "workspace.member.remove", "user", user_id)
+
+    def remove_project_member(self, project_id: str, user_id: str, *, actor: Actor) -> None:
+        """Remove a user's project role."""
+        with self._write() as st:
+            _found(st.projects, project_id, "project")
+            if st.project_members.pop((project_id, user_id), None) is None:
+                raise StoreNotFoundError("the user has no role in this project")
+            self._audit(st, actor, "project.member.remove", "user", user_id)
+
     def roles_of(self, user_id: str, workspace_id: str, project_id: str | None = None) -> Roles:
         """The user's roles."""
         st = self._state

@@ -15,6 +15,7 @@ import pytest
 from tests.starbase.world import IMAGE, World, build_world, ok
 
 from starform_apps.starbase.testing import RunningStarbase
+from starform_apps.starbase.tokens import hash_token
 
 ROLES = ("owner", "admin", "billing", "member", "viewer", "developer", "project_admin", "outsider")
 READERS = {"owner", "admin", "viewer", "developer", "project_admin"}
@@ -217,3 +218,36 @@ def test_only_an_owner_grants_owner(client: httpx.Client, cast: Cast) -> None:
         json={"email": cast.emails["member"], "role": "owner"},
     )
     assert denied.status_code == 403
+
+
+def test_removing_members(starbase: RunningStarbase, client: httpx.Client) -> None:
+    w = build_world(starbase, client)
+    owner = w.h(w.owner)
+    email = f"gone-{uuid.uuid4().hex[:6]}@example.com"
+    token = starbase.user_token(email)
+    user_id = starbase.starbase.store.get_user(email=email).user_id
+    ok(
+        client.put(
+            f"/v1/workspaces/{w.workspace_id}/members", headers=owner, json={"email": email, "role": "member"}
+        ),
+        204,
+    )
+    ok(
+        client.put(
+            f"/v1/projects/{w.project_id}/members", headers=owner, json={"email": email, "role": "developer"}
+        ),
+        204,
+    )
+    assert client.get(f"/v1/projects/{w.project_id}", headers=w.h(token)).status_code == 200
+    ok(client.delete(f"/v1/projects/{w.project_id}/members/{user_id}", headers=owner), 204)
+    assert client.get(f"/v1/projects/{w.project_id}", headers=w.h(token)).status_code == 404
+    assert client.get(f"/v1/workspaces/{w.workspace_id}", headers=w.h(token)).status_code == 200
+    ok(client.delete(f"/v1/workspaces/{w.workspace_id}/members/{user_id}", headers=owner), 204)
+    assert client.get(f"/v1/workspaces/{w.workspace_id}", headers=w.h(token)).status_code == 404
+    assert (
+        client.delete(f"/v1/workspaces/{w.workspace_id}/members/{user_id}", headers=owner).status_code == 404
+    )
+    owner_id = starbase.starbase.store.user_for_token(hash_token(w.owner)).user_id
+    last = client.delete(f"/v1/workspaces/{w.workspace_id}/members/{owner_id}", headers=owner)
+    assert last.status_code == 409
+    assert "Owner" in last.text

@@ -8,9 +8,12 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -22,6 +25,7 @@ CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
 ]
 
@@ -42,12 +46,26 @@ def _requests(starbase: RunningStarbase) -> float:
     )
 
 
-def _exercise(operation: Any, world: World, base_url: str) -> None:
+def _real_ids(world: World) -> dict[str, str]:
+    """Path parameters that name existing rows, so generated bodies reach the deep checks."""
+    return {
+        "workspace_id": world.workspace_id,
+        "project_id": world.project_id,
+        "environment_id": world.staging_id,
+        "service_id": world.web_id,
+        "var_group_id": world.var_group_id,
+        "cluster_id": world.cluster_id,
+    }
+
+
+def _exercise(operation: Any, world: World, base_url: str, mode: GenerationMode) -> None:
     """Run a few generated cases against one operation (raises on the first failed check)."""
     agent = "/clusters/{cluster_id}/" in operation.path
     headers = {"Authorization": f"Bearer {world.agent_token if agent else world.owner}"}
+    names = {p.name for p in operation.path_parameters}
+    ids = {k: v for k, v in _real_ids(world).items() if k in names}
 
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=ids or None))
     @settings(
         max_examples=6,
         deadline=None,
@@ -56,8 +74,6 @@ def _exercise(operation: Any, world: World, base_url: str) -> None:
         database=None,
     )
     def run(case: Any) -> None:
-        if agent:
-            case.path_parameters["cluster_id"] = world.cluster_id
         case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
 
     run()
@@ -72,10 +88,13 @@ def test_api_conforms_to_its_schema(world: World, starbase: RunningStarbase) -> 
     for result in api.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]
         operations += 1
-        try:
-            _exercise(operation, world, starbase.base_url)
-        except Exception as exc:
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                _exercise(operation, world, starbase.base_url, mode)
+            except Unsatisfiable:
+                assert mode is GenerationMode.NEGATIVE  # nothing to break: no parameters, no body
+            except Exception as exc:
+                failures.append(f"{mode.value} {operation.method.upper()} {operation.path}: {exc}")
     assert operations >= 30
     assert _requests(starbase) - requests_before >= 2 * operations, "cases were really sent"
     assert failures == [], "\n\n".join(failures)

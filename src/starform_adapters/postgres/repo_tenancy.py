@@ -190,6 +190,59 @@ class TenancyRepository(StoreBase):
                 after={"role": role.value},
             )
 
+    def remove_workspace_member(self, workspace_id: str, user_id: str, *, actor: Actor) -> None:
+        """Remove a member and their project roles in the workspace; the last Owner stays."""
+        with self._tx() as cur:
+            owners = cur.execute(
+                "SELECT user_id FROM workspace_members WHERE workspace_id = %s AND role = 'owner' FOR UPDATE",
+                (workspace_id,),
+            ).fetchall()
+            if [r[0] for r in owners] == [user_id]:
+                raise StoreConflictError("user_id: a workspace keeps at least one Owner")
+            cur.execute(
+                "DELETE FROM workspace_members WHERE workspace_id = %s AND user_id = %s RETURNING role",
+                (workspace_id, user_id),
+            )
+            removed = cur.fetchone()
+            if removed is None:
+                raise StoreNotFoundError("the user is not a member of this workspace")
+            cur.execute(
+                "DELETE FROM project_members m USING projects p WHERE p.id = m.project_id"
+                " AND p.workspace_id = %s AND m.user_id = %s",
+                (workspace_id, user_id),
+            )
+            self._audit(
+                cur,
+                actor,
+                "workspace.member.remove",
+                "user",
+                user_id,
+                workspace_id=workspace_id,
+                before={"role": removed[0]},
+            )
+
+    def remove_project_member(self, project_id: str, user_id: str, *, actor: Actor) -> None:
+        """Remove a user's project role."""
+        with self._tx() as cur:
+            scope = self._scope_of_project(cur, project_id, lock=False)
+            cur.execute(
+                "DELETE FROM project_members WHERE project_id = %s AND user_id = %s RETURNING role",
+                (project_id, user_id),
+            )
+            removed = cur.fetchone()
+            if removed is None:
+                raise StoreNotFoundError("the user has no role in this project")
+            self._audit(
+                cur,
+                actor,
+                "project.member.remove",
+                "user",
+                user_id,
+                workspace_id=scope.workspace_id,
+                project_id=project_id,
+                before={"role": removed[0]},
+            )
+
     def roles_of(self, user_id: str, workspace_id: str, project_id: str | None = None) -> Roles:
         """The user's workspace role and project role."""
         with self._read() as cur:

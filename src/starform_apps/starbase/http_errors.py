@@ -40,6 +40,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be parsed"},
     401: {"model": ErrorBody, "description": "Missing or unknown bearer token"},
     403: {"model": ErrorBody, "description": "The token's roles do not allow this"},
     404: {"model": ErrorBody, "description": "Unknown (or invisible) resource"},

@@ -50,6 +50,15 @@ def set_project_member(
     return Response(status_code=204)
 
 
+@router.delete("/projects/{project_id}/members/{user_id}", status_code=204, response_class=Response)
+def remove_project_member(project_id: UUID, user_id: UUID, user: CurrentUser, store: StoreDep) -> Response:
+    """Remove a user's project role (project Admin)."""
+    project = store.get_project(str(project_id))
+    authorize_project(store, user, project, Action.PROJECT_MEMBERS)
+    store.remove_project_member(project.project_id, str(user_id), actor=actor_of(user))
+    return Response(status_code=204)
+
+
 @router.post("/projects/{project_id}/environments", status_code=201, response_model=s.EnvironmentOut)
 def create_environment(
     project_id: UUID, body: s.EnvironmentIn, user: CurrentUser, store: StoreDep

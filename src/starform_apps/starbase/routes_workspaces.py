@@ -63,6 +63,17 @@ def set_member(workspace_id: UUID, body: s.MemberIn, user: CurrentUser, store: S
     return Response(status_code=204)
 
 
+@router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204, response_class=Response)
+def remove_member(workspace_id: UUID, user_id: UUID, user: CurrentUser, store: StoreDep) -> Response:
+    """Remove a member and their project roles (Owner/Admin; only an Owner removes an Owner)."""
+    roles = authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_MEMBERS)
+    target = store.roles_of(str(user_id), str(workspace_id)).workspace
+    if target is WorkspaceRole.OWNER and roles.workspace is not WorkspaceRole.OWNER:
+        raise HttpError(403, "only an Owner can remove an Owner")
+    store.remove_workspace_member(str(workspace_id), str(user_id), actor=actor_of(user))
+    return Response(status_code=204)
+
+
 @router.post("/workspaces/{workspace_id}/projects", status_code=201, response_model=s.ProjectOut)
 def create_project(workspace_id: UUID, body: s.ProjectIn, user: CurrentUser, store: StoreDep) -> s.ProjectOut:
     """Create a project pinned to a cluster (workspace Owner/Admin)."""

@@ -255,6 +255,14 @@ class Store(DesiredStateStore, Protocol):
         """Add a project member or change the role."""
         ...
 
+    def remove_workspace_member(self, workspace_id: str, user_id: str, *, actor: Actor) -> None:
+        """Remove a member (and their project roles in the workspace); the last Owner stays."""
+        ...
+
+    def remove_project_member(self, project_id: str, user_id: str, *, actor: Actor) -> None:
+        """Remove a user's project role."""
+        ...
+
     def roles_of(self, user_id: str, workspace_id: str, project_id: str | None = None) -> Roles:
         """The user's workspace role and project role (either may be ``None``)."""
         ...
