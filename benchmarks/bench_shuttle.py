@@ -1,0 +1,463 @@
+"""Shuttle benchmark: (a) Kubernetes API calls per no-op tick, (b) latency from a Starbase write
+to a converged cluster, (c) first full apply and no-op reconcile of 2,000 services (~12,000
+objects): wall time, tracemalloc peak and RSS.
+
+Run: ``.venv/bin/python benchmarks/bench_shuttle.py [--services 2000] [--interval 1] [--trials 5]``
+
+The Kubernetes test server runs in a child process (so time, tracemalloc and RSS figures are
+Shuttle's own; its request log is read over a pipe). (a) and (c) use the in-memory source with a
+synthetic payload built from deterministic rows by ``build_payload``; (b) uses a real Starbase
+(``running_starbase()``: PostgreSQL, HTTP) and a real ``StarbaseClient``. Shuttle runs in
+this process with the same wiring as ``shuttle run`` (``build_shuttle``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import multiprocessing.connection
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import attrs
+import httpx
+from kubernetes.client import Configuration
+
+from starform_adapters.starbase import InMemorySource, StarbaseClient
+from starform_apps.shuttle import Shuttle, ShuttleConfig, build_shuttle
+from starform_core.model.enums import ServiceType
+from starform_core.model.workload import Autoscaling
+from starform_core.payload import DesiredState, etag_of, to_json
+from starform_core.payload.build import build_payload
+from starform_core.payload.rows import (
+    ClusterRow,
+    ClusterRows,
+    DeploymentRow,
+    EnvironmentRow,
+    HostnameRow,
+    ProjectRow,
+    ServiceRow,
+    ServiceVarGroupRow,
+    VarGroupEntryRow,
+    VarGroupRow,
+)
+from starform_core.render import render
+from starform_core.secrets_values import SecretValue
+
+LB_NAMESPACE = "envoy-gateway-system"
+LB_NAME = "envoy-lb"
+CLUSTER_ID = "9b2e7c1d-4a5f-4e8b-b0c9-000000000001"
+
+
+# --- the Kubernetes test server in a child process ---------------------------------------------
+def _serve_kube(conn: multiprocessing.connection.Connection, controllers: bool) -> None:
+    from starform_adapters.kube_testserver import KubeTestServer
+
+    with KubeTestServer(controllers=controllers) as kube:
+        kube.install_gateway_api_crd()
+        kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LB_NAMESPACE}})
+        kube.apply_as(
+            "envoy-gateway",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": LB_NAME, "namespace": LB_NAMESPACE},
+                "spec": {"type": "LoadBalancer", "ports": [{"name": "https", "port": 443}]},
+            },
+        )
+        conn.send(kube.url)
+        while True:
+            command, argument = conn.recv()
+            if command == "stop":
+                return
+            if command == "clear":
+                kube.clear_request_log()
+                conn.send(None)
+            elif command == "counts":
+                records = kube.requests.records()
+                verbs: dict[str, int] = {}
+                for record in records:
+                    verbs[record.verb] = verbs.get(record.verb, 0) + 1
+                conn.send(verbs)
+            elif command == "image":
+                namespace, name = argument
+                deployment = kube.get("apps/v1", "Deployment", name, namespace=namespace)
+                containers = (deployment or {}).get("spec", {}).get("template", {}).get("spec", {})
+                conn.send([c["image"] for c in containers.get("containers", [])])
+
+
+class KubeChild:
+    """A handle on the child process's test server."""
+
+    def __init__(self, conn: multiprocessing.connection.Connection, url: str) -> None:
+        self._conn = conn
+        self.url = url
+        self._lock = threading.Lock()
+
+    def ask(self, command: str, argument: Any = None) -> Any:
+        with self._lock:
+            self._conn.send((command, argument))
+            return self._conn.recv()
+
+    def configuration(self) -> Configuration:
+        return Configuration(host=self.url)
+
+
+@contextmanager
+def kube_child(*, controllers: bool) -> Iterator[KubeChild]:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve_kube, args=(child, controllers), daemon=True)
+    process.start()
+    try:
+        yield KubeChild(parent, parent.recv())
+    finally:
+        parent.send(("stop", None))
+        process.join(timeout=60)
+        if process.is_alive():
+            process.kill()
+
+
+# --- the synthetic payload ----------------------------------------------------------------------
+def _uuid(kind: int, n: int) -> str:
+    return f"{kind:08x}-0000-4000-8000-{n:012x}"
+
+
+def synthetic_rows(services: int, *, per_project: int = 20, generation: int = 1) -> ClusterRows:
+    """``services`` services, ``per_project`` to a project (one namespace each). Nine in ten are
+    public web services with an autoscaler (ServiceAccount, NetworkPolicy, Deployment, Service,
+    HPA, HTTPRoute); one in ten is a worker (ServiceAccount, Deployment). Each project has one
+    var group (a Secret) attached to all its services."""
+    cluster = ClusterRow(
+        cluster_id=CLUSTER_ID,
+        name="bench-1",
+        region="fra1",
+        generation=generation,
+        gateway_namespace=LB_NAMESPACE,
+        gateway_name="starform-gateway",
+        storage_class="do-block-storage",
+        lb_target_api_version="v1",
+        lb_target_kind="Service",
+        lb_target_namespace=LB_NAMESPACE,
+        lb_target_name=LB_NAME,
+        lb_size_unit=2,
+    )
+    projects, environments, rows, deployments = [], [], [], []
+    groups, entries, attachments, hostnames = [], [], [], []
+    for p in range((services + per_project - 1) // per_project):
+        project_id, environment_id, group_id = _uuid(1, p), _uuid(2, p), _uuid(3, p)
+        projects.append(
+            ProjectRow(
+                project_id=project_id,
+                workspace_id=_uuid(9, 0),
+                cluster_id=CLUSTER_ID,
+                name=f"p{p}",
+                tier="pro",
+            )
+        )
+        environments.append(
+            EnvironmentRow(environment_id=environment_id, project_id=project_id, name="production")
+        )
+        groups.append(VarGroupRow(var_group_id=group_id, project_id=project_id, name="shared"))
+        entries.append(VarGroupEntryRow(var_group_id=group_id, key="LOG_LEVEL", value=SecretValue("info")))
+        for s in range(p * per_project, min(services, (p + 1) * per_project)):
+            service_id = _uuid(4, s)
+            web = s % 10 != 9
+            rows.append(
+                ServiceRow(
+                    service_id=service_id,
+                    project_id=project_id,
+                    environment_id=environment_id,
+                    name=f"svc-{s}",
+                    type=ServiceType.WEB if web else ServiceType.WORKER,
+                    state="active",
+                    port=8080 if web else None,
+                    replicas=None if web else 1,
+                    autoscaling=Autoscaling(min_replicas=1, max_replicas=4, target_cpu_percent=70)
+                    if web
+                    else None,
+                )
+            )
+            deployments.append(
+                DeploymentRow(
+                    deployment_id=_uuid(5, s),
+                    service_id=service_id,
+                    version=1,
+                    image=f"registry.example.com/app-{s}@sha256:{'ab' * 32}",
+                )
+            )
+            attachments.append(
+                ServiceVarGroupRow(service_id=service_id, var_group_id=group_id, attach_order=0)
+            )
+            if web:
+                hostnames.append(HostnameRow(service_id=service_id, hostname=f"svc-{s}.bench.example.com"))
+    return ClusterRows(
+        cluster=cluster,
+        projects=tuple(projects),
+        environments=tuple(environments),
+        services=tuple(rows),
+        deployments=tuple(deployments),
+        var_groups=tuple(groups),
+        var_group_entries=tuple(entries),
+        service_var_groups=tuple(attachments),
+        hostnames=tuple(hostnames),
+    )
+
+
+def synthetic_payload(services: int) -> DesiredState:
+    return build_payload(synthetic_rows(services), checksum_key=b"bench-checksum-key-not-a-secret!")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def make_shuttle(
+    kube: KubeChild,
+    source: Any,
+    state_dir: Path,
+    *,
+    interval: float = 30.0,
+    qps: float = 50.0,
+    burst: int = 100,
+) -> Shuttle:
+    config = ShuttleConfig(
+        starbase_url="http://unused.invalid",
+        cluster_id=CLUSTER_ID,
+        token="unused",
+        state_dir=state_dir,
+        interval=interval,
+        qps=qps,
+        burst=burst,
+    )
+    agent = build_shuttle(config, kube_configuration=kube.configuration(), source=source, serve_ops=False)
+    agent.start(sync_timeout=120)
+    return agent
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def converge(agent: Shuttle, desired: int) -> None:
+    for _ in range(5):
+        if agent.loop.run_once().converged:
+            break
+    else:
+        raise RuntimeError("did not converge")
+    wait_until(lambda: len(agent.cluster.live_objects()) >= desired, "the watch cache")
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max(len(label) for label, _ in rows)
+    print(f"\n{title}")
+    print("-" * (width + 24))
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+# --- (a) API calls per no-op tick ----------------------------------------------------------------
+def bench_noop_calls(services: int, ticks: int) -> list[tuple[str, str]]:
+    document = synthetic_payload(services)
+    desired = len(render(document).objects)
+    with kube_child(controllers=True) as kube, tempfile.TemporaryDirectory() as state:
+        agent = make_shuttle(kube, InMemorySource(document), Path(state), qps=1000, burst=1000)
+        try:
+            converge(agent, desired)
+            agent.loop.run_once()
+            kube.ask("clear")
+            for _ in range(ticks):
+                result = agent.loop.run_once()
+                assert result.plan is not None
+                assert not result.plan.executable
+            counts: dict[str, int] = kube.ask("counts")
+        finally:
+            agent.stop()
+    writes = sum(counts.get(v, 0) for v in ("create", "update", "patch", "delete", "deletecollection"))
+    return [
+        ("services / desired objects", f"{services} / {desired}"),
+        ("no-op ticks measured", str(ticks)),
+        ("writes per tick", f"{writes / ticks:g}"),
+        ("LISTs per tick", f"{counts.get('list', 0) / ticks:g}"),
+        ("GETs per tick", f"{counts.get('get', 0) / ticks:g}"),
+        ("new WATCH requests per tick", f"{counts.get('watch', 0) / ticks:g}"),
+    ]
+
+
+# --- (b) Starbase write -> converged -------------------------------------------------------------
+def _has_image(kube: KubeChild, namespace: str, name: str, image: str) -> Callable[[], bool]:
+    return lambda: bool(kube.ask("image", (namespace, name)) == [image])
+
+
+def bench_latency(interval: float, trials: int) -> list[tuple[str, str]]:
+    from tests.shuttle.tenant import make_tenant
+
+    from starform_apps.starbase.testing import running_starbase
+
+    latencies: list[float] = []
+    with running_starbase() as sb, httpx.Client(base_url=sb.base_url, timeout=30) as http:
+        tenant = make_tenant(sb, http, services=5)
+        with kube_child(controllers=True) as kube, tempfile.TemporaryDirectory() as state:
+            client = StarbaseClient(sb.base_url, cluster_id=tenant.cluster_id, token=tenant.agent_token)
+            agent = make_shuttle(kube, client, Path(state), interval=interval)
+            namespace = "sf-" + tenant.project_id.replace("-", "")
+            try:
+                agent.loop.run_once()
+                agent.run_in_thread()
+                for trial in range(trials):
+                    target = tenant.service_ids[trial % len(tenant.service_ids)]
+                    name = f"svc-{tenant.service_ids.index(target):03d}-production"
+                    image = f"registry.example.com/team/bench-{trial}@sha256:{trial:02x}{'ef' * 31}"
+                    # start at a random phase of the poll cycle, as a user would
+                    time.sleep((trial * 0.37) % interval)
+                    started = time.perf_counter()
+                    tenant.deploy(target, image)
+                    wait_until(_has_image(kube, namespace, name, image), "the new image", 120)
+                    latencies.append(time.perf_counter() - started)
+            finally:
+                agent.stop()
+    return [
+        ("poll interval", f"{interval:g} s"),
+        ("trials", str(trials)),
+        ("median write -> Deployment updated", f"{statistics.median(latencies) * 1000:.0f} ms"),
+        ("min / max", f"{min(latencies) * 1000:.0f} / {max(latencies) * 1000:.0f} ms"),
+        ("expected worst case", f"~ poll interval ({interval:g} s) + one reconcile"),
+    ]
+
+
+# --- (c) 2,000 services --------------------------------------------------------------------------
+@attrs.define
+class ScalePass:
+    """One first apply into an empty test server, then no-op reconciles."""
+
+    first_seconds: float = 0.0
+    applied: int = 0
+    first_peak: int = 0
+    noop_seconds: list[float] = attrs.field(factory=list)
+    noop_peak: int = 0
+    rss_before: float = 0.0
+    rss_max_after_apply: float = 0.0
+    rss_end: float = 0.0
+
+
+def scale_pass(document: DesiredState, qps: float, *, trace: bool) -> ScalePass:
+    """With ``trace``, tracemalloc runs during the first apply and one no-op reconcile (it slows
+    them, so their times come from the untraced pass)."""
+    desired = len(render(document).objects)
+    figures = ScalePass()
+    with kube_child(controllers=False) as kube, tempfile.TemporaryDirectory() as state:
+        figures.rss_before = current_rss_mib()
+        agent = make_shuttle(kube, InMemorySource(document), Path(state), qps=qps, burst=int(qps))
+        try:
+            if trace:
+                tracemalloc.start()
+            t0 = time.perf_counter()
+            first = agent.loop.run_once()
+            figures.first_seconds = time.perf_counter() - t0
+            _, figures.first_peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            if not first.converged:
+                raise RuntimeError(
+                    f"the first apply failed: {first.execution and first.execution.failed[:3]}"
+                )
+            figures.applied = len(first.execution.outcomes) if first.execution else 0
+            figures.rss_max_after_apply = rss_mib()
+            wait_until(lambda: len(agent.cluster.live_objects()) >= desired, "the watch cache")
+            agent.loop.run_once()  # the status report after the cache caught up
+            for _ in range(3):
+                t0 = time.perf_counter()
+                quiet = agent.loop.run_once()
+                figures.noop_seconds.append(time.perf_counter() - t0)
+                if quiet.plan is None or quiet.plan.executable:
+                    raise RuntimeError("the no-op reconcile planned actions")
+            if trace:
+                tracemalloc.start()
+                agent.loop.run_once()
+                _, figures.noop_peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+            figures.rss_end = current_rss_mib()
+        finally:
+            agent.stop()
+    return figures
+
+
+def bench_scale(services: int, qps: float) -> list[tuple[str, str]]:
+    started = time.perf_counter()
+    document = synthetic_payload(services)
+    desired = len(render(document).objects)
+    build_seconds = time.perf_counter() - started
+    body = to_json(document)
+    timed = scale_pass(document, qps, trace=False)
+    traced = scale_pass(document, qps, trace=True)
+    mib = 2**20
+    return [
+        ("services / desired objects", f"{services} / {desired}"),
+        ("payload size", f"{len(body) / mib:.1f} MiB (etag {etag_of(body)[:12]}...)"),
+        ("build_payload + render (rows -> objects)", f"{build_seconds:.2f} s"),
+        ("client rate limit", f"qps={qps:g} burst={int(qps)}"),
+        ("first full apply, wall (untraced)", f"{timed.first_seconds:.1f} s for {timed.applied} actions"),
+        ("  apply rate", f"{timed.applied / timed.first_seconds:.0f} objects/s"),
+        ("  same, under tracemalloc", f"{traced.first_seconds:.1f} s"),
+        ("  tracemalloc peak", f"{traced.first_peak / mib:.1f} MiB"),
+        (
+            "  peak RSS (ru_maxrss) after it",
+            f"{timed.rss_max_after_apply:.0f} MiB (before start: {timed.rss_before:.0f})",
+        ),
+        (
+            "no-op reconcile (304, plan vs cache)",
+            f"median {statistics.median(timed.noop_seconds) * 1000:.0f} ms "
+            f"(min {min(timed.noop_seconds) * 1000:.0f}, max {max(timed.noop_seconds) * 1000:.0f})",
+        ),
+        ("  tracemalloc peak", f"{traced.noop_peak / mib:.1f} MiB"),
+        ("  RSS at the end (watch cache full)", f"{timed.rss_end:.0f} MiB"),
+        ("first apply floor at the default qps=50", f"{timed.applied / 50:.0f} s (rate limiter alone)"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=2000)
+    parser.add_argument("--noop-services", type=int, default=200)
+    parser.add_argument("--ticks", type=int, default=10)
+    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--qps", type=float, default=1000.0)
+    parser.add_argument("--only", choices=["a", "b", "c"], action="append")
+    args = parser.parse_args()
+    only = set(args.only or ["a", "b", "c"])
+    print(f"Python {sys.version.split()[0]}")
+    if "a" in only:
+        table("(a) Kubernetes API calls per no-op tick", bench_noop_calls(args.noop_services, args.ticks))
+    if "b" in only:
+        table("(b) Starbase write -> cluster converged", bench_latency(args.interval, args.trials))
+    if "c" in only:
+        table(
+            f"(c) {args.services} services: first apply and no-op reconcile",
+            bench_scale(args.services, args.qps),
+        )
+
+
+if __name__ == "__main__":
+    main()
