@@ -10,6 +10,7 @@ from starform_core.errors import (
     UnsupportedApiVersionError,
     ValidationError,
 )
+from starform_core.health import ServiceHealth, ServiceStatus, assess_services
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 from starform_core.model import (
     ClusterSettings,
@@ -32,6 +33,8 @@ from starform_core.payload import (
     payload_schema,
     to_json,
 )
+from starform_core.plan import Plan, PlanOptions, plan
+from starform_core.render import Rendering, parse_route_name, render, route_name
 from starform_core.secrets_values import SecretValue
 
 __all__ = [
@@ -44,20 +47,30 @@ __all__ = [
     "Environment",
     "KubeObject",
     "ObjectKey",
+    "Plan",
+    "PlanOptions",
     "Project",
     "Release",
+    "Rendering",
     "SecretValue",
     "Service",
+    "ServiceHealth",
+    "ServiceStatus",
     "ServiceType",
     "StarformError",
     "TenantKey",
     "UnsupportedApiVersionError",
     "ValidationError",
     "VarGroup",
+    "assess_services",
     "build_payload",
     "etag_of",
     "key_of",
     "parse_payload",
+    "parse_route_name",
     "payload_schema",
+    "plan",
+    "render",
+    "route_name",
     "to_json",
 ]
