@@ -17,6 +17,7 @@ from starform_adapters.postgres.errors import translate_errors
 from starform_adapters.postgres.queries import load_cluster, load_rows
 from starform_core.errors import StoreNotFoundError
 from starform_core.payload.build import build_payload
+from starform_core.payload.codec import converter
 from starform_core.ports.store import Actor
 from starform_core.secrets_values import SecretValue
 
@@ -41,8 +42,6 @@ def _placeholder(_group: str, _key: str, _sealed: Sealed) -> SecretValue:
 
 def jsonable(value: Any) -> Any:
     """A JSON-ready copy of ``value`` (attrs values via the payload converter's rules)."""
-    from starform_core.payload.codec import converter
-
     return json.loads(json.dumps(converter.unstructure(value), default=str))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import attrs
@@ -458,8 +457,3 @@ class ServiceRepository(StoreBase):
                 (service_id,),
             ).fetchall()
         return [str(r[0]) for r in records]
-
-    @staticmethod
-    def new_id() -> str:
-        """A fresh random id."""
-        return str(uuid.uuid4())

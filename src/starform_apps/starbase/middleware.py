@@ -30,16 +30,11 @@ class RequestMetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        recorded = False
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
             elapsed = time.perf_counter() - started
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
@@ -53,3 +48,17 @@ class RequestMetricsMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                record()  # before the last byte leaves: a client that has the answer sees the line
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if not recorded:
+                record()

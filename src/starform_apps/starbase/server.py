@@ -28,7 +28,7 @@ __all__ = ["ServerThread", "Starbase", "embedded_database", "load_cipher", "open
 KEY_FILE = "encryption.key"
 
 
-@attrs.define
+@attrs.frozen
 class Starbase:
     """An opened Starbase: its store, cipher, metrics and ASGI app."""
 

@@ -32,7 +32,7 @@ from starform_core.ports.store import UserRecord
 __all__ = ["RunningStarbase", "running_starbase"]
 
 
-@attrs.define
+@attrs.frozen
 class RunningStarbase:
     """A Starbase serving on ``base_url`` with direct access to its store and metrics."""
 
