@@ -11,7 +11,8 @@ It stores objects by :class:`~starform_core.kube.objects.ObjectKey`, stamps ``ui
 
 Like a real API server it refuses a namespaced object whose Namespace does not exist (set
 ``require_namespaces=False`` to turn that off). It does no defaulting, validation or
-field-ownership tracking; use the Kubernetes test server for those.
+field-ownership tracking; use the Kubernetes test server for those. ``remove_fields`` checks its
+``guards`` (JSON pointer, expected value) like the real adapter's JSON-patch ``test`` operations.
 """
 
 from __future__ import annotations
