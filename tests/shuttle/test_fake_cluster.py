@@ -107,3 +107,11 @@ def test_unsupported_kinds() -> None:
     assert not cluster.supports(CM_KEY)
     with pytest.raises(ClusterNotFoundError):
         cluster.apply(CM, force=False)
+
+
+def test_remove_fields_checks_its_guards_first() -> None:
+    cluster = FakeCluster([NS, CM])
+    with pytest.raises(ClusterConflictError, match="test of /data/a failed"):
+        cluster.remove_fields(CM_KEY, ["/data/b"], guards=[("/data/a", "other")])
+    assert cluster.stored(CM_KEY)["data"] == {"a": "1", "b": "2"}  # type: ignore[index]
+    assert cluster.remove_fields(CM_KEY, ["/data/b"], guards=[("/data/a", "1")])["data"] == {"a": "1"}
