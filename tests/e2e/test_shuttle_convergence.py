@@ -90,7 +90,11 @@ def test_out_of_band_delete_is_restored_and_reported(
     result = agent.loop.run_once()
     assert result.converged
     assert _live(kube, target) is not None
-    assert any(e["type"] == "Applied" and e["data"]["object"] == str(key) for e in source.events.values())
+    restored = [e for e in source.events.values() if e["data"].get("object") == str(key)]
+    assert [(e["type"], e["reason"]) for e in restored] == [
+        ("Applied", "missing"),
+        ("DriftReverted", "missing"),
+    ]
 
 
 def test_out_of_band_edits_are_reverted_with_attribution(
@@ -266,3 +270,35 @@ def test_converges_through_injected_api_faults(
     _converge(agent)
     for obj in render(example_payload()).objects:
         assert _live(kube, obj) is not None, key_of(obj)
+
+
+def test_without_the_gateway_api_routes_wait_and_everything_else_converges(
+    kube: KubeTestServer, source: InMemorySource, make_shuttle: ShuttleFactory
+) -> None:
+    kube.uninstall_gateway_api_crd()
+    agent = make_shuttle(source)
+    result = agent.loop.run_once()
+    assert result.converged
+    routes = [o for o in render(example_payload()).objects if o["kind"] == "HTTPRoute"]
+    others = [o for o in render(example_payload()).objects if o["kind"] != "HTTPRoute"]
+    assert routes
+    assert all(_live(kube, o) is not None for o in others)
+    deferred = [e for e in source.events.values() if e["reason"] == "kind-not-served"]
+    assert len(deferred) == 1
+    assert "HTTPRoute" in deferred[0]["message"]
+
+
+def test_a_watch_event_triggers_a_reconcile_before_the_interval(
+    kube: KubeTestServer, source: InMemorySource, make_shuttle: ShuttleFactory
+) -> None:
+    agent = make_shuttle(source)  # interval 30 s: only a watch event can explain a quick repair
+    _converge(agent)
+    target = _deployment("mailer")
+    key = key_of(target)
+    agent.run_in_thread()
+    kube.delete(key.api_version, key.kind, key.name, namespace=key.namespace)
+    kube.wait_for(
+        lambda: _live(kube, target),
+        timeout=10,
+        message="the deployment restored by a watch-triggered reconcile",
+    )

@@ -11,12 +11,42 @@ import pytest
 import starform_core
 
 DECLARED = {
-    "API_VERSION", "ClusterRows", "ClusterSettings", "ContractError", "DesiredState", "DriftPolicy", "Environment",
-    "KubeObject", "ObjectKey", "Plan", "PlanOptions", "Project", "Release", "Rendering", "SecretValue", "Service",
-    "ServiceHealth", "ServiceStatus", "ServiceType", "StarformError", "TenantKey", "UnsupportedApiVersionError",
-    "ValidationError", "VarGroup", "assess_services", "build_payload", "etag_of", "key_of", "parse_payload",
-    "parse_route_name", "payload_schema", "plan", "render", "route_name", "to_json",
-}  # fmt: skip
+    "API_VERSION",
+    "ClusterRows",
+    "ClusterSettings",
+    "ContractError",
+    "DesiredState",
+    "DriftPolicy",
+    "Environment",
+    "KubeObject",
+    "ObjectKey",
+    "Plan",
+    "PlanOptions",
+    "Project",
+    "Release",
+    "Rendering",
+    "SecretValue",
+    "Service",
+    "ServiceHealth",
+    "ServiceStatus",
+    "ServiceType",
+    "StarformError",
+    "TenantKey",
+    "UnsupportedApiVersionError",
+    "ValidationError",
+    "VarGroup",
+    "assess_services",
+    "build_payload",
+    "etag_of",
+    "key_of",
+    "parse_payload",
+    "parse_route_name",
+    "payload_schema",
+    "plan",
+    "render",
+    "route_name",
+    "to_json",
+}
 """The supported surface. Changing it is an API change: update this set, the docs and the changelog."""
 
 PACKAGES = [

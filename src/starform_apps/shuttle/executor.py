@@ -122,7 +122,9 @@ def _run_one(cluster: ClusterPort, action: Action) -> None:
     if isinstance(action, Create):
         cluster.apply(action.body, force=False)
     elif isinstance(action, Update):
-        cluster.apply(action.body, force=True)
+        # force only on objects Shuttle owns; a partial (the load-balancer annotation on an object
+        # another controller owns) never takes a field from another manager: that is a conflict
+        cluster.apply(action.body, force=not action.partial)
     elif isinstance(action, RemoveFields):
         cluster.remove_fields(action.key, action.paths, guards=action.guards)
     elif isinstance(action, Delete):

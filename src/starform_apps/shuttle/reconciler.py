@@ -260,7 +260,13 @@ class Reconciler:
             self._event_for(action, "ReconcileFailed", message=outcome.error)
             return
         reason = getattr(action.reason, "value", str(action.reason))
-        if reason == "drifted" or action.kind is ActionKind.REMOVE_FIELDS:
+        restored = (
+            action.kind is ActionKind.CREATE
+            and self._payload is not None
+            and self._applied == self._payload.generation
+        )
+        if reason == "drifted" or action.kind is ActionKind.REMOVE_FIELDS or restored:
+            # a create for a generation already applied in full restores an object deleted out of band
             self._metrics.drift.labels(mode="enforce").inc()
             self._event_for(action, "DriftReverted")
         elif action.kind is ActionKind.DELETE:
