@@ -58,6 +58,7 @@ class WatchCache:
         self._streams: dict[str, WatchStream] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._revision = 0
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -102,6 +103,11 @@ class WatchCache:
         with self._lock:
             return self._objects.get(key.kind, {}).get(key)
 
+    def revision(self) -> int:
+        """Bumped by every change to the cached objects (events, relists, recorded writes)."""
+        with self._lock:
+            return self._revision
+
     def is_synced(self) -> bool:
         """True once every type has been listed."""
         return all(event.is_set() for event in self._synced.values())
@@ -124,11 +130,13 @@ class WatchCache:
             if cached is not None and _newer(cached, obj):
                 return
             store[key] = obj
+            self._revision += 1
 
     def forget(self, key: ObjectKey) -> None:
         """Drop an object Shuttle just deleted."""
         with self._lock:
-            self._objects.get(key.kind, {}).pop(key, None)
+            if self._objects.get(key.kind, {}).pop(key, None) is not None:
+                self._revision += 1
 
     # the watch loop --------------------------------------------------------------------------
     def _run(self, rtype: ResourceType) -> None:
@@ -142,6 +150,7 @@ class WatchCache:
                 # the kind does not exist (a missing CRD): nothing to cache, check again later
                 with self._lock:
                     self._objects[rtype.kind] = {}
+                    self._revision += 1
                 self._synced[rtype.kind].set()
                 self._stop.wait(min(self._resync, 30.0))
             except (ClusterApiError, _ResyncError, ValueError) as exc:
@@ -163,6 +172,7 @@ class WatchCache:
         with self._lock:
             previous = self._objects.get(rtype.kind, {})
             self._objects[rtype.kind] = fresh
+            self._revision += 1
         self._synced[rtype.kind].set()
         if self._on_change is not None:
             for key in previous.keys() - fresh.keys():
@@ -211,6 +221,7 @@ class WatchCache:
                 store.pop(key, None)
             else:
                 store[key] = obj
+            self._revision += 1
         if self._on_change is not None and kind in ("ADDED", "MODIFIED", "DELETED"):
             self._on_change(str(kind), key)
         return new_version

@@ -98,6 +98,10 @@ class KubernetesCluster:
         """Owned pods and jobs, from the watch cache (no API call)."""
         return self._health.snapshot()
 
+    def revision(self) -> int:
+        """Changes whenever either watch cache changes."""
+        return self._owned.revision() + self._health.revision()  # both only grow
+
     def get(self, key: ObjectKey) -> KubeObject | None:
         """GET one object from the API server."""
         rtype = resource_for(key)

@@ -73,6 +73,7 @@ class FakeCluster:
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
         self._failures: dict[ObjectKey, _Failure] = {}
         self._versions = itertools.count(1)
+        self._revision = 0
         self._unsupported = set(unsupported_kinds)
         self._require_namespaces = require_namespaces
         self.calls: list[ClusterCall] = []
@@ -200,6 +201,7 @@ class FakeCluster:
                 elif isinstance(node, dict):
                     node.pop(last, None)
             obj["metadata"]["resourceVersion"] = str(next(self._versions))
+            self._revision += 1
             return copy.deepcopy(obj)
 
     def delete(self, key: ObjectKey, *, uid: str | None = None) -> None:
@@ -212,9 +214,15 @@ class FakeCluster:
             if uid is not None and obj["metadata"].get("uid") != uid:
                 raise ClusterConflictError(f"{key}: the uid precondition failed", status=409)
             del self._objects[key]
+            self._revision += 1
             if key.kind == "Namespace":
                 for inner in [k for k in self._objects if k.namespace == key.name]:
                     del self._objects[inner]
+
+    def revision(self) -> int:
+        """Bumped by every write to the fake (through the port or :meth:`put`)."""
+        with self._lock:
+            return self._revision
 
     def supports(self, key: ObjectKey) -> bool:
         """False for kinds made unsupported."""
@@ -241,6 +249,7 @@ class FakeCluster:
         metadata["uid"] = (previous or {}).get("metadata", {}).get("uid") or str(uuid.uuid4())
         metadata["resourceVersion"] = str(next(self._versions))
         self._objects[key] = stored
+        self._revision += 1
         return stored
 
 

@@ -70,6 +70,7 @@ class Reconciler:
         health: ServiceHealthFn,
         workers: int = 8,
         status_heartbeat_seconds: float = 300.0,
+        full_plan_seconds: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -81,6 +82,12 @@ class Reconciler:
         self._health = health
         self._workers = workers
         self._heartbeat = status_heartbeat_seconds
+        self._full_plan_every = full_plan_seconds
+        self._last_gate: tuple[object, ...] | None = None
+        self._last_plan: Plan | None = None
+        self._last_full_plan_at = 0.0
+        self._health_revision: int | None = None
+        self._last_health: Mapping[str, tuple[str, str]] = {}
         self._monotonic = monotonic
         self._now = now
         self._payload: DesiredState | None = None
@@ -201,20 +208,34 @@ class Reconciler:
         assert self._payload is not None
         assert self._rendering is not None
         desired, partials = self._desired()
-        live = list(self._cluster.live_objects())
+        revision = self._cluster.revision()  # read before the snapshot: a later change re-plans
+        targets: list[KubeObject] = []
         for partial in partials:
             try:
                 target = self._cluster.get(key_of(partial))
             except ClusterApiError:
                 target = None
             if target is not None:
-                live.append(target)
+                targets.append(target)
+        versions = tuple(str((t.get("metadata") or {}).get("resourceVersion", "")) for t in targets)
+        # plan() is a pure function of (payload, live view, prune permission): when none of them
+        # changed since a plan that needed nothing, that plan still holds. A full plan still runs
+        # every ``full_plan_seconds`` as a safety net.
+        gate = (self._etag, revision, versions, source_ok)
+        last = self._last_plan
+        fresh_enough = self._monotonic() - self._last_full_plan_at < self._full_plan_every
+        if gate == self._last_gate and last is not None and not last.executable and fresh_enough:
+            self._mark_applied()
+            return last, None
+        live = [*self._cluster.live_objects(), *targets]
         options = PlanOptions(
             drift_policies=self._rendering.drift_policies,
             prune_policy=self._payload.cluster.prune,
             allow_prune=source_ok,
         )
         the_plan = plan(desired, live, partials=partials, options=options)
+        self._last_gate, self._last_plan = gate, the_plan
+        self._last_full_plan_at = self._monotonic()
         self._metrics.prune_held.set(1 if the_plan.prune_held else 0)
         self._record_reports(the_plan)
         if not the_plan.executable:
@@ -294,8 +315,13 @@ class Reconciler:
         )
 
     def _report_status(self) -> None:
-        live = [*self._cluster.live_objects(), *self._cluster.health_objects()]
-        health = self._health(live)
+        revision = self._cluster.revision()
+        if revision != self._health_revision:
+            # health is a pure function of the live view: assess it only when the view changed
+            live = [*self._cluster.live_objects(), *self._cluster.health_objects()]
+            self._last_health = self._health(live)
+            self._health_revision = revision
+        health = self._last_health
         snapshot = (self._applied, tuple(sorted((sid, h, r) for sid, (h, r) in health.items())))
         due = self._monotonic() - self._last_status_at >= self._heartbeat
         if snapshot == self._last_status and not due:

@@ -25,6 +25,11 @@ class ClusterPort(Protocol):
         """Live objects read only to assess health (pods, jobs)."""
         ...
 
+    def revision(self) -> int:
+        """A number that changes whenever any object behind :meth:`live_objects` or
+        :meth:`health_objects` changes (no API call). Equal revisions mean an unchanged view."""
+        ...
+
     def get(self, key: ObjectKey) -> KubeObject | None:
         """Read one object from the API (``None`` when it does not exist)."""
         ...
