@@ -1,0 +1,120 @@
+"""The Kubernetes adapter's list-then-watch cache against the test server, through the official client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from starform_adapters.kube_testserver import KubeTestServer
+from starform_adapters.kubernetes import KubeApi, ResourceType, WatchCache
+from starform_core.kube.labels import LABEL_MANAGED_BY, MANAGED_BY_VALUE, OWNERSHIP_SELECTOR
+
+CONFIGMAPS = ResourceType("", "v1", "ConfigMap", "configmaps")
+
+
+def _configmap(name: str, *, owned: bool = True, value: str = "1") -> dict[str, object]:
+    labels = {LABEL_MANAGED_BY: MANAGED_BY_VALUE} if owned else {"team": "someone-else"}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "demo", "labels": labels},
+        "data": {"value": value},
+    }
+
+
+@pytest.fixture
+def kube() -> Iterator[KubeTestServer]:
+    with KubeTestServer(controllers=False) as server:
+        server.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
+        yield server
+
+
+@pytest.fixture
+def cache(kube: KubeTestServer) -> Iterator[tuple[WatchCache, list[str]]]:
+    restarts: list[str] = []
+    configuration = kube.kube_config()
+    configuration.retries = 0
+    api = KubeApi(configuration)
+    watch_cache = WatchCache(
+        api,
+        [CONFIGMAPS],
+        label_selector=OWNERSHIP_SELECTOR,
+        watch_timeout_seconds=30,
+        on_restart=restarts.append,
+    )
+    watch_cache.start()
+    assert watch_cache.wait_synced(10)
+    yield watch_cache, restarts
+    watch_cache.stop()
+    api.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("watch-ConfigMap")]
+
+
+def _names(cache: WatchCache) -> set[str]:
+    return {str(obj["metadata"]["name"]) for obj in cache.snapshot()}
+
+
+def test_lists_once_then_follows_changes_by_watch_only(
+    kube: KubeTestServer, cache: tuple[WatchCache, list[str]]
+) -> None:
+    watch_cache, _ = cache
+    kube.clear_request_log()
+    kube.apply_as("shuttle", _configmap("a"))
+    kube.apply_as("someone", _configmap("foreign", owned=False))
+    kube.wait_for(lambda: _names(watch_cache) == {"a"}, timeout=10, message="the ADDED event")
+    revision = watch_cache.revision()
+    kube.apply_as("shuttle", _configmap("a", value="2"))
+    kube.wait_for(
+        lambda: watch_cache.snapshot()[0]["data"]["value"] == "2", timeout=10, message="the MODIFIED event"
+    )
+    assert watch_cache.revision() > revision
+    kube.delete("v1", "ConfigMap", "a", namespace="demo")
+    kube.wait_for(lambda: _names(watch_cache) == set(), timeout=10, message="the DELETED event")
+    assert kube.requests.lists() == [], "changes arrive by watch, never by LIST"
+
+
+def test_a_resume_answered_410_gone_relists(
+    kube: KubeTestServer, cache: tuple[WatchCache, list[str]]
+) -> None:
+    watch_cache, restarts = cache
+    kube.apply_as("shuttle", _configmap("before"))
+    kube.wait_for(lambda: "before" in _names(watch_cache), timeout=10, message="the first object")
+    kube.set_watch_history(2)
+    # the next watch request (the resume) is held at the server while more changes happen than it
+    # keeps, so it resumes from a version that is gone: the server answers with a 410 ERROR event
+    kube.inject("delay", verbs=["watch"], delay_seconds=1.0, max_times=1)
+    kube.clear_request_log()
+    kube.kill_watches()
+    for index in range(10):
+        kube.apply_as("shuttle", _configmap(f"burst-{index}"))
+    kube.delete("v1", "ConfigMap", "before", namespace="demo")
+    expected = {f"burst-{index}" for index in range(10)}
+    kube.wait_for(lambda: _names(watch_cache) == expected, timeout=15, message="the cache to catch up")
+    assert restarts == ["ConfigMap"], "the 410 was counted as one restart"
+    assert len(kube.requests.lists()) == 1, "one relist repaired the cache"
+
+
+def test_a_dropped_connection_recovers(kube: KubeTestServer, cache: tuple[WatchCache, list[str]]) -> None:
+    watch_cache, _ = cache
+    watches_before = len(kube.requests.watches())
+    kube.kill_watches(abrupt=True)
+    kube.apply_as("shuttle", _configmap("after-drop"))
+    kube.wait_for(lambda: _names(watch_cache) == {"after-drop"}, timeout=15, message="the cache to recover")
+    assert len(kube.requests.watches()) > watches_before, "a new watch replaced the dropped one"
+
+
+def test_a_write_answer_never_replaces_a_newer_watched_version(
+    kube: KubeTestServer, cache: tuple[WatchCache, list[str]]
+) -> None:
+    watch_cache, _ = cache
+    first = kube.apply_as("shuttle", _configmap("raced"))
+    kube.apply_as("shuttle", _configmap("raced", value="newer"))
+    kube.wait_for(
+        lambda: any(o["data"]["value"] == "newer" for o in watch_cache.snapshot()),
+        timeout=10,
+        message="newer",
+    )
+    watch_cache.record(first)  # a late answer to the first write
+    assert [o["data"]["value"] for o in watch_cache.snapshot()] == ["newer"]
