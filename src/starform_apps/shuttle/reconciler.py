@@ -56,6 +56,19 @@ class ReconcileResult:
         return self.execution.complete
 
 
+@attrs.define
+class _Progress:
+    """Counts executed actions; :meth:`advance` says when to log (every ``step``, and at the end)."""
+
+    total: int
+    step: int
+    done: int = 0
+
+    def advance(self) -> bool:
+        self.done += 1
+        return self.total >= self.step and (self.done % self.step == 0 or self.done == self.total)
+
+
 class Reconciler:
     """Holds the last good payload and turns it into cluster state, one reconcile at a time."""
 
@@ -87,6 +100,7 @@ class Reconciler:
         self._last_plan: Plan | None = None
         self._last_full_plan_at = 0.0
         self._health_revision: int | None = None
+        self._progress = _Progress(total=0, step=1)
         self._last_health: Mapping[str, tuple[str, str]] = {}
         self._monotonic = monotonic
         self._now = now
@@ -241,6 +255,9 @@ class Reconciler:
         if not the_plan.executable:
             self._mark_applied()
             return the_plan, None
+        total = len(the_plan.executable)
+        self._progress = _Progress(total=total, step=max(100, total // 10))
+        _log.info("applying %d actions for generation %d", total, self._payload.generation)
         execution = execute(
             self._cluster, the_plan.executable, workers=self._workers, on_outcome=self._on_outcome
         )
@@ -275,6 +292,8 @@ class Reconciler:
             )
 
     def _on_outcome(self, outcome: ActionOutcome) -> None:
+        if self._progress.advance():
+            _log.info("applied %d/%d actions", self._progress.done, self._progress.total)
         action = outcome.action
         self._metrics.actions.labels(kind=action.kind.value, result=outcome.result).inc()
         if outcome.result != "ok":
