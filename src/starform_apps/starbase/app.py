@@ -18,7 +18,7 @@ from starform_apps.starbase import (
 from starform_apps.starbase.http_errors import install_error_handlers
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.middleware import RequestMetricsMiddleware
-from starform_apps.starbase.payload_cache import PayloadCache
+from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES, PayloadCache
 from starform_core.ports.store import Store
 
 __all__ = ["create_app"]
@@ -29,6 +29,7 @@ def create_app(
     *,
     checksum_key: Callable[[str], bytes],
     metrics: Metrics | None = None,
+    payload_cache_bytes: int = DEFAULT_MAX_BYTES,
 ) -> FastAPI:
     """Build Starbase's ASGI app on a store; nothing connects here.
 
@@ -43,7 +44,7 @@ def create_app(
     )
     app.state.store = store
     app.state.metrics = metrics
-    app.state.payload_cache = PayloadCache(store, checksum_key, metrics)
+    app.state.payload_cache = PayloadCache(store, checksum_key, metrics, max_bytes=payload_cache_bytes)
     install_error_handlers(app)
     for module in (
         routes_health,

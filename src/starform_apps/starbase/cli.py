@@ -78,7 +78,12 @@ def serve(host: str, port: int, data_dir: pathlib.Path | None) -> None:
     try:
         with _database(config) as (url, key_dir):
             cipher = load_cipher(config, generate_in=key_dir)
-            with open_starbase(url, cipher, pool_max_size=config.pool_max_size) as starbase:
+            with open_starbase(
+                url,
+                cipher,
+                pool_max_size=config.pool_max_size,
+                payload_cache_bytes=config.payload_cache_mb * 1024 * 1024,
+            ) as starbase:
                 server = ServerThread(starbase.app, host=config.host, port=config.port)
                 base = server.start()
                 click.echo(f"starbase listening on {base}", err=True)

@@ -29,11 +29,13 @@ class StarbaseConfig:
     data_dir: pathlib.Path = DEFAULT_DATA_DIR
     pool_max_size: int = 20
     log_level: str = "info"
+    payload_cache_mb: int = 256
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StarbaseConfig:
         """Read ``DATABASE_URL``, ``ENCRYPTION_KEY``, ``ENCRYPTION_KEY_ID``,
-        ``STARBASE_DATA_DIR``, ``STARBASE_POOL_MAX_SIZE``, ``STARBASE_LOG_LEVEL``; ``overrides``
+        ``STARBASE_DATA_DIR``, ``STARBASE_POOL_MAX_SIZE``, ``STARBASE_LOG_LEVEL``,
+        ``STARBASE_PAYLOAD_CACHE_MB``; ``overrides``
         (non-``None`` values only) win."""
         env = os.environ if env is None else env
         values: dict[str, object] = {
@@ -43,6 +45,7 @@ class StarbaseConfig:
             "data_dir": pathlib.Path(env.get("STARBASE_DATA_DIR", str(DEFAULT_DATA_DIR))),
             "pool_max_size": int(env.get("STARBASE_POOL_MAX_SIZE", "20")),
             "log_level": env.get("STARBASE_LOG_LEVEL", "info"),
+            "payload_cache_mb": int(env.get("STARBASE_PAYLOAD_CACHE_MB", "256")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -19,6 +19,8 @@ class Metrics:
     payload_build_seconds: Histogram = attrs.field(init=False)
     not_modified: Counter = attrs.field(init=False)
     generation: Gauge = attrs.field(init=False)
+    payload_cache_bytes: Gauge = attrs.field(init=False)
+    payload_cache_evictions: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -47,6 +49,14 @@ class Metrics:
             "starbase_cluster_generation",
             "Desired-state generation last served per cluster",
             ["cluster_id"],
+            registry=r,
+        )
+        self.payload_cache_bytes = Gauge(
+            "starbase_payload_cache_bytes", "Bytes of payload bodies held in the cache", registry=r
+        )
+        self.payload_cache_evictions = Counter(
+            "starbase_payload_cache_evictions",
+            "Payload bodies evicted to stay within the cache budget",
             registry=r,
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 import attrs
@@ -17,7 +18,7 @@ from starform_core.payload.build import build_payload
 from starform_core.payload.codec import etag_of, to_json
 from starform_core.ports.store import DesiredStateStore
 
-__all__ = ["CachedPayload", "PayloadCache"]
+__all__ = ["DEFAULT_MAX_BYTES", "CachedPayload", "PayloadCache"]
 
 
 @attrs.frozen(repr=False)
@@ -29,35 +30,86 @@ class CachedPayload:
     etag: str
 
 
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+"""Default budget for cached payload bodies (a 2,000-service payload is about 1.8 MB)."""
+
+
 class PayloadCache:
-    """Builds payloads on demand and keeps the newest per cluster."""
+    """Builds payloads on demand and keeps the newest per cluster.
+
+    Bodies are kept least-recently-used within ``max_bytes``; the (generation, ETag) of every
+    cluster is kept regardless (a few dozen bytes each), so a ``304`` never needs the body, and
+    an evicted body is rebuilt only when a cluster's agent actually needs a ``200``.
+    """
 
     def __init__(
         self,
         store: DesiredStateStore,
         checksum_key: Callable[[str], bytes],
         metrics: Metrics,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
+        if max_bytes < 0:
+            raise ValueError("max_bytes must not be negative")
         self._store = store
         self._checksum_key = checksum_key
         self._metrics = metrics
-        self._entries: dict[str, CachedPayload] = {}
+        self._max_bytes = max_bytes
+        self._bodies: OrderedDict[str, CachedPayload] = OrderedDict()
+        self._tags: dict[str, tuple[int, str]] = {}
+        self._bytes = 0
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of payload bodies held now."""
+        with self._guard:
+            return self._bytes
 
     def _lock_for(self, cluster_id: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(cluster_id, threading.Lock())
 
-    def current(self, cluster_id: str) -> CachedPayload:
-        """The payload for the cluster's current generation (built only if it changed)."""
+    def current_etag(self, cluster_id: str) -> str | None:
+        """The ETag of the cluster's current payload, if known, at the cost of one generation read."""
         generation = self._store.cluster_generation(cluster_id)
-        cached = self._entries.get(cluster_id)
-        if cached is not None and cached.generation >= generation:
+        with self._guard:
+            tag = self._tags.get(cluster_id)
+        return tag[1] if tag is not None and tag[0] >= generation else None
+
+    def _hit(self, cluster_id: str, generation: int) -> CachedPayload | None:
+        with self._guard:
+            cached = self._bodies.get(cluster_id)
+            if cached is None or cached.generation < generation:
+                return None
+            self._bodies.move_to_end(cluster_id)
+            return cached
+
+    def _keep(self, cluster_id: str, built: CachedPayload) -> None:
+        with self._guard:
+            self._tags[cluster_id] = (built.generation, built.etag)
+            previous = self._bodies.pop(cluster_id, None)
+            if previous is not None:
+                self._bytes -= len(previous.body)
+            self._bodies[cluster_id] = built
+            self._bytes += len(built.body)
+            while self._bytes > self._max_bytes and len(self._bodies) > 1:
+                _, evicted = self._bodies.popitem(last=False)
+                self._bytes -= len(evicted.body)
+                self._metrics.payload_cache_evictions.inc()
+            self._metrics.payload_cache_bytes.set(self._bytes)
+
+    def current(self, cluster_id: str) -> CachedPayload:
+        """The payload for the cluster's current generation (built only if it changed or was evicted)."""
+        generation = self._store.cluster_generation(cluster_id)
+        cached = self._hit(cluster_id, generation)
+        if cached is not None:
             return cached
         with self._lock_for(cluster_id):
-            cached = self._entries.get(cluster_id)
-            if cached is not None and cached.generation >= generation:
+            cached = self._hit(cluster_id, generation)
+            if cached is not None:
                 return cached
             started = time.perf_counter()
             rows = self._store.cluster_rows(cluster_id)
@@ -66,5 +118,5 @@ class PayloadCache:
             self._metrics.payload_builds.inc()
             self._metrics.payload_build_seconds.observe(time.perf_counter() - started)
             self._metrics.generation.labels(cluster_id=cluster_id).set(built.generation)
-            self._entries[cluster_id] = built
+            self._keep(cluster_id, built)
             return built

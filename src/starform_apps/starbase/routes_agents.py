@@ -55,6 +55,10 @@ def desired_state(
     check_agent(request, str(cluster_id), credentials)
     cache: PayloadCache = request.app.state.payload_cache
     metrics: Metrics = request.app.state.metrics
+    known = cache.current_etag(str(cluster_id))
+    if known is not None and etag_matches(if_none_match, known):
+        metrics.not_modified.inc()
+        return Response(status_code=304, headers={"ETag": f'"{known}"', "Cache-Control": "no-cache"})
     try:
         payload = cache.current(str(cluster_id))
     except ValidationError as exc:

@@ -21,6 +21,7 @@ from starform_adapters.postgres import PostgresStore, VarCipher, generate_key, m
 from starform_apps.starbase.app import create_app
 from starform_apps.starbase.config import StarbaseConfig
 from starform_apps.starbase.metrics import Metrics
+from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
 from starform_core.errors import StarformError
 
 __all__ = ["ServerThread", "Starbase", "embedded_database", "load_cipher", "open_starbase"]
@@ -70,7 +71,12 @@ def embedded_database(data_dir: pathlib.Path) -> Iterator[str]:
 
 @contextmanager
 def open_starbase(
-    database_url: str, cipher: VarCipher, *, pool_max_size: int = 20, metrics: Metrics | None = None
+    database_url: str,
+    cipher: VarCipher,
+    *,
+    pool_max_size: int = 20,
+    metrics: Metrics | None = None,
+    payload_cache_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Iterator[Starbase]:
     """Migrate the database, open a pool and build the app; closes the pool on exit."""
     migrate(database_url)
@@ -78,7 +84,9 @@ def open_starbase(
     try:
         store = PostgresStore(pool, cipher)
         metrics = metrics or Metrics()
-        app = create_app(store, checksum_key=cipher.checksum_key, metrics=metrics)
+        app = create_app(
+            store, checksum_key=cipher.checksum_key, metrics=metrics, payload_cache_bytes=payload_cache_bytes
+        )
         yield Starbase(store=store, cipher=cipher, metrics=metrics, app=app, database_url=database_url)
     finally:
         pool.close()
