@@ -13,7 +13,6 @@ the inverse of ``build_payload`` (with :data:`CHECKSUM_KEY`), for row-permutatio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -291,13 +290,6 @@ def _service(
     )
 
 
-def _not_in(taken: frozenset[str]) -> Callable[[str], bool]:
-    def check(name: str) -> bool:
-        return name not in taken
-
-    return check
-
-
 @st.composite
 def projects(draw: st.DrawFn, *, used_ids: set[str] | None = None) -> Project:
     """One project: 1-3 environments, 0-3 var groups, 0-5 services (ids unique in ``used_ids``)."""
@@ -331,8 +323,8 @@ def projects(draw: st.DrawFn, *, used_ids: set[str] | None = None) -> Project:
     identities: set[tuple[str, str]] = set()
     for _ in range(draw(st.integers(0, 5))):
         environment = draw(st.sampled_from(env_names))
-        taken = frozenset(n for e, n in identities if e == environment)
-        name = draw(service_names.filter(_not_in(taken)))
+        taken = frozenset(f"{n}-{e}" for e, n in identities)
+        name = draw(service_names.filter(lambda n, env=environment, used=taken: f"{n}-{env}" not in used))
         identities.add((environment, name))
         services.append(
             draw(

@@ -140,9 +140,13 @@ def cluster_rows(draw: st.DrawFn, *, max_projects: int = 3, max_services: int = 
                     VarGroupEntryRow(var_group_id=group.var_group_id, key=key, value=draw(secret_values))
                 )
         groups.extend(project_groups)
+        object_names: set[str] = set()  # <service>-<environment> is unique in the project
         for env in env_rows:
             names = draw(st.lists(dns1035_labels(), max_size=max_services, unique=True))
             for name in names:
+                if f"{name}-{env.name}" in object_names:
+                    continue
+                object_names.add(f"{name}-{env.name}")
                 service = _service(draw, project_id=project_id, environment_id=env.environment_id, name=name)
                 services.append(service)
                 for version in draw(st.lists(st.integers(1, 50), max_size=2, unique=True)):

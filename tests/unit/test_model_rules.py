@@ -166,3 +166,33 @@ def test_a_secret_never_appears_in_a_build_error() -> None:
         build_payload(broken, checksum_key=b"x" * 32)
     assert entry.value.reveal() not in str(caught.value)
     assert "not a valid key" in str(caught.value)
+
+
+def test_services_whose_object_names_would_collide_are_refused() -> None:
+    rows = example_rows()
+    shop = rows.projects[0].project_id
+    envs = (
+        *rows.environments,
+        attrs.evolve(rows.environments[0], environment_id="00000000-0000-4000-8000-000000000091", name="b-c"),
+        attrs.evolve(rows.environments[0], environment_id="00000000-0000-4000-8000-000000000092", name="c"),
+    )
+    first = attrs.evolve(
+        rows.services[3],
+        service_id="00000000-0000-4000-8000-000000000911",
+        name="a",
+        environment_id="00000000-0000-4000-8000-000000000091",
+        project_id=shop,
+    )
+    second = attrs.evolve(
+        first,
+        service_id="00000000-0000-4000-8000-000000000912",
+        name="a-b",
+        environment_id="00000000-0000-4000-8000-000000000092",
+    )
+    with pytest.raises(ValidationError) as caught:
+        build_payload(
+            attrs.evolve(rows, environments=envs, services=(*rows.services, first, second)),
+            checksum_key=b"x" * 32,
+        )
+    assert "a-b-c" in caught.value.reason
+    assert caught.value.field.endswith(".name")

@@ -56,6 +56,7 @@ class Project:
         if len(groups) != len(self.var_groups):
             raise ValidationError("var_groups", "var group ids must be unique in a project")
         seen: set[tuple[str, str]] = set()
+        object_names: dict[str, str] = {}
         for index, service in enumerate(self.services):
             where = f"services[{index}]"
             if service.tenant.project_id != self.project_id:
@@ -68,6 +69,16 @@ class Project:
             if identity in seen:
                 raise ValidationError(f"{where}.name", "service names must be unique per environment")
             seen.add(identity)
+            # the service's objects are called <service>-<environment> in the project's namespace:
+            # "a-b" in "c" and "a" in "b-c" would share them
+            object_name = f"{service.name}-{service.environment}"
+            other = object_names.setdefault(object_name, service.service_id)
+            if other != service.service_id:
+                raise ValidationError(
+                    f"{where}.name",
+                    f"{service.name!r} in {service.environment!r} gives the object name {object_name!r}, "
+                    "which another service of the project already has",
+                )
             for attachment in service.var_groups:
                 group = groups.get(attachment.var_group_id)
                 if group is None:

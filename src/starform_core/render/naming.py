@@ -154,8 +154,9 @@ def allocate_service_names(
     """Names for the services of one namespace: ``(service_id, name, environment, volumes)``.
 
     ``<service>-<environment>`` is ambiguous when names contain ``-`` (``a-b``/``c`` and
-    ``a``/``b-c``); services whose names would clash all get a hash of their id appended instead,
-    so two services never share an object. The same holds for PVC names.
+    ``a``/``b-c``). A valid payload never has such a pair (``Project`` refuses it), but PVC names
+    ``<base>-<volume>`` can clash the same way: clashing names all get a hash of their owner
+    appended instead, so two services never share an object (base names get the same safety net).
     """
     bases = _unique({service_id: f"{name}-{env}" for service_id, name, env, _ in services}, limit=NAME_MAX)
     claims = _unique(
