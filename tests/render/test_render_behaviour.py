@@ -405,3 +405,17 @@ def test_volume_rename_changes_only_that_claim() -> None:
     grown = render(with_service(payload, _id(106), volumes=(*service.volumes, extra)))
     claims = {o["metadata"]["name"] for o in grown.objects if o["kind"] == "PersistentVolumeClaim"}
     assert {"search-production-index", "search-production-cache"} <= claims
+
+
+def test_only_objects_of_ephemeral_environments_carry_the_ephemeral_label() -> None:
+    from starform_core.kube.labels import LABEL_ENVIRONMENT, LABEL_EPHEMERAL
+    from starform_core.payload import example_payload
+    from starform_core.render import render
+
+    routes = [o for o in render(example_payload()).objects if o["kind"] == "HTTPRoute"]
+    by_env = {o["metadata"]["labels"][LABEL_ENVIRONMENT]: o["metadata"]["labels"] for o in routes}
+    assert by_env["pr-128"][LABEL_EPHEMERAL] == "true"
+    assert LABEL_EPHEMERAL not in by_env["production"]
+    for obj in render(example_payload()).objects:
+        template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        assert LABEL_EPHEMERAL not in (template.get("labels") or {}), "pod templates never carry it"

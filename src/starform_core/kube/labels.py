@@ -20,6 +20,7 @@ __all__ = [
     "FIELD_MANAGER",
     "LABEL_COMPONENT",
     "LABEL_ENVIRONMENT",
+    "LABEL_EPHEMERAL",
     "LABEL_INSTANCE",
     "LABEL_MANAGED_BY",
     "LABEL_METADATA_NAME",
@@ -76,6 +77,10 @@ LOAD_BEARING_LABELS: Final = (
     LABEL_MANAGED_BY,
 )
 """§24.1: the labels every service-scoped object must carry."""
+
+LABEL_EPHEMERAL: Final = "starform.io/ephemeral"
+"""``"true"`` on the service-scoped objects (not pods) of an ephemeral (preview) environment: what
+the per-route preview-metric suppression keys off (FR-067). Absent elsewhere; never by name."""
 
 OPERATIONAL_LABELS: Final = (LABEL_TIER, LABEL_NAME, LABEL_INSTANCE, LABEL_COMPONENT, LABEL_PART_OF)
 """§24.2: denormalised conveniences for kubectl, dashboards and analytics (not billing)."""

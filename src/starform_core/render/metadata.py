@@ -96,9 +96,12 @@ def pod_labels(scope: ServiceScope) -> dict[str, str]:
 
 
 def service_labels(scope: ServiceScope) -> dict[str, str]:
-    """Labels of service-scoped objects: load-bearing plus operational (with the tier)."""
+    """Labels of service-scoped objects: load-bearing plus operational (with the tier), and the
+    ephemeral flag in a preview environment (FR-067)."""
     result = pod_labels(scope)
     result[kl.LABEL_TIER] = scope.project.tier.value
+    if scope.project.environment(scope.service.environment).is_ephemeral:
+        result[kl.LABEL_EPHEMERAL] = "true"
     return dict(sorted(result.items()))
 
 
