@@ -132,7 +132,7 @@ def test_environment_policy_isolates_by_label(example: Rendering) -> None:
     assert spec["podSelector"] == own["podSelector"]
     assert spec["ingress"] == [{"from": [own]}]
     assert spec["egress"][0] == {"to": [own]}
-    internet = spec["egress"][-1]["to"][0]["ipBlock"]
+    internet = spec["egress"][3]["to"][0]["ipBlock"]
     assert internet["cidr"] == "0.0.0.0/0"
     assert {"10.0.0.0/8", "169.254.0.0/16"} <= set(internet["except"])
     assert policy["metadata"]["labels"][kl.LABEL_ENVIRONMENT] == "production"
@@ -419,3 +419,34 @@ def test_only_objects_of_ephemeral_environments_carry_the_ephemeral_label() -> N
     for obj in render(example_payload()).objects:
         template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
         assert LABEL_EPHEMERAL not in (template.get("labels") or {}), "pod templates never carry it"
+
+
+def test_private_networks_of_the_cluster_are_the_only_private_egress() -> None:
+    import attrs
+
+    from starform_core.payload import example_payload
+    from starform_core.render import render
+
+    document = example_payload()
+    policies = [
+        o
+        for o in render(document).objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].startswith("env-")
+    ]
+    assert policies
+    for policy in policies:
+        blocks = [
+            peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule["to"] if "ipBlock" in peer
+        ]
+        assert {"cidr": "10.110.0.0/20"} in blocks
+    closed = attrs.evolve(document, cluster=attrs.evolve(document.cluster, egress_allow=()))
+    for policy in (o for o in render(closed).objects if o["kind"] == "NetworkPolicy"):
+        blocks = [
+            peer["ipBlock"]
+            for rule in policy["spec"].get("egress", [])
+            for peer in rule["to"]
+            if "ipBlock" in peer
+        ]
+        assert all("except" in block for block in blocks), (
+            "only the internet rules, which exclude private ranges"
+        )

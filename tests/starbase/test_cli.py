@@ -35,7 +35,7 @@ def _run(url: str, *args: str, key: str | None = KEY) -> tuple[int, str]:
 
 
 def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
-    assert _run(cli_db, "migrate") == (0, "applied [1]\n")
+    assert _run(cli_db, "migrate") == (0, "applied [1, 2]\n")
     assert _run(cli_db, "migrate") == (0, "schema is up to date\n")
     code, out = _run(cli_db, "user", "create", "--email", "ops@example.com", "--operator")
     assert code == 0
@@ -61,6 +61,8 @@ def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
         "envoy/lb",
         "--lb-size-unit",
         "2",
+        "--egress-allow",
+        "10.110.0.0/20",
     )
     assert code == 0, out
     lines = dict(line.split(": ", 1) for line in out.strip().splitlines())
@@ -70,6 +72,7 @@ def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
         assert store.user_for_token(hash_token(token)).email == "dev@example.com"
         cluster = store.get_cluster(lines["cluster_id"])
         assert (cluster.name, cluster.lb_size_unit, cluster.generation) == ("fra1-a", 2, 1)
+        assert cluster.egress_allow == ("10.110.0.0/20",)
         assert store.cluster_token_hash(cluster.cluster_id) == hash_token(lines["agent_token"])
     finally:
         pool.close()

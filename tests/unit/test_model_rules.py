@@ -196,3 +196,27 @@ def test_services_whose_object_names_would_collide_are_refused() -> None:
         )
     assert "a-b-c" in caught.value.reason
     assert caught.value.field.endswith(".name")
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "field"),
+    [
+        (["10.0.0.1/8"], "egress_allow[0]"),
+        (["not-a-network"], "egress_allow[0]"),
+        (["10.1.0.0/16", "0.0.0.0/0"], "egress_allow[1]"),
+    ],
+)
+def test_egress_allow_takes_private_networks_in_cidr_form(cidrs: list[str], field: str) -> None:
+    rows = example_rows()
+    with pytest.raises(ValidationError) as caught:
+        build_payload(
+            attrs.evolve(rows, cluster=attrs.evolve(rows.cluster, egress_allow=cidrs)), checksum_key=b"x" * 32
+        )
+    assert caught.value.field.endswith(field)
+
+
+def test_egress_allow_is_canonical() -> None:
+    rows = example_rows()
+    cluster = attrs.evolve(rows.cluster, egress_allow=["fd00::/8", "10.110.0.0/20", "10.110.0.0/20"])
+    document = build_payload(attrs.evolve(rows, cluster=cluster), checksum_key=b"x" * 32)
+    assert document.cluster.egress_allow == ("10.110.0.0/20", "fd00::/8")

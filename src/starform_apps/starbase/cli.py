@@ -123,6 +123,12 @@ def cluster() -> None:
 @click.option("--storage-class", default="do-block-storage", show_default=True)
 @click.option("--lb-service", default=None, help="Load-balancer Service as NAMESPACE/NAME.")
 @click.option("--lb-size-unit", default=None, type=int)
+@click.option(
+    "--egress-allow",
+    "egress_allow",
+    multiple=True,
+    help="A private network (CIDR) every pod may reach, e.g. the managed databases' VPC; repeatable.",
+)
 @_data_dir
 def register(
     name: str,
@@ -132,6 +138,7 @@ def register(
     storage_class: str,
     lb_service: str | None,
     lb_size_unit: int | None,
+    egress_allow: tuple[str, ...],
     data_dir: pathlib.Path | None,
 ) -> None:
     """Register a cluster; prints its id and agent token (shown only once)."""
@@ -160,6 +167,7 @@ def register(
         lb_target_namespace=lb_ns,
         lb_target_name=lb_name,
         lb_size_unit=lb_size_unit,
+        egress_allow=egress_allow,
     )
     try:
         with _store(data_dir) as store:

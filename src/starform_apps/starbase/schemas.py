@@ -351,6 +351,7 @@ class ClusterIn(_In):
     prune_max_delete_percent: int = 30
     prune_max_delete_count: int = 25
     prune_release_held: bool = False
+    egress_allow: list[str] = Field(default_factory=list, max_length=50)
 
 
 class ClusterPatch(_In):
@@ -360,6 +361,7 @@ class ClusterPatch(_In):
     prune_max_delete_percent: int | None = None
     prune_max_delete_count: int | None = None
     prune_release_held: bool | None = None
+    egress_allow: list[str] | None = Field(default=None, max_length=50)
     storage_class: str | None = Field(default=None, min_length=1, max_length=253)
 
 
@@ -383,6 +385,7 @@ class ClusterOut(BaseModel):
     prune_max_delete_percent: int
     prune_max_delete_count: int
     prune_release_held: bool
+    egress_allow: list[str] = Field(default_factory=list)
     last_applied_generation: int | None = None
     last_applied_at: datetime | None = None
 

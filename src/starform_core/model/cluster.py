@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Iterable
 
 import attrs
 
@@ -27,6 +29,26 @@ def _check_subdomain(field: str, value: str) -> None:
 def _check_annotation_key(field: str, value: str) -> None:
     if len(value) > 316 or not _QUALIFIED_NAME.match(value):
         raise ValidationError(field, "must be a Kubernetes qualified name ([prefix/]name)")
+
+
+def _networks(value: Iterable[str]) -> tuple[str, ...]:
+    """Validate CIDRs, then keep them in canonical form, sorted and without duplicates."""
+    if isinstance(value, str):
+        raise ValidationError("egress_allow", "must be a list of CIDRs, not a string")
+    found: set[str] = set()
+    for index, cidr in enumerate(value):
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=True)
+        except ValueError as exc:
+            raise ValidationError(
+                f"egress_allow[{index}]", f"{cidr!r} is not a network in CIDR form"
+            ) from exc
+        if network.prefixlen == 0:
+            raise ValidationError(
+                f"egress_allow[{index}]", "the internet is allowed already; name a private network"
+            )
+        found.add(str(network))
+    return tuple(sorted(found))
 
 
 @attrs.frozen
@@ -78,7 +100,8 @@ class PrunePolicy:
 
 @attrs.frozen
 class ClusterSettings:
-    """One cluster's settings: identity, gateway, load balancer, storage class, prune valve."""
+    """One cluster's settings: identity, gateway, load balancer, storage class, prune valve,
+    private networks pods may reach."""
 
     cluster_id: str = attrs.field(validator=field_check(check_uuid))
     name: str = attrs.field(validator=field_check(check_dns1035_label))
@@ -87,3 +110,7 @@ class ClusterSettings:
     load_balancer: LoadBalancerSettings | None
     storage_class: str = attrs.field(validator=field_check(_check_subdomain))
     prune: PrunePolicy = attrs.field(factory=PrunePolicy)
+    egress_allow: tuple[str, ...] = attrs.field(default=(), converter=_networks)
+    """Private networks every pod may reach besides the internet (the VPC ranges of the managed
+    databases customers' pods connect to directly, §4.4). The internet rule excludes private
+    ranges, so without an entry here pods cannot reach anything inside the VPC."""

@@ -74,6 +74,7 @@ def cluster_settings(row: ClusterRow) -> ClusterSettings:
                 max_delete_count=row.prune_max_delete_count,
                 release_held=row.prune_release_held,
             ),
+            egress_allow=row.egress_allow,
         ),
     )
 

@@ -79,6 +79,13 @@ def default_deny(cluster: ClusterSettings, project: Project) -> dict[str, Any]:
     }
 
 
+def _private_networks(cluster: ClusterSettings) -> list[dict[str, Any]]:
+    """One egress rule for the cluster's allowed private networks (none when there are none)."""
+    if not cluster.egress_allow:
+        return []
+    return [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in cluster.egress_allow]}]
+
+
 def environment_policy(cluster: ClusterSettings, project: Project, environment: str) -> dict[str, Any]:
     """Same-environment traffic, DNS, the gateway namespace and the internet for one environment."""
     same_env = {"podSelector": {"matchLabels": {kl.LABEL_ENVIRONMENT: environment}}}
@@ -114,6 +121,7 @@ def environment_policy(cluster: ClusterSettings, project: Project, environment: 
                         {"ipBlock": {"cidr": "::/0", "except": list(PRIVATE_IPV6_RANGES)}},
                     ]
                 },
+                *_private_networks(cluster),
             ],
         },
     }

@@ -1,0 +1,32 @@
+"""A cluster's private egress networks: stored, validated, patched, and carried in the payload."""
+
+from __future__ import annotations
+
+import httpx
+from tests.starbase.world import build_world, ok
+
+from starform_apps.starbase.testing import RunningStarbase
+from starform_core.payload import parse_payload
+
+
+def test_egress_networks_flow_from_the_api_into_the_payload(
+    starbase: RunningStarbase, client: httpx.Client
+) -> None:
+    world = build_world(starbase, client)
+    operator = world.h(world.operator)
+    agent = world.h(world.agent_token)
+    path = f"/v1/clusters/{world.cluster_id}"
+    assert ok(client.get(path, headers=operator))["egress_allow"] == []
+    before = ok(client.get(path, headers=operator))["generation"]
+
+    refused = client.patch(path, headers=operator, json={"egress_allow": ["10.110.0.1/20"]})
+    assert refused.status_code == 422
+    assert "egress_allow" in refused.text
+    assert ok(client.get(path, headers=operator))["generation"] == before
+
+    changed = ok(client.patch(path, headers=operator, json={"egress_allow": ["10.110.0.0/20", "fd00::/8"]}))
+    assert changed["egress_allow"] == ["10.110.0.0/20", "fd00::/8"]
+    assert changed["generation"] == before + 1
+    served = client.get(f"{path}/desired-state", headers=agent)
+    assert served.status_code == 200
+    assert parse_payload(served.content).cluster.egress_allow == ("10.110.0.0/20", "fd00::/8")
