@@ -21,7 +21,7 @@ __all__ = ["demo"]
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Keep the demo's state here (default: a temporary directory, removed at the end).",
+    help="Keep Shuttle's state directory here (default: a temporary directory, removed at the end).",
 )
 def demo(*, data_dir: Path | None) -> None:
     """Start PostgreSQL, Starbase, a Kubernetes test server and Shuttle; tell the story; stop."""
