@@ -179,3 +179,47 @@ def test_no_op_tick_makes_no_writes(kube: KubeTestServer, apps: kubernetes.clien
     assert kube.requests.writes() == []
     assert kube.requests.lists() == []
     assert kube.resource_version == rv
+
+
+def test_routes_are_accepted_and_claims_bound() -> None:
+    from starform_adapters.kube_testserver import KubeTestServer
+
+    with KubeTestServer(gateway_api=True) as kube:
+        kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+        kube.apply_as(
+            "shuttle",
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "HTTPRoute",
+                "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {
+                    "parentRefs": [{"name": "gw", "namespace": "gateways"}],
+                    "hostnames": ["a.example.com"],
+                },
+            },
+        )
+        kube.apply_as(
+            "shuttle",
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "data", "namespace": "shop"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            },
+        )
+        route = kube.get("gateway.networking.k8s.io/v1", "HTTPRoute", "web", namespace="shop")
+        claim = kube.get("v1", "PersistentVolumeClaim", "data", namespace="shop")
+    assert route is not None
+    assert claim is not None
+    (parent,) = route["status"]["parents"]
+    assert parent["parentRef"]["name"] == "gw"
+    assert parent["parentRef"]["namespace"] == "gateways"
+    assert {c["type"]: c["status"] for c in parent["conditions"]} == {
+        "Accepted": "True",
+        "ResolvedRefs": "True",
+    }
+    assert claim["status"] == {
+        "phase": "Bound",
+        "accessModes": ["ReadWriteOnce"],
+        "capacity": {"storage": "1Gi"},
+    }
