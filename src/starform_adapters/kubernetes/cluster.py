@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kubernetes.client import Configuration
@@ -43,7 +43,7 @@ class KubernetesCluster:
         resync_seconds: float = 600.0,
         watch_timeout_seconds: int = 240,
         on_change: ChangeListener | None = None,
-        on_watch_restart: Any = None,
+        on_watch_restart: Callable[[str], None] | None = None,
         observer: RequestObserver | None = None,
     ) -> None:
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
