@@ -220,8 +220,10 @@ def test_invalid_and_stale_payloads_are_rejected_and_reported(
     broken["generation"] = "x"
     source.publish_bytes(json.dumps(broken).encode())
     agent.loop.run_once()
+    agent.loop.run_once()  # the same bad payload again is not re-parsed nor re-reported
     assert agent.reconciler.payload == example_payload()
     rejected = [e for e in source.events.values() if e["type"] == "PayloadRejected"]
+    assert len(rejected) == 1
     assert rejected and rejected[-1]["reason"] == "invalid" and "/generation" in rejected[-1]["message"]
     source.publish(attrs.evolve(payload_without(example_payload(), "mailer"), generation=7))
     agent.loop.run_once()

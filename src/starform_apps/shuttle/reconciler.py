@@ -112,6 +112,7 @@ class Reconciler:
         self._last_status: tuple[int | None, tuple[tuple[str, str, str], ...]] | None = None
         self._last_status_at = 0.0
         self._missing_kinds_reported: set[str] = set()
+        self._rejected_etag: str | None = None
         self.last_pull_error: str | None = None
         """Why the last pull gave no new payload (Starbase unreachable, refused, invalid, stale)."""
         last = state.load_last_good()
@@ -174,10 +175,13 @@ class Reconciler:
         self.last_pull_error = None
         if not isinstance(fetched, Fetched):
             return True, False
+        if fetched.etag == self._rejected_etag:
+            return True, False  # the same bad payload again: rejected and reported already
         try:
             document = parse_payload(fetched.body)
         except ContractError as exc:
             self.last_pull_error = f"invalid payload at {exc.pointer or '/'}: {exc.reason}"
+            self._rejected_etag = fetched.etag
             self._metrics.payload_rejected.labels(reason="invalid").inc()
             self._events.record(
                 "PayloadRejected",
@@ -190,6 +194,7 @@ class Reconciler:
         floor = max(self._applied or 0, self._payload.generation if self._payload else 0)
         if document.generation < floor:
             self.last_pull_error = f"stale payload: generation {document.generation} is older than {floor}"
+            self._rejected_etag = fetched.etag
             self._metrics.payload_rejected.labels(reason="stale").inc()
             self._events.record(
                 "PayloadRejected",
