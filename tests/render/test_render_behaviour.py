@@ -130,7 +130,7 @@ def test_environment_policy_isolates_by_label(example: Rendering) -> None:
     spec = policy["spec"]
     own = {"podSelector": {"matchLabels": {kl.LABEL_ENVIRONMENT: "production"}}}
     assert spec["podSelector"] == own["podSelector"]
-    assert spec["ingress"] == [{"from": [own]}]
+    assert spec["ingress"][0] == {"from": [own]}
     assert spec["egress"][0] == {"to": [own]}
     internet = spec["egress"][3]["to"][0]["ipBlock"]
     assert internet["cidr"] == "0.0.0.0/0"
@@ -450,3 +450,24 @@ def test_private_networks_of_the_cluster_are_the_only_private_egress() -> None:
         assert all("except" in block for block in blocks), (
             "only the internet rules, which exclude private ranges"
         )
+
+
+def test_the_metrics_agent_namespace_may_scrape_and_nothing_else_is_admitted() -> None:
+    import attrs
+
+    from starform_core.payload import example_payload
+    from starform_core.render import render
+
+    document = example_payload()
+    scraper = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    envs = [
+        o
+        for o in render(document).objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].startswith("env-")
+    ]
+    assert envs
+    assert all({"from": [scraper]} in p["spec"]["ingress"] for p in envs)
+    closed = attrs.evolve(document, cluster=attrs.evolve(document.cluster, metrics_namespace=None))
+    for policy in (o for o in render(closed).objects if o["kind"] == "NetworkPolicy"):
+        peers = [peer for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
+        assert scraper not in peers

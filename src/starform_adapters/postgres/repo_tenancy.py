@@ -267,9 +267,14 @@ class TenancyRepository(StoreBase):
                 " storage_class, gateway_section_name, lb_target_api_version, lb_target_kind,"
                 " lb_target_namespace, lb_target_name, lb_size_unit, lb_annotation,"
                 " prune_max_delete_percent, prune_max_delete_count, prune_release_held,"
-                " egress_allow, agent_token_hash) VALUES"
-                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (*attrs.astuple(cluster, recurse=False)[:-1], list(cluster.egress_allow), agent_token_hash),
+                " egress_allow, metrics_namespace, agent_token_hash) VALUES"
+                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    *attrs.astuple(cluster, recurse=False)[:-2],
+                    list(cluster.egress_allow),
+                    cluster.metrics_namespace,
+                    agent_token_hash,
+                ),
             )
             self._audit(
                 cur,
@@ -295,7 +300,8 @@ class TenancyRepository(StoreBase):
                 " storage_class = %s, gateway_section_name = %s, lb_target_api_version = %s,"
                 " lb_target_kind = %s, lb_target_namespace = %s, lb_target_name = %s,"
                 " lb_size_unit = %s, lb_annotation = %s, prune_max_delete_percent = %s,"
-                " prune_max_delete_count = %s, prune_release_held = %s, egress_allow = %s WHERE id = %s",
+                " prune_max_delete_count = %s, prune_release_held = %s, egress_allow = %s,"
+                " metrics_namespace = %s WHERE id = %s",
                 (
                     cluster.name,
                     cluster.gateway_namespace,
@@ -312,6 +318,7 @@ class TenancyRepository(StoreBase):
                     cluster.prune_max_delete_count,
                     cluster.prune_release_held,
                     list(cluster.egress_allow),
+                    cluster.metrics_namespace,
                     cluster.cluster_id,
                 ),
             )

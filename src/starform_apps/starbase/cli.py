@@ -129,6 +129,9 @@ def cluster() -> None:
     multiple=True,
     help="A private network (CIDR) every pod may reach, e.g. the managed databases' VPC; repeatable.",
 )
+@click.option(
+    "--metrics-namespace", default=None, help="Namespace of the metrics agent allowed to scrape pods."
+)
 @_data_dir
 def register(
     name: str,
@@ -139,6 +142,7 @@ def register(
     lb_service: str | None,
     lb_size_unit: int | None,
     egress_allow: tuple[str, ...],
+    metrics_namespace: str | None,
     data_dir: pathlib.Path | None,
 ) -> None:
     """Register a cluster; prints its id and agent token (shown only once)."""
@@ -168,6 +172,7 @@ def register(
         lb_target_name=lb_name,
         lb_size_unit=lb_size_unit,
         egress_allow=egress_allow,
+        metrics_namespace=metrics_namespace,
     )
     try:
         with _store(data_dir) as store:

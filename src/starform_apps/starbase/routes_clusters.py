@@ -61,5 +61,7 @@ def update_cluster(
     require_operator(user)
     current = store.get_cluster(str(cluster_id))
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "metrics_namespace" in body.model_fields_set and body.metrics_namespace is None:
+        changes["metrics_namespace"] = None  # an explicit null removes the scraper
     row = store.update_cluster(attrs.evolve(current, **changes), actor=actor_of(user))
     return _out(store, row)

@@ -352,6 +352,7 @@ class ClusterIn(_In):
     prune_max_delete_count: int = 25
     prune_release_held: bool = False
     egress_allow: list[str] = Field(default_factory=list, max_length=50)
+    metrics_namespace: str | None = Field(default=None, max_length=63)
 
 
 class ClusterPatch(_In):
@@ -362,6 +363,7 @@ class ClusterPatch(_In):
     prune_max_delete_count: int | None = None
     prune_release_held: bool | None = None
     egress_allow: list[str] | None = Field(default=None, max_length=50)
+    metrics_namespace: str | None = Field(default=None, max_length=63)
     storage_class: str | None = Field(default=None, min_length=1, max_length=253)
 
 
@@ -386,6 +388,7 @@ class ClusterOut(BaseModel):
     prune_max_delete_count: int
     prune_release_held: bool
     egress_allow: list[str] = Field(default_factory=list)
+    metrics_namespace: str | None = None
     last_applied_generation: int | None = None
     last_applied_at: datetime | None = None
 

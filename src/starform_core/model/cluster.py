@@ -114,3 +114,8 @@ class ClusterSettings:
     """Private networks every pod may reach besides the internet (the VPC ranges of the managed
     databases customers' pods connect to directly, §4.4). The internet rule excludes private
     ranges, so without an entry here pods cannot reach anything inside the VPC."""
+    metrics_namespace: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(field_check(check_dns1035_label))
+    )
+    """The namespace of the metrics agent (vmagent) allowed to scrape the pods' own ``/metrics``
+    (§35.2's optional app metrics); ``None`` admits no scraper."""

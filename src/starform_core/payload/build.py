@@ -75,6 +75,7 @@ def cluster_settings(row: ClusterRow) -> ClusterSettings:
                 release_held=row.prune_release_held,
             ),
             egress_allow=row.egress_allow,
+            metrics_namespace=row.metrics_namespace,
         ),
     )
 

@@ -59,6 +59,7 @@ class ClusterRow:
     prune_max_delete_count: int = 25
     prune_release_held: bool = False
     egress_allow: tuple[str, ...] = attrs.field(default=(), converter=as_str_tuple)
+    metrics_namespace: str | None = None
 
 
 @attrs.frozen

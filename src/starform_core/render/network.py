@@ -79,6 +79,13 @@ def default_deny(cluster: ClusterSettings, project: Project) -> dict[str, Any]:
     }
 
 
+def _scraper(cluster: ClusterSettings) -> list[dict[str, Any]]:
+    """An ingress rule for the cluster's metrics agent namespace (none when there is none)."""
+    if cluster.metrics_namespace is None:
+        return []
+    return [{"from": [{"namespaceSelector": _namespace_selector(cluster.metrics_namespace)}]}]
+
+
 def _private_networks(cluster: ClusterSettings) -> list[dict[str, Any]]:
     """One egress rule for the cluster's allowed private networks (none when there are none)."""
     if not cluster.egress_allow:
@@ -102,7 +109,7 @@ def environment_policy(cluster: ClusterSettings, project: Project, environment: 
         "spec": {
             "podSelector": {"matchLabels": {kl.LABEL_ENVIRONMENT: environment}},
             "policyTypes": list(_BOTH_DIRECTIONS),
-            "ingress": [{"from": [same_env]}],
+            "ingress": [{"from": [same_env]}, *_scraper(cluster)],
             "egress": [
                 {"to": [same_env]},
                 {
