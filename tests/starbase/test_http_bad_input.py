@@ -13,34 +13,19 @@ from tests.starbase.world import IMAGE, World, build_world, ok
 
 from starform_apps.starbase.testing import RunningStarbase
 
-TABLES = (
-    "users",
-    "api_tokens",
-    "workspaces",
-    "workspace_members",
-    "regions",
-    "clusters",
-    "projects",
-    "project_members",
-    "environments",
-    "services",
-    "deployments",
-    "var_groups",
-    "var_group_entries",
-    "service_var_groups",
-    "volumes",
-    "hostnames",
-    "agent_reports",
-    "service_status",
-    "events",
-    "audit_log",
-)
-
 
 def snapshot(url: str) -> dict[str, Any]:
     """Row counts of every table, the clusters' generations and the audit log's tail."""
     with psycopg.connect(url) as conn:
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}  # type: ignore[index]
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name"
+            )
+        ]
+        assert "services" in tables
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # type: ignore[index]
         generations = conn.execute("SELECT id, generation FROM clusters ORDER BY id").fetchall()
         services = conn.execute(
             "SELECT id, name, port, replicas, updated_at FROM services ORDER BY id"

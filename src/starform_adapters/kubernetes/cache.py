@@ -98,11 +98,6 @@ class WatchCache:
                 for obj in objects.values()
             ]
 
-    def get(self, key: ObjectKey) -> KubeObject | None:
-        """The cached object with ``key``, if any."""
-        with self._lock:
-            return self._objects.get(key.kind, {}).get(key)
-
     def revision(self) -> int:
         """Bumped by every change to the cached objects (events, relists, recorded writes)."""
         with self._lock:
