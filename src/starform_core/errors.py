@@ -8,12 +8,26 @@ never need to know which library sits behind a port. Messages never carry secret
 from __future__ import annotations
 
 __all__ = [
+    "BuildConflictError",
+    "BuildError",
+    "BuildNotFoundError",
+    "BuildUnavailableError",
     "ClusterApiError",
     "ClusterConflictError",
     "ClusterNotFoundError",
     "ClusterUnavailableError",
     "ContractError",
     "DesiredStateSourceError",
+    "RegistryError",
+    "RegistryManifestNotFoundError",
+    "RegistryNotFoundError",
+    "RegistryProtocolError",
+    "RegistryRateLimitedError",
+    "RegistryRejectedError",
+    "RegistryRepositoryNotFoundError",
+    "RegistryTagNotFoundError",
+    "RegistryUnauthorizedError",
+    "RegistryUnavailableError",
     "StaleGenerationError",
     "StarformError",
     "StoreConflictError",
@@ -97,3 +111,80 @@ class ClusterConflictError(ClusterApiError):
 
 class ClusterUnavailableError(ClusterApiError):
     """The Kubernetes API could not be reached or is overloaded; retry with backoff."""
+
+
+class RegistryError(StarformError):
+    """An image registry could not answer as asked.
+
+    ``reference`` names the image or repository concerned (never a credential); ``status`` is
+    the HTTP status when there was one.
+    """
+
+    def __init__(self, message: str, *, reference: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.reference = reference
+        self.status = status
+
+
+class RegistryNotFoundError(RegistryError):
+    """What was asked for is not in the registry."""
+
+
+class RegistryTagNotFoundError(RegistryNotFoundError):
+    """The tag (or the repository holding it) is unknown to the registry."""
+
+
+class RegistryManifestNotFoundError(RegistryNotFoundError):
+    """No manifest (or blob) with that digest: never pushed, deleted, or no manifest for the platform."""
+
+
+class RegistryRepositoryNotFoundError(RegistryNotFoundError):
+    """The repository is unknown to the registry."""
+
+
+class RegistryUnauthorizedError(RegistryError):
+    """The registry (or its token service) refused the credentials, or they lack the access asked."""
+
+
+class RegistryRateLimitedError(RegistryError):
+    """The registry answered 429; ``retry_after`` is its hint in seconds, when it gave one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reference: str | None = None,
+        status: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, reference=reference, status=status)
+        self.retry_after = retry_after
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry could not be reached or failed on its side (5xx, timeout); retry with backoff."""
+
+
+class RegistryRejectedError(RegistryError):
+    """The registry refused a request as invalid (a bad manifest, a missing blob, deletes disabled)."""
+
+
+class RegistryProtocolError(RegistryError):
+    """The registry answered something unusable: a digest that does not match the bytes, an answer
+    over its size limit, malformed JSON, a media type that is not a container image."""
+
+
+class BuildError(StarformError):
+    """The build service could not do what was asked (a failed *build* is a status, not an error)."""
+
+
+class BuildNotFoundError(BuildError):
+    """No build with that id."""
+
+
+class BuildConflictError(BuildError):
+    """A build with that id exists with a different request."""
+
+
+class BuildUnavailableError(BuildError):
+    """The build service could not be reached or failed on its side; retry with backoff."""

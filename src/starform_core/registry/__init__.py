@@ -1,0 +1,88 @@
+"""Container images as a registry serves them: references, digests, manifests, image configs.
+
+The values the image registry port (:mod:`starform_core.ports.registry`) speaks, and the pure
+checks both its adapter and its double apply to what a registry returns.
+"""
+
+from starform_core.registry.image import (
+    ACCEPTED_MANIFEST_TYPES,
+    CONFIG_TYPES,
+    DOCKER_CONFIG,
+    DOCKER_LAYER,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    INDEX_TYPES,
+    LINUX_AMD64,
+    MANIFEST_TYPES,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    Descriptor,
+    ExposedPort,
+    ImageConfig,
+    Platform,
+    PlatformManifest,
+    RegistryCredentials,
+    RepositoryList,
+    ResolvedImage,
+    TagList,
+)
+from starform_core.registry.manifest import (
+    CONFIG_LIMIT,
+    MANIFEST_LIMIT,
+    ImageIndex,
+    ImageManifest,
+    check_digest,
+    parse_image_config,
+    parse_manifest,
+)
+from starform_core.registry.reference import (
+    DEFAULT_REGISTRY,
+    Digest,
+    ImageReference,
+    Repository,
+    parse_image_reference,
+    parse_repository,
+)
+from starform_core.registry.walk import read_image_config, resolved
+
+__all__ = [
+    "ACCEPTED_MANIFEST_TYPES",
+    "CONFIG_LIMIT",
+    "CONFIG_TYPES",
+    "DEFAULT_REGISTRY",
+    "DOCKER_CONFIG",
+    "DOCKER_LAYER",
+    "DOCKER_MANIFEST",
+    "DOCKER_MANIFEST_LIST",
+    "INDEX_TYPES",
+    "LINUX_AMD64",
+    "MANIFEST_LIMIT",
+    "MANIFEST_TYPES",
+    "OCI_CONFIG",
+    "OCI_INDEX",
+    "OCI_LAYER",
+    "OCI_MANIFEST",
+    "Descriptor",
+    "Digest",
+    "ExposedPort",
+    "ImageConfig",
+    "ImageIndex",
+    "ImageManifest",
+    "ImageReference",
+    "Platform",
+    "PlatformManifest",
+    "RegistryCredentials",
+    "Repository",
+    "RepositoryList",
+    "ResolvedImage",
+    "TagList",
+    "check_digest",
+    "parse_image_config",
+    "parse_image_reference",
+    "parse_manifest",
+    "parse_repository",
+    "read_image_config",
+    "resolved",
+]
