@@ -137,8 +137,9 @@ class Authenticator:
         url = httpx.URL(realm) if realm else None
         if url is None or url.scheme not in ("http", "https") or not url.host:
             raise RegistryProtocolError(f"{reference}: the token realm {realm[:200]!r} is not an HTTP URL")
+        asked = [scope, *(challenge.params.get("scope") or "").split()]
         params: list[tuple[str, str | int | float | bool | None]] = [
-            ("scope", s) for s in (challenge.params.get("scope") or scope).split()
+            ("scope", s) for s in dict.fromkeys(a for a in asked if a)
         ]
         if "service" in challenge.params:
             params.insert(0, ("service", challenge.params["service"]))
