@@ -62,6 +62,7 @@ class Backend:
     anonymous_public: bool = False
     token_server: TokenServer | None = None
     sleeps: list[float] = attrs.field(factory=list)
+    memory: InMemoryRegistry | None = None
 
     def client(self, who: RegistryCredentials | None = None) -> tuple[Reader, ImageWriter]:
         """A reader and a writer acting as ``who`` (the test user when secured and not given)."""
@@ -144,4 +145,5 @@ def memory_backend(*, secured: bool) -> Backend:
         open_client=open_client,
         secured=secured,
         anonymous_public=secured,
+        memory=registry,
     )
