@@ -148,6 +148,7 @@ def _check_relative(field: str, value: str | None) -> None:
     if value is not None and (not isinstance(value, str) or not _PATH.match(value)):
         raise ValidationError(field, "must be a relative path inside the repository (no '..')")
 
+
 def _check_target(
     _instance: object, _attribute: attrs.Attribute[ImageReference], value: ImageReference
 ) -> None:
