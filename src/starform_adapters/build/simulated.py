@@ -17,9 +17,11 @@ import enum
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import attrs
 
+from starform_adapters.registry.memory import InMemoryRegistry
 from starform_adapters.registry.oci_image import ImageFile, ImageSpec, build_image, build_index, push_image
 from starform_adapters.registry.writer import ImageWriter
 from starform_core.build import (
@@ -42,6 +44,7 @@ from starform_core.errors import (
     RegistryUnavailableError,
     ValidationError,
 )
+from starform_core.ports.build import BuildService
 from starform_core.registry import LINUX_AMD64, ExposedPort, Platform
 
 __all__ = ["BuildScript", "Outcome", "SimulatedBuildService"]
@@ -362,3 +365,7 @@ class SimulatedBuildService:
             return
         self._log(build, at, LogStream.SYSTEM, f"Pushed {request.image}@{digest}")
         build.status = attrs.evolve(build.status, phase=BuildPhase.SUCCEEDED, finished_at=at, digest=digest)
+
+
+if TYPE_CHECKING:
+    _port: BuildService = SimulatedBuildService(InMemoryRegistry().client(), clock=lambda: datetime.min)

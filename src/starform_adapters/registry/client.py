@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 import httpx
 
 from starform_core.errors import RegistryProtocolError, ValidationError
+from starform_core.ports.registry import ImageRegistry
 from starform_core.registry import (
     ACCEPTED_MANIFEST_TYPES,
     CONFIG_LIMIT,
@@ -233,3 +235,7 @@ def _names(answer: Answer, *, key: str, reference: str) -> list[str]:
             f"{reference}: the {key} page is not a list of names", reference=reference
         )
     return values
+
+
+if TYPE_CHECKING:
+    _port: ImageRegistry = DistributionRegistry(RegistrySession())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -31,6 +32,7 @@ from starform_core.errors import (
     RegistryUnavailableError,
     ValidationError,
 )
+from starform_core.ports.registry import ImageRegistry
 from starform_core.registry import (
     LINUX_AMD64,
     MANIFEST_LIMIT,
@@ -50,6 +52,8 @@ from starform_core.registry import (
     resolved,
 )
 from starform_core.registry.walk import Fetched
+
+from .writer import ImageWriter
 
 __all__ = ["InMemoryRegistry", "InMemoryRegistryClient"]
 
@@ -283,3 +287,8 @@ class InMemoryRegistryClient:
         with self._registry._lock:
             self._enter("delete_manifest", reference.repository, "delete")
             self._registry._delete(reference)
+
+
+if TYPE_CHECKING:
+    _port: ImageRegistry = InMemoryRegistry().client()
+    _writer: ImageWriter = InMemoryRegistry().client()

@@ -7,7 +7,7 @@ bytes with their digest), ``PUT`` of manifests by tag or digest, and ``DELETE`` 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starform_core.errors import RegistryProtocolError, ValidationError
 from starform_core.registry import Digest, ImageReference, Repository
@@ -141,3 +141,7 @@ def _check_claim(claimed: str | None, digest: Digest, reference: str) -> None:
             f"{reference}: the registry stored {claimed[:80]} for content hashing to {digest}",
             reference=reference,
         )
+
+
+if TYPE_CHECKING:
+    _writer: ImageWriter = DistributionWriter(RegistrySession())
