@@ -358,3 +358,15 @@ def test_no_credential_or_token_reaches_a_log_line_or_an_error(distribution_toke
         assert secret not in joined
     good.session.close()
     wrong.session.close()
+
+
+def test_a_next_page_link_that_is_not_a_url_is_refused(harness: Harness) -> None:
+    harness.pushed()
+
+    def garbage(response: httpx.Response) -> httpx.Response:
+        headers = {"Link": '<http://[::1/v2/_catalog?n=2>; rel="next"'}
+        return httpx.Response(200, headers=headers, content=response.content, request=response.request)
+
+    harness.transport.add(Fault(path_contains("/_catalog"), rewrite=garbage))
+    with pytest.raises(RegistryProtocolError, match="not a URL"):
+        harness.reader.list_repositories(harness.backend.host, page_size=2)

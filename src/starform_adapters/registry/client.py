@@ -210,7 +210,12 @@ class DistributionRegistry:
         found = _NEXT_LINK.search(answer.headers.get("link", ""))
         if not found:
             return None
-        target = base.join(found.group(1))
+        try:
+            target = base.join(found.group(1))
+        except httpx.InvalidURL as exc:
+            raise RegistryProtocolError(
+                f"{reference}: the next page link is not a URL", reference=reference
+            ) from exc
         if (target.scheme, target.netloc) != (base.scheme, base.netloc):
             raise RegistryProtocolError(
                 f"{reference}: the next page points at another host", reference=reference

@@ -10,7 +10,12 @@ from typing import TypeVar
 import httpx
 import structlog
 
-from starform_core.errors import RegistryError, RegistryNotFoundError, RegistryUnavailableError
+from starform_core.errors import (
+    RegistryError,
+    RegistryNotFoundError,
+    RegistryProtocolError,
+    RegistryUnavailableError,
+)
 from starform_core.registry import RegistryCredentials
 
 from .answers import ERROR_BODY_LIMIT, Answer, Target, error_for, read_bounded
@@ -122,6 +127,10 @@ class RegistrySession:
             try:
                 request = self._http.build_request(method, url, headers=request_headers, content=content)
                 response = self._http.send(request, stream=True, follow_redirects=follow_redirects)
+            except httpx.InvalidURL as exc:
+                raise RegistryProtocolError(
+                    f"{reference}: the registry sent an invalid URL", reference=reference
+                ) from exc
             except httpx.HTTPError as exc:
                 raise RegistryUnavailableError(
                     f"{method} {reference}: the registry is unreachable ({type(exc).__name__})",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+import httpx
+
 from starform_core.errors import RegistryProtocolError, ValidationError
 from starform_core.registry import Digest, ImageReference, Repository
 
@@ -86,7 +88,12 @@ class DistributionWriter:
             raise session.error(
                 started, operation="POST upload", reference=reference, target=Target.REPOSITORY
             )
-        location = session.endpoint(repository.registry).join(started.headers["location"])
+        try:
+            location = session.endpoint(repository.registry).join(started.headers["location"])
+        except httpx.InvalidURL as exc:
+            raise RegistryProtocolError(
+                f"{reference}: the upload location is not a URL", reference=reference
+            ) from exc
         finished = send(
             "PUT",
             "",
