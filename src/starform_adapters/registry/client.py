@@ -101,11 +101,10 @@ class DistributionRegistry:
 
     # manifests
 
-    def fetch_manifest(self, reference: ImageReference) -> tuple[bytes, Digest, str | None]:
-        """The manifest bytes, their checked digest and content type (no retries)."""
+    def _manifest_request(self, method: str, reference: ImageReference) -> Answer:
         repository = reference.repository
-        answer = self._session.exchange(
-            "GET",
+        return self._session.exchange(
+            method,
             self._session.url(repository.registry, f"/v2/{repository.path}/manifests/{reference.reference}"),
             registry=repository.registry,
             scope=pull_scope(repository),
@@ -113,6 +112,10 @@ class DistributionRegistry:
             limit=MANIFEST_LIMIT,
             headers={"Accept": _ACCEPT},
         )
+
+    def fetch_manifest(self, reference: ImageReference) -> tuple[bytes, Digest, str | None]:
+        """The manifest bytes, their checked digest and content type (no retries)."""
+        answer = self._manifest_request("GET", reference)
         if answer.status != 200:
             raise self._session.error(
                 answer, operation="GET manifest", reference=str(reference), target=_target(reference)
@@ -129,16 +132,7 @@ class DistributionRegistry:
         return resolved(reference, self.fetch_manifest(reference))
 
     def _exists(self, reference: ImageReference) -> bool:
-        repository = reference.repository
-        answer = self._session.exchange(
-            "HEAD",
-            self._session.url(repository.registry, f"/v2/{repository.path}/manifests/{reference.reference}"),
-            registry=repository.registry,
-            scope=pull_scope(repository),
-            reference=str(reference),
-            limit=0,
-            headers={"Accept": _ACCEPT},
-        )
+        answer = self._manifest_request("HEAD", reference)
         if answer.status == 404:
             return False
         if answer.status != 200:
