@@ -14,6 +14,7 @@ __all__ = [
     "ClusterUnavailableError",
     "ContractError",
     "DesiredStateSourceError",
+    "RateLimitBackendError",
     "StaleGenerationError",
     "StarformError",
     "StoreConflictError",
@@ -69,6 +70,10 @@ class StoreNotFoundError(StoreError):
 
 class StoreConflictError(StoreError):
     """A write would break a uniqueness or consistency rule of the store."""
+
+
+class RateLimitBackendError(StarformError):
+    """The rate-limit backend (Redis, for several Starbase processes) failed to answer."""
 
 
 class DesiredStateSourceError(StarformError):

@@ -14,7 +14,7 @@ from starform_adapters.postgres import PostgresStore, VarCipher, open_pool
 from starform_adapters.postgres.testing import fresh_database
 from starform_apps.starbase.cli import main
 from starform_apps.starbase.config import StarbaseConfig
-from starform_apps.starbase.server import load_cipher
+from starform_apps.starbase.embedded import load_cipher
 from starform_apps.starbase.tokens import hash_token
 
 KEY = base64.b64encode(b"c" * 32).decode()
@@ -35,7 +35,7 @@ def _run(url: str, *args: str, key: str | None = KEY) -> tuple[int, str]:
 
 
 def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
-    assert _run(cli_db, "migrate") == (0, "applied [1, 2, 3]\n")
+    assert _run(cli_db, "migrate") == (0, "applied [1, 2, 3, 5]\n")
     assert _run(cli_db, "migrate") == (0, "schema is up to date\n")
     code, out = _run(cli_db, "user", "create", "--email", "ops@example.com", "--operator")
     assert code == 0

@@ -29,7 +29,7 @@ import enum
 
 from starform_core.ports.store import ProjectRole, Roles, WorkspaceRole
 
-__all__ = ["Action", "allowed", "effective_project_role"]
+__all__ = ["Action", "allowed", "effective_project_role", "narrowed"]
 
 
 class Action(enum.StrEnum):
@@ -74,6 +74,21 @@ def effective_project_role(roles: Roles) -> ProjectRole | None:
     if roles.workspace is _WS.MEMBER:
         return roles.project
     return None
+
+
+_RANK = {_PR.VIEWER: 1, _PR.DEVELOPER: 2, _PR.ADMIN: 3}
+
+
+def narrowed(roles: Roles, cap: ProjectRole) -> Roles:
+    """The roles a project-scoped token acts with: at most ``cap`` in the project, nothing above.
+
+    A token never holds more than its user: if the user lost the project, so did the token.
+    """
+    role = effective_project_role(roles)
+    if role is None:
+        return Roles(workspace=roles.workspace)
+    capped = role if _RANK[role] <= _RANK[cap] else cap
+    return Roles(workspace=_WS.MEMBER, project=capped)
 
 
 def allowed(action: Action, roles: Roles) -> bool:
