@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from starform_apps.starbase import bounds
+from starform_apps.starbase.redaction import redact_event_data
 from starform_apps.starbase.validators import (
     AgentTimestamp,
     ApiVersion,
@@ -462,6 +463,12 @@ class EventIn(_In):
     service_id: UUID | None = None
     data: JsonObject = Field(default_factory=dict)
     occurred_at: AgentTimestamp
+
+    @field_validator("data")
+    @classmethod
+    def _no_secret_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """An event about a Secret is stored without its values (see ``redaction``)."""
+        return redact_event_data(value)
 
 
 class EventsIn(_In):
