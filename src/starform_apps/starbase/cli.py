@@ -109,17 +109,24 @@ def main() -> None:
     """Starbase: Starform's control plane."""
 
 
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT (also when the shell started us with SIGINT ignored)."""
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT (also when the shell started us with SIGINT ignored).
+
+    The previous handlers are restored on exit.
+    """
     stop = threading.Event()
 
     def handle(signum: int, _frame: object) -> None:
         _progress(f"{signal.Signals(signum).name} received: stopping")
         stop.set()
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-    return stop
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
@@ -185,8 +192,8 @@ def serve(host: str, port: int, metrics_address: str | None, data_dir: pathlib.P
     except StarformError as exc:
         raise click.BadParameter(str(exc), param_hint="--metrics-address") from exc
     config = _config(host=host, port=port, data_dir=data_dir, metrics_address=address)
-    stop = _stop_on_signals()
-    _serve_until_stopped(config, stop)
+    with _stop_on_signals() as stop:
+        _serve_until_stopped(config, stop)
 
 
 @_versioned
