@@ -114,3 +114,38 @@ def test_openapi_is_3_1_and_lists_the_agent_endpoints(client: httpx.Client) -> N
         "/metrics",
     ):
         assert path in paths
+
+
+def test_stateful_sequences_never_answer_5xx(world: World, starbase: RunningStarbase) -> None:
+    """Chains of calls linked by schemathesis' dependency analysis (POST a project → GET it →
+    PATCH its service ...), with real tokens; bounded and derandomised. No answer is a 5xx."""
+    api = schemathesis.openapi.from_url(f"{starbase.base_url}/openapi.json")
+    seen: list[int] = []
+
+    class Sequences(api.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: Any) -> None:
+            agent = "/clusters/{cluster_id}/" in case.operation.path
+            token = world.agent_token if agent else world.operator
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": starbase.base_url}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            seen.append(response.status_code)
+            case.validate_response(response, checks=[not_a_server_error])
+
+    links = [name for name in dir(Sequences) if "__" in name and name[0].isupper()]
+    assert len(links) >= 50, "dependency analysis found the links between operations"
+    Sequences.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+    )
+    assert len(seen) >= 50
+    assert any(200 <= status < 300 for status in seen)
