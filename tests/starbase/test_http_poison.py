@@ -313,3 +313,18 @@ def test_422s_never_echo_the_submitted_value(client: httpx.Client, world: World,
     assert answer.status_code == 422, answer.text
     assert value not in answer.text
     assert answer.json()["detail"][0]["msg"]
+
+
+def test_lists_are_bounded(starbase: RunningStarbase, client: httpx.Client) -> None:
+    """A service takes at most 20 volumes; the 21st is a 422 naming the limit and writes nothing."""
+    w = build_world(starbase, client)
+    owner = w.h(w.owner)
+    path = f"/v1/services/{w.web_id}/volumes"
+    for index in range(bounds.MAX_VOLUMES_PER_SERVICE):
+        body = {"name": f"v{index}", "mount_path": f"/v{index}", "size": "1Gi"}
+        ok(client.post(path, headers=owner, json=body), 201)
+    before = snapshot(starbase.starbase.database_url)
+    extra = client.post(path, headers=owner, json={"name": "one-more", "mount_path": "/more", "size": "1Gi"})
+    assert extra.status_code == 422
+    assert f"at most {bounds.MAX_VOLUMES_PER_SERVICE}" in extra.text
+    assert snapshot(starbase.starbase.database_url) == before

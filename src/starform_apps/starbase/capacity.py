@@ -6,6 +6,8 @@ concurrent adds may overshoot a limit by one each; the limits protect payload si
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sized
+
 from starform_apps.starbase import bounds
 from starform_core.errors import ValidationError
 from starform_core.ports.store import Store
@@ -19,36 +21,57 @@ __all__ = [
 ]
 
 
-def _room(field: str, count: int, limit: int, what: str) -> None:
-    if count >= limit:
+def _room(field: str, rows: Sized, limit: int, what: str) -> None:
+    if len(rows) >= limit:
         raise ValidationError(field, f"{what} at most {limit}, and this one is full")
 
 
-def room_for_environment(store: Store, project_id: str) -> None:
-    """A project holds at most :data:`~bounds.MAX_ENVIRONMENTS_PER_PROJECT` environments."""
-    count = len(store.list_environments(project_id))
-    _room("name", count, bounds.MAX_ENVIRONMENTS_PER_PROJECT, "a project holds environments:")
+def _checker(
+    field: str, limit: int, what: str, rows: Callable[[Store, str], Sized]
+) -> Callable[[Store, str], None]:
+    def check(store: Store, owner_id: str) -> None:
+        _room(field, rows(store, owner_id), limit, what)
+
+    check.__doc__ = f"Refuse a new row when {what} at most {limit} already."
+    return check
 
 
-def room_for_service(store: Store, project_id: str) -> None:
-    """A project holds at most :data:`~bounds.MAX_SERVICES_PER_PROJECT` services."""
-    count = len(store.list_services(project_id))
-    _room("name", count, bounds.MAX_SERVICES_PER_PROJECT, "a project holds services:")
+room_for_environment = _checker(
+    "name",
+    bounds.MAX_ENVIRONMENTS_PER_PROJECT,
+    "a project holds environments:",
+    lambda store, owner: store.list_environments(owner),
+)
+"""A project holds at most :data:`~bounds.MAX_ENVIRONMENTS_PER_PROJECT` environments."""
 
+room_for_service = _checker(
+    "name",
+    bounds.MAX_SERVICES_PER_PROJECT,
+    "a project holds services:",
+    lambda store, owner: store.list_services(owner),
+)
+"""A project holds at most :data:`~bounds.MAX_SERVICES_PER_PROJECT` services."""
 
-def room_for_var_group(store: Store, project_id: str) -> None:
-    """A project holds at most :data:`~bounds.MAX_VAR_GROUPS_PER_PROJECT` var groups."""
-    count = len(store.list_var_groups(project_id))
-    _room("name", count, bounds.MAX_VAR_GROUPS_PER_PROJECT, "a project holds var groups:")
+room_for_var_group = _checker(
+    "name",
+    bounds.MAX_VAR_GROUPS_PER_PROJECT,
+    "a project holds var groups:",
+    lambda store, owner: store.list_var_groups(owner),
+)
+"""A project holds at most :data:`~bounds.MAX_VAR_GROUPS_PER_PROJECT` var groups."""
 
+room_for_hostname = _checker(
+    "hostname",
+    bounds.MAX_HOSTNAMES_PER_SERVICE,
+    "a service takes hostnames:",
+    lambda store, owner: store.list_hostnames(owner),
+)
+"""A service takes at most :data:`~bounds.MAX_HOSTNAMES_PER_SERVICE` hostnames."""
 
-def room_for_hostname(store: Store, service_id: str) -> None:
-    """A service takes at most :data:`~bounds.MAX_HOSTNAMES_PER_SERVICE` hostnames."""
-    count = len(store.list_hostnames(service_id))
-    _room("hostname", count, bounds.MAX_HOSTNAMES_PER_SERVICE, "a service takes hostnames:")
-
-
-def room_for_volume(store: Store, service_id: str) -> None:
-    """A service takes at most :data:`~bounds.MAX_VOLUMES_PER_SERVICE` volumes."""
-    count = len(store.list_volumes(service_id))
-    _room("name", count, bounds.MAX_VOLUMES_PER_SERVICE, "a service takes volumes:")
+room_for_volume = _checker(
+    "name",
+    bounds.MAX_VOLUMES_PER_SERVICE,
+    "a service takes volumes:",
+    lambda store, owner: store.list_volumes(owner),
+)
+"""A service takes at most :data:`~bounds.MAX_VOLUMES_PER_SERVICE` volumes."""
