@@ -38,6 +38,9 @@ def test_psycopg_pool_warnings_are_json_lines() -> None:
 
 def test_every_library_record_is_json_and_levels_hold() -> None:
     buffer = io.StringIO()
+    uvicorn = logging.getLogger("uvicorn")
+    uvicorn.addHandler(logging.StreamHandler(io.StringIO()))  # as uvicorn's own default config does
+    uvicorn.propagate = False
     configure_logging("warning", stream=buffer)
     logging.getLogger("uvicorn.error").error("boom %s", "here")
     logging.getLogger("psycopg").info("not shown at warning")

@@ -22,6 +22,10 @@ _QUIET = {
 """Libraries whose INFO lines are noise (or carry full URLs) in an operator's log; warnings still show."""
 
 
+_OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+"""Libraries that may have installed plain-text handlers of their own (uvicorn's default config)."""
+
+
 def _shared() -> list[Any]:
     return [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
 
@@ -58,6 +62,10 @@ def configure_logging(level: str = "info", *, stream: TextIO | None = None) -> N
         root.removeHandler(handler)
     root.addHandler(_library_handler(out, number))
     root.setLevel(number)
+    for name in _OWN_HANDLERS:
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(max(quiet, number))
 

@@ -20,7 +20,10 @@ deploy.protected           project Admin (deploys and rollbacks into a ``protect
 Workspace Owner and Admin are implicitly project Admin on every project of the workspace.
 Billing sees billing only: it has no project access, whatever ``project_members`` says.
 Member has project access only through ``project_members``. A user with no workspace role sees
-nothing (the API answers 404, not 403, so ids of other tenants are not confirmed).
+nothing (the API answers 404, not 403, so ids of other tenants are not confirmed). A
+project-scoped API token acts with at most its role in its one project (:func:`narrowed`).
+Only an Owner grants, changes or removes the Owner role, and one Owner always remains
+(``starform_core.membership``).
 """
 
 from __future__ import annotations
