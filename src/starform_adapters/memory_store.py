@@ -23,7 +23,7 @@ from starform_core.errors import (
     StoreNotFoundError,
     ValidationError,
 )
-from starform_core.kube.limits import check_secret_size
+from starform_core.kube.limits import check_project_vars_size, check_secret_size
 from starform_core.membership import check_owner_rules
 from starform_core.model.vargroup import check_var_key
 from starform_core.payload.build import build_payload, cluster_settings
@@ -787,6 +787,15 @@ class MemoryStore:
         check_secret_size(
             "entries",
             ((k, len(v.reveal().encode())) for (g, k), (v, _at) in st.entries.items() if g == var_group_id),
+        )
+        project_id = st.var_groups[var_group_id].project_id
+        check_project_vars_size(
+            "entries",
+            sum(
+                len(k.encode()) + len(v.reveal().encode())
+                for (g, k), (v, _at) in st.entries.items()
+                if st.var_groups[g].project_id == project_id
+            ),
         )
 
     def delete_var_group(self, var_group_id: str, *, actor: Actor) -> None:

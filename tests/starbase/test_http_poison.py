@@ -328,3 +328,22 @@ def test_lists_are_bounded(starbase: RunningStarbase, client: httpx.Client) -> N
     assert extra.status_code == 422
     assert f"at most {bounds.MAX_VOLUMES_PER_SERVICE}" in extra.text
     assert snapshot(starbase.starbase.database_url) == before
+
+
+def test_a_projects_var_groups_are_bounded_together(starbase: RunningStarbase, client: httpx.Client) -> None:
+    """Eight nearly full groups fit (8 MiB per project); the ninth would not: 422, nothing written."""
+    w = build_world(starbase, client)
+    owner = w.h(w.owner)
+    value = "v" * 1_000_000
+    for index in range(bounds.MAX_PROJECT_VAR_BYTES // 1_000_010):
+        body = {"name": f"big-{index}", "entries": {"VALUE": value}}
+        ok(client.post(f"/v1/projects/{w.project_id}/var-groups", headers=owner, json=body), 201)
+    before = snapshot(starbase.starbase.database_url)
+    more = client.post(
+        f"/v1/projects/{w.project_id}/var-groups",
+        headers=owner,
+        json={"name": "one-more", "entries": {"V": value}},
+    )
+    assert more.status_code == 422, more.text
+    assert str(bounds.MAX_PROJECT_VAR_BYTES) in more.text
+    assert snapshot(starbase.starbase.database_url) == before

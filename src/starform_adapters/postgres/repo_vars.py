@@ -7,7 +7,7 @@ from typing import Any
 
 from starform_adapters.postgres._base import Cursor, StoreBase, jsonable
 from starform_core.errors import StoreNotFoundError
-from starform_core.kube.limits import check_secret_size
+from starform_core.kube.limits import check_project_vars_size, check_secret_size
 from starform_core.model.vargroup import check_var_key
 from starform_core.payload.rows import ServiceVarGroupRow, VarGroupRow
 from starform_core.ports.store import Actor, VarKeyInfo
@@ -46,6 +46,13 @@ class VarGroupRepository(StoreBase):
                 (self._cipher.overhead, var_group_id),
             ).fetchall()
             check_secret_size("entries", ((str(k), int(n)) for k, n in sizes))
+            project = cur.execute(
+                "SELECT coalesce(sum(octet_length(e.key) + length(e.ciphertext) - %s), 0)"
+                " FROM var_group_entries e JOIN var_groups g ON g.id = e.var_group_id"
+                " WHERE g.project_id = (SELECT project_id FROM var_groups WHERE id = %s)",
+                (self._cipher.overhead, var_group_id),
+            ).fetchone()
+            check_project_vars_size("entries", int(project[0]) if project else 0)
 
     def create_var_group(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from starform_core.kube.limits import SECRET_MAX_BYTES
+from starform_core.kube.limits import PROJECT_VARS_MAX_BYTES, SECRET_MAX_BYTES
 
 __all__ = [
     "CLOCK_SKEW_SECONDS",
@@ -19,6 +19,7 @@ __all__ = [
     "MAX_ENVIRONMENTS_PER_PROJECT",
     "MAX_HOSTNAMES_PER_SERVICE",
     "MAX_JSON_DEPTH",
+    "MAX_PROJECT_VAR_BYTES",
     "MAX_REPORT_JSON_BYTES",
     "MAX_REPORT_JSON_DEPTH",
     "MAX_ROTATION_GRACE_SECONDS",
@@ -51,6 +52,9 @@ MAX_ARGUMENT_LENGTH = 8192
 
 MAX_VAR_GROUP_BYTES = SECRET_MAX_BYTES
 """Keys plus values of one var group: what fits in one Kubernetes Secret (1 MiB)."""
+
+MAX_PROJECT_VAR_BYTES = PROJECT_VARS_MAX_BYTES
+"""Keys plus values of all var groups of one project (they travel in every payload)."""
 
 MAX_VAR_ENTRIES = 1000
 """Entries of one var group."""
