@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from starform_adapters.memory_tokens import MemoryTokenStore
 from starform_core.errors import (
     StoreConflictError,
     StoreNotFoundError,
     ValidationError,
 )
+from starform_core.kube.limits import check_project_vars_size, check_secret_size
+from starform_core.membership import check_owner_rules
 from starform_core.model.vargroup import check_var_key
 from starform_core.payload.build import build_payload, cluster_settings
 from starform_core.payload.codec import converter
@@ -53,6 +56,7 @@ from starform_core.ports.store import (
     VarKeyInfo,
     WorkspaceRole,
 )
+from starform_core.ports.tokens import NewApiToken
 from starform_core.secrets_values import SecretValue
 from starform_core.validation import check_environment_name, check_image_reference
 
@@ -68,7 +72,6 @@ def _now() -> datetime:
 @attrs.define
 class _State:
     users: dict[str, UserRecord] = attrs.field(factory=dict)
-    tokens: dict[bytes, str] = attrs.field(factory=dict)
     workspaces: dict[str, WorkspaceRow] = attrs.field(factory=dict)
     workspace_members: dict[tuple[str, str], WorkspaceRole] = attrs.field(factory=dict)
     project_members: dict[tuple[str, str], ProjectRole] = attrs.field(factory=dict)
@@ -93,15 +96,22 @@ def _found(table: Mapping[str, Any], key: str, what: str) -> Any:
     try:
         return table[key]
     except KeyError:
-        raise StoreNotFoundError(f"{what} {key} not found") from None
+        raise StoreNotFoundError(f"{what} not found") from None
 
 
 class MemoryStore:
-    """Every method of :class:`~starform_core.ports.store.Store`, in memory."""
+    """Every method of :class:`~starform_core.ports.store.Store`, in memory.
+
+    :attr:`tokens` is the matching in-memory :class:`~starform_core.ports.tokens.ApiTokenStore`.
+    """
 
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.RLock()
+        self.tokens = MemoryTokenStore(
+            lambda user_id: self.get_user(user_id=user_id),
+            project_exists=lambda project_id: project_id in self._state.projects,
+        )
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -331,20 +341,17 @@ class MemoryStore:
         raise StoreNotFoundError("user not found")
 
     def create_api_token(self, user_id: str, token_hash: bytes, *, name: str = "") -> str:
-        """Store a token hash."""
-        with self._write() as st:
-            _found(st.users, user_id, "user")
-            self._unique(token_hash in st.tokens, "token: already exists")
-            st.tokens[token_hash] = user_id
-        return str(uuid.uuid4())
+        """Store a token hash (unscoped, no expiry)."""
+        token_id = str(uuid.uuid4())
+        self.tokens.issue_token(
+            NewApiToken(token_id=token_id, user_id=user_id, token_hash=token_hash, name=name),
+            actor=Actor(label="system"),
+        )
+        return token_id
 
     def user_for_token(self, token_hash: bytes) -> UserRecord:
         """The token's user."""
-        user_id = self._state.tokens.get(token_hash)
-        if user_id is None:
-            raise StoreNotFoundError("unknown token")
-        user: UserRecord = self._state.users[user_id]
-        return user
+        return self.tokens.authenticate(token_hash).user
 
     def create_workspace(self, workspace: WorkspaceRow, *, owner: Actor) -> WorkspaceRow:
         """Create a workspace owned by ``owner``."""
@@ -375,6 +382,7 @@ class MemoryStore:
         with self._write() as st:
             _found(st.workspaces, workspace_id, "workspace")
             _found(st.users, user_id, "user")
+            check_owner_rules(self._members(st, workspace_id), actor=actor, target=user_id, new_role=role)
             st.workspace_members[(workspace_id, user_id)] = role
             self._audit(st, actor, "workspace.member.set", "user", user_id)
 
@@ -386,18 +394,19 @@ class MemoryStore:
             st.project_members[(project_id, user_id)] = role
             self._audit(st, actor, "project.member.set", "user", user_id)
 
+    @staticmethod
+    def _members(st: _State, workspace_id: str) -> dict[str, WorkspaceRole]:
+        return {u: r for (w, u), r in st.workspace_members.items() if w == workspace_id}
+
     def remove_workspace_member(self, workspace_id: str, user_id: str, *, actor: Actor) -> None:
-        """Remove a member and their project roles; the last Owner stays."""
+        """Remove a member and their project roles (the Owner rules hold)."""
         with self._write() as st:
-            owners = [
-                u
-                for (w, u), r in st.workspace_members.items()
-                if w == workspace_id and r is WorkspaceRole.OWNER
-            ]
-            if owners == [user_id]:
-                raise StoreConflictError("user_id: a workspace keeps at least one Owner")
-            if st.workspace_members.pop((workspace_id, user_id), None) is None:
-                raise StoreNotFoundError("the user is not a member of this workspace")
+            _found(st.workspaces, workspace_id, "workspace")
+            members = self._members(st, workspace_id)
+            if user_id not in members:
+                raise StoreNotFoundError("user_id: not a member of this workspace")
+            check_owner_rules(members, actor=actor, target=user_id, new_role=None)
+            del st.workspace_members[(workspace_id, user_id)]
             for project in st.projects.values():
                 if project.workspace_id == workspace_id:
                     st.project_members.pop((project.project_id, user_id), None)
@@ -571,7 +580,7 @@ class MemoryStore:
     def _check_service_place(self, st: _State, service: ServiceRow) -> None:
         env = st.environments.get(service.environment_id)
         if env is None or env.project_id != service.project_id:
-            raise StoreNotFoundError(f"environment {service.environment_id} not found")
+            raise StoreNotFoundError("environment not found")
         self._unique(
             any(
                 s.environment_id == service.environment_id
@@ -679,7 +688,7 @@ class MemoryStore:
         for row in self._state.deployments.values():
             if row.service_id == service_id and row.version == version:
                 return row
-        raise StoreNotFoundError(f"service {service_id} has no version {version}")
+        raise StoreNotFoundError("version: the service has no such version")
 
     def add_volume(self, volume: VolumeRow, *, actor: Actor) -> VolumeRow:
         """Add a volume."""
@@ -726,7 +735,7 @@ class MemoryStore:
             service = _found(st.services, service_id, "service")
             row = st.hostnames.get(hostname)
             if row is None or row.service_id != service_id:
-                raise StoreNotFoundError(f"hostname {hostname} is not routed to this service")
+                raise StoreNotFoundError("hostname: not routed to this service")
             del st.hostnames[hostname]
             self._changed(st, service.project_id, actor, "hostname.delete", "service", service_id)
 
@@ -751,7 +760,7 @@ class MemoryStore:
             if group.environment_id is not None:
                 env = st.environments.get(group.environment_id)
                 if env is None or env.project_id != group.project_id:
-                    raise StoreNotFoundError(f"environment {group.environment_id} not found")
+                    raise StoreNotFoundError("environment not found")
             self._unique(
                 any(
                     g.project_id == group.project_id and g.name == group.name for g in st.var_groups.values()
@@ -761,6 +770,7 @@ class MemoryStore:
             st.var_groups[group.var_group_id] = group
             for key, value in (entries or {}).items():
                 st.entries[(group.var_group_id, key)] = (value, _now())
+            self._check_group_size(st, group.var_group_id)
             self._changed(st, group.project_id, actor, "var_group.create", "var_group", group.var_group_id)
         return group
 
@@ -771,6 +781,22 @@ class MemoryStore:
             del st.entries[key]
         for key in [k for k in st.attachments if k[1] == var_group_id]:
             del st.attachments[key]
+
+    @staticmethod
+    def _check_group_size(st: _State, var_group_id: str) -> None:
+        check_secret_size(
+            "entries",
+            ((k, len(v.reveal().encode())) for (g, k), (v, _at) in st.entries.items() if g == var_group_id),
+        )
+        project_id = st.var_groups[var_group_id].project_id
+        check_project_vars_size(
+            "entries",
+            sum(
+                len(k.encode()) + len(v.reveal().encode())
+                for (g, k), (v, _at) in st.entries.items()
+                if st.var_groups[g].project_id == project_id
+            ),
+        )
 
     def delete_var_group(self, var_group_id: str, *, actor: Actor) -> None:
         """Delete a var group."""
@@ -797,6 +823,7 @@ class MemoryStore:
             group = _found(st.var_groups, var_group_id, "var group")
             for key, value in entries.items():
                 st.entries[(var_group_id, key)] = (value, _now())
+            self._check_group_size(st, var_group_id)
             self._changed(
                 st,
                 group.project_id,
@@ -812,7 +839,7 @@ class MemoryStore:
         with self._write() as st:
             group = _found(st.var_groups, var_group_id, "var group")
             if (var_group_id, key) not in st.entries:
-                raise StoreNotFoundError(f"var group {var_group_id} has no key {key!r}")
+                raise StoreNotFoundError("key: the var group has no such key")
             del st.entries[(var_group_id, key)]
             self._changed(st, group.project_id, actor, "var_group.entries.delete", "var_group", var_group_id)
 
@@ -831,7 +858,7 @@ class MemoryStore:
             service = _found(st.services, link.service_id, "service")
             group = st.var_groups.get(link.var_group_id)
             if group is None or group.project_id != service.project_id:
-                raise StoreNotFoundError(f"var group {link.var_group_id} not found in the project")
+                raise StoreNotFoundError("var group not found")
             self._unique(
                 any(
                     a.attach_order == link.attach_order and a.var_group_id != link.var_group_id
@@ -851,7 +878,7 @@ class MemoryStore:
         with self._write() as st:
             service = _found(st.services, service_id, "service")
             if (service_id, var_group_id) not in st.attachments:
-                raise StoreNotFoundError(f"var group {var_group_id} is not attached to the service")
+                raise StoreNotFoundError("var group: not attached to the service")
             del st.attachments[(service_id, var_group_id)]
             self._changed(st, service.project_id, actor, "var_group.detach", "service", service_id)
 

@@ -18,6 +18,7 @@ __all__ = [
     "ClusterUnavailableError",
     "ContractError",
     "DesiredStateSourceError",
+    "RateLimitBackendError",
     "RegistryError",
     "RegistryManifestNotFoundError",
     "RegistryNotFoundError",
@@ -83,6 +84,10 @@ class StoreNotFoundError(StoreError):
 
 class StoreConflictError(StoreError):
     """A write would break a uniqueness or consistency rule of the store."""
+
+
+class RateLimitBackendError(StarformError):
+    """The rate-limit backend (Redis, for several Starbase processes) failed to answer."""
 
 
 class DesiredStateSourceError(StarformError):

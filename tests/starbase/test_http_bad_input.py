@@ -86,7 +86,7 @@ Request = Callable[[httpx.Client, World], httpx.Response]
 BAD: dict[str, tuple[int, str, Request]] = {
     # name: (status, a word the error must contain, the request)
     "malformed json": (
-        422,
+        400,
         "json",
         lambda c, w: c.post(
             f"/v1/projects/{w.project_id}/services",

@@ -198,11 +198,17 @@ def test_var_group_values_are_write_only(client: httpx.Client, world: World) -> 
     assert secret in _pull(client, w).text
 
 
-def test_health_ready_and_metrics(client: httpx.Client, world: World) -> None:
+def test_health_ready_and_metrics(starbase: RunningStarbase, client: httpx.Client, world: World) -> None:
     assert ok(client.get("/healthz")) == {"status": "ok"}
     assert ok(client.get("/readyz")) == {"status": "ready"}
-    text = client.get("/metrics").text
+    text = ok_text(client.get("/metrics", headers=starbase.auth(starbase.metrics_token)))
     assert 'route="/v1/clusters/{cluster_id}/desired-state"' in text
     assert 'status="304"' in text
     assert f'starbase_cluster_generation{{cluster_id="{world.cluster_id}"}}' in text
     assert "starbase_payload_not_modified_total" in text
+
+
+def ok_text(response: httpx.Response) -> str:
+    """Assert 200 and return the text."""
+    assert response.status_code == 200, response.text
+    return response.text

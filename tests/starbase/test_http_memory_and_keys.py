@@ -22,7 +22,7 @@ def test_the_api_runs_on_the_memory_store() -> None:
     user = store.create_user(UserRecord(user_id=str(uuid.uuid4()), email="ops@example.com", is_operator=True))
     token = new_token(USER_PREFIX)
     store.create_api_token(user.user_id, hash_token(token))
-    thread = ServerThread(create_app(store, checksum_key=lambda _cluster: b"m" * 32))
+    thread = ServerThread(create_app(store, tokens=store.tokens, checksum_key=lambda _cluster: b"m" * 32))
     base = thread.start()
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -82,7 +82,8 @@ def test_a_wrong_encryption_key_answers_503_without_values(
     w = build_world(starbase, client)
     wrong = VarCipher.from_base64(base64.b64encode(b"w" * 32).decode())
     pool = open_pool(starbase.starbase.database_url, max_size=2)
-    thread = ServerThread(create_app(PostgresStore(pool, wrong), checksum_key=wrong.checksum_key))
+    wrong_store = PostgresStore(pool, wrong)
+    thread = ServerThread(create_app(wrong_store, tokens=wrong_store, checksum_key=wrong.checksum_key))
     base = thread.start()
     try:
         response = httpx.get(
@@ -99,10 +100,9 @@ def test_a_wrong_encryption_key_answers_503_without_values(
 def test_readyz_reports_an_unreachable_database(starbase: RunningStarbase) -> None:
     pool = open_pool(starbase.starbase.database_url, max_size=1)
     pool.close()
+    closed = PostgresStore(pool, starbase.starbase.cipher)
     thread = ServerThread(
-        create_app(
-            PostgresStore(pool, starbase.starbase.cipher), checksum_key=starbase.starbase.cipher.checksum_key
-        )
+        create_app(closed, tokens=closed, checksum_key=starbase.starbase.cipher.checksum_key)
     )
     base = thread.start()
     try:

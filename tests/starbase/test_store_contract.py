@@ -80,3 +80,34 @@ def test_reports_and_events(any_store: Store) -> None:
     rest = any_store.service_events(status.service_id, after=page.next_after, limit=2)
     assert [e.event_id for e in rest.events] == ["e2"]
     assert rest.next_after is None
+
+
+def test_owner_rules(any_store: Store) -> None:
+    """Only an Owner touches an Owner; the last Owner stays (both stores, inside the write)."""
+    from starform_core.payload.rows import WorkspaceRow
+    from starform_core.ports.store import UserRecord, WorkspaceRole
+
+    def user() -> UserRecord:
+        return any_store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@x.io"))
+
+    owner, admin, other = user(), user(), user()
+    ws = any_store.create_workspace(
+        WorkspaceRow(workspace_id=str(uuid.uuid4()), name="w"), owner=Actor("o", owner.user_id)
+    ).workspace_id
+    as_owner, as_admin = Actor("o", owner.user_id), Actor("a", admin.user_id)
+    any_store.set_workspace_member(ws, admin.user_id, WorkspaceRole.ADMIN, actor=as_owner)
+    with pytest.raises(StoreConflictError):
+        any_store.set_workspace_member(ws, owner.user_id, WorkspaceRole.MEMBER, actor=as_admin)
+    with pytest.raises(StoreConflictError):
+        any_store.set_workspace_member(ws, other.user_id, WorkspaceRole.OWNER, actor=as_admin)
+    with pytest.raises(StoreConflictError):
+        any_store.remove_workspace_member(ws, owner.user_id, actor=as_admin)
+    with pytest.raises(StoreConflictError):
+        any_store.set_workspace_member(ws, owner.user_id, WorkspaceRole.ADMIN, actor=as_owner)
+    any_store.set_workspace_member(ws, other.user_id, WorkspaceRole.MEMBER, actor=as_admin)
+    any_store.set_workspace_member(ws, admin.user_id, WorkspaceRole.OWNER, actor=as_owner)
+    any_store.remove_workspace_member(ws, owner.user_id, actor=as_owner)
+    assert any_store.roles_of(admin.user_id, ws).workspace is WorkspaceRole.OWNER
+    assert any_store.roles_of(owner.user_id, ws).workspace is None
+    with pytest.raises(StoreNotFoundError):
+        any_store.remove_workspace_member(ws, owner.user_id, actor=Actor("a", admin.user_id))

@@ -76,7 +76,7 @@ class StoreBase:
             "SELECT workspace_id, cluster_id FROM projects WHERE id = %s", (project_id,)
         ).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"project {project_id} not found")
+            raise StoreNotFoundError("project not found")
         if lock:
             cur.execute("SELECT 1 FROM clusters WHERE id = %s FOR NO KEY UPDATE", (record[1],))
         return Scope(workspace_id=record[0], project_id=project_id, cluster_id=record[1])
@@ -90,7 +90,7 @@ class StoreBase:
         }[table]
         record = cur.execute(query, (row_id,)).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"{table.removesuffix('s').replace('_', ' ')} {row_id} not found")
+            raise StoreNotFoundError(f"{table.removesuffix('s').replace('_', ' ')} not found")
         return self._scope_of_project(cur, record[0], lock=lock)
 
     @staticmethod
@@ -101,7 +101,7 @@ class StoreBase:
             (cluster_id,),
         ).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"cluster {cluster_id} not found")
+            raise StoreNotFoundError("cluster not found")
         return int(record[0])
 
     @staticmethod

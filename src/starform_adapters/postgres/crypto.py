@@ -47,6 +47,10 @@ def generate_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
+TAG_BYTES = 16
+"""The AES-GCM authentication tag appended to every ciphertext."""
+
+
 def _aad(var_group_id: str, key: str) -> bytes:
     return _AAD_PREFIX + var_group_id.encode() + b"\x00" + key.encode()
 
@@ -70,6 +74,9 @@ class VarCipher:
         if len(raw) != 32:
             raise EncryptionKeyError(f"ENCRYPTION_KEY must decode to 32 bytes for AES-256, got {len(raw)}")
         return cls(key=raw, key_id=key_id or hashlib.sha256(raw).hexdigest()[:16])
+
+    overhead = TAG_BYTES
+    """Bytes a sealed value adds to its plaintext (the AES-GCM tag)."""
 
     def __repr__(self) -> str:
         return f"VarCipher(key_id={self.key_id!r})"

@@ -116,7 +116,7 @@ def load_cluster(cur: Cursor, cluster_id: str, *, lock: bool = False) -> Cluster
     query = f"SELECT {CLUSTER_COLUMNS} FROM clusters WHERE id = %s" + (" FOR UPDATE" if lock else "")  # noqa: S608
     record = cur.execute(query.encode(), (cluster_id,)).fetchone()
     if record is None:
-        raise StoreNotFoundError(f"cluster {cluster_id} not found")
+        raise StoreNotFoundError("cluster not found")
     return cluster_from_record(record)
 
 

@@ -123,7 +123,7 @@ class ServiceRepository(StoreBase):
             (environment_id,),
         ).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"environment {environment_id} not found")
+            raise StoreNotFoundError("environment not found")
         return _environment(record)
 
     def update_environment(self, environment: EnvironmentRow, *, actor: Actor) -> EnvironmentRow:
@@ -187,7 +187,7 @@ class ServiceRepository(StoreBase):
             (service_id,),
         ).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"service {service_id} not found")
+            raise StoreNotFoundError("service not found")
         return service_from_record(record)
 
     def _check_service(self, cur: Cursor, service: ServiceRow) -> None:
@@ -197,7 +197,7 @@ class ServiceRepository(StoreBase):
             (service.environment_id,),
         ).fetchone()
         if env is None or str(env[1]) != service.project_id:
-            raise StoreNotFoundError(f"environment {service.environment_id} not found")
+            raise StoreNotFoundError("environment not found")
         project = cur.execute(
             "SELECT id, workspace_id, cluster_id, name, tier FROM projects WHERE id = %s",
             (service.project_id,),
@@ -358,7 +358,7 @@ class ServiceRepository(StoreBase):
                 (service_id, version),
             ).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"service {service_id} has no version {version}")
+            raise StoreNotFoundError("version: the service has no such version")
         return _deployment(record)
 
     def add_volume(self, volume: VolumeRow, *, actor: Actor) -> VolumeRow:
@@ -383,7 +383,7 @@ class ServiceRepository(StoreBase):
     def _load_volume(self, cur: Cursor, volume_id: str) -> VolumeRow:
         record = cur.execute(f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE id = %s", (volume_id,)).fetchone()  # noqa: S608
         if record is None:
-            raise StoreNotFoundError(f"volume {volume_id} not found")
+            raise StoreNotFoundError("volume not found")
         return _volume(record)
 
     def delete_volume(self, volume_id: str, *, actor: Actor) -> None:
@@ -438,7 +438,7 @@ class ServiceRepository(StoreBase):
                 (hostname, service_id),
             )
             if cur.rowcount != 1:
-                raise StoreNotFoundError(f"hostname {hostname} is not routed to this service")
+                raise StoreNotFoundError("hostname: not routed to this service")
             self._finish_change(
                 cur,
                 scope,

@@ -6,9 +6,10 @@ from typing import Any
 
 import attrs
 
-from starform_adapters.postgres._base import StoreBase, jsonable
+from starform_adapters.postgres._base import Cursor, StoreBase, jsonable
 from starform_adapters.postgres.queries import CLUSTER_COLUMNS, cluster_from_record, load_cluster
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
+from starform_core.membership import check_owner_rules
 from starform_core.payload.build import cluster_settings
 from starform_core.payload.rows import ClusterRow, ProjectRow, WorkspaceRow
 from starform_core.ports.store import Actor, ProjectRole, Roles, UserRecord, WorkspaceRole
@@ -91,7 +92,8 @@ class TenancyRepository(StoreBase):
             record = cur.execute(
                 "SELECT u.id, u.email, u.name, u.is_operator FROM api_tokens t"
                 " JOIN users u ON u.id = t.user_id"
-                " WHERE t.token_hash = %s AND t.revoked_at IS NULL",
+                " WHERE t.token_hash = %s AND t.revoked_at IS NULL"
+                " AND (t.expires_at IS NULL OR t.expires_at > now())",
                 (token_hash,),
             ).fetchone()
         if record is None:
@@ -127,7 +129,7 @@ class TenancyRepository(StoreBase):
         with self._read() as cur:
             record = cur.execute("SELECT id, name FROM workspaces WHERE id = %s", (workspace_id,)).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"workspace {workspace_id} not found")
+            raise StoreNotFoundError("workspace not found")
         return WorkspaceRow(workspace_id=record[0], name=record[1])
 
     def list_workspaces(self, user_id: str) -> list[WorkspaceRow]:
@@ -140,15 +142,27 @@ class TenancyRepository(StoreBase):
             ).fetchall()
         return [WorkspaceRow(workspace_id=r[0], name=r[1]) for r in records]
 
+    @staticmethod
+    def _lock_members(cur: Cursor, workspace_id: str) -> dict[str, WorkspaceRole]:
+        """Lock the workspace (serialising its membership changes); its members and roles."""
+        found = cur.execute(
+            "SELECT 1 FROM workspaces WHERE id = %s FOR NO KEY UPDATE", (workspace_id,)
+        ).fetchone()
+        if found is None:
+            raise StoreNotFoundError("workspace not found")
+        records = cur.execute(
+            "SELECT user_id, role FROM workspace_members WHERE workspace_id = %s", (workspace_id,)
+        ).fetchall()
+        return {str(r[0]): WorkspaceRole(r[1]) for r in records}
+
     def set_workspace_member(
         self, workspace_id: str, user_id: str, role: WorkspaceRole, *, actor: Actor
     ) -> None:
-        """Add a workspace member or change the role."""
+        """Add a workspace member or change the role (the Owner rules hold, see :func:`check_owner_rules`)."""
         with self._tx() as cur:
-            before = cur.execute(
-                "SELECT role FROM workspace_members WHERE workspace_id = %s AND user_id = %s",
-                (workspace_id, user_id),
-            ).fetchone()
+            members = self._lock_members(cur, workspace_id)
+            check_owner_rules(members, actor=actor, target=user_id, new_role=role)
+            before = members.get(user_id)
             cur.execute(
                 "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES (%s, %s, %s)"
                 " ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = EXCLUDED.role",
@@ -161,7 +175,7 @@ class TenancyRepository(StoreBase):
                 "user",
                 user_id,
                 workspace_id=workspace_id,
-                before=None if before is None else {"role": before[0]},
+                before=None if before is None else {"role": before.value},
                 after={"role": role.value},
             )
 
@@ -191,21 +205,16 @@ class TenancyRepository(StoreBase):
             )
 
     def remove_workspace_member(self, workspace_id: str, user_id: str, *, actor: Actor) -> None:
-        """Remove a member and their project roles in the workspace; the last Owner stays."""
+        """Remove a member and their project roles in the workspace (the Owner rules hold)."""
         with self._tx() as cur:
-            owners = cur.execute(
-                "SELECT user_id FROM workspace_members WHERE workspace_id = %s AND role = 'owner' FOR UPDATE",
-                (workspace_id,),
-            ).fetchall()
-            if [r[0] for r in owners] == [user_id]:
-                raise StoreConflictError("user_id: a workspace keeps at least one Owner")
+            members = self._lock_members(cur, workspace_id)
+            if user_id not in members:
+                raise StoreNotFoundError("user_id: not a member of this workspace")
+            check_owner_rules(members, actor=actor, target=user_id, new_role=None)
             cur.execute(
-                "DELETE FROM workspace_members WHERE workspace_id = %s AND user_id = %s RETURNING role",
+                "DELETE FROM workspace_members WHERE workspace_id = %s AND user_id = %s",
                 (workspace_id, user_id),
             )
-            removed = cur.fetchone()
-            if removed is None:
-                raise StoreNotFoundError("the user is not a member of this workspace")
             cur.execute(
                 "DELETE FROM project_members m USING projects p WHERE p.id = m.project_id"
                 " AND p.workspace_id = %s AND m.user_id = %s",
@@ -218,7 +227,7 @@ class TenancyRepository(StoreBase):
                 "user",
                 user_id,
                 workspace_id=workspace_id,
-                before={"role": removed[0]},
+                before={"role": members[user_id].value},
             )
 
     def remove_project_member(self, project_id: str, user_id: str, *, actor: Actor) -> None:
@@ -359,7 +368,7 @@ class TenancyRepository(StoreBase):
                 cur.execute("SELECT 1 FROM workspaces WHERE id = %s", (project.workspace_id,)).fetchone()
                 is None
             ):
-                raise StoreNotFoundError(f"workspace {project.workspace_id} not found")
+                raise StoreNotFoundError("workspace not found")
             cur.execute(
                 "INSERT INTO projects (id, workspace_id, cluster_id, name, tier) VALUES (%s, %s, %s, %s, %s)",
                 (
@@ -384,7 +393,7 @@ class TenancyRepository(StoreBase):
                 (project_id,),
             ).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"project {project_id} not found")
+            raise StoreNotFoundError("project not found")
         return ProjectRow(
             project_id=record[0],
             workspace_id=record[1],

@@ -7,6 +7,7 @@ from typing import Any
 
 from starform_adapters.postgres._base import Cursor, StoreBase, jsonable
 from starform_core.errors import StoreNotFoundError
+from starform_core.kube.limits import check_project_vars_size, check_secret_size
 from starform_core.model.vargroup import check_var_key
 from starform_core.payload.rows import ServiceVarGroupRow, VarGroupRow
 from starform_core.ports.store import Actor, VarKeyInfo
@@ -28,6 +29,7 @@ class VarGroupRepository(StoreBase):
     """Var groups; values are sealed with AES-256-GCM before they reach PostgreSQL."""
 
     def _write_entries(self, cur: Cursor, var_group_id: str, entries: Mapping[str, SecretValue]) -> None:
+        """Seal and upsert entries; the whole group must still fit in one Kubernetes Secret."""
         for key in sorted(entries):
             check_var_key(f"entries.{key}", key)
             sealed = self._cipher.seal(var_group_id, key, entries[key])
@@ -38,6 +40,19 @@ class VarGroupRepository(StoreBase):
                 " key_id = EXCLUDED.key_id, updated_at = now()",
                 (var_group_id, key, sealed.ciphertext, sealed.nonce, sealed.key_id),
             )
+        if entries:
+            sizes = cur.execute(
+                "SELECT key, length(ciphertext) - %s FROM var_group_entries WHERE var_group_id = %s",
+                (self._cipher.overhead, var_group_id),
+            ).fetchall()
+            check_secret_size("entries", ((str(k), int(n)) for k, n in sizes))
+            project = cur.execute(
+                "SELECT coalesce(sum(octet_length(e.key) + length(e.ciphertext) - %s), 0)"
+                " FROM var_group_entries e JOIN var_groups g ON g.id = e.var_group_id"
+                " WHERE g.project_id = (SELECT project_id FROM var_groups WHERE id = %s)",
+                (self._cipher.overhead, var_group_id),
+            ).fetchone()
+            check_project_vars_size("entries", int(project[0]) if project else 0)
 
     def create_var_group(
         self,
@@ -54,7 +69,7 @@ class VarGroupRepository(StoreBase):
                     "SELECT project_id FROM environments WHERE id = %s", (group.environment_id,)
                 ).fetchone()
                 if env is None or env[0] != group.project_id:
-                    raise StoreNotFoundError(f"environment {group.environment_id} not found")
+                    raise StoreNotFoundError("environment not found")
             cur.execute(
                 "INSERT INTO var_groups (id, project_id, name, environment_id) VALUES (%s, %s, %s, %s)",
                 (group.var_group_id, group.project_id, group.name, group.environment_id),
@@ -94,7 +109,7 @@ class VarGroupRepository(StoreBase):
             (var_group_id,),
         ).fetchone()
         if record is None:
-            raise StoreNotFoundError(f"var group {var_group_id} not found")
+            raise StoreNotFoundError("var group not found")
         return _group(record)
 
     def get_var_group(self, var_group_id: str) -> VarGroupRow:
@@ -136,7 +151,7 @@ class VarGroupRepository(StoreBase):
                 (var_group_id, key),
             )
             if cur.rowcount != 1:
-                raise StoreNotFoundError(f"var group {var_group_id} has no key {key!r}")
+                raise StoreNotFoundError("key: the var group has no such key")
             self._finish_change(
                 cur,
                 scope,
@@ -165,7 +180,7 @@ class VarGroupRepository(StoreBase):
                 "SELECT project_id FROM var_groups WHERE id = %s", (link.var_group_id,)
             ).fetchone()
             if group is None or group[0] != scope.project_id:
-                raise StoreNotFoundError(f"var group {link.var_group_id} not found in the project")
+                raise StoreNotFoundError("var group not found")
             before = cur.execute(
                 "SELECT attach_order FROM service_var_groups WHERE service_id = %s AND var_group_id = %s",
                 (link.service_id, link.var_group_id),
@@ -199,7 +214,7 @@ class VarGroupRepository(StoreBase):
                 (service_id, var_group_id),
             )
             if cur.rowcount != 1:
-                raise StoreNotFoundError(f"var group {var_group_id} is not attached to the service")
+                raise StoreNotFoundError("var group: not attached to the service")
             self._finish_change(
                 cur,
                 scope,

@@ -1,24 +1,30 @@
-"""Authentication (bearer tokens) and the authorisation checks routes call.
+"""Authentication (bearer tokens), rate quotas and the authorisation checks routes call.
 
-People present an API token tied to a user; agents present their cluster's token. Tokens are
-compared as SHA-256 hashes in constant time; neither is ever logged.
+People and CI present an API token; agents present their cluster's token. Tokens are looked up
+by SHA-256 on every request (a revoked token fails at once) and never logged. A token scoped to
+a project reaches that project only, with at most its role there. Not found and not visible
+answer the same ``404 "<kind> not found"``, so ids of other tenants are never confirmed.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import attrs
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from starform_apps.starbase.http_errors import HttpError
-from starform_apps.starbase.roles import Action, allowed
+from starform_apps.starbase.ratelimit import Quota, RateLimits
+from starform_apps.starbase.roles import Action, allowed, narrowed
 from starform_apps.starbase.tokens import hash_token, tokens_match
 from starform_core.errors import StoreNotFoundError
 from starform_core.payload.rows import EnvironmentRow, ProjectRow
 from starform_core.ports.store import Actor, Roles, Store, UserRecord
+from starform_core.ports.tokens import ApiTokenStore, TokenScope
 
 __all__ = [
+    "Caller",
     "CurrentUser",
     "actor_of",
     "authorize_project",
@@ -26,16 +32,48 @@ __all__ = [
     "bearer",
     "check_agent",
     "require_operator",
+    "require_unscoped",
     "store_of",
+    "tokens_of",
 ]
 
-bearer = HTTPBearer(auto_error=False, description="An API token (people) or a cluster token")
+bearer = HTTPBearer(auto_error=False, description="An API token (people, CI) or a cluster token")
+
+
+@attrs.frozen
+class Caller:
+    """The authenticated person (or CI job): the user, the token used and its scope."""
+
+    user: UserRecord
+    token_id: str
+    scope: TokenScope | None = None
+
+    @property
+    def user_id(self) -> str:
+        """The user's id."""
+        return self.user.user_id
+
+    @property
+    def email(self) -> str:
+        """The user's email."""
+        return self.user.email
+
+    @property
+    def is_operator(self) -> bool:
+        """Operators' unscoped tokens manage clusters; a scoped token never does."""
+        return self.user.is_operator and self.scope is None
 
 
 def store_of(request: Request) -> Store:
     """The app's store."""
     store: Store = request.app.state.store
     return store
+
+
+def tokens_of(request: Request) -> ApiTokenStore:
+    """The app's API token store."""
+    tokens: ApiTokenStore = request.app.state.tokens
+    return tokens
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -47,17 +85,24 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> UserRecord:
-    """The user whose API token was presented (401 otherwise)."""
+) -> Caller:
+    """The caller whose API token was presented (401 otherwise), charged to its rate quota."""
     token = _token(credentials)
     try:
-        return store_of(request).user_for_token(hash_token(token))
+        principal = tokens_of(request).authenticate(hash_token(token))
     except StoreNotFoundError as exc:
-        raise HttpError(401, "unknown or revoked token") from exc
+        raise HttpError(401, "unknown, revoked or expired token") from exc
+    caller = Caller(user=principal.user, token_id=principal.token_id, scope=principal.scope)
+    limits: RateLimits = request.app.state.rate_limits
+    if caller.scope is None:
+        limits.charge(Quota.USER, caller.user_id)
+    else:
+        limits.charge(Quota.TOKEN, caller.token_id)
+    return caller
 
 
-CurrentUser = Annotated[UserRecord, Depends(current_user)]
-"""A route parameter that authenticates a person."""
+CurrentUser = Annotated[Caller, Depends(current_user)]
+"""A route parameter that authenticates a person or a CI token."""
 
 
 def check_agent(
@@ -65,7 +110,7 @@ def check_agent(
     cluster_id: str,
     credentials: HTTPAuthorizationCredentials | None,
 ) -> None:
-    """Accept only the named cluster's own token (404 for any other, so ids leak nothing)."""
+    """Accept only the named cluster's own token (404 for any other), charged to the agent quota."""
     token = _token(credentials)
     try:
         stored = store_of(request).cluster_token_hash(cluster_id)
@@ -73,48 +118,71 @@ def check_agent(
         raise HttpError(404, "cluster not found") from exc
     if not tokens_match(token, stored):
         raise HttpError(404, "cluster not found")
+    limits: RateLimits = request.app.state.rate_limits
+    limits.charge(Quota.AGENT, cluster_id)
 
 
-def actor_of(user: UserRecord) -> Actor:
-    """The audit actor for a user."""
-    return Actor(label=user.email, user_id=user.user_id)
+def actor_of(caller: Caller) -> Actor:
+    """The audit actor for a caller (a scoped token is named by its id)."""
+    label = caller.email if caller.scope is None else f"{caller.email} (token {caller.token_id})"
+    return Actor(label=label, user_id=caller.user_id)
 
 
-def require_operator(user: UserRecord) -> None:
-    """Only platform operators manage clusters."""
-    if not user.is_operator:
-        raise HttpError(403, "only platform operators manage clusters")
+def require_operator(caller: Caller) -> None:
+    """Only platform operators (with an unscoped token) manage clusters."""
+    if not caller.is_operator:
+        raise HttpError(403, "only platform operators manage clusters (with an unscoped token)")
 
 
-def _decide(roles: Roles, action: Action, what: str) -> None:
+def require_unscoped(caller: Caller, what: str) -> None:
+    """Refuse workspace-level calls and token management to a project-scoped token."""
+    if caller.scope is not None:
+        raise HttpError(403, f"a project-scoped token cannot {what}")
+
+
+def _decide(roles: Roles, action: Action, what: str, *, in_project: bool) -> None:
+    """404 for a caller who cannot see the resource, 403 for one who sees it but may not act."""
     if roles.workspace is None:
         raise HttpError(404, f"{what} not found")
     if allowed(action, roles):
         return
-    if what == "project" and not allowed(Action.PROJECT_READ, roles):
-        raise HttpError(404, "project not found")
+    if in_project and not allowed(Action.PROJECT_READ, roles):
+        raise HttpError(404, f"{what} not found")
     raise HttpError(403, f"your role does not allow {action.value}")
 
 
-def authorize_workspace(store: Store, user: UserRecord, workspace_id: str, action: Action) -> Roles:
-    """Check a workspace-level action; returns the roles."""
-    store.get_workspace(workspace_id)
-    roles = store.roles_of(user.user_id, workspace_id)
-    _decide(roles, action, "workspace")
+def authorize_workspace(store: Store, caller: Caller, workspace_id: str, action: Action) -> Roles:
+    """Check a workspace-level action (unscoped tokens only); returns the roles."""
+    require_unscoped(caller, "act on a workspace")
+    try:
+        store.get_workspace(workspace_id)
+    except StoreNotFoundError as exc:
+        raise HttpError(404, "workspace not found") from exc
+    roles = store.roles_of(caller.user_id, workspace_id)
+    _decide(roles, action, "workspace", in_project=False)
     return roles
 
 
 def authorize_project(
     store: Store,
-    user: UserRecord,
+    caller: Caller,
     project: ProjectRow,
     action: Action,
     *,
     environment: EnvironmentRow | None = None,
+    what: str = "project",
 ) -> Roles:
-    """Check a project-level action (deploys into a protected environment need Admin)."""
-    roles = store.roles_of(user.user_id, project.workspace_id, project.project_id)
-    _decide(roles, action, "project")
+    """Check a project-level action on a resource of kind ``what`` (its 404 names only the kind).
+
+    Deploys into a protected environment need Admin; a scoped token sees its project only, with
+    at most its role.
+    """
+    if caller.scope is not None and caller.scope.project_id != project.project_id:
+        raise HttpError(404, f"{what} not found")
+    roles = store.roles_of(caller.user_id, project.workspace_id, project.project_id)
+    if caller.scope is not None:
+        roles = narrowed(roles, caller.scope.role)
+    _decide(roles, action, what, in_project=True)
     if (
         action is Action.DEPLOY
         and environment is not None

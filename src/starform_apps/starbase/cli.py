@@ -1,128 +1,234 @@
-"""The ``starbase`` command: serve, migrate, register clusters, create users and tokens.
+"""The ``starbase`` command: serve, migrate, register clusters, create users and manage tokens.
 
 Without ``DATABASE_URL`` every command uses the embedded PostgreSQL in ``--data-dir`` (and a
-generated ``encryption.key`` there, mode 0600). With ``DATABASE_URL``, ``ENCRYPTION_KEY`` is
-required.
+generated ``encryption.key`` there, mode 0600), reusing the server ``starbase serve`` runs there.
+With ``DATABASE_URL``, ``ENCRYPTION_KEY`` is required. User errors print ``error: ...`` and exit
+1 (2 for a usage error), never a traceback. The web framework is imported by ``serve`` only, so
+the other commands start quickly.
 """
 
 from __future__ import annotations
 
 import pathlib
+import signal
 import sys
+import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from typing import Any, TypeVar
 
 import click
 
 from starform_adapters.postgres import PostgresStore, migrate, open_pool
-from starform_apps.starbase.config import DEFAULT_DATA_DIR, StarbaseConfig
-from starform_apps.starbase.logs import configure_logging
-from starform_apps.starbase.server import (
-    ServerThread,
-    embedded_database,
-    load_cipher,
-    open_starbase,
-)
-from starform_apps.starbase.tokens import AGENT_PREFIX, USER_PREFIX, hash_token, new_token
+from starform_apps.starbase.config import DEFAULT_DATA_DIR, StarbaseConfig, parse_address
+from starform_apps.starbase.embedded import embedded_database, load_cipher
+from starform_apps.starbase.tokens import AGENT_PREFIX, USER_PREFIX, hash_token, new_token, token_state
 from starform_core.errors import StarformError, StoreConflictError, StoreNotFoundError
 from starform_core.payload.rows import ClusterRow
-from starform_core.ports.store import Actor, UserRecord
+from starform_core.ports.store import Actor, ProjectRole, UserRecord
+from starform_core.ports.tokens import ApiTokenInfo, NewApiToken, TokenScope
 
 __all__ = ["main"]
 
+F = TypeVar("F", bound=Callable[..., Any])
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
+_CLI = Actor(label="cli")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("starform")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _versioned(command: F) -> F:
+    """``--version`` on a command (every ``starbase`` command has it)."""
+    return click.version_option(_version(), "--version", prog_name="starbase")(command)
+
+
 _data_dir = click.option(
     "--data-dir",
-    type=click.Path(path_type=pathlib.Path),
+    type=click.Path(path_type=pathlib.Path, file_okay=False),
     default=None,
     help=f"Embedded PostgreSQL and key location (default {DEFAULT_DATA_DIR}; ignored with DATABASE_URL).",
 )
 
 
+def _progress(line: str) -> None:
+    click.echo(f"starbase: {line}", err=True)
+
+
+def _config(**overrides: object) -> StarbaseConfig:
+    try:
+        return StarbaseConfig.from_env(None, **overrides)
+    except StarformError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @contextmanager
-def _database(config: StarbaseConfig) -> Iterator[tuple[str, pathlib.Path | None]]:
+def _database(config: StarbaseConfig, *, quiet: bool = False) -> Iterator[tuple[str, pathlib.Path | None]]:
     if config.database_url:
         yield config.database_url, None
         return
     data_dir = config.data_dir.expanduser().resolve()
-    with embedded_database(data_dir) as url:
+    progress = (lambda _line: None) if quiet else _progress
+    with embedded_database(data_dir, progress=progress) as url:
         yield url, data_dir
 
 
 @contextmanager
 def _store(data_dir: pathlib.Path | None) -> Iterator[PostgresStore]:
-    config = StarbaseConfig.from_env(data_dir=data_dir)
-    with _database(config) as (url, key_dir):
+    config = _config(data_dir=data_dir)
+    with _database(config, quiet=True) as (url, key_dir):
         cipher = load_cipher(config, generate_in=key_dir)
         migrate(url)
-        pool = open_pool(url, max_size=2)
+        pool = open_pool(url, min_size=1, max_size=2)
         try:
             yield PostgresStore(pool, cipher)
         finally:
             pool.close()
 
 
-@click.group()
+class _Group(click.Group):
+    """Turns the project's errors into ``error: ...`` and exit 1, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StarformError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@_versioned
+@click.group(cls=_Group, context_settings=_CONTEXT)
 def main() -> None:
     """Starbase: Starform's control plane."""
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
-@_data_dir
-def serve(host: str, port: int, data_dir: pathlib.Path | None) -> None:
-    """Migrate and serve the HTTP API until interrupted."""
-    config = StarbaseConfig.from_env(host=host, port=port, data_dir=data_dir)
-    configure_logging(config.log_level)
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT (also when the shell started us with SIGINT ignored).
+
+    The previous handlers are restored on exit.
+    """
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        _progress(f"{signal.Signals(signum).name} received: stopping")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with _database(config) as (url, key_dir):
-            cipher = load_cipher(config, generate_in=key_dir)
-            with open_starbase(
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
+    from starform_adapters.ratelimit import LimitsRateLimiter
+    from starform_apps.starbase.logs import configure_logging
+    from starform_apps.starbase.metrics_app import create_metrics_app
+    from starform_apps.starbase.server import ServerThread, bind_socket, open_starbase
+
+    configure_logging(config.log_level)
+    limiter = LimitsRateLimiter(config.rate_limit_storage)
+    with ExitStack() as stack:
+        api_socket = bind_socket(
+            config.host, config.port
+        )  # a busy port is reported before the database starts
+        stack.callback(api_socket.close)
+        metrics_socket = None
+        if config.metrics_address is not None:
+            metrics_socket = bind_socket(*config.metrics_address)
+            stack.callback(metrics_socket.close)
+        url, key_dir = stack.enter_context(_database(config))
+        cipher = load_cipher(config, generate_in=key_dir)
+        _progress("applying migrations")
+        starbase = stack.enter_context(
+            open_starbase(
                 url,
                 cipher,
                 pool_max_size=config.pool_max_size,
                 payload_cache_bytes=config.payload_cache_mb * 1024 * 1024,
-            ) as starbase:
-                server = ServerThread(starbase.app, host=config.host, port=config.port)
-                base = server.start()
-                click.echo(f"starbase listening on {base}", err=True)
-                try:
-                    server.wait()
-                except KeyboardInterrupt:
-                    pass
-                finally:
-                    server.stop()
+                rate_limiter=limiter,
+                rate_limits=config.rate_limits,
+                metrics_token=config.metrics_token,
+            )
+        )
+        if metrics_socket is not None:
+            metrics_host = config.metrics_address[0] if config.metrics_address else "127.0.0.1"
+            metrics_server = ServerThread(
+                create_metrics_app(starbase.metrics), host=metrics_host, sock=metrics_socket
+            )
+            _progress(f"metrics on {metrics_server.start()}/metrics")
+            stack.callback(metrics_server.stop)
+        server = ServerThread(starbase.app, host=config.host, sock=api_socket)
+        _progress(f"listening on {server.start()}")
+        stack.callback(server.stop)
+        server.wait(stop)
+        _progress("stopping: finishing requests, closing the pool, stopping the database")
+    _progress("stopped")
+
+
+@_versioned
+@main.command(context_settings=_CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--metrics-address",
+    default=None,
+    help="Serve /metrics (without a token) on a separate HOST:PORT, e.g. 127.0.0.1:9464.",
+)
+@_data_dir
+def serve(host: str, port: int, metrics_address: str | None, data_dir: pathlib.Path | None) -> None:
+    """Migrate and serve the HTTP API until SIGTERM or Ctrl-C."""
+    try:
+        address = None if metrics_address is None else parse_address("--metrics-address", metrics_address)
     except StarformError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.BadParameter(str(exc), param_hint="--metrics-address") from exc
+    config = _config(host=host, port=port, data_dir=data_dir, metrics_address=address)
+    with _stop_on_signals() as stop:
+        _serve_until_stopped(config, stop)
 
 
-@main.command("migrate")
+@_versioned
+@main.command("migrate", context_settings=_CONTEXT)
 @_data_dir
 def migrate_command(data_dir: pathlib.Path | None) -> None:
     """Apply pending schema migrations."""
-    config = StarbaseConfig.from_env(data_dir=data_dir)
-    try:
-        with _database(config) as (url, _):
-            applied = migrate(url)
-    except StarformError as exc:
-        raise click.ClickException(str(exc)) from exc
+    config = _config(data_dir=data_dir)
+    with _database(config) as (url, _):
+        applied = migrate(url)
     click.echo(f"applied {applied}" if applied else "schema is up to date")
 
 
-@main.group()
+@_versioned
+@main.group(cls=_Group, context_settings=_CONTEXT)
 def cluster() -> None:
     """Manage clusters."""
 
 
-@cluster.command("register")
+def _namespaced(value: str, hint: str) -> tuple[str, str]:
+    namespace, _, name = value.partition("/")
+    if not namespace or not name:
+        raise click.BadParameter("use NAMESPACE/NAME", param_hint=hint)
+    return namespace, name
+
+
+@_versioned
+@cluster.command("register", context_settings=_CONTEXT)
 @click.option("--name", required=True)
 @click.option("--region", required=True)
 @click.option("--gateway", required=True, help="The Gateway as NAMESPACE/NAME.")
 @click.option("--gateway-section", default=None)
 @click.option("--storage-class", default="do-block-storage", show_default=True)
 @click.option("--lb-service", default=None, help="Load-balancer Service as NAMESPACE/NAME.")
-@click.option("--lb-size-unit", default=None, type=int)
+@click.option("--lb-size-unit", default=None, type=click.IntRange(1, 200))
 @click.option(
     "--egress-allow",
     "egress_allow",
@@ -146,14 +252,10 @@ def register(
     data_dir: pathlib.Path | None,
 ) -> None:
     """Register a cluster; prints its id and agent token (shown only once)."""
-    gw_ns, _, gw_name = gateway.partition("/")
-    if not gw_ns or not gw_name:
-        raise click.BadParameter("use NAMESPACE/NAME", param_hint="--gateway")
+    gw_ns, gw_name = _namespaced(gateway, "--gateway")
     lb_ns = lb_name = None
     if lb_service:
-        lb_ns, _, lb_name = lb_service.partition("/")
-        if not lb_ns or not lb_name:
-            raise click.BadParameter("use NAMESPACE/NAME", param_hint="--lb-service")
+        lb_ns, lb_name = _namespaced(lb_service, "--lb-service")
         if lb_size_unit is None:
             raise click.BadParameter("needs --lb-size-unit", param_hint="--lb-service")
     token = new_token(AGENT_PREFIX)
@@ -174,30 +276,34 @@ def register(
         egress_allow=egress_allow,
         metrics_namespace=metrics_namespace,
     )
-    try:
-        with _store(data_dir) as store:
-            store.register_cluster(row, agent_token_hash=hash_token(token), actor=Actor("cli"))
-    except StarformError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(data_dir) as store:
+        store.register_cluster(row, agent_token_hash=hash_token(token), actor=_CLI)
     click.echo(f"cluster_id: {row.cluster_id}")
     click.echo(f"agent_token: {token}")
 
 
-@main.group()
+@_versioned
+@main.group(cls=_Group, context_settings=_CONTEXT)
 def user() -> None:
     """Manage users."""
 
 
-def _ensure_user(store: PostgresStore, email: str, name: str, operator: bool) -> UserRecord:
+def _ensure_user(store: PostgresStore, email: str, operator: bool) -> UserRecord:
     try:
         return store.get_user(email=email)
     except StoreNotFoundError:
-        return store.create_user(
-            UserRecord(user_id=str(uuid.uuid4()), email=email, name=name, is_operator=operator)
-        )
+        return store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=email, is_operator=operator))
 
 
-@user.command("create")
+def _existing_user(store: PostgresStore, email: str) -> UserRecord:
+    try:
+        return store.get_user(email=email)
+    except StoreNotFoundError as exc:
+        raise click.ClickException("no user has this email") from exc
+
+
+@_versioned
+@user.command("create", context_settings=_CONTEXT)
 @click.option("--email", required=True)
 @click.option("--name", default="")
 @click.option("--operator", is_flag=True, help="May register and configure clusters.")
@@ -211,30 +317,146 @@ def create_user(email: str, name: str, operator: bool, data_dir: pathlib.Path | 
             )
     except StoreConflictError as exc:
         raise click.ClickException("a user with this email already exists") from exc
-    except StarformError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"user_id: {created.user_id}")
 
 
-@main.group()
+@_versioned
+@main.group(cls=_Group, context_settings=_CONTEXT)
 def token() -> None:
-    """Manage API tokens."""
+    """Manage API tokens (create, list, revoke, rotate); secrets are shown once, stored hashed."""
 
 
-@token.command("create")
+def _expiry(days: int, no_expiry: bool) -> datetime | None:
+    return None if no_expiry else datetime.now(UTC) + timedelta(days=days)
+
+
+_expires = click.option(
+    "--expires-in-days", default=90, show_default=True, type=click.IntRange(1, 1825), help="Lifetime."
+)
+_no_expiry = click.option("--no-expiry", is_flag=True, help="A token that never expires.")
+_user_option = click.option("--user", "email", required=True, help="The token owner's email.")
+
+
+@_versioned
+@token.command("create", context_settings=_CONTEXT)
 @click.option("--user", "email", required=True, help="The user's email (created if needed).")
-@click.option("--name", default="cli")
+@click.option("--name", default="cli", show_default=True)
 @click.option("--operator", is_flag=True, help="When creating the user: make it an operator.")
+@click.option("--project", "project_id", type=click.UUID, default=None, help="Scope the token to a project.")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in ProjectRole]),
+    default=None,
+    help="The scoped token's project role (with --project).",
+)
+@_expires
+@_no_expiry
 @_data_dir
-def create_token(email: str, name: str, operator: bool, data_dir: pathlib.Path | None) -> None:
-    """Create an API token for a user; prints it once."""
+def create_token(
+    email: str,
+    name: str,
+    operator: bool,
+    project_id: uuid.UUID | None,
+    role: str | None,
+    expires_in_days: int,
+    no_expiry: bool,
+    data_dir: pathlib.Path | None,
+) -> None:
+    """Create an API token for a user; prints the secret once."""
+    if (project_id is None) != (role is None):
+        raise click.UsageError("--project and --role go together")
+    scope = None if project_id is None or role is None else TokenScope(str(project_id), ProjectRole(role))
     secret = new_token(USER_PREFIX)
-    try:
-        with _store(data_dir) as store:
-            owner = _ensure_user(store, email, "", operator)
-            store.create_api_token(owner.user_id, hash_token(secret), name=name)
-    except StarformError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(data_dir) as store:
+        owner = _ensure_user(store, email, operator)
+        store.issue_token(
+            NewApiToken(
+                token_id=str(uuid.uuid4()),
+                user_id=owner.user_id,
+                token_hash=hash_token(secret),
+                name=name,
+                expires_at=_expiry(expires_in_days, no_expiry),
+                scope=scope,
+            ),
+            actor=_CLI,
+        )
+    click.echo(secret)
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _row(info: ApiTokenInfo) -> str:
+    scope = "all" if info.scope is None else f"{info.scope.project_id}:{info.scope.role.value}"
+    cells = [info.token_id, info.name, scope, token_state(info), _when(info.created_at)]
+    cells += [_when(info.expires_at), _when(info.last_used_at)]
+    return "\t".join(cells)
+
+
+@_versioned
+@token.command("list", context_settings=_CONTEXT)
+@_user_option
+@_data_dir
+def list_tokens(email: str, data_dir: pathlib.Path | None) -> None:
+    """List a user's tokens (never their secrets), tab-separated."""
+    with _store(data_dir) as store:
+        infos = store.list_tokens(_existing_user(store, email).user_id)
+    click.echo("id\tname\tscope\tstate\tcreated\texpires\tlast_used")
+    for info in infos:
+        click.echo(_row(info))
+
+
+@_versioned
+@token.command("revoke", context_settings=_CONTEXT)
+@_user_option
+@click.argument("token_id", type=click.UUID)
+@_data_dir
+def revoke_token(email: str, token_id: uuid.UUID, data_dir: pathlib.Path | None) -> None:
+    """Revoke a token now: the next request with it is refused."""
+    with _store(data_dir) as store:
+        owner = _existing_user(store, email)
+        store.revoke_token(str(token_id), user_id=owner.user_id, actor=_CLI)
+    click.echo(f"revoked {token_id}")
+
+
+@_versioned
+@token.command("rotate", context_settings=_CONTEXT)
+@_user_option
+@click.argument("token_id", type=click.UUID)
+@click.option(
+    "--grace-seconds",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 86400),
+    help="How long the old secret keeps working.",
+)
+@_expires
+@_no_expiry
+@_data_dir
+def rotate_token(
+    email: str,
+    token_id: uuid.UUID,
+    grace_seconds: int,
+    expires_in_days: int,
+    no_expiry: bool,
+    data_dir: pathlib.Path | None,
+) -> None:
+    """Replace a token's secret (same name and scope); prints the new secret once."""
+    secret = new_token(USER_PREFIX)
+    with _store(data_dir) as store:
+        owner = _existing_user(store, email)
+        store.rotate_token(
+            str(token_id),
+            replacement=NewApiToken(
+                token_id=str(uuid.uuid4()),
+                user_id=owner.user_id,
+                token_hash=hash_token(secret),
+                expires_at=_expiry(expires_in_days, no_expiry),
+            ),
+            grace_seconds=grace_seconds,
+            actor=_CLI,
+        )
     click.echo(secret)
 
 

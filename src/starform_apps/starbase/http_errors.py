@@ -6,8 +6,11 @@ Submitted values are never echoed back (they may be secret).
 
 from __future__ import annotations
 
+import re
+import traceback
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,7 +24,14 @@ from starform_core.errors import (
     ValidationError,
 )
 
-__all__ = ["ERROR_RESPONSES", "ErrorBody", "HttpError", "install_error_handlers", "validation_body"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "ErrorBody",
+    "HttpError",
+    "install_error_handlers",
+    "public_reason",
+    "validation_body",
+]
 
 
 class FieldError(BaseModel):
@@ -45,7 +55,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The token's roles do not allow this"},
     404: {"model": ErrorBody, "description": "Unknown (or invisible) resource"},
     409: {"model": ErrorBody, "description": "Conflicts with stored state"},
+    413: {"model": ErrorBody, "description": "The body is larger than the endpoint's limit"},
     422: {"model": ErrorBody, "description": "Invalid input: names the field and the reason"},
+    429: {"model": ErrorBody, "description": "Rate limit exceeded (see Retry-After)"},
 }
 """The error answers every route documents in the OpenAPI description."""
 
@@ -53,20 +65,45 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 class HttpError(StarformError):
     """An error with an HTTP status, raised by the auth layer and the routes."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers
+
+
+_QUOTED_VALUE = re.compile(r"""^(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s+""")
+_PYDANTIC_PREFIX = re.compile(r"^(Value error|Assertion failed), ")
+_log = structlog.get_logger("starbase.errors")
+
+
+def public_reason(reason: str) -> str:
+    """A reason safe to answer: a leading quoted value (``'x' is not ...``) becomes "the value"."""
+    return _QUOTED_VALUE.sub("the value ", _PYDANTIC_PREFIX.sub("", reason), count=1)
+
+
+def _field_name(loc: list[str | int]) -> str:
+    name = ""
+    for part in loc[1:] if len(loc) > 1 and loc[0] in ("body", "query", "path") else loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or str(loc[-1])
 
 
 def validation_body(loc: list[str | int], msg: str, kind: str = "value_error") -> dict[str, Any]:
-    """The 422 body for one field."""
-    field = ".".join(str(p) for p in loc[1:] if p != "body") or str(loc[-1])
-    return {"detail": [{"loc": loc, "field": field, "msg": msg, "type": kind}]}
+    """The 422 body for one field (``field`` as ``egress_allow[0]`` or ``autoscaling.max_replicas``)."""
+    return {"detail": [{"loc": loc, "field": _field_name(loc), "msg": public_reason(msg), "type": kind}]}
 
 
-def _headers(status: int) -> dict[str, str] | None:
-    return {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def _headers(exc: HttpError) -> dict[str, str] | None:
+    headers = dict(exc.headers or {})
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return headers or None
+
+
+def _frames(exc: BaseException) -> list[str]:
+    """Where an unexpected error came from: file, line and function only (no message, no locals)."""
+    return [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)][-12:]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,7 +111,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HttpError)
     async def _http(_request: Request, exc: HttpError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=_headers(exc.status))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,6 +126,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_request: Request, exc: ValidationError) -> JSONResponse:
         loc: list[str | int] = ["body", *exc.field.split(".")]
         return JSONResponse(validation_body(loc, exc.reason), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        route: Any = request.scope.get("route")
+        _log.error(
+            "unexpected error",
+            error=type(exc).__name__,
+            route=getattr(route, "path", "<unmatched>"),
+            method=request.method,
+            frames=_frames(exc),
+        )
+        return JSONResponse({"detail": "internal error (logged)"}, status_code=500)
 
     @app.exception_handler(StoreNotFoundError)
     async def _not_found(_request: Request, exc: StoreNotFoundError) -> JSONResponse:

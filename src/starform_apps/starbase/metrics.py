@@ -21,6 +21,9 @@ class Metrics:
     generation: Gauge = attrs.field(init=False)
     payload_cache_bytes: Gauge = attrs.field(init=False)
     payload_cache_evictions: Counter = attrs.field(init=False)
+    rate_limited: Counter = attrs.field(init=False)
+    rate_limit_errors: Counter = attrs.field(init=False)
+    body_rejected: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -57,6 +60,24 @@ class Metrics:
         self.payload_cache_evictions = Counter(
             "starbase_payload_cache_evictions",
             "Payload bodies evicted to stay within the cache budget",
+            registry=r,
+        )
+
+        self.rate_limited = Counter(
+            "starbase_rate_limited",
+            "Requests refused with 429 by quota (user, token, agent, deploy)",
+            ["quota"],
+            registry=r,
+        )
+        self.rate_limit_errors = Counter(
+            "starbase_rate_limit_backend_errors",
+            "Requests let through because the rate-limit backend failed",
+            registry=r,
+        )
+        self.body_rejected = Counter(
+            "starbase_request_bodies_rejected",
+            "Request bodies refused before reading or parsing, by status (401, 400, 413, 422)",
+            ["status"],
             registry=r,
         )
 

@@ -20,7 +20,10 @@ deploy.protected           project Admin (deploys and rollbacks into a ``protect
 Workspace Owner and Admin are implicitly project Admin on every project of the workspace.
 Billing sees billing only: it has no project access, whatever ``project_members`` says.
 Member has project access only through ``project_members``. A user with no workspace role sees
-nothing (the API answers 404, not 403, so ids of other tenants are not confirmed).
+nothing (the API answers 404, not 403, so ids of other tenants are not confirmed). A
+project-scoped API token acts with at most its role in its one project (:func:`narrowed`).
+Only an Owner grants, changes or removes the Owner role, and one Owner always remains
+(``starform_core.membership``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import enum
 
 from starform_core.ports.store import ProjectRole, Roles, WorkspaceRole
 
-__all__ = ["Action", "allowed", "effective_project_role"]
+__all__ = ["Action", "allowed", "effective_project_role", "narrowed"]
 
 
 class Action(enum.StrEnum):
@@ -74,6 +77,21 @@ def effective_project_role(roles: Roles) -> ProjectRole | None:
     if roles.workspace is _WS.MEMBER:
         return roles.project
     return None
+
+
+_RANK = {_PR.VIEWER: 1, _PR.DEVELOPER: 2, _PR.ADMIN: 3}
+
+
+def narrowed(roles: Roles, cap: ProjectRole) -> Roles:
+    """The roles a project-scoped token acts with: at most ``cap`` in the project, nothing above.
+
+    A token never holds more than its user: if the user lost the project, so did the token.
+    """
+    role = effective_project_role(roles)
+    if role is None:
+        return Roles(workspace=roles.workspace)
+    capped = role if _RANK[role] <= _RANK[cap] else cap
+    return Roles(workspace=_WS.MEMBER, project=capped)
 
 
 def allowed(action: Action, roles: Roles) -> bool:

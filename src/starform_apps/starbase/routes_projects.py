@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Response
 
 from starform_apps.starbase import schemas as s
 from starform_apps.starbase.auth import CurrentUser, actor_of, authorize_project, store_of
+from starform_apps.starbase.capacity import room_for_environment
 from starform_apps.starbase.convert import environment_out, project_out, service_out
-from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
+from starform_apps.starbase.http_errors import ERROR_RESPONSES
 from starform_apps.starbase.roles import Action
-from starform_core.errors import StoreNotFoundError
+from starform_core.errors import StoreNotFoundError, ValidationError
 from starform_core.model.project import Environment
 from starform_core.payload.rows import EnvironmentRow
 from starform_core.ports.store import Store
@@ -43,9 +44,9 @@ def set_project_member(
     try:
         member = store.get_user(email=body.email)
     except StoreNotFoundError as exc:
-        raise HttpError(422, "email: no user has this email") from exc
+        raise ValidationError("email", "names no member of the project's workspace") from exc
     if store.roles_of(member.user_id, project.workspace_id).workspace is None:
-        raise HttpError(422, "email: the user is not a member of the project's workspace")
+        raise ValidationError("email", "names no member of the project's workspace")
     store.set_project_member(project.project_id, member.user_id, body.role, actor=actor_of(user))
     return Response(status_code=204)
 
@@ -67,6 +68,7 @@ def create_environment(
     project = store.get_project(str(project_id))
     authorize_project(store, user, project, Action.ENVIRONMENT_MANAGE)
     Environment(name=body.name, is_ephemeral=body.is_ephemeral, protected=body.protected)
+    room_for_environment(store, project.project_id)
     row = store.create_environment(
         EnvironmentRow(
             environment_id=str(uuid.uuid4()),
@@ -94,7 +96,9 @@ def update_environment(
 ) -> s.EnvironmentOut:
     """Change an environment's flags (project Admin)."""
     env = store.get_environment(str(environment_id))
-    authorize_project(store, user, store.get_project(env.project_id), Action.ENVIRONMENT_MANAGE)
+    authorize_project(
+        store, user, store.get_project(env.project_id), Action.ENVIRONMENT_MANAGE, what="environment"
+    )
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     row = store.update_environment(attrs.evolve(env, **changes), actor=actor_of(user))
     return environment_out(row)
@@ -104,7 +108,9 @@ def update_environment(
 def delete_environment(environment_id: UUID, user: CurrentUser, store: StoreDep) -> Response:
     """Delete an environment with its services (project Admin)."""
     env = store.get_environment(str(environment_id))
-    authorize_project(store, user, store.get_project(env.project_id), Action.ENVIRONMENT_MANAGE)
+    authorize_project(
+        store, user, store.get_project(env.project_id), Action.ENVIRONMENT_MANAGE, what="environment"
+    )
     store.delete_environment(env.environment_id, actor=actor_of(user))
     return Response(status_code=204)
 

@@ -8,10 +8,11 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import attrs
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from starform_apps.starbase import schemas as s
-from starform_apps.starbase.auth import CurrentUser, actor_of, authorize_project, store_of
+from starform_apps.starbase.auth import Caller, CurrentUser, actor_of, authorize_project, store_of
+from starform_apps.starbase.capacity import room_for_hostname, room_for_service, room_for_volume
 from starform_apps.starbase.convert import (
     autoscaling_of,
     deployment_out,
@@ -23,6 +24,7 @@ from starform_apps.starbase.convert import (
     volume_out,
 )
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
+from starform_apps.starbase.ratelimit import Quota, RateLimits
 from starform_apps.starbase.roles import Action
 from starform_core.errors import ValidationError
 from starform_core.model.workload import Release
@@ -34,8 +36,7 @@ from starform_core.payload.rows import (
     ServiceVarGroupRow,
     VolumeRow,
 )
-from starform_core.ports.store import NewDeployment, Store, UserRecord
-from starform_core.validation import check_hostname
+from starform_core.ports.store import NewDeployment, Store
 
 __all__ = ["router"]
 
@@ -53,13 +54,19 @@ def _clean(write: Callable[[], T]) -> T:
 
 
 def _service_scope(
-    store: Store, user: UserRecord, service_id: UUID, action: Action
+    store: Store, user: Caller, service_id: UUID, action: Action, *, what: str = "service"
 ) -> tuple[ServiceRow, ProjectRow, EnvironmentRow]:
     service = store.get_service(str(service_id))
     project = store.get_project(service.project_id)
     env = store.get_environment(service.environment_id)
-    authorize_project(store, user, project, action, environment=env)
+    authorize_project(store, user, project, action, environment=env, what=what)
     return service, project, env
+
+
+def _charge_deploy(request: Request, service: ServiceRow) -> None:
+    """Deploys (and rollbacks) of one service share a budget (``STARBASE_RATE_LIMIT_DEPLOY``)."""
+    limits: RateLimits = request.app.state.rate_limits
+    limits.charge(Quota.DEPLOY, service.service_id)
 
 
 def _spec(data: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +88,7 @@ def create_service(project_id: UUID, body: s.ServiceIn, user: CurrentUser, store
     """Create a service (project Developer and up)."""
     project = store.get_project(str(project_id))
     authorize_project(store, user, project, Action.SERVICE_WRITE)
+    room_for_service(store, project.project_id)
     data = _spec(body.model_dump())
     data["environment_id"] = str(data["environment_id"])
     row = ServiceRow(service_id=str(uuid.uuid4()), project_id=project.project_id, **data)
@@ -128,7 +136,7 @@ def delete_service(service_id: UUID, user: CurrentUser, store: StoreDep) -> Resp
 
 def _deploy(
     store: Store,
-    user: UserRecord,
+    user: Caller,
     service: ServiceRow,
     image: str,
     command: tuple[str, ...] | None,
@@ -149,9 +157,12 @@ def _deploy(
 
 
 @router.post("/services/{service_id}/deployments", status_code=201, response_model=s.DeploymentOut)
-def deploy(service_id: UUID, body: s.DeploymentIn, user: CurrentUser, store: StoreDep) -> s.DeploymentOut:
+def deploy(
+    service_id: UUID, body: s.DeploymentIn, request: Request, user: CurrentUser, store: StoreDep
+) -> s.DeploymentOut:
     """Deploy a new version (Developer; Admin when the environment is protected)."""
     service, _, _ = _service_scope(store, user, service_id, Action.DEPLOY)
+    _charge_deploy(request, service)
     return _clean(
         lambda: _deploy(
             store,
@@ -172,9 +183,12 @@ def list_deployments(service_id: UUID, user: CurrentUser, store: StoreDep) -> li
 
 
 @router.post("/services/{service_id}/rollback", status_code=201, response_model=s.DeploymentOut)
-def rollback(service_id: UUID, body: s.RollbackIn, user: CurrentUser, store: StoreDep) -> s.DeploymentOut:
+def rollback(
+    service_id: UUID, body: s.RollbackIn, request: Request, user: CurrentUser, store: StoreDep
+) -> s.DeploymentOut:
     """Redeploy a previous version's image as a new version (same rules as a deploy)."""
     service, _, _ = _service_scope(store, user, service_id, Action.DEPLOY)
+    _charge_deploy(request, service)
     previous = store.get_deployment(service.service_id, body.version)
     return _clean(lambda: _deploy(store, user, service, previous.image, previous.command, previous.args))
 
@@ -183,7 +197,7 @@ def rollback(service_id: UUID, body: s.RollbackIn, user: CurrentUser, store: Sto
 def add_hostname(service_id: UUID, body: s.HostnameIn, user: CurrentUser, store: StoreDep) -> list[str]:
     """Route a hostname (unique across Starform) to a web service; returns all its hostnames."""
     service, _, _ = _service_scope(store, user, service_id, Action.SERVICE_WRITE)
-    check_hostname("hostname", body.hostname)
+    room_for_hostname(store, service.service_id)
     _clean(
         lambda: store.add_hostname(
             HostnameRow(service_id=service.service_id, hostname=body.hostname),
@@ -205,6 +219,7 @@ def delete_hostname(service_id: UUID, hostname: str, user: CurrentUser, store: S
 def add_volume(service_id: UUID, body: s.VolumeIn, user: CurrentUser, store: StoreDep) -> s.VolumeOut:
     """Add a persistent volume to the service."""
     service, _, _ = _service_scope(store, user, service_id, Action.SERVICE_WRITE)
+    room_for_volume(store, service.service_id)
     row = VolumeRow(volume_id=str(uuid.uuid4()), service_id=service.service_id, **body.model_dump())
     return volume_out(_clean(lambda: store.add_volume(row, actor=actor_of(user))))
 
@@ -213,7 +228,7 @@ def add_volume(service_id: UUID, body: s.VolumeIn, user: CurrentUser, store: Sto
 def delete_volume(volume_id: UUID, user: CurrentUser, store: StoreDep) -> Response:
     """Remove a volume from its service."""
     volume = store.get_volume(str(volume_id))
-    _service_scope(store, user, UUID(volume.service_id), Action.SERVICE_WRITE)
+    _service_scope(store, user, UUID(volume.service_id), Action.SERVICE_WRITE, what="volume")
     store.delete_volume(volume.volume_id, actor=actor_of(user))
     return Response(status_code=204)
 

@@ -9,13 +9,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Response
 
 from starform_apps.starbase import schemas as s
-from starform_apps.starbase.auth import CurrentUser, actor_of, authorize_project, store_of
+from starform_apps.starbase.auth import Caller, CurrentUser, actor_of, authorize_project, store_of
+from starform_apps.starbase.capacity import room_for_var_group
 from starform_apps.starbase.convert import var_group_out
 from starform_apps.starbase.http_errors import ERROR_RESPONSES
 from starform_apps.starbase.roles import Action
-from starform_core.model.vargroup import check_var_key
 from starform_core.payload.rows import ProjectRow, VarGroupRow
-from starform_core.ports.store import Store, UserRecord
+from starform_core.ports.store import Store
 from starform_core.secrets_values import SecretValue
 
 __all__ = ["router"]
@@ -25,17 +25,16 @@ StoreDep = Annotated[Store, Depends(store_of)]
 
 
 def _secrets(entries: dict[str, str]) -> dict[str, SecretValue]:
-    for key in entries:
-        check_var_key(f"entries.{key}", key)
+    """Wrap values at once (the request model has checked keys and sizes)."""
     return {key: SecretValue(value) for key, value in entries.items()}
 
 
 def _group_scope(
-    store: Store, user: UserRecord, var_group_id: UUID, action: Action
+    store: Store, user: Caller, var_group_id: UUID, action: Action
 ) -> tuple[VarGroupRow, ProjectRow]:
     group = store.get_var_group(str(var_group_id))
     project = store.get_project(group.project_id)
-    authorize_project(store, user, project, action)
+    authorize_project(store, user, project, action, what="var group")
     return group, project
 
 
@@ -46,6 +45,7 @@ def create_var_group(
     """Create a var group with entries (project Admin)."""
     project = store.get_project(str(project_id))
     authorize_project(store, user, project, Action.VAR_GROUP_MANAGE)
+    room_for_var_group(store, project.project_id)
     row = store.create_var_group(
         VarGroupRow(
             var_group_id=str(uuid.uuid4()),

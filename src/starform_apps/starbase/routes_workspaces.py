@@ -9,11 +9,17 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Response
 
 from starform_apps.starbase import schemas as s
-from starform_apps.starbase.auth import CurrentUser, actor_of, authorize_workspace, store_of
+from starform_apps.starbase.auth import (
+    CurrentUser,
+    actor_of,
+    authorize_workspace,
+    require_unscoped,
+    store_of,
+)
 from starform_apps.starbase.convert import project_out
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
 from starform_apps.starbase.roles import Action, allowed
-from starform_core.errors import StoreNotFoundError
+from starform_core.errors import StoreNotFoundError, ValidationError
 from starform_core.payload.rows import ProjectRow, WorkspaceRow
 from starform_core.ports.store import Store, WorkspaceRole
 
@@ -23,9 +29,17 @@ router = APIRouter(prefix="/v1", tags=["workspaces"], responses=ERROR_RESPONSES)
 StoreDep = Annotated[Store, Depends(store_of)]
 
 
+def _only_owners_touch_owners(
+    actor: WorkspaceRole | None, current: WorkspaceRole | None, new: WorkspaceRole | None
+) -> None:
+    if WorkspaceRole.OWNER in (current, new) and actor is not WorkspaceRole.OWNER:
+        raise HttpError(403, "only an Owner grants, changes or removes the Owner role")
+
+
 @router.post("/workspaces", status_code=201, response_model=s.WorkspaceOut)
 def create_workspace(body: s.WorkspaceIn, user: CurrentUser, store: StoreDep) -> s.WorkspaceOut:
     """Create a workspace; the caller becomes its Owner."""
+    require_unscoped(user, "create a workspace")
     row = store.create_workspace(
         WorkspaceRow(workspace_id=str(uuid.uuid4()), name=body.name), owner=actor_of(user)
     )
@@ -35,6 +49,7 @@ def create_workspace(body: s.WorkspaceIn, user: CurrentUser, store: StoreDep) ->
 @router.get("/workspaces", response_model=list[s.WorkspaceOut])
 def list_workspaces(user: CurrentUser, store: StoreDep) -> list[s.WorkspaceOut]:
     """The caller's workspaces."""
+    require_unscoped(user, "list workspaces")
     return [
         s.WorkspaceOut(id=w.workspace_id, name=w.name)  # type: ignore[arg-type]
         for w in store.list_workspaces(user.user_id)
@@ -51,14 +66,18 @@ def get_workspace(workspace_id: UUID, user: CurrentUser, store: StoreDep) -> s.W
 
 @router.put("/workspaces/{workspace_id}/members", status_code=204, response_class=Response)
 def set_member(workspace_id: UUID, body: s.MemberIn, user: CurrentUser, store: StoreDep) -> Response:
-    """Add a member or change a role (Owner/Admin; only an Owner grants Owner)."""
+    """Add a member or change a role (Owner/Admin; only an Owner touches the Owner role).
+
+    The last Owner cannot be demoted (409); the rules are re-checked in the store's transaction,
+    so concurrent requests cannot leave the workspace without an Owner.
+    """
     roles = authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_MEMBERS)
-    if body.role is WorkspaceRole.OWNER and roles.workspace is not WorkspaceRole.OWNER:
-        raise HttpError(403, "only an Owner can grant the Owner role")
     try:
         member = store.get_user(email=body.email)
     except StoreNotFoundError as exc:
-        raise HttpError(422, "email: no user has this email") from exc
+        raise ValidationError("email", "no user has this email") from exc
+    current = store.roles_of(member.user_id, str(workspace_id)).workspace
+    _only_owners_touch_owners(roles.workspace, current, body.role)
     store.set_workspace_member(str(workspace_id), member.user_id, body.role, actor=actor_of(user))
     return Response(status_code=204)
 
@@ -68,8 +87,7 @@ def remove_member(workspace_id: UUID, user_id: UUID, user: CurrentUser, store: S
     """Remove a member and their project roles (Owner/Admin; only an Owner removes an Owner)."""
     roles = authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_MEMBERS)
     target = store.roles_of(str(user_id), str(workspace_id)).workspace
-    if target is WorkspaceRole.OWNER and roles.workspace is not WorkspaceRole.OWNER:
-        raise HttpError(403, "only an Owner can remove an Owner")
+    _only_owners_touch_owners(roles.workspace, target, None)
     store.remove_workspace_member(str(workspace_id), str(user_id), actor=actor_of(user))
     return Response(status_code=204)
 

