@@ -32,6 +32,7 @@ from starform_core.plan.actions import (
     Create,
     Delete,
     DriftDetected,
+    FieldChange,
     Held,
     Plan,
     Reason,
@@ -264,7 +265,7 @@ class _Planner:
         key = key_of(body)
         kind = key.kind
         enforce = policy.mode is DriftMode.ENFORCE
-        report = []
+        report: list[FieldChange] = []
         if changed:
             changes = tuple(field_changes(kind, mismatches, attribution))
             self.actions.append(Update(key, Reason.DESIRED_CHANGED, body, changes))
