@@ -115,7 +115,7 @@ def test_drift_names_the_manager_and_time_and_is_reverted() -> None:
         '"app:1"',
     )
     assert change.manager == "kubectl-edit"
-    assert change.time == cluster.times[key]["kubectl-edit"]
+    assert change.time == cluster.time_of(key, "kubectl-edit")
     cluster.execute(plan([deployment()], cluster.live()))
     assert plan([deployment()], cluster.live()).is_empty
 
