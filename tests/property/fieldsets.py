@@ -35,8 +35,11 @@ MERGE_KEYS: Mapping[str, tuple[str, ...]] = {
 }
 ATOMIC_MAPS = frozenset({"selector", "podSelector", "namespaceSelector", "nodeSelector"})
 """Maps and structs owned and replaced whole (``+mapType=atomic``, ``+structType=atomic``)."""
-VALUE_STRUCTS = frozenset({"metadata", "spec", "status", "template", "jobTemplate", "strategy", "resources"})
-"""Go value structs: present (empty) whenever their parent is, so never *added* by an Update."""
+VALUE_STRUCTS = frozenset(
+    {"metadata", "spec", "status", "template", "jobTemplate", "strategy", "resources", "containers"}
+)
+"""Go value structs and non-``omitempty`` lists: present whenever their parent is, so an Update
+never *adds* them (no ``.``)."""
 _KEY_DEFAULTS = {"protocol": "TCP"}
 
 

@@ -314,7 +314,6 @@ class KubeTestServer:
             deploy = self.engine.stored(deploy_kind, namespace, str(target.get("name", "")))
             if deploy is None:
                 raise ApiError.not_found(deploy_kind.label, str(target.get("name", "")), group="apps")
-            current = int((deploy.get("spec") or {}).get("replicas", 1))
             scaled = clone(deploy)
             scaled["spec"]["replicas"] = replicas
             result = self.engine.write_as(
@@ -323,7 +322,7 @@ class KubeTestServer:
             hpa_now = self.engine.stored(hpa_kind, namespace, hpa_name)
             if hpa_now is not None:
                 status = dict(hpa_now.get("status") or {})
-                status.update({"currentReplicas": current, "desiredReplicas": replicas})
+                status.update({"currentReplicas": replicas, "desiredReplicas": replicas})
                 with_status = clone(hpa_now)
                 with_status["status"] = status
                 self.engine.write_as(
