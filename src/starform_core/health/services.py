@@ -142,9 +142,9 @@ def assess_service(
     live = sorted(objects, key=key_of)
     wanted = sorted(desired or (), key=key_of)
     present = {key_of(obj): _ours(obj) for obj in live}
-    if wanted:
-        # an object in the way that Shuttle does not own is not the desired object
-        live = [obj for obj in live if present[key_of(obj)] or key_of(obj) not in {key_of(w) for w in wanted}]
+    wanted_keys = {key_of(obj) for obj in wanted}
+    # an object in the way that Shuttle does not own is not the desired object
+    live = [obj for obj in live if present[key_of(obj)] or key_of(obj) not in wanted_keys]
     judged = _judge(live)
     for obj in wanted:
         key = key_of(obj)
@@ -175,8 +175,8 @@ def assess_services(
     ``desired`` (the rendered objects) is what health is judged against: every service with a
     desired object is reported, a desired object absent from ``live`` makes its service
     ``Missing``, and a live object counts for the service that desires it (by identity) even if
-    its labels were changed. Without ``desired`` only what is live is judged, so nothing can be
-    found missing.
+    its labels were changed; an object Shuttle does not own that takes a desired name counts as
+    missing. Without ``desired`` only what is live is judged, so nothing can be found missing.
     """
     wanted: dict[str, list[KubeObject]] = defaultdict(list)
     owner_of: dict[ObjectKey, str] = {}
@@ -187,7 +187,7 @@ def assess_services(
             owner_of[key_of(obj)] = service_id
     groups: dict[str, list[KubeObject]] = defaultdict(list)
     for obj in live:
-        service_id = (owner_of.get(key_of(obj)) if _ours(obj) else None) or _service_id(obj)
+        service_id = owner_of.get(key_of(obj)) or _service_id(obj)
         if service_id:
             groups[service_id].append(obj)
     ids = sorted(set(groups) | set(wanted))
