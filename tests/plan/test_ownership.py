@@ -238,3 +238,43 @@ def test_a_stranger_secret_in_the_way_does_not_show_its_labels() -> None:
     stranger = unowned(secret(), manager="s3cr3t-in-a-label")
     (action,) = plan([secret()], [stranger]).actions
     assert action == Conflict(key_of(secret()), Reason.FOREIGN_OBJECT, None)
+
+
+def _hardened() -> dict[str, Any]:
+    obj = deployment()
+    pod = obj["spec"]["template"]["spec"]
+    pod["automountServiceAccountToken"] = False
+    pod["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": False}
+    pod["containers"][0]["readinessProbe"] = {
+        "httpGet": {"path": "/", "port": 8080},
+        "initialDelaySeconds": 0,
+    }
+    return obj
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("spec", "template", "spec", "automountServiceAccountToken"),
+        (*CONTAINER, "securityContext", "allowPrivilegeEscalation"),
+        (*CONTAINER, "securityContext"),
+    ],
+)
+def test_a_deleted_false_or_zero_is_drift(path: tuple[str | int, ...]) -> None:
+    desired = _hardened()
+    cluster = _applied(desired)
+    cluster.remove_field(key_of(desired), "kubectl-edit", path)
+    update = _drift(plan([desired], cluster.live()))
+    assert any(c.desired == "false" and c.live is None for c in update.changes), update.changes
+    cluster.execute(plan([desired], cluster.live()))
+    assert plan([desired], cluster.live()).is_empty
+
+
+def test_an_empty_value_the_server_dropped_is_not_drift() -> None:
+    desired = _hardened()
+    cluster = _applied(desired)
+    probe = cluster.values[key_of(desired)]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    del probe["initialDelaySeconds"]  # omitempty: a real server never stores the 0 (Shuttle's apply owns it)
+    assert plan([desired], cluster.live()).is_empty
+    cluster.with_managed_fields = False
+    assert plan([desired], cluster.live()).is_empty

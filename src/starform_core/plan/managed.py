@@ -14,9 +14,16 @@ from typing import Any
 
 import attrs
 
-from starform_core.plan.fields import Path, member_paths
+from starform_core.plan.fields import Path, is_member, member_paths, resolve_fields_key
 
-__all__ = ["Attribution", "ManagerEntry", "manager_entries", "shuttle_applied"]
+__all__ = [
+    "Attribution",
+    "ManagerEntry",
+    "applied_entry",
+    "manager_entries",
+    "names_field",
+    "shuttle_applied",
+]
 
 
 @attrs.frozen
@@ -65,12 +72,41 @@ def manager_entries(live: Mapping[str, Any]) -> list[ManagerEntry]:
     return entries
 
 
+def applied_entry(entries: Sequence[ManagerEntry], manager: str) -> ManagerEntry | None:
+    """``manager``'s server-side apply of the whole object (not of a subresource), if any."""
+    for entry in entries:
+        if entry.manager == manager and entry.operation == "Apply" and not entry.subresource:
+            return entry
+    return None
+
+
 def shuttle_applied(live: Mapping[str, Any], manager: str) -> bool:
     """True when ``managedFields`` show a server-side apply of the whole object by ``manager``."""
-    return any(
-        entry.manager == manager and entry.operation == "Apply" and not entry.subresource
-        for entry in manager_entries(live)
-    )
+    return applied_entry(manager_entries(live), manager) is not None
+
+
+def _child(node: Mapping[str, Any], value: Any, segment: str | int) -> tuple[Any, Any]:
+    if isinstance(segment, str):
+        return node.get(f"f:{segment}"), value.get(segment) if isinstance(value, Mapping) else None
+    for key, child in node.items():
+        resolved = resolve_fields_key(str(key), value) if key != "." else None
+        if resolved is not None and resolved[0] == segment:
+            return child, resolved[1]
+    return None, None
+
+
+def names_field(fields: Mapping[str, Any], live: Mapping[str, Any], path: Path) -> bool:
+    """True when a FieldsV1 tree names ``path`` as a member, even if the live object does not
+    hold the field (the server drops ``false``/``0``/``""`` from ``omitempty`` fields)."""
+    node: Any = fields
+    value: Any = live
+    for segment in path:
+        if not isinstance(node, Mapping):
+            return False
+        node, value = _child(node, value, segment)
+        if node is None:
+            return False
+    return is_member(node)
 
 
 def _value_at(live: Any, path: Path) -> Any:

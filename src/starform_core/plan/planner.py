@@ -44,8 +44,15 @@ from starform_core.plan.changes import addition_changes, field_changes
 from starform_core.plan.drift import find_additions, removal_guards, removal_order
 from starform_core.plan.fields import FieldRule, Path, parse_rule, to_pointer
 from starform_core.plan.hashing import live_hash
-from starform_core.plan.managed import Attribution, ManagerEntry, manager_entries, shuttle_applied
-from starform_core.plan.normalize import MISSING, Mismatch, comparable_view, compare_object
+from starform_core.plan.managed import (
+    Attribution,
+    ManagerEntry,
+    applied_entry,
+    manager_entries,
+    names_field,
+    shuttle_applied,
+)
+from starform_core.plan.normalize import MISSING, Mismatch, comparable_view, compare, compare_object
 from starform_core.plan.options import PlanOptions
 from starform_core.plan.ownership import is_owned, managed_by
 from starform_core.plan.valve import judge_prune
@@ -184,6 +191,16 @@ class _Planner:
             for entry in (live.get("metadata") or {}).get("managedFields") or ()
         )
 
+    def _removed_empties(self, absent: list[Mismatch], live: KubeObject) -> list[Mismatch]:
+        """Desired ``false``/``0``/``""`` fields absent live that Shuttle's apply no longer owns:
+        someone removed them (when the server drops an empty value, the apply still owns it)."""
+        entry = applied_entry(manager_entries(live), self.options.field_manager)
+        if entry is None:
+            return []
+        return [
+            m for m in absent if m.live_path is not None and not names_field(entry.fields, live, m.live_path)
+        ]
+
     def _drift(
         self, kind: str, mismatches: list[Mismatch], attribution: Attribution, rules: tuple[FieldRule, ...]
     ) -> list[Mismatch]:
@@ -232,7 +249,10 @@ class _Planner:
         rules: tuple[FieldRule, ...],
     ) -> None:
         kind = str(body.get("kind", ""))
-        mismatches = compare_object(body, live)
+        comparison = compare(body, live)
+        mismatches = comparison.mismatches
+        if comparison.absent:
+            mismatches.extend(self._removed_empties(comparison.absent, live))
         foreign_writer = self._foreign_writer(live)
         wanted = body["metadata"]["annotations"][ANNOTATION_DESIRED_HASH]
         current = live_hash(live)
