@@ -85,7 +85,7 @@ def test_what_render_printed_as_if_applied_needs_nothing_but_warns_about_managed
     assert result.exit_code == EXIT_NOTHING_TO_DO, result.output
     assert "unchanged" in result.stdout
     assert "--show-managed-fields" in result.stderr
-    assert "have no metadata.managedFields" in result.stderr
+    assert "Shuttle owns have no metadata.managedFields" in result.stderr
     body = json.loads(_plan(payload_file, live, "-o", "json").stdout)
     assert "--show-managed-fields" in body["warnings"][0]
 

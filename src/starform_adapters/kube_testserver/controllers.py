@@ -277,9 +277,15 @@ class Controllers:
         """The autoscaler's status: able to scale, metrics valid, within range (kube-controller-manager)."""
         spec = hpa.get("spec") or {}
         target = spec.get("scaleTargetRef") or {}
-        deploy = self.engine.stored(self.deployments, hpa["metadata"].get("namespace"), str(target.get("name", "")))
+        deploy = self.engine.stored(
+            self.deployments, hpa["metadata"].get("namespace"), str(target.get("name", ""))
+        )
         if deploy is None:
-            able = ("False", "FailedGetScale", "the HPA controller was unable to get the target's current scale")
+            able = (
+                "False",
+                "FailedGetScale",
+                "the HPA controller was unable to get the target's current scale",
+            )
             current = 0
         else:
             able = ("True", "ReadyForNewScale", "recommended size matches current size")
@@ -451,7 +457,9 @@ class Controllers:
     def _record_revision(self, deploy: Obj, current: Obj) -> None:
         """The Deployment carries its newest ReplicaSet's revision (an Update, as the real one)."""
         revision = (current["metadata"].get("annotations") or {}).get(_REVISION)
-        stored = self.engine.stored(self.deployments, deploy["metadata"]["namespace"], deploy["metadata"]["name"])
+        stored = self.engine.stored(
+            self.deployments, deploy["metadata"]["namespace"], deploy["metadata"]["name"]
+        )
         if revision is None or stored is None:
             return
         if (stored["metadata"].get("annotations") or {}).get(_REVISION) == revision:

@@ -293,6 +293,33 @@ class KubeTestServer:
         )
         return clone(result)
 
+    def json_patch_as(
+        self,
+        manager: str,
+        api_version: str,
+        kind: str,
+        name: str,
+        operations: list[Obj],
+        *,
+        namespace: str | None = None,
+        subresource: str = "",
+    ) -> Obj:
+        """Apply an RFC 6902 JSON patch as an Update by ``manager`` (``kubectl patch --type json``).
+
+        A failed ``test`` operation, or a result the schema refuses, raises :class:`ApiError` (422).
+        """
+        found = self._kind(api_version, kind)
+        result, _ = self.engine.patch(
+            found,
+            namespace,
+            name,
+            json.dumps(operations).encode(),
+            "application/json-patch+json",
+            manager=manager,
+            subresource=subresource,
+        )
+        return clone(result)
+
     def autoscale(self, namespace: str, hpa_name: str, replicas: int) -> Obj:
         """Act as the HPA controller: set the target Deployment's ``spec.replicas``.
 

@@ -126,7 +126,16 @@ def _entries(obj: Obj, node: structure.Node) -> _Entries:
 
 
 _ALWAYS_PRESENT = frozenset(
-    {"f:metadata", "f:spec", "f:status", "f:template", "f:jobTemplate", "f:strategy", "f:resources", "f:containers"}
+    {
+        "f:metadata",
+        "f:spec",
+        "f:status",
+        "f:template",
+        "f:jobTemplate",
+        "f:strategy",
+        "f:resources",
+        "f:containers",
+    }
 )
 """Fields Go always serializes where their parent exists (value structs such as ``spec`` or a
 container's ``resources``, and non-``omitempty`` lists such as ``containers``): an Update that

@@ -30,7 +30,7 @@ from starform_core.errors import ContractError, StarformError
 from starform_core.health import ServiceHealth, assess_services
 from starform_core.payload.contract import parse_payload
 from starform_core.payload.document import DesiredState
-from starform_core.plan import Plan, PlanOptions, plan
+from starform_core.plan import Plan, PlanOptions, is_owned, plan
 from starform_core.render import Rendering, render
 
 __all__ = [
@@ -93,10 +93,14 @@ def _load_file(path: Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from exc
+    if text.lstrip()[:1] in ("{", "["):
+        try:  # kubectl get -o json: far faster than through the YAML loader
+            return list(_flatten(json.loads(text), str(path)))
+        except ValueError:
+            pass  # a YAML flow mapping, or broken: the YAML loader says which line
     try:
-        documents = list(
-            yaml.load_all(text, Loader=_KubeYamlLoader)
-        )  # a safe loader (timestamps kept as text)
+        # a safe loader that keeps timestamps as text
+        documents = list(yaml.load_all(text, Loader=_KubeYamlLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -116,12 +120,14 @@ def load_objects(location: str) -> list[dict[str, Any]]:
 
 
 def managed_fields_warning(live: Sequence[Mapping[str, Any]]) -> str | None:
-    """A warning when live objects lack ``metadata.managedFields`` (``None`` when all have them)."""
-    bare = sum(1 for obj in live if not (obj.get("metadata") or {}).get("managedFields"))
+    """A warning when Shuttle's live objects lack ``metadata.managedFields`` (``None`` if all
+    have them: the server writes them on everything Shuttle applies)."""
+    owned = [obj for obj in live if is_owned(obj)]
+    bare = sum(1 for obj in owned if not (obj.get("metadata") or {}).get("managedFields"))
     if not bare:
         return None
     return (
-        f"warning: {bare} of {len(live)} live objects have no metadata.managedFields "
+        f"warning: {bare} of {len(owned)} live objects Shuttle owns have no metadata.managedFields "
         "(kubectl get omits them unless --show-managed-fields is given): fields added out of "
         "band cannot be found, and changes cannot be attributed to who made them"
     )
