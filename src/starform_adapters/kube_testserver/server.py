@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as _dt
 import json
 import socket
@@ -299,7 +300,7 @@ class KubeTestServer:
         api_version: str,
         kind: str,
         name: str,
-        operations: list[Obj],
+        operations: builtins.list[Obj],
         *,
         namespace: str | None = None,
         subresource: str = "",
