@@ -131,7 +131,11 @@ def compare(old: Mapping[FPath, Any], new: Mapping[FPath, Any]) -> tuple[set[FPa
         if path not in old:
             continue
         before = old[path]
-        if (value is INNER) != (before is INNER) or (value is not INNER and before != value):
+        if (value is INNER) != (before is INNER):
+            # a granular map or list emptied (or filled) is not itself modified, its items are
+            if (before if value is INNER else value) not in ({}, []):
+                modified.add(path)
+        elif value is not INNER and before != value:
             modified.add(path)
     removed = {p for p in old if p not in new}
     return added, modified, removed

@@ -316,11 +316,16 @@ class Cluster:
         self.update(key, manager, value, subresource="scale")
 
     def autoscale(self, hpa: ObjectKey, replicas: int) -> None:
-        """The HPA scales its target through ``/scale`` (``kube-controller-manager``)."""
-        spec = self.values[hpa]["spec"]
-        ref = spec["scaleTargetRef"]
-        target = ObjectKey(ref["apiVersion"].rpartition("/")[0], ref["kind"], hpa.namespace, ref["name"])
-        replicas = max(int(spec.get("minReplicas", 1)), min(int(spec["maxReplicas"]), replicas))
+        """The HPA scales its target through ``/scale`` (``kube-controller-manager``), within its
+        min and max, as its (live) spec says."""
+        spec = self.values[hpa].get("spec") or {}
+        ref = spec.get("scaleTargetRef") or {}
+        group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+        target = ObjectKey(group, str(ref.get("kind")), hpa.namespace, str(ref.get("name")))
+        replicas = max(int(spec.get("minReplicas", 1)), min(int(spec.get("maxReplicas", replicas)), replicas))
+        if target not in self.values:
+            self._hpa_status(hpa)  # nothing to scale
+            return
         value = copy.deepcopy(self.values[target])
         value["spec"]["replicas"] = replicas
         self.update(target, CONTROLLER, value, subresource="scale")

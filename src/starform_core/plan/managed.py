@@ -145,8 +145,7 @@ class Attribution:
     def _atomic(self, path: Path) -> bool:
         if path not in self._leaves or path in self._above:
             return False
-        value = _value_at(self._live, path)
-        return isinstance(value, Mapping | list) and bool(value)
+        return isinstance(_value_at(self._live, path), Mapping | list)
 
     def owners(self, path: Path | None) -> Sequence[ManagerEntry]:
         """The managers owning ``path`` itself, or else an atomic ancestor of it (maybe none)."""
