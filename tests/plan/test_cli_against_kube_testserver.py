@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tests.plan.kube_helpers import load_balancer
+from tests.property.truth_scenarios import ABSENT, leaf_value
 
 from starform_adapters.kube_testserver import ApiError, KubeTestServer
 from starform_apps.cli.main import cli
@@ -73,18 +75,7 @@ class Cluster:
         self.options = PlanOptions(drift_policies=self.rendering.drift_policies)
         self.payload = tmp_path / "payload.json"
         self.payload.write_bytes(to_json(example_payload()))
-        (partial,) = self.rendering.partials
-        namespace = partial["metadata"]["namespace"]
-        kube.apply_as("platform", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-        kube.apply_as(
-            "platform",
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": partial["metadata"]["name"], "namespace": namespace},
-                "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]},
-            },
-        )
+        load_balancer(kube, self.rendering)
         first = self.core_plan()
         self.bodies = {a.key: dict(a.body) for a in first.actions if isinstance(a, Create)}
         _execute(kube, first)
@@ -154,20 +145,6 @@ def _leaves(value: Any, path: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
         yield path, value
 
 
-def _at(obj: Any, path: Path_) -> Any:
-    for segment in path:
-        found = (isinstance(obj, dict) and segment in obj) or (
-            isinstance(obj, list) and isinstance(segment, int) and segment < len(obj)
-        )
-        if not found:
-            return _ABSENT
-        obj = obj[segment]
-    return obj
-
-
-_ABSENT = object()
-
-
 def _representatives(cluster: Cluster) -> list[KubeObject]:
     """One enforced object of every rendered kind (detect-mode objects are only reported)."""
     policies = cluster.rendering.drift_policies
@@ -216,9 +193,9 @@ def _delete(kube: KubeTestServer, key: Any, path: Path_, value: Any) -> bool:
         )
     except ApiError:
         return False  # the server refuses the deletion (a required or immutable field)
-    now = _at(stored, path)
+    now = leaf_value(stored, path)
     # the server put it back, or an empty map or list that the API omits anyway
-    return not (now == value or (now is _ABSENT and value in ({}, [])))
+    return not (now == value or (now is ABSENT and value in ({}, [])))
 
 
 def test_deleting_any_field_shuttle_sets_on_any_rendered_kind_gives_an_action_with_it(

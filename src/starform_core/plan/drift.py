@@ -8,7 +8,6 @@ have no manager and are never additions. Removals are JSON-patch ``remove`` oper
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -16,6 +15,7 @@ from starform_core.plan.fields import (
     Path,
     Segment,
     is_member,
+    item_keys,
     item_matches,
     resolve_fields_key,
     to_pointer,
@@ -36,11 +36,8 @@ def _desired_child(key: str, segment: Segment, live_child: Any, desired: Any) ->
     if not isinstance(desired, list):
         return MISSING
     if prefix == "k:":
-        try:
-            keys = json.loads(body)
-        except ValueError:
-            return MISSING
-        if not isinstance(keys, Mapping):
+        keys = item_keys(body)
+        if keys is None:
             return MISSING
         return next((item for item in desired if item_matches(item, keys)), MISSING)
     if prefix == "v:":

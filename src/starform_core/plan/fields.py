@@ -26,6 +26,7 @@ __all__ = [
     "Path",
     "Segment",
     "is_member",
+    "item_keys",
     "item_matches",
     "member_paths",
     "parse_rule",
@@ -104,12 +105,18 @@ def item_matches(item: Any, keys: Mapping[str, Any]) -> bool:
     return all(_key_value_equal(item.get(name), name, want) for name, want in keys.items())
 
 
-def _item_by_keys(value: list[Any], body: str) -> tuple[Segment, Any] | None:
+def item_keys(body: str) -> Mapping[str, Any] | None:
+    """The merge-key values of a ``k:{...}`` FieldsV1 element (its body), or ``None`` if malformed."""
     try:
         keys = json.loads(body)
     except ValueError:
         return None
-    if not isinstance(keys, Mapping):
+    return keys if isinstance(keys, Mapping) else None
+
+
+def _item_by_keys(value: list[Any], body: str) -> tuple[Segment, Any] | None:
+    keys = item_keys(body)
+    if keys is None:
         return None
     for index, item in enumerate(value):
         if item_matches(item, keys):
