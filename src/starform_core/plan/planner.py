@@ -184,7 +184,7 @@ class _Planner:
         """True when a manager other than Shuttle and the controllers wrote the object itself."""
         options = self.options
         return any(
-            isinstance(entry, Mapping)
+            (type(entry) is dict or isinstance(entry, Mapping))  # dicts first: abc checks cost
             and entry.get("manager") != options.field_manager
             and entry.get("manager") not in options.controller_managers
             and not entry.get("subresource")
