@@ -223,3 +223,97 @@ def test_routes_are_accepted_and_claims_bound() -> None:
         "accessModes": ["ReadWriteOnce"],
         "capacity": {"storage": "1Gi"},
     }
+    assert claim["spec"]["volumeName"] == f"pvc-{claim['metadata']['uid']}"
+    assert claim["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] == "yes"
+    entries = {(m["manager"], m.get("subresource", "")): m for m in claim["metadata"]["managedFields"]}
+    assert set(entries) == {
+        ("shuttle", ""),
+        ("kube-controller-manager", ""),
+        ("kube-controller-manager", "status"),
+    }
+    binder = entries[("kube-controller-manager", "")]
+    assert binder["operation"] == "Update"
+    assert binder["fieldsV1"] == {
+        "f:metadata": {
+            "f:annotations": {
+                ".": {},
+                "f:pv.kubernetes.io/bind-completed": {},
+                "f:pv.kubernetes.io/bound-by-controller": {},
+                "f:volume.beta.kubernetes.io/storage-provisioner": {},
+                "f:volume.kubernetes.io/storage-provisioner": {},
+            }
+        },
+        "f:spec": {"f:volumeName": {}},
+    }
+    assert set(entries[("kube-controller-manager", "status")]["fieldsV1"]["f:status"]) == {
+        "f:phase",
+        "f:accessModes",
+        "f:capacity",
+    }
+
+
+def _entries(obj: dict[str, object]) -> dict[tuple[str, str, str], dict[str, object]]:
+    meta = obj["metadata"]
+    assert isinstance(meta, dict)
+    return {(m["manager"], m["operation"], m.get("subresource", "")): m for m in meta["managedFields"]}
+
+
+def test_the_deployment_controller_records_the_revision_on_the_deployment(
+    kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
+    apps.patch_namespaced_deployment(
+        "web", ns, deployment("web", ns), field_manager="shuttle", _content_type=APPLY
+    )
+    stored = kube.get("apps/v1", "Deployment", "web", namespace=ns)
+    assert stored is not None
+    assert stored["metadata"]["annotations"] == {"deployment.kubernetes.io/revision": "1"}
+    entries = _entries(stored)
+    assert set(entries) == {
+        ("shuttle", "Apply", ""),
+        ("kube-controller-manager", "Update", ""),
+        ("kube-controller-manager", "Update", "status"),
+    }
+    assert entries[("kube-controller-manager", "Update", "")]["fieldsV1"] == {
+        "f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}}
+    }
+    apps.patch_namespaced_deployment(
+        "web", ns, deployment("web", ns, image="nginx:1.27"), field_manager="shuttle", _content_type=APPLY
+    )
+    again = kube.get("apps/v1", "Deployment", "web", namespace=ns)
+    assert again is not None
+    assert again["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    assert again["metadata"]["generation"] == 2  # metadata writes do not bump the generation
+
+
+def test_the_autoscaler_reports_its_conditions(
+    kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
+    autoscaling = kubernetes.client.AutoscalingV2Api(apps.api_client)
+    hpa = {
+        "metadata": {"name": "web"},
+        "spec": {
+            "minReplicas": 1,
+            "maxReplicas": 4,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        },
+    }
+    autoscaling.create_namespaced_horizontal_pod_autoscaler(ns, hpa)
+    orphan = kube.get("autoscaling/v2", "HorizontalPodAutoscaler", "web", namespace=ns)
+    assert orphan is not None
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in orphan["status"]["conditions"]}
+    assert conditions["AbleToScale"] == ("False", "FailedGetScale")
+    apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=2))
+    stored = kube.get("autoscaling/v2", "HorizontalPodAutoscaler", "web", namespace=ns)
+    assert stored is not None
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in stored["status"]["conditions"]}
+    assert conditions == {
+        "AbleToScale": ("True", "ReadyForNewScale"),
+        "ScalingActive": ("True", "ValidMetricFound"),
+        "ScalingLimited": ("False", "DesiredWithinRange"),
+    }
+    assert (stored["status"]["currentReplicas"], stored["status"]["desiredReplicas"]) == (2, 2)
+    assert ("kube-controller-manager", "Update", "status") in _entries(stored)
+    kube.autoscale(ns, "web", 3)
+    scaled = kube.get("autoscaling/v2", "HorizontalPodAutoscaler", "web", namespace=ns)
+    assert scaled is not None
+    assert (scaled["status"]["currentReplicas"], scaled["status"]["desiredReplicas"]) == (3, 3)

@@ -27,10 +27,14 @@ def _apply(
     )
 
 
-def _managed(kube: KubeTestServer, ns: str, name: str = "web") -> dict[tuple[str, str], dict[str, Any]]:
+def _managed(kube: KubeTestServer, ns: str, name: str = "web") -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The managedFields entries by (manager, operation, subresource), as the server keeps them."""
     obj = kube.get("apps/v1", "Deployment", name, namespace=ns)
     assert obj is not None
-    return {(m["manager"], m["operation"]): m for m in obj["metadata"]["managedFields"]}
+    entries = obj["metadata"]["managedFields"]
+    keyed = {(m["manager"], m["operation"], m.get("subresource", "")): m for m in entries}
+    assert len(keyed) == len(entries)
+    return keyed
 
 
 def test_client_sends_apply_content_type(
@@ -50,7 +54,7 @@ def test_apply_managed_fields_have_the_real_shape(
     kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
     _apply(apps, deployment("web", ns, env=[{"name": "A", "value": "1"}]))
-    entry = _managed(kube, ns)[("shuttle", "Apply")]
+    entry = _managed(kube, ns)[("shuttle", "Apply", "")]
     assert entry["apiVersion"] == "apps/v1"
     assert entry["fieldsType"] == "FieldsV1"
     assert entry["time"].endswith("Z")
@@ -81,23 +85,26 @@ def test_apply_managed_fields_have_the_real_shape(
             },
         },
     }
-    status_entry = _managed(kube, ns)[("kube-controller-manager", "Update")]
-    assert status_entry["subresource"] == "status"
-    assert "f:status" in status_entry["fieldsV1"]
+    status_entry = _managed(kube, ns)[("kube-controller-manager", "Update", "status")]
+    assert set(status_entry["fieldsV1"]) == {"f:status"}
+    revision_entry = _managed(kube, ns)[("kube-controller-manager", "Update", "")]
+    assert revision_entry["fieldsV1"] == {
+        "f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}}
+    }
 
 
 def test_update_operations_record_the_user_agent_manager(
     kube: KubeTestServer, apps: kubernetes.client.AppsV1Api, ns: str
 ) -> None:
     apps.create_namespaced_deployment(ns, deployment("web", ns))
-    creator = _managed(kube, ns)[("OpenAPI-Generator", "Update")]
+    creator = _managed(kube, ns)[("OpenAPI-Generator", "Update", "")]
     spec = creator["fieldsV1"]["f:spec"]
     assert "f:replicas" in spec
     assert "f:progressDeadlineSeconds" in spec
     apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 4}}, field_manager="kubectl-edit")
     managed = _managed(kube, ns)
-    assert managed[("kubectl-edit", "Update")]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
-    assert "f:replicas" not in managed[("OpenAPI-Generator", "Update")]["fieldsV1"]["f:spec"]
+    assert managed[("kubectl-edit", "Update", "")]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert "f:replicas" not in managed[("OpenAPI-Generator", "Update", "")]["fieldsV1"]["f:spec"]
 
 
 def test_apply_update_is_a_noop_when_nothing_changes(
@@ -140,10 +147,10 @@ def test_apply_conflict_and_force(kube: KubeTestServer, apps: kubernetes.client.
     shared = _apply(apps, same_value)
     assert shared.spec.replicas == 5
     managed = _managed(kube, ns)
-    assert "f:replicas" in managed[("kubectl-edit", "Update")]["fieldsV1"]["f:spec"]
+    assert "f:replicas" in managed[("kubectl-edit", "Update", "")]["fieldsV1"]["f:spec"]
     forced = _apply(apps, deployment("web", ns, replicas=3), force=True)
     assert forced.spec.replicas == 3
-    assert ("kubectl-edit", "Update") not in _managed(kube, ns)
+    assert ("kubectl-edit", "Update", "") not in _managed(kube, ns)
 
 
 def test_apply_conflicts_with_an_autoscaler(
@@ -163,14 +170,8 @@ def test_apply_conflicts_with_an_autoscaler(
     )
     scaled = kube.autoscale(ns, "web", 4)
     assert scaled["spec"]["replicas"] == 4
-    entry = _managed(kube, ns)[("kube-controller-manager", "Update")]
-    assert entry.get("subresource") in ("scale", "status")
-    scale_entries = [
-        m
-        for m in kube.get("apps/v1", "Deployment", "web", namespace=ns)["metadata"]["managedFields"]  # type: ignore[index]
-        if m.get("subresource") == "scale"
-    ]
-    assert scale_entries[0]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    entry = _managed(kube, ns)[("kube-controller-manager", "Update", "scale")]
+    assert entry["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
     with pytest.raises(ApiException) as err:
         _apply(apps, deployment("web", ns, replicas=2))
     assert 'with subresource "scale"' in json.loads(err.value.body)["message"]
@@ -318,8 +319,7 @@ def test_apply_to_status_subresource(
             "web", ns, status, field_manager="my-controller", _content_type=APPLY
         )
         assert result.status.replicas == 2
-        entry = _managed(kube, ns)[("my-controller", "Apply")]
-        assert entry["subresource"] == "status"
+        entry = _managed(kube, ns)[("my-controller", "Apply", "status")]
         assert entry["fieldsV1"] == {"f:status": {"f:observedGeneration": {}, "f:replicas": {}}}
     finally:
         kube.set_controllers_enabled(True)

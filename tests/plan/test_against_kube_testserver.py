@@ -15,6 +15,7 @@ from typing import Any
 import kubernetes
 import pytest
 from kubernetes.dynamic import DynamicClient
+from tests.plan.kube_helpers import load_balancer
 
 from starform_adapters.kube_testserver import KubeTestServer
 from starform_core.health import ServiceStatus, assess_services
@@ -104,25 +105,10 @@ def observe(dyn: Any, rendering: Rendering) -> list[dict[str, Any]]:
     return live
 
 
-def _load_balancer(kube: KubeTestServer, rendering: Rendering) -> None:
-    (partial,) = rendering.partials
-    namespace = partial["metadata"]["namespace"]
-    kube.apply_as("platform", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    kube.apply_as(
-        "platform",
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": partial["metadata"]["name"], "namespace": namespace},
-            "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]},
-        },
-    )
-
-
 def test_the_example_payload_converges_and_stays_converged(kube: KubeTestServer, dyn: Any) -> None:
     rendering = render(example_payload())
     options = PlanOptions(drift_policies=rendering.drift_policies)
-    _load_balancer(kube, rendering)
+    load_balancer(kube, rendering)
 
     first = plan(rendering.objects, observe(dyn, rendering), partials=rendering.partials, options=options)
     assert first.summary()["create"] == len(rendering.objects)
@@ -141,7 +127,7 @@ def test_out_of_band_edits_are_reverted_and_the_autoscaler_is_left_alone(
 ) -> None:
     rendering = render(example_payload())
     options = PlanOptions(drift_policies=rendering.drift_policies)
-    _load_balancer(kube, rendering)
+    load_balancer(kube, rendering)
     execute(
         dyn, plan(rendering.objects, observe(dyn, rendering), partials=rendering.partials, options=options)
     )
@@ -192,7 +178,7 @@ def test_out_of_band_edits_are_reverted_and_the_autoscaler_is_left_alone(
 def test_a_removed_service_is_pruned_and_its_pods_go_with_it(kube: KubeTestServer, dyn: Any) -> None:
     rendering = render(example_payload())
     options = PlanOptions(drift_policies=rendering.drift_policies)
-    _load_balancer(kube, rendering)
+    load_balancer(kube, rendering)
     execute(
         dyn, plan(rendering.objects, observe(dyn, rendering), partials=rendering.partials, options=options)
     )
@@ -219,7 +205,7 @@ def test_health_of_the_applied_example_through_the_client() -> None:
     with KubeTestServer(gateway_api=True, failing_images=r"shop-orders") as kube:
         api: Any = kubernetes.client.ApiClient(kube.kube_config())
         dyn = _Dynamic(api)
-        _load_balancer(kube, rendering)
+        load_balancer(kube, rendering)
         execute(
             dyn,
             plan(rendering.objects, observe(dyn, rendering), partials=rendering.partials, options=options),

@@ -115,7 +115,7 @@ def test_drift_names_the_manager_and_time_and_is_reverted() -> None:
         '"app:1"',
     )
     assert change.manager == "kubectl-edit"
-    assert change.time == cluster.times[key]["kubectl-edit"]
+    assert change.time == cluster.time_of(key, "kubectl-edit")
     cluster.execute(plan([deployment()], cluster.live()))
     assert plan([deployment()], cluster.live()).is_empty
 
@@ -133,6 +133,7 @@ def test_an_added_env_var_is_removed_with_a_json_patch() -> None:
         "/spec/template/spec/containers/0/env/2",
     )
     assert action.json_patch() == [
+        {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "app"},
         {"op": "test", "path": "/spec/template/spec/containers/0/env/3/name", "value": "TRACE"},
         {"op": "test", "path": "/spec/template/spec/containers/0/env/2/name", "value": "DEBUG"},
         {"op": "remove", "path": "/spec/template/spec/containers/0/env/3"},

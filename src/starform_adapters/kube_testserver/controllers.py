@@ -12,8 +12,14 @@
   clock passes a scheduled minute.
 * A gateway controller (manager ``gateway-controller``) accepts every HTTPRoute: one
   ``status.parents`` entry per parentRef with ``Accepted`` and ``ResolvedRefs`` true.
-* A volume binder (manager ``persistentvolume-binder``) binds every PersistentVolumeClaim
-  (``status.phase: Bound`` with the requested capacity).
+* The PV binder (manager ``kube-controller-manager``, like the real one) binds every
+  PersistentVolumeClaim: an Update setting ``spec.volumeName`` and the ``pv.kubernetes.io/*`` and
+  storage-provisioner annotations, then ``status.phase: Bound`` with the requested capacity.
+* The HPA controller (``kube-controller-manager``, ``/status``) reports every autoscaler able
+  to scale: ``AbleToScale``, ``ScalingActive`` true, ``ScalingLimited`` false, current and
+  desired replicas of its target.
+* The deployment controller also records the current revision on the Deployment itself
+  (``deployment.kubernetes.io/revision``, an Update of the Deployment), as a real one does.
 
 It runs synchronously inside the write that triggered it, so tests never wait on timing.
 """
@@ -56,8 +62,13 @@ GATEWAY_CONTROLLER = "gateway-controller"
 GATEWAY_CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 """The ``controllerName`` the simulated gateway reports in route status."""
 
-VOLUME_BINDER = "persistentvolume-binder"
-"""Field manager of the simulated volume binder (PVC status)."""
+VOLUME_BINDER = CONTROLLER_MANAGER
+"""Field manager of the simulated PV binder (it runs in kube-controller-manager)."""
+
+PROVISIONER = "rancher.io/local-path"
+"""The storage provisioner the PV binder names on the claims it binds."""
+
+_REVISION = "deployment.kubernetes.io/revision"
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_STEPS = 100_000
@@ -168,6 +179,7 @@ class Controllers:
         self.pods = found["Pod"]
         self.cronjobs = found["CronJob"]
         self.jobs = found["Job"]
+        self.autoscalers = found["HorizontalPodAutoscaler"]
 
     def set_failing_images(self, pattern: str | None) -> None:
         """Images matching this regular expression fail to pull (``None``: none fail)."""
@@ -198,6 +210,10 @@ class Controllers:
             self._accept_route(kind, obj)
         elif kind.kind == "PersistentVolumeClaim":
             self._bind_claim(kind, obj)
+        elif kind.kind == "HorizontalPodAutoscaler":
+            self._hpa_status(kind, obj)
+        elif kind.kind == "Deployment":
+            self._enqueue_autoscalers(obj)
         self._drain()
 
     def _accept_route(self, kind: ResourceKind, obj: Obj) -> None:
@@ -227,12 +243,75 @@ class Controllers:
 
     def _bind_claim(self, kind: ResourceKind, obj: Obj) -> None:
         spec = obj.get("spec") or {}
+        if not spec.get("volumeName"):
+            bound = clone(obj)
+            bound.setdefault("spec", {})["volumeName"] = f"pvc-{obj['metadata']['uid']}"
+            bound["metadata"].setdefault("annotations", {}).update(
+                {
+                    "pv.kubernetes.io/bind-completed": "yes",
+                    "pv.kubernetes.io/bound-by-controller": "yes",
+                    "volume.beta.kubernetes.io/storage-provisioner": PROVISIONER,
+                    "volume.kubernetes.io/storage-provisioner": PROVISIONER,
+                }
+            )
+            self._write(kind, obj, bound, manager=VOLUME_BINDER)
+            stored = self.engine.stored(kind, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            if stored is None:
+                return
+            obj, spec = stored, stored.get("spec") or {}
         status = {
             "phase": "Bound",
             "accessModes": list(spec.get("accessModes") or ()),
             "capacity": dict(((spec.get("resources") or {}).get("requests")) or {}),
         }
         self._set_status(kind, obj, status, manager=VOLUME_BINDER)
+
+    def _enqueue_autoscalers(self, deploy: Obj) -> None:
+        namespace = deploy["metadata"].get("namespace", "")
+        for hpa in list(self.engine.store.iter(self.autoscalers.key, namespace=namespace)):
+            target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+            if target.get("kind") == "Deployment" and target.get("name") == deploy["metadata"]["name"]:
+                self._hpa_status(self.autoscalers, hpa)
+
+    def _hpa_status(self, kind: ResourceKind, hpa: Obj) -> None:
+        """The autoscaler's status: able to scale, metrics valid, within range (kube-controller-manager)."""
+        spec = hpa.get("spec") or {}
+        target = spec.get("scaleTargetRef") or {}
+        deploy = self.engine.stored(
+            self.deployments, hpa["metadata"].get("namespace"), str(target.get("name", ""))
+        )
+        if deploy is None:
+            able = (
+                "False",
+                "FailedGetScale",
+                "the HPA controller was unable to get the target's current scale",
+            )
+            current = 0
+        else:
+            able = ("True", "ReadyForNewScale", "recommended size matches current size")
+            current = int((deploy.get("spec") or {}).get("replicas", 1))
+        old = {c.get("type"): c for c in (hpa.get("status") or {}).get("conditions") or ()}
+        now = format_time(self.engine.now())
+        conditions = [
+            _condition("AbleToScale", able, old.get("AbleToScale"), now),
+            _condition(
+                "ScalingActive",
+                ("True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count"),
+                old.get("ScalingActive"),
+                now,
+            ),
+            _condition(
+                "ScalingLimited",
+                ("False", "DesiredWithinRange", "the desired count is within the acceptable range"),
+                old.get("ScalingLimited"),
+                now,
+            ),
+        ]
+        for entry in conditions:
+            entry.pop("lastUpdateTime", None)
+        status = dict(hpa.get("status") or {})
+        status.update({"currentReplicas": current, "desiredReplicas": current, "conditions": conditions})
+        self._set_status(kind, hpa, status, manager=CONTROLLER_MANAGER)
 
     def after_delete(self, kind: ResourceKind, obj: Obj) -> None:
         """React to a deletion (a deleted pod is replaced, a deleted ReplicaSet recreated)."""
@@ -372,7 +451,22 @@ class Controllers:
                 scaled = clone(stored)
                 scaled["spec"]["replicas"] = 0
                 self._write(self.replicasets, stored, scaled, manager=CONTROLLER_MANAGER)
+        self._record_revision(deploy, current)
         self._deployment_status(namespace, name)
+
+    def _record_revision(self, deploy: Obj, current: Obj) -> None:
+        """The Deployment carries its newest ReplicaSet's revision (an Update, as the real one)."""
+        revision = (current["metadata"].get("annotations") or {}).get(_REVISION)
+        stored = self.engine.stored(
+            self.deployments, deploy["metadata"]["namespace"], deploy["metadata"]["name"]
+        )
+        if revision is None or stored is None:
+            return
+        if (stored["metadata"].get("annotations") or {}).get(_REVISION) == revision:
+            return
+        updated = clone(stored)
+        updated["metadata"].setdefault("annotations", {})[_REVISION] = revision
+        self._write(self.deployments, stored, updated, manager=CONTROLLER_MANAGER)
 
     def _deployment_status(self, namespace: str, name: str) -> None:
         engine = self.engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as _dt
 import json
 import socket
@@ -293,6 +294,33 @@ class KubeTestServer:
         )
         return clone(result)
 
+    def json_patch_as(
+        self,
+        manager: str,
+        api_version: str,
+        kind: str,
+        name: str,
+        operations: builtins.list[Obj],
+        *,
+        namespace: str | None = None,
+        subresource: str = "",
+    ) -> Obj:
+        """Apply an RFC 6902 JSON patch as an Update by ``manager`` (``kubectl patch --type json``).
+
+        A failed ``test`` operation, or a result the schema refuses, raises :class:`ApiError` (422).
+        """
+        found = self._kind(api_version, kind)
+        result, _ = self.engine.patch(
+            found,
+            namespace,
+            name,
+            json.dumps(operations).encode(),
+            "application/json-patch+json",
+            manager=manager,
+            subresource=subresource,
+        )
+        return clone(result)
+
     def autoscale(self, namespace: str, hpa_name: str, replicas: int) -> Obj:
         """Act as the HPA controller: set the target Deployment's ``spec.replicas``.
 
@@ -314,7 +342,6 @@ class KubeTestServer:
             deploy = self.engine.stored(deploy_kind, namespace, str(target.get("name", "")))
             if deploy is None:
                 raise ApiError.not_found(deploy_kind.label, str(target.get("name", "")), group="apps")
-            current = int((deploy.get("spec") or {}).get("replicas", 1))
             scaled = clone(deploy)
             scaled["spec"]["replicas"] = replicas
             result = self.engine.write_as(
@@ -323,7 +350,7 @@ class KubeTestServer:
             hpa_now = self.engine.stored(hpa_kind, namespace, hpa_name)
             if hpa_now is not None:
                 status = dict(hpa_now.get("status") or {})
-                status.update({"currentReplicas": current, "desiredReplicas": replicas})
+                status.update({"currentReplicas": replicas, "desiredReplicas": replicas})
                 with_status = clone(hpa_now)
                 with_status["status"] = status
                 self.engine.write_as(

@@ -125,6 +125,34 @@ def _entries(obj: Obj, node: structure.Node) -> _Entries:
     return out
 
 
+_ALWAYS_PRESENT = frozenset(
+    {
+        "f:metadata",
+        "f:spec",
+        "f:status",
+        "f:template",
+        "f:jobTemplate",
+        "f:strategy",
+        "f:resources",
+        "f:containers",
+    }
+)
+"""Fields Go always serializes where their parent exists (value structs such as ``spec`` or a
+container's ``resources``, and non-``omitempty`` lists such as ``containers``): an Update that
+fills them does not *add* them, so they get no ``.`` marker."""
+
+
+def _existed(path: FieldPath, before: _Entries) -> bool:
+    """Whether ``path`` was present in the old object, as Go would have serialized it."""
+    while path:
+        if path in before:
+            return True
+        if path[-1] not in _ALWAYS_PRESENT:
+            return False
+        path = path[:-1]
+    return True
+
+
 def fieldset(obj: Obj, node: structure.Node) -> set[FieldPath]:
     """The set of fields an applied configuration ``obj`` owns (leaves and list items)."""
     return {p for p, (kind, _) in _entries(obj, node).items() if kind in (_LEAF, _ITEM)}
@@ -242,7 +270,7 @@ def update_managed_fields(
         if kind == _LEAF:
             if before is None or before[0] != _LEAF or before[1] != value:
                 changed.add(path)
-        elif (kind == _ITEM or (kind == _MAP and len(path) >= 2)) and before is None:
+        elif not _existed(path, old_entries):
             changed.add(path)
     removed = {path for path in old_entries if path not in new_entries}
     sets = _decode_managed(old)

@@ -1,30 +1,76 @@
 """``starform plan`` and ``starform health``: the planner and health assessment from the CLI.
 
 Live objects come from files as ``kubectl get -o yaml`` (or ``-o json``) prints them: single
-objects, ``List`` kinds, multi-document YAML streams, or a directory of such files.
+objects, ``List`` kinds, multi-document YAML streams, or a directory of such files. ``kubectl``
+omits ``metadata.managedFields`` unless ``--show-managed-fields`` is given; without them the
+planner cannot see fields added out of band nor say who changed what, and both commands say so.
+
+Exit codes of ``starform plan`` (like ``kubectl diff``, with usage errors kept apart):
+
+* 0: nothing to do (also when the plan holds only reports: held, conflict, drift detected; a
+  notice on standard error says what needs a human);
+* 1: an error (unreadable or invalid input; the message is on standard error);
+* 2: a usage error (unknown option, missing argument);
+* 3: changes pending (the plan holds actions Shuttle would execute).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 import yaml
 
 from starform_apps.cli.payload_cmd import read_payload_file
 from starform_core.errors import ContractError, StarformError
-from starform_core.health import assess_services
+from starform_core.health import ServiceHealth, assess_services
 from starform_core.payload.contract import parse_payload
-from starform_core.plan import Plan, PlanOptions, plan
-from starform_core.render import render
+from starform_core.payload.document import DesiredState
+from starform_core.plan import Plan, PlanOptions, is_owned, plan
+from starform_core.render import Rendering, render
 
-__all__ = ["health", "load_objects", "plan_command", "plan_to_json"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_NOTHING_TO_DO",
+    "EXIT_PENDING",
+    "EXIT_USAGE",
+    "health",
+    "load_objects",
+    "managed_fields_warning",
+    "plan_command",
+    "plan_lines",
+    "plan_to_json",
+]
+
+EXIT_NOTHING_TO_DO: Final = 0
+"""Nothing to execute (the plan may still hold reports for a human)."""
+EXIT_ERROR: Final = 1
+"""Bad or unreadable input."""
+EXIT_USAGE: Final = 2
+"""A usage error (click's own code)."""
+EXIT_PENDING: Final = 3
+"""The plan holds actions Shuttle would execute."""
 
 _SUFFIXES = (".yaml", ".yml", ".json")
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+class _KubeYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe loader that keeps timestamps as the API's RFC 3339 strings.
+
+    Older kubectl versions print ``time:`` and ``creationTimestamp:`` unquoted, which a plain
+    YAML loader turns into datetimes (which JSON then cannot print).
+    """
+
+
+_KubeYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _flatten(document: Any, source: str) -> Iterator[dict[str, Any]]:
@@ -47,8 +93,14 @@ def _load_file(path: Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from exc
+    if text.lstrip()[:1] in ("{", "["):
+        try:  # kubectl get -o json: far faster than through the YAML loader
+            return list(_flatten(json.loads(text), str(path)))
+        except ValueError:
+            pass  # a YAML flow mapping, or broken: the YAML loader says which line
     try:
-        documents = list(yaml.safe_load_all(text))
+        # a safe loader that keeps timestamps as text
+        documents = list(yaml.load_all(text, Loader=_KubeYamlLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -67,6 +119,31 @@ def load_objects(location: str) -> list[dict[str, Any]]:
     return _load_file(path)
 
 
+def managed_fields_warning(live: Sequence[Mapping[str, Any]]) -> str | None:
+    """A warning when Shuttle's live objects lack ``metadata.managedFields`` (``None`` if all
+    have them: the server writes them on everything Shuttle applies)."""
+    owned = [obj for obj in live if is_owned(obj)]
+    bare = sum(1 for obj in owned if not (obj.get("metadata") or {}).get("managedFields"))
+    if not bare:
+        return None
+    return (
+        f"warning: {bare} of {len(owned)} live objects Shuttle owns have no metadata.managedFields "
+        "(kubectl get omits them unless --show-managed-fields is given): fields added out of "
+        "band cannot be found, and changes cannot be attributed to who made them"
+    )
+
+
+def _change(change: Any) -> dict[str, Any]:
+    return {
+        "path": change.path,
+        "live": change.live,
+        "desired": change.desired,
+        "redacted": change.redacted,
+        "manager": change.manager,
+        "time": change.time,
+    }
+
+
 def plan_to_json(result: Plan) -> dict[str, Any]:
     """A JSON-ready view of a plan (no apply bodies: they may carry secret values)."""
     actions = []
@@ -79,20 +156,13 @@ def plan_to_json(result: Plan) -> dict[str, Any]:
         }
         changes = getattr(action, "changes", ())
         if changes:
-            entry["changes"] = [
-                {
-                    "path": c.path,
-                    "live": c.live,
-                    "desired": c.desired,
-                    "redacted": c.redacted,
-                    "manager": c.manager,
-                    "time": c.time,
-                }
-                for c in changes
-            ]
+            entry["changes"] = [_change(c) for c in changes]
         paths = getattr(action, "paths", None)
         if paths:
             entry["paths"] = list(paths)
+        managed_by = getattr(action, "managed_by", None)
+        if managed_by:
+            entry["managedBy"] = managed_by
         actions.append(entry)
     prune = result.prune
     return {
@@ -107,57 +177,123 @@ def plan_to_json(result: Plan) -> dict[str, Any]:
     }
 
 
-def _print_text(result: Plan) -> None:
+def plan_lines(result: Plan) -> list[str]:
+    """The plan as text: one line per action, its field changes indented, then the summary."""
+    lines = []
     for action in result.actions:
-        click.echo(f"{action.kind.value:15} {action.key}  ({action.reason.value})")
-        for change in getattr(action, "changes", ()):
-            click.echo(f"    {change}")
+        managed_by = getattr(action, "managed_by", None)
+        owner = f", managed by {managed_by}" if managed_by else ""
+        lines.append(f"{action.kind.value:15} {action.key}  ({action.reason.value}{owner})")
+        lines.extend(f"    {change}" for change in getattr(action, "changes", ()))
     summary = ", ".join(f"{count} {kind}" for kind, count in result.summary().items() if count)
-    click.echo(f"plan: {summary or 'nothing'}")
+    lines.append(f"plan: {summary or 'nothing'}")
     if result.prune_held and result.prune.reason is not None:
-        click.echo(
+        lines.append(
             f"prune held ({result.prune.reason.value}): {result.prune.would_delete} of "
             f"{result.prune.owned} owned objects would be deleted"
         )
+    return lines
+
+
+def _reports_notice(result: Plan) -> str | None:
+    if result.executable or result.is_empty:
+        return None
+    counts: dict[str, int] = {}
+    for action in result.actions:
+        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
+    listed = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
+    return f"notice: nothing to execute; the plan holds only reports for a human ({listed})"
+
+
+def _read_payload(payload_file: str) -> DesiredState:
+    try:
+        return parse_payload(read_payload_file(payload_file))
+    except ContractError as exc:
+        raise click.ClickException(f"invalid payload: {exc.pointer or '/'}: {exc.reason}") from exc
+
+
+def _render(document: DesiredState) -> Rendering:
+    try:
+        return render(document)
+    except StarformError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+_LIVE_HELP = "A file or directory of live objects (kubectl get -o yaml --show-managed-fields)."
 
 
 @click.command("plan")
 @click.option("--payload", "payload_file", required=True, type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--live", "live_location", required=True, help="A file or directory of live objects.")
+@click.option("--live", "live_location", required=True, help=_LIVE_HELP)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan_command(*, payload_file: str, live_location: str, output: str) -> None:
-    """Plan PAYLOAD against live objects: exit 0 when nothing is to do, 2 when it is not, 1 on error."""
-    try:
-        document = parse_payload(read_payload_file(payload_file))
-    except ContractError as exc:
-        raise click.ClickException(f"invalid payload: {exc.pointer or '/'}: {exc.reason}") from exc
+    """Plan PAYLOAD against live objects.
+
+    Exit 0: nothing to do (or only reports); 1: error; 2: usage error; 3: changes pending.
+    """
+    document = _read_payload(payload_file)
     live = load_objects(live_location)
-    rendering = render(document)
+    rendering = _render(document)
     options = PlanOptions(drift_policies=rendering.drift_policies, prune_policy=document.cluster.prune)
     try:
         result = plan(rendering.objects, live, partials=rendering.partials, options=options)
     except StarformError as exc:
         raise click.ClickException(str(exc)) from exc
+    warning = managed_fields_warning(live)
+    if warning:
+        click.echo(warning, err=True)
     if output == "json":
-        click.echo(json.dumps(plan_to_json(result), indent=2))
+        body = plan_to_json(result)
+        body["warnings"] = [warning] if warning else []
+        click.echo(json.dumps(body, indent=2, default=str))
     else:
-        _print_text(result)
-    sys.exit(0 if result.is_empty else 2)
+        click.echo("\n".join(plan_lines(result)))
+    notice = _reports_notice(result)
+    if notice:
+        click.echo(notice, err=True)
+    sys.exit(EXIT_PENDING if result.executable else EXIT_NOTHING_TO_DO)
+
+
+def _service_json(health: ServiceHealth) -> dict[str, Any]:
+    return {
+        "name": health.name,
+        "status": health.status.value,
+        "reason": health.reason,
+        "missing": [str(key) for key in health.missing],
+        "objects": [
+            {"object": str(key), "status": h.status.value, "reason": h.reason} for key, h in health.objects
+        ],
+    }
+
+
+def _service_label(service_id: str, health: ServiceHealth) -> str:
+    return f"{health.name} ({service_id})" if health.name else service_id
 
 
 @click.command()
-@click.option("--live", "live_location", required=True, help="A file or directory of live objects.")
+@click.option("--live", "live_location", required=True, help=_LIVE_HELP)
+@click.option(
+    "--payload",
+    "payload_file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="The desired state to judge against: desired objects not in the cluster are Missing.",
+)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def health(*, live_location: str, output: str) -> None:
-    """Print the health of every service found among the live objects (pods included)."""
-    services = assess_services(load_objects(live_location))
+def health(*, live_location: str, payload_file: str | None, output: str) -> None:
+    """Print the health of every service (pods included), judged against --payload when given."""
+    desired = _render(_read_payload(payload_file)).objects if payload_file else None
+    if desired is None:
+        click.echo(
+            "notice: without --payload, desired objects missing from the cluster go unnoticed", err=True
+        )
+    services = assess_services(load_objects(live_location), desired=desired)
     if output == "json":
-        body = {
-            service_id: {"status": h.status.value, "reason": h.reason} for service_id, h in services.items()
-        }
-        click.echo(json.dumps(body, indent=2))
+        body = {service_id: _service_json(h) for service_id, h in services.items()}
+        click.echo(json.dumps(body, indent=2, default=str))
         return
     for service_id, h in services.items():
-        click.echo(f"{service_id}  {h.status.value:11}  {h.reason}")
+        click.echo(f"{_service_label(service_id, h)}  {h.status.value:11}  {h.reason}")
+        for key in h.missing:
+            click.echo(f"    missing: {key}")
     if not services:
         click.echo("no services found")

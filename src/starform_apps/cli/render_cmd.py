@@ -45,9 +45,17 @@ def render(file: str, *, show_secrets: bool) -> None:
     objects = [dict(obj) if show_secrets else redact_secret(obj) for obj in rendering.objects]
     stream = yaml.safe_dump_all([*objects, *(dict(p) for p in rendering.partials)], sort_keys=False)
     click.echo(stream, nl=False)
+    names = {service.service_id: service.name for _, service in document.services()}
+    groups = {group.var_group_id: group.name for project in document.projects for group in project.var_groups}
+
+    def group(var_group_id: str) -> str:
+        return f"{groups.get(var_group_id, '?')} ({var_group_id})"
+
     for conflict in rendering.warnings:
+        service = f"{names.get(conflict.service_id, '?')} ({conflict.service_id})"
+        setters = ", ".join(group(g) for g in conflict.var_group_ids)
         click.echo(
-            f"warning: service {conflict.service_id}: {conflict.key} is set by var groups "
-            f"{', '.join(conflict.var_group_ids)}; {conflict.winner} wins",
+            f"warning: service {service}: {conflict.key} is set by var groups {setters}; "
+            f"{group(conflict.winner)} wins",
             err=True,
         )

@@ -3,8 +3,12 @@
 A *path* is a tuple of segments (``str`` map keys, ``int`` list indices) into one concrete object.
 FieldsV1 (the server's ``managedFields[].fieldsV1``) names fields structurally: ``f:<name>`` a map
 key, ``k:{json}`` an associative-list item by its merge keys, ``v:<json>`` a set item by value,
-``i:<n>`` a list item by index, and ``.`` the node itself. :func:`managed_paths` resolves such a
-tree against a live object into concrete paths.
+``i:<n>`` a list item by index, and ``.`` the node itself. :func:`member_paths` resolves such a
+tree against a live object into the concrete paths its manager owns.
+
+Ownership follows structured-merge-diff: a manager owns a node only when its tree names it as a
+*member*, either a leaf (``{}``) or a node marked with ``.``. A node that only leads to members
+below it ("passes through") is not owned by that manager.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ __all__ = [
     "FieldRule",
     "Path",
     "Segment",
-    "managed_paths",
+    "is_member",
+    "item_keys",
+    "item_matches",
+    "member_paths",
     "parse_rule",
     "resolve_fields_key",
     "to_pointer",
@@ -98,8 +105,41 @@ def item_matches(item: Any, keys: Mapping[str, Any]) -> bool:
     return all(_key_value_equal(item.get(name), name, want) for name, want in keys.items())
 
 
+def item_keys(body: str) -> Mapping[str, Any] | None:
+    """The merge-key values of a ``k:{...}`` FieldsV1 element (its body), or ``None`` if malformed."""
+    try:
+        keys = json.loads(body)
+    except ValueError:
+        return None
+    return keys if isinstance(keys, Mapping) else None
+
+
+def _item_by_keys(value: list[Any], body: str) -> tuple[Segment, Any] | None:
+    keys = item_keys(body)
+    if keys is None:
+        return None
+    for index, item in enumerate(value):
+        if item_matches(item, keys):
+            return index, item
+    return None
+
+
+def _item_by_value(value: list[Any], body: str) -> tuple[Segment, Any] | None:
+    try:
+        want = json.loads(body)
+    except ValueError:
+        return None
+    for index, item in enumerate(value):
+        if item == want:
+            return index, item
+    return None
+
+
 def resolve_fields_key(key: str, value: Any) -> tuple[Segment, Any] | None:
-    """Resolve one FieldsV1 key against a concrete value: ``(segment, child)`` or ``None``."""
+    """Resolve one FieldsV1 key against a concrete value: ``(segment, child)`` or ``None``.
+
+    Keys that do not parse, or name nothing in ``value``, resolve to ``None``.
+    """
     prefix, body = key[:2], key[2:]
     if prefix == "f:":
         if isinstance(value, Mapping) and body in value:
@@ -108,27 +148,26 @@ def resolve_fields_key(key: str, value: Any) -> tuple[Segment, Any] | None:
     if not isinstance(value, list):
         return None
     if prefix == "k:":
-        keys = json.loads(body)
-        for index, item in enumerate(value):
-            if item_matches(item, keys):
-                return index, item
-        return None
+        return _item_by_keys(value, body)
     if prefix == "v:":
-        want = json.loads(body)
-        for index, item in enumerate(value):
-            if item == want:
-                return index, item
-        return None
-    if prefix == "i:":
+        return _item_by_value(value, body)
+    if prefix == "i:" and body.isdigit():
         index = int(body)
-        return (index, value[index]) if 0 <= index < len(value) else None
+        return (index, value[index]) if index < len(value) else None
     return None
 
 
-def managed_paths(fields: Mapping[str, Any], live: Any) -> Iterator[Path]:
-    """Every concrete path (inner nodes included) a FieldsV1 tree names in ``live``.
+def is_member(node: Any) -> bool:
+    """True when a FieldsV1 node makes its manager own the field: a leaf, or marked with ``.``."""
+    return not isinstance(node, Mapping) or not node or "." in node
 
-    Entries naming fields the object no longer has are skipped.
+
+def member_paths(fields: Mapping[str, Any], live: Any) -> Iterator[tuple[Path, bool]]:
+    """Every concrete path a FieldsV1 tree makes its manager own in ``live``, with ``True`` for
+    leaves (a leaf over a map or list owns it whole when nobody owns anything below it).
+
+    Nodes that only pass through to members below are not yielded; entries naming fields the
+    object no longer has are skipped.
     """
     stack: list[tuple[Mapping[str, Any], Any, Path]] = [(fields, live, ())]
     while stack:
@@ -136,11 +175,14 @@ def managed_paths(fields: Mapping[str, Any], live: Any) -> Iterator[Path]:
         for key, child in node.items():
             if key == ".":
                 continue
-            resolved = resolve_fields_key(key, value)
+            resolved = resolve_fields_key(str(key), value)
             if resolved is None:
                 continue
             segment, child_value = resolved
             child_path = (*path, segment)
-            yield child_path
-            if isinstance(child, Mapping) and child:
-                stack.append((child, child_value, child_path))
+            if not isinstance(child, Mapping) or not child:
+                yield child_path, True
+                continue
+            if "." in child:
+                yield child_path, False
+            stack.append((child, child_value, child_path))

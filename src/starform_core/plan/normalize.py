@@ -27,8 +27,10 @@ from starform_core.quantity import quantities_equal
 __all__ = [
     "ASSOCIATIVE_KEYS",
     "MISSING",
+    "Comparison",
     "Mismatch",
     "comparable_view",
+    "compare",
     "compare_object",
     "is_empty",
     "merge_key",
@@ -131,17 +133,44 @@ def _scalars_equal(desired: Any, live: Any, quantity: bool) -> bool:
     return False
 
 
+@attrs.frozen
+class Comparison:
+    """The result of comparing a desired object with its live counterpart.
+
+    ``absent`` are desired ``false``/``0``/``""`` scalars missing from the live object: the API
+    server drops such values from ``omitempty`` fields, so their absence is drift only when the
+    field was applied and then removed (which ``managedFields`` tell, see the planner).
+    """
+
+    mismatches: list[Mismatch]
+    absent: list[Mismatch]
+
+
+def _empty_scalar(value: Any) -> bool:
+    return value is False or (value == 0 and not isinstance(value, bool)) or value == ""
+
+
 class _Walker:
     """One comparison: collects mismatches along parallel desired/live paths."""
 
-    __slots__ = ("out",)
+    __slots__ = ("absent", "out")
 
     def __init__(self) -> None:
         self.out: list[Mismatch] = []
+        self.absent: list[Mismatch] = []
+
+    def absent_within(self, desired: Any, dpath: Path, lpath: Path) -> None:
+        """Record the empty scalars of a desired value (empty itself) that is absent live."""
+        if isinstance(desired, Mapping):
+            for key, child in desired.items():
+                self.absent_within(child, (*dpath, key), (*lpath, key))
+        elif _empty_scalar(desired):
+            self.absent.append(Mismatch(dpath, lpath, desired, MISSING))
 
     def mapping(self, desired: Mapping[str, Any], live: Any, dpath: Path, lpath: Path, qty: bool) -> None:
         if not isinstance(live, Mapping):
             if (live is MISSING or live is None) and is_empty(desired):
+                self.absent_within(desired, dpath, lpath)
                 return
             self.out.append(Mismatch(dpath, lpath, desired, live))
             return
@@ -150,6 +179,8 @@ class _Walker:
             if lv is MISSING:
                 if not is_empty(dv):
                     self.out.append(Mismatch((*dpath, key), (*lpath, key), dv, MISSING))
+                else:
+                    self.absent_within(dv, (*dpath, key), (*lpath, key))
                 continue
             if dv == lv and type(dv) is type(lv):
                 continue
@@ -217,6 +248,11 @@ def compare_object(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[
     Identity (``apiVersion``, ``kind``, name, namespace), ``status`` and the desired-hash
     annotation are not compared; of the metadata only labels and annotations are.
     """
+    return compare(desired, live).mismatches
+
+
+def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> Comparison:
+    """Like :func:`compare_object`, also listing desired empty scalars absent from ``live``."""
     walker = _Walker()
     view = comparable_view(desired)
     for key, dv in view.items():
@@ -238,7 +274,9 @@ def compare_object(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[
         if lv is MISSING:
             if not is_empty(dv):
                 walker.out.append(Mismatch((key,), (key,), dv, MISSING))
+            else:
+                walker.absent_within(dv, (key,), (key,))
             continue
         if dv != lv:
             walker.value(key, dv, lv, (key,), (key,), False)
-    return walker.out
+    return Comparison(walker.out, walker.absent)

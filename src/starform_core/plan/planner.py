@@ -32,6 +32,7 @@ from starform_core.plan.actions import (
     Create,
     Delete,
     DriftDetected,
+    FieldChange,
     Held,
     Plan,
     Reason,
@@ -39,18 +40,19 @@ from starform_core.plan.actions import (
     Update,
 )
 from starform_core.plan.apply_body import build_apply_body
-from starform_core.plan.drift import (
-    Attribution,
-    addition_changes,
-    field_changes,
-    find_additions,
-    manager_entries,
-    removal_guards,
-    removal_order,
-)
-from starform_core.plan.fields import FieldRule, parse_rule, to_pointer
+from starform_core.plan.changes import addition_changes, field_changes
+from starform_core.plan.drift import find_additions, removal_guards, removal_order
+from starform_core.plan.fields import FieldRule, Path, parse_rule, to_pointer
 from starform_core.plan.hashing import live_hash
-from starform_core.plan.normalize import comparable_view, compare_object
+from starform_core.plan.managed import (
+    Attribution,
+    ManagerEntry,
+    applied_entry,
+    manager_entries,
+    names_field,
+    shuttle_applied,
+)
+from starform_core.plan.normalize import MISSING, Mismatch, comparable_view, compare, compare_object
 from starform_core.plan.options import PlanOptions
 from starform_core.plan.ownership import is_owned, managed_by
 from starform_core.plan.valve import judge_prune
@@ -158,12 +160,86 @@ class _Planner:
         if identity in hpa:
             rules = (*rules, FieldRule(identity[1], ("spec", "replicas")))
         body = build_apply_body(desired, rules)
+        key = key_of(desired)
         if live is None:
-            self.actions.append(Create(key_of(desired), Reason.MISSING, body))
-        elif not is_owned(live):
-            self.actions.append(Conflict(key_of(desired), Reason.FOREIGN_OBJECT, managed_by(live)))
+            self.actions.append(Create(key, Reason.MISSING, body))
+        elif not (is_owned(live) or self._unlabelled_but_ours(live)):
+            # a label value of a Secret is a value of the Secret: never shown
+            found = None if key.kind == "Secret" else managed_by(live)
+            self.actions.append(Conflict(key, Reason.FOREIGN_OBJECT, found))
         else:
             self.owned_object(body, live, policy, rules)
+
+    def _unlabelled_but_ours(self, live: KubeObject) -> bool:
+        """An object whose ownership label was removed out of band, but that carries Shuttle's
+        desired hash or was server-side applied whole by Shuttle: it is Shuttle's (label drift)."""
+        if managed_by(live) is not None:
+            return False
+        references = (live.get("metadata") or {}).get("ownerReferences") or ()
+        if any(isinstance(r, Mapping) and r.get("controller") for r in references):
+            return False
+        return live_hash(live) is not None or shuttle_applied(live, self.options.field_manager)
+
+    def _foreign_writer(self, live: KubeObject) -> bool:
+        """True when a manager other than Shuttle and the controllers wrote the object itself."""
+        options = self.options
+        return any(
+            (type(entry) is dict or isinstance(entry, Mapping))  # dicts first: abc checks cost
+            and entry.get("manager") != options.field_manager
+            and entry.get("manager") not in options.controller_managers
+            and not entry.get("subresource")
+            for entry in (live.get("metadata") or {}).get("managedFields") or ()
+        )
+
+    def _removed_empties(self, absent: list[Mismatch], live: KubeObject) -> list[Mismatch]:
+        """Desired ``false``/``0``/``""`` fields absent live that Shuttle's apply no longer owns:
+        someone removed them (when the server drops an empty value, the apply still owns it)."""
+        entry = applied_entry(manager_entries(live), self.options.field_manager)
+        if entry is None:
+            return []
+        return [
+            m for m in absent if m.live_path is not None and not names_field(entry.fields, live, m.live_path)
+        ]
+
+    def _drift(
+        self, kind: str, mismatches: list[Mismatch], attribution: Attribution, rules: tuple[FieldRule, ...]
+    ) -> list[Mismatch]:
+        """The mismatches that are drift: not ignored, not owned by a cluster controller."""
+        controllers = self.options.controller_managers
+        return [
+            m
+            for m in mismatches
+            if not any(
+                rule.matches(kind, m.desired_path)
+                or (m.live_path is not None and rule.matches(kind, m.live_path))
+                for rule in rules
+            )
+            and not attribution.controlled(m.live_path, controllers)
+        ]
+
+    def _additions(
+        self,
+        kind: str,
+        body: KubeObject,
+        live: KubeObject,
+        entries: list[ManagerEntry],
+        rules: tuple[FieldRule, ...],
+    ) -> list[Path]:
+        """Fields other managers added, in a safe removal order (see :mod:`.drift`)."""
+        options = self.options
+        view = comparable_view(body)
+        additions: set[Path] = set()
+        for entry in entries:
+            if (
+                entry.manager == options.field_manager
+                or entry.manager in options.controller_managers
+                or entry.subresource
+            ):
+                continue
+            for path in find_additions(entry.fields, live, view):
+                if not any(rule.matches(kind, path) for rule in rules):
+                    additions.add(path)
+        return removal_order(additions)
 
     def owned_object(
         self,
@@ -172,79 +248,64 @@ class _Planner:
         policy: DriftPolicy,
         rules: tuple[FieldRule, ...],
     ) -> None:
-        options = self.options
         kind = str(body.get("kind", ""))
-        mismatches = compare_object(body, live)
-        raw_entries = (live.get("metadata") or {}).get("managedFields") or ()
-        foreign_writer = any(
-            entry.get("manager") != options.field_manager
-            and entry.get("manager") not in options.controller_managers
-            and not entry.get("subresource")
-            for entry in raw_entries
-        )
+        comparison = compare(body, live)
+        mismatches = comparison.mismatches
+        if comparison.absent:
+            mismatches.extend(self._removed_empties(comparison.absent, live))
+        foreign_writer = self._foreign_writer(live)
         wanted = body["metadata"]["annotations"][ANNOTATION_DESIRED_HASH]
         current = live_hash(live)
-        if not mismatches and not foreign_writer and current in (None, wanted):
+        if not mismatches and not foreign_writer and current == wanted:
             self.unchanged += 1
             return
-        key = key_of(body)
+        if current is None and shuttle_applied(live, self.options.field_manager):
+            # Shuttle stamps every object it applies: a missing hash was deleted out of band
+            path = ("metadata", "annotations", ANNOTATION_DESIRED_HASH)
+            mismatches.append(Mismatch(path, path, wanted, MISSING))
+            current = wanted
         entries = manager_entries(live)
-        attribution = Attribution(entries, live, options.field_manager)
-        drift = [
-            m
-            for m in mismatches
-            if not any(
-                rule.matches(kind, m.desired_path)
-                or (m.live_path is not None and rule.matches(kind, m.live_path))
-                for rule in rules
-            )
-            and not attribution.controlled(m.live_path, options.controller_managers)
-        ]
-        additions: set[tuple[Any, ...]] = set()
-        if foreign_writer:
-            view = comparable_view(body)
-            for entry in entries:
-                if (
-                    entry.manager == options.field_manager
-                    or entry.manager in options.controller_managers
-                    or entry.subresource
-                ):
-                    continue
-                for path in find_additions(entry.fields, live, view):
-                    if not any(rule.matches(kind, path) for rule in rules):
-                        additions.add(path)
-        ordered = removal_order(additions)
+        attribution = Attribution(entries, live, self.options.field_manager)
+        drift = self._drift(kind, mismatches, attribution, rules)
+        additions = self._additions(kind, body, live, entries, rules) if foreign_writer else []
         changed = bool(drift) if current is None else current != wanted
+        self._record(body, live, policy, attribution, (mismatches, drift, additions), changed)
+
+    def _record(
+        self,
+        body: dict[str, Any],
+        live: KubeObject,
+        policy: DriftPolicy,
+        attribution: Attribution,
+        found: tuple[list[Mismatch], list[Mismatch], list[Path]],
+        changed: bool,
+    ) -> None:
+        """Turn what was found on one owned object into actions (or count it unchanged)."""
+        mismatches, drift, additions = found
+        key = key_of(body)
+        kind = key.kind
         enforce = policy.mode is DriftMode.ENFORCE
-        report = []
+        report: list[FieldChange] = []
         if changed:
-            self.actions.append(
-                Update(key, Reason.DESIRED_CHANGED, body, tuple(field_changes(kind, mismatches)))
-            )
+            changes = tuple(field_changes(kind, mismatches, attribution))
+            self.actions.append(Update(key, Reason.DESIRED_CHANGED, body, changes))
         elif drift:
-            changes = field_changes(kind, drift, attribution)
+            changes = tuple(field_changes(kind, drift, attribution))
             if enforce:
-                self.actions.append(Update(key, Reason.DRIFTED, body, tuple(changes)))
+                self.actions.append(Update(key, Reason.DRIFTED, body, changes))
             else:
                 report.extend(changes)
-        if ordered:
-            changes = addition_changes(kind, live, ordered, attribution)
+        if additions:
+            removed = tuple(addition_changes(kind, live, additions, attribution))
             if enforce:
-                pointers = tuple(to_pointer(path) for path in ordered)
-                self.actions.append(
-                    RemoveFields(
-                        key,
-                        Reason.ADDED_OUT_OF_BAND,
-                        pointers,
-                        tuple(changes),
-                        removal_guards(live, ordered),
-                    )
-                )
+                pointers = tuple(to_pointer(path) for path in additions)
+                guards = removal_guards(live, additions)
+                self.actions.append(RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, removed, guards))
             else:
-                report.extend(changes)
+                report.extend(removed)
         if report:
             self.actions.append(DriftDetected(key, Reason.DRIFTED, tuple(report)))
-        if not changed and not drift and not ordered:
+        if not changed and not drift and not additions:
             self.unchanged += 1
 
     def partial(self, key: ObjectKey, partial: KubeObject, live: KubeObject | None) -> None:
