@@ -217,6 +217,6 @@ def test_egress_allow_takes_private_networks_in_cidr_form(cidrs: list[str], fiel
 
 def test_egress_allow_is_canonical() -> None:
     rows = example_rows()
-    cluster = attrs.evolve(rows.cluster, egress_allow=["fd00::/8", "10.110.0.0/20", "10.110.0.0/20"])
+    cluster = attrs.evolve(rows.cluster, egress_allow=["fd12:3456::/32", "10.110.0.0/20", "10.110.0.0/20"])
     document = build_payload(attrs.evolve(rows, cluster=cluster), checksum_key=b"x" * 32)
-    assert document.cluster.egress_allow == ("10.110.0.0/20", "fd00::/8")
+    assert document.cluster.egress_allow == ("10.110.0.0/20", "fd12:3456::/32")
