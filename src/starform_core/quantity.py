@@ -50,9 +50,11 @@ _SUFFIX = {
 }
 _QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?[0-9]{1,4}))?"
+    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?[0-9]{1,9}))?"
 )
-_EXACT = decimal.Context(prec=200, Emax=100_000, Emin=-100_000, traps=[decimal.InvalidOperation])
+_EXACT = decimal.Context(
+    prec=200, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.InvalidOperation, decimal.Overflow]
+)
 
 
 def parse_quantity(value: str | int | float) -> Decimal:
@@ -103,7 +105,7 @@ def check_quantity(field: str, value: str, *, positive: bool = True) -> None:
         raise ValidationError(field, "is not a Kubernetes quantity such as '500m' or '1Gi'") from exc
     if positive and amount <= 0:
         raise ValidationError(field, "must be greater than zero")
-    if abs(amount) > QUANTITY_MAX:
+    if amount.copy_abs() > QUANTITY_MAX:
         raise ValidationError(field, "is larger than a Kubernetes quantity holds (2^63 - 1)")
     if _EXACT.remainder(amount, _NANO) != 0:
         raise ValidationError(field, "is more precise than a Kubernetes quantity holds (1n)")

@@ -66,6 +66,11 @@ def check_cron_schedule(field: str, value: str) -> None:
             field, "must be five cron fields (minute hour day-of-month month day-of-week) or a macro"
         )
     fields = value.split()
+    try:
+        CronSim(" ".join("*" if part == "?" else part for part in fields), _EPOCH)
+    except (CronSimError, ValueError, IndexError) as exc:
+        reason = str(exc).lower() if isinstance(exc, CronSimError) else "invalid field"
+        raise ValidationError(field, f"is not a valid cron schedule ({reason})") from exc
     if _LETTERS.search(" ".join(fields[:3])) or any(
         len(run) != 3 for run in _LETTERS.findall(" ".join(fields[3:]))
     ):
@@ -73,13 +78,7 @@ def check_cron_schedule(field: str, value: str) -> None:
             field, "only month and weekday names may be letters (L, W and # are not CronJob syntax)"
         )
     if not _weekdays_in_range(fields[4]):
-        raise ValidationError(field, "day of week must be 0-6 or SUN-SAT")
-    standard = " ".join("*" if part == "?" else part for part in fields)
-    try:
-        CronSim(standard, _EPOCH)
-    except (CronSimError, ValueError, IndexError) as exc:
-        reason = str(exc).lower() if isinstance(exc, CronSimError) else "invalid field"
-        raise ValidationError(field, f"is not a valid cron schedule ({reason})") from exc
+        raise ValidationError(field, "day of week must be 0-6 or SUN-SAT (7 is not CronJob syntax)")
 
 
 @functools.cache
