@@ -219,8 +219,9 @@ def _first_problem(errors: Iterable[SchemaError]) -> SchemaError | None:
         best = max(found, key=lambda e: len(e.absolute_path))
     if best is not None and best.validator == "pattern":
         # a named format at the same place explains itself better than a regular expression
-        same_place = (e for e in found if e.validator == "format" and e.absolute_path == best.absolute_path)
-        best = next(same_place, best)
+        path = best.absolute_path
+        formats = [e for e in found if e.validator == "format" and e.absolute_path == path]
+        best = formats[0] if formats else best
     return best
 
 
