@@ -210,7 +210,7 @@ def _without_secrets(error: ContractError, data: object) -> ContractError:
 def _first_problem(errors: Iterable[SchemaError]) -> SchemaError | None:
     """The most specific error: into ``oneOf`` branches whose type the instance has, deepest first."""
     found = list(errors)
-    best = best_match(found)
+    best: SchemaError | None = best_match(found)
     while best is not None and best.context:
         depth = len(best.absolute_path)
         found = [e for e in best.context if not (e.validator == "type" and len(e.absolute_path) == depth)]
