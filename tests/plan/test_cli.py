@@ -125,7 +125,7 @@ def test_bad_inputs_are_clear_errors(payload_file: Path, tmp_path: Path) -> None
     bad_payload.write_text("{}")
     result = _plan(bad_payload, broken)
     assert result.exit_code == 1
-    assert "invalid payload" in result.output
+    assert "invalid: /apiVersion: " in result.output
     scalar = tmp_path / "scalar.yaml"
     scalar.write_text("42\n")
     assert _plan(payload_file, scalar).exit_code == 1

@@ -8,63 +8,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
-from starform_apps.cli.payload_cmd import read_payload_file
-from starform_core.errors import ContractError, StarformError
+from starform_apps.cli.inputs import load_live_objects as load_objects
+from starform_apps.cli.inputs import read_payload
+from starform_core.errors import StarformError
 from starform_core.health import assess_services
-from starform_core.payload.contract import parse_payload
 from starform_core.plan import Plan, PlanOptions, plan
 from starform_core.render import render
 
 __all__ = ["health", "load_objects", "plan_command", "plan_to_json"]
-
-_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def _flatten(document: Any, source: str) -> Iterator[dict[str, Any]]:
-    if document is None:
-        return
-    if not isinstance(document, Mapping):
-        raise click.ClickException(f"{source}: expected Kubernetes objects, got {type(document).__name__}")
-    kind = str(document.get("kind", ""))
-    if kind.endswith("List") and isinstance(document.get("items"), list):
-        for item in document["items"]:
-            yield from _flatten(item, source)
-        return
-    if not kind or "metadata" not in document:
-        raise click.ClickException(f"{source}: a document without kind or metadata is not an object")
-    yield dict(document)
-
-
-def _load_file(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"cannot read {path}: {exc}") from exc
-    try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise click.ClickException(f"{path}: not valid YAML or JSON{where}") from exc
-    return [obj for document in documents for obj in _flatten(document, str(path))]
-
-
-def load_objects(location: str) -> list[dict[str, Any]]:
-    """Every Kubernetes object in a file or a directory (its ``.yaml``/``.yml``/``.json`` files)."""
-    path = Path(location)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _SUFFIXES)
-        return [obj for file in files for obj in _load_file(file)]
-    if not path.exists():
-        raise click.ClickException(f"{location} does not exist")
-    return _load_file(path)
 
 
 def plan_to_json(result: Plan) -> dict[str, Any]:
@@ -127,10 +82,7 @@ def _print_text(result: Plan) -> None:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan_command(*, payload_file: str, live_location: str, output: str) -> None:
     """Plan PAYLOAD against live objects: exit 0 when nothing is to do, 2 when it is not, 1 on error."""
-    try:
-        document = parse_payload(read_payload_file(payload_file))
-    except ContractError as exc:
-        raise click.ClickException(f"invalid payload: {exc.pointer or '/'}: {exc.reason}") from exc
+    document = read_payload(payload_file)
     live = load_objects(live_location)
     rendering = render(document)
     options = PlanOptions(drift_policies=rendering.drift_policies, prune_policy=document.cluster.prune)
