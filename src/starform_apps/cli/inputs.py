@@ -77,8 +77,10 @@ def _read_limited(stream: IO[bytes], location: str | Path, limit: int) -> bytes:
     return body
 
 
-def read_input(location: str | Path, *, limit: int = INPUT_MAX_BYTES) -> bytes:
-    """The bytes of a file (``-``: standard input), at most ``limit`` of them."""
+def read_input(location: str | Path, *, limit: int | None = None) -> bytes:
+    """The bytes of a file (``-``: standard input), at most ``limit`` (default
+    :data:`INPUT_MAX_BYTES`) of them."""
+    limit = INPUT_MAX_BYTES if limit is None else limit
     if str(location) == "-":
         return _read_limited(sys.stdin.buffer, location, limit)
     try:
@@ -92,7 +94,7 @@ def read_payload(location: str) -> DesiredState:
     """Read and validate a payload file (``-``: standard input) against the contract."""
     body = read_input(location)
     try:
-        return parse_payload(body, max_bytes=INPUT_MAX_BYTES)
+        return parse_payload(body, max_bytes=len(body))
     except ContractError as exc:
         raise InputRejected(f"invalid: {exc.pointer or '/'}: {exc.reason}") from None
 
@@ -101,7 +103,7 @@ def _documents(path: Path, body: bytes) -> list[Any]:
     """The documents of one live file: strict JSON for ``.json``, strict YAML otherwise."""
     if path.suffix == ".json":
         try:
-            return [loads(body, max_bytes=INPUT_MAX_BYTES, max_depth=LIVE_MAX_DEPTH)]
+            return [loads(body, max_bytes=len(body), max_depth=LIVE_MAX_DEPTH)]
         except ContractError as exc:
             raise InputRejected(f"invalid: {_name(path)}: {exc.pointer or '/'}: {exc.reason}") from None
     try:

@@ -27,7 +27,7 @@ INTERNAL_ERROR_EXIT = 70
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="starform")
+@click.version_option(package_name="starform", prog_name="starform")
 def cli() -> None:
     """Starform: Starbase decides, Shuttle applies."""
 

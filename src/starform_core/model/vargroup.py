@@ -47,7 +47,7 @@ def _entries(value: object) -> tuple[tuple[str, SecretValue], ...]:
     for index, (key, secret) in enumerate(items):
         if not isinstance(key, str):
             raise ValidationError(f"entries[{index}]", "variable names must be strings")
-        check_var_key(f"entries.{key}", key)
+        check_var_key("entries", key)
         if not isinstance(secret, SecretValue):
             raise ValidationError(f"entries.{key}", "value must be a SecretValue")
         if key in seen:
