@@ -323,9 +323,13 @@ def test_contract_errors_never_quote_a_var_group_value(values: list[str], shape:
     data = _example()
     entries = {f"KEY_{index}": value for index, value in enumerate(values)}
     shape[1](data, entries)
-    with pytest.raises(ContractError) as caught:
+    try:
         parse_payload(json.dumps(data))
-    _assert_no_value(f"{caught.value} {caught.value.pointer} {caught.value.reason}", values)
+    except ContractError as exc:
+        _assert_no_value(f"{exc} {exc.pointer} {exc.reason}", values)
+    else:
+        # values that happen to be valid variable names make inverted entries a valid payload
+        assert shape[0] == "values as keys", shape[0]
 
 
 @FAST
