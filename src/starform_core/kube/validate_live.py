@@ -8,7 +8,8 @@ belongs) must be refused here, naming the object and the JSON pointer, rather th
 The rules cover every field those readers touch: identity and metadata (labels, annotations,
 owner references, managed fields with their FieldsV1 trees), ``status.observedGeneration`` and
 conditions, and per kind the replica counts, container states, phases, load-balancer ingress,
-route parents and Secret data. Fields they do not read are left alone; the whole object must be
+route parents and Secret data, and anywhere in the object the merge keys of associative lists
+(:data:`MERGE_KEYS`). Fields they do not read are left alone; the whole object must be
 plain JSON (no ``NaN``, string keys, at most :data:`LIVE_MAX_DEPTH` levels deep).
 """
 
@@ -21,7 +22,7 @@ from starform_core.errors import ContractError, LiveObjectError
 from starform_core.kube.objects import KubeObject
 from starform_core.payload.strict_json import check_tree, loads, pointer_of
 
-__all__ = ["LIVE_MAX_DEPTH", "validate_live_object", "validate_live_objects"]
+__all__ = ["LIVE_MAX_DEPTH", "MERGE_KEYS", "validate_live_object", "validate_live_objects"]
 
 LIVE_MAX_DEPTH: Final = 100
 """The deepest nesting a live object may have (real objects, managed fields included, stay far
@@ -214,6 +215,45 @@ def _values(obj: Any, path: Path) -> Iterator[tuple[tuple[str | int, ...], Any]]
     yield from found
 
 
+MERGE_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    "containers": ("name",),
+    "initContainers": ("name",),
+    "ephemeralContainers": ("name",),
+    "env": ("name",),
+    "volumes": ("name",),
+    "volumeMounts": ("mountPath",),
+    "volumeDevices": ("devicePath",),
+    "imagePullSecrets": ("name",),
+    "hostAliases": ("ip",),
+    "resourceClaims": ("name",),
+    "ports": ("containerPort", "port", "protocol"),
+}
+"""Associative lists of the Kubernetes API and their merge keys: the planner matches live items
+to desired ones by these values, wherever such a list appears in an object."""
+
+_SCALAR: Final = (str, int, float, bool, type(None))
+
+
+def _merge_key_problem(obj: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """A merge-key value (``ports[0].port``, ``containers[1].name``) that is not a plain value."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(obj, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, Mapping):
+            for key, child in node.items():
+                if key in MERGE_KEYS and isinstance(child, list):
+                    for index, item in enumerate(child):
+                        if not isinstance(item, Mapping):
+                            continue
+                        for name in MERGE_KEYS[key]:
+                            if name in item and not isinstance(item[name], _SCALAR):
+                                return (*path, key, index, name), "a merge key must be a string or a number"
+                stack.append((child, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((child, (*path, index)) for index, child in enumerate(node))
+    return None
+
+
 def _describe(obj: Any, index: int | None) -> str:
     """``Deployment shop/web`` when the object says so, else its position."""
     position = f"object {index}" if index is not None else "object"
@@ -249,6 +289,9 @@ def validate_live_object(obj: object, *, index: int | None = None) -> KubeObject
             reason = check(value)
             if reason is not None:
                 raise LiveObjectError(_describe(obj, index), pointer_of(where), reason)
+    problem = _merge_key_problem(obj)
+    if problem is not None:
+        raise LiveObjectError(_describe(obj, index), pointer_of(problem[0]), problem[1])
     return obj
 
 
