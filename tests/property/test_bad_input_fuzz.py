@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from tests.property.ssa_model import Cluster
+from tests.strategies.applied import applied_objects
 
 from starform_core.errors import ContractError, LiveObjectError, StarformError
 from starform_core.health import assess_services
@@ -123,13 +123,7 @@ def _example() -> dict[str, Any]:
 
 @functools.cache
 def _applied() -> tuple[dict[str, Any], ...]:
-    rendering = render(example_payload())
-    cluster = Cluster()
-    for partial in rendering.partials:
-        cluster.apply(partial, "envoy-gateway")
-    options = PlanOptions(drift_policies=rendering.drift_policies)
-    cluster.execute(plan(rendering.objects, [], partials=rendering.partials, options=options))
-    return tuple(cluster.live())
+    return tuple(applied_objects(example_payload()))
 
 
 def _downstream(document: DesiredState, live: list[dict[str, Any]]) -> None:

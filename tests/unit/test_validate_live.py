@@ -7,24 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.property.ssa_model import Cluster
+from tests.strategies.applied import applied_objects
 
 from starform_core.errors import LiveObjectError
 from starform_core.kube.validate_live import LIVE_MAX_DEPTH, validate_live_object, validate_live_objects
 from starform_core.payload import example_payload
-from starform_core.plan import PlanOptions, plan
-from starform_core.render import render
 
 
 def _applied() -> list[dict[str, Any]]:
-    """The example payload as the API server would serve it back: managedFields and all."""
-    rendering = render(example_payload())
-    cluster = Cluster()
-    for partial in rendering.partials:
-        cluster.apply(partial, "envoy-gateway")
-    options = PlanOptions(drift_policies=rendering.drift_policies)
-    cluster.execute(plan(rendering.objects, [], partials=rendering.partials, options=options))
-    return cluster.live()
+    return applied_objects(example_payload())
 
 
 def _first(kind: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Final, TypeAlias
 from starform_core.errors import ContractError, LiveObjectError
 from starform_core.kube.objects import KubeObject
 from starform_core.payload.strict_json import check_tree, loads, pointer_of
+from starform_core.plan.normalize import ASSOCIATIVE_KEYS
 
 __all__ = ["LIVE_MAX_DEPTH", "MERGE_KEYS", "validate_live_object", "validate_live_objects"]
 
@@ -216,20 +217,11 @@ def _values(obj: Any, path: Path) -> Iterator[tuple[tuple[str | int, ...], Any]]
 
 
 MERGE_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "containers": ("name",),
-    "initContainers": ("name",),
-    "ephemeralContainers": ("name",),
-    "env": ("name",),
-    "volumes": ("name",),
-    "volumeMounts": ("mountPath",),
-    "volumeDevices": ("devicePath",),
-    "imagePullSecrets": ("name",),
-    "hostAliases": ("ip",),
-    "resourceClaims": ("name",),
+    **ASSOCIATIVE_KEYS,
     "ports": ("containerPort", "port", "protocol"),
 }
-"""Associative lists of the Kubernetes API and their merge keys: the planner matches live items
-to desired ones by these values, wherever such a list appears in an object."""
+"""The associative lists the planner matches by merge key, and their keys: live items are
+matched to desired ones by these values, wherever such a list appears in an object."""
 
 _SCALAR: Final = (str, int, float, bool, type(None))
 
