@@ -4,7 +4,8 @@ Compatibility policy: a build understands one major ``apiVersion`` (``starform.i
 rejects any other major with :class:`UnsupportedApiVersionError`. Within a major version,
 unknown fields are tolerated (a newer Starbase may add optional fields); removed fields that would
 change meaning are refused (``customer_id``, removed in v1.9). Errors name the JSON pointer of the
-first problem and never quote secret values.
+first problem and the rule it breaks, and never quote a value: not a var group value at any pointer,
+whatever shape the document has, and no other value either.
 """
 
 from __future__ import annotations
