@@ -18,6 +18,7 @@ __all__ = [
     "ClusterUnavailableError",
     "ContractError",
     "DesiredStateSourceError",
+    "LiveObjectError",
     "RateLimitBackendError",
     "RegistryError",
     "RegistryManifestNotFoundError",
@@ -63,6 +64,20 @@ class ContractError(StarformError, ValueError):
 
 class UnsupportedApiVersionError(ContractError):
     """The document's ``apiVersion`` names a major version this build does not understand."""
+
+
+class LiveObjectError(StarformError, ValueError):
+    """A live Kubernetes object does not have the shape the planner and health read.
+
+    ``obj`` names the object (``Deployment shop/web``, or its position when it has no name),
+    ``pointer`` the JSON pointer of the problem inside it.
+    """
+
+    def __init__(self, obj: str, pointer: str, reason: str) -> None:
+        super().__init__(f"{obj}: {pointer or '/'}: {reason}")
+        self.obj = obj
+        self.pointer = pointer
+        self.reason = reason
 
 
 class StaleGenerationError(StarformError):

@@ -1,18 +1,35 @@
 """Kubernetes resource quantities (``500m``, ``1Gi``, ``1e3``) as exact decimals.
 
 The core may not import the Kubernetes client, so this is the small, exact parser the planner
-needs to judge ``1000m`` equal to ``1`` and ``1Gi`` equal to ``1073741824``.
+needs to judge ``1000m`` equal to ``1`` and ``1Gi`` equal to ``1073741824``. The grammar is the
+API machinery's::
+
+    <quantity> ::= <signedNumber><suffix>
+    <suffix>   ::= Ki | Mi | Gi | Ti | Pi | Ei | n | u | m | "" | k | M | G | T | P | E
+                 | e<signedNumber> | E<signedNumber>
+
+with the API's bounds: a quantity is a whole number of nano-units no larger than 2^63 - 1
+(Kubernetes silently caps or rounds anything outside; a contract refuses it instead).
 """
 
 from __future__ import annotations
 
+import decimal
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import Final
 
 from starform_core.errors import ValidationError
 
-__all__ = ["check_quantity", "parse_quantity", "quantities_equal"]
+__all__ = ["QUANTITY_MAX", "QUANTITY_TEXT_MAX", "check_quantity", "parse_quantity", "quantities_equal"]
 
+QUANTITY_MAX: Final = Decimal(2**63 - 1)
+"""The largest amount a Kubernetes quantity holds (int64)."""
+
+QUANTITY_TEXT_MAX: Final = 64
+"""The longest quantity text accepted (longer text can only be padding or out of bounds)."""
+
+_NANO: Final = Decimal("1e-9")
 _SUFFIX = {
     "Ki": Decimal(1024),
     "Mi": Decimal(1024) ** 2,
@@ -32,32 +49,39 @@ _SUFFIX = {
     "E": Decimal("1e18"),
 }
 _QUANTITY = re.compile(
-    r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?[0-9]+))?$"
+    r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?[0-9]{1,9}))?"
+)
+_EXACT = decimal.Context(
+    prec=200, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.InvalidOperation, decimal.Overflow]
 )
 
 
 def parse_quantity(value: str | int | float) -> Decimal:
     """Parse a Kubernetes quantity into an exact :class:`~decimal.Decimal`.
 
-    Raises :class:`ValueError` for anything that is not a quantity.
+    Raises :class:`ValueError` (and nothing else) for anything that is not a quantity.
     """
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a quantity")
+        raise ValueError("a boolean is not a quantity")
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a non-finite number is not a quantity")
         return Decimal(str(value))
-    match = _QUANTITY.match(value.strip()) if isinstance(value, str) else None
+    if not isinstance(value, str) or len(value) > QUANTITY_TEXT_MAX:
+        raise ValueError("not a Kubernetes quantity")
+    match = _QUANTITY.fullmatch(value.strip())
     if match is None:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+        raise ValueError("not a Kubernetes quantity")
     try:
-        number = Decimal(match["number"])
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-        raise ValueError(f"{value!r} is not a Kubernetes quantity") from exc
-    if match["exp"] is not None:
-        return number.scaleb(int(match["exp"]))
-    return number * _SUFFIX[match["suffix"] or ""]
+        number = _EXACT.create_decimal(match["number"])
+        if match["exp"] is not None:
+            return number.scaleb(int(match["exp"]), _EXACT)
+        return _EXACT.multiply(number, _SUFFIX[match["suffix"] or ""])
+    except decimal.DecimalException as exc:  # pragma: no cover - the context is wide enough
+        raise ValueError("not a Kubernetes quantity") from exc
 
 
 def quantities_equal(left: str | int | float, right: str | int | float) -> bool:
@@ -69,12 +93,19 @@ def quantities_equal(left: str | int | float, right: str | int | float) -> bool:
 
 
 def check_quantity(field: str, value: str, *, positive: bool = True) -> None:
-    """Validate a quantity string for a domain field; zero or negative is refused if ``positive``."""
+    """Validate a quantity string for a domain field: the grammar, then the API's bounds
+    (at most 2^63 - 1, a whole number of nano-units); zero or negative is refused if ``positive``."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a quantity string such as '500m' or '1Gi'")
+    if value != value.strip():
+        raise ValidationError(field, "must not have surrounding white space")
     try:
         amount = parse_quantity(value)
     except ValueError as exc:
-        raise ValidationError(field, f"{value!r} is not a Kubernetes quantity") from exc
-    if not isinstance(value, str):
-        raise ValidationError(field, "must be a quantity string such as '500m' or '1Gi'")
+        raise ValidationError(field, "is not a Kubernetes quantity such as '500m' or '1Gi'") from exc
     if positive and amount <= 0:
         raise ValidationError(field, "must be greater than zero")
+    if amount.copy_abs() > QUANTITY_MAX:
+        raise ValidationError(field, "is larger than a Kubernetes quantity holds (2^63 - 1)")
+    if _EXACT.remainder(amount, _NANO) != 0:
+        raise ValidationError(field, "is more precise than a Kubernetes quantity holds (1n)")

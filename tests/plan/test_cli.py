@@ -193,13 +193,15 @@ def test_bad_inputs_are_clear_errors(payload_file: Path, tmp_path: Path) -> None
     bad_payload.write_text("{}")
     result = _plan(bad_payload, broken)
     assert result.exit_code == EXIT_ERROR
-    assert "invalid payload" in result.output
+    assert "invalid: /apiVersion: " in result.output
     scalar = tmp_path / "scalar.yaml"
     scalar.write_text("42\n")
     assert _plan(payload_file, scalar).exit_code == EXIT_ERROR
     twice = tmp_path / "twice.yaml"
     twice.write_text(
-        yaml.safe_dump_all([{"kind": "ConfigMap", "metadata": {"name": "a", "namespace": "x"}}] * 2)
+        yaml.safe_dump_all(
+            [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "x"}}] * 2
+        )
     )
     result = _plan(payload_file, twice)
     assert result.exit_code == EXIT_ERROR

@@ -24,12 +24,14 @@ def test_egress_networks_flow_from_the_api_into_the_payload(
     assert "egress_allow" in refused.text
     assert ok(client.get(path, headers=operator))["generation"] == before
 
-    changed = ok(client.patch(path, headers=operator, json={"egress_allow": ["10.110.0.0/20", "fd00::/8"]}))
-    assert changed["egress_allow"] == ["10.110.0.0/20", "fd00::/8"]
+    changed = ok(
+        client.patch(path, headers=operator, json={"egress_allow": ["10.110.0.0/20", "fd12:3456::/32"]})
+    )
+    assert changed["egress_allow"] == ["10.110.0.0/20", "fd12:3456::/32"]
     assert changed["generation"] == before + 1
     served = client.get(f"{path}/desired-state", headers=agent)
     assert served.status_code == 200
-    assert parse_payload(served.content).cluster.egress_allow == ("10.110.0.0/20", "fd00::/8")
+    assert parse_payload(served.content).cluster.egress_allow == ("10.110.0.0/20", "fd12:3456::/32")
 
 
 def test_the_metrics_namespace_is_set_validated_and_removed(

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import click
 
-from starform_core.errors import ContractError
+from starform_apps.cli.inputs import read_input, read_payload
 from starform_core.payload.codec import etag_of, to_json
-from starform_core.payload.contract import parse_payload, payload_schema
+from starform_core.payload.contract import payload_schema
 from starform_core.payload.example import example_payload
 
 __all__ = ["payload", "read_payload_file"]
 
 
 def read_payload_file(path: str) -> bytes:
-    """Read a payload file (``-`` for standard input), with a CLI error when it cannot be read."""
-    if path == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    """The bytes of a payload file (``-`` for standard input), size-limited, with a CLI error
+    when it cannot be read (see :func:`starform_apps.cli.inputs.read_input`)."""
+    return read_input(path)
 
 
 @click.group()
@@ -48,13 +42,9 @@ def example(*, canonical: bool) -> None:
 @payload.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def validate(file: str) -> None:
-    """Validate FILE against the contract: exit 0 when valid, 1 with the pointer and reason."""
-    body = read_payload_file(file)
-    try:
-        document = parse_payload(body)
-    except ContractError as exc:
-        click.echo(f"invalid: {exc.pointer or '/'}: {exc.reason}", err=True)
-        sys.exit(1)
+    """Validate FILE (- for stdin) against the contract: exit 0 when valid, 1 with the pointer and
+    reason (``invalid: <pointer>: <reason>``) or an ``error: ...`` when it cannot be read."""
+    document = read_payload(file)
     services = sum(1 for _ in document.services())
     click.echo(
         f"valid: {document.api_version} generation {document.generation}, "

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import click
-import yaml
 
-from starform_apps.cli.payload_cmd import read_payload_file
-from starform_core.errors import ContractError, StarformError
+from starform_apps.cli.inputs import load_live_objects as load_objects
+from starform_apps.cli.inputs import read_payload
+from starform_core.errors import StarformError
 from starform_core.health import ServiceHealth, assess_services
-from starform_core.payload.contract import parse_payload
 from starform_core.payload.document import DesiredState
 from starform_core.plan import Plan, PlanOptions, is_owned, plan
 from starform_core.render import Rendering, render
@@ -54,69 +52,6 @@ EXIT_USAGE: Final = 2
 """A usage error (click's own code)."""
 EXIT_PENDING: Final = 3
 """The plan holds actions Shuttle would execute."""
-
-_SUFFIXES = (".yaml", ".yml", ".json")
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-
-
-class _KubeYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """A safe loader that keeps timestamps as the API's RFC 3339 strings.
-
-    Older kubectl versions print ``time:`` and ``creationTimestamp:`` unquoted, which a plain
-    YAML loader turns into datetimes (which JSON then cannot print).
-    """
-
-
-_KubeYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _flatten(document: Any, source: str) -> Iterator[dict[str, Any]]:
-    if document is None:
-        return
-    if not isinstance(document, Mapping):
-        raise click.ClickException(f"{source}: expected Kubernetes objects, got {type(document).__name__}")
-    kind = str(document.get("kind", ""))
-    if kind.endswith("List") and isinstance(document.get("items"), list):
-        for item in document["items"]:
-            yield from _flatten(item, source)
-        return
-    if not kind or "metadata" not in document:
-        raise click.ClickException(f"{source}: a document without kind or metadata is not an object")
-    yield dict(document)
-
-
-def _load_file(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"cannot read {path}: {exc}") from exc
-    if text.lstrip()[:1] in ("{", "["):
-        try:  # kubectl get -o json: far faster than through the YAML loader
-            return list(_flatten(json.loads(text), str(path)))
-        except ValueError:
-            pass  # a YAML flow mapping, or broken: the YAML loader says which line
-    try:
-        # a safe loader that keeps timestamps as text
-        documents = list(yaml.load_all(text, Loader=_KubeYamlLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise click.ClickException(f"{path}: not valid YAML or JSON{where}") from exc
-    return [obj for document in documents for obj in _flatten(document, str(path))]
-
-
-def load_objects(location: str) -> list[dict[str, Any]]:
-    """Every Kubernetes object in a file or a directory (its ``.yaml``/``.yml``/``.json`` files)."""
-    path = Path(location)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _SUFFIXES)
-        return [obj for file in files for obj in _load_file(file)]
-    if not path.exists():
-        raise click.ClickException(f"{location} does not exist")
-    return _load_file(path)
 
 
 def managed_fields_warning(live: Sequence[Mapping[str, Any]]) -> str | None:
@@ -205,13 +140,6 @@ def _reports_notice(result: Plan) -> str | None:
     return f"notice: nothing to execute; the plan holds only reports for a human ({listed})"
 
 
-def _read_payload(payload_file: str) -> DesiredState:
-    try:
-        return parse_payload(read_payload_file(payload_file))
-    except ContractError as exc:
-        raise click.ClickException(f"invalid payload: {exc.pointer or '/'}: {exc.reason}") from exc
-
-
 def _render(document: DesiredState) -> Rendering:
     try:
         return render(document)
@@ -231,7 +159,7 @@ def plan_command(*, payload_file: str, live_location: str, output: str) -> None:
 
     Exit 0: nothing to do (or only reports); 1: error; 2: usage error; 3: changes pending.
     """
-    document = _read_payload(payload_file)
+    document = read_payload(payload_file)
     live = load_objects(live_location)
     rendering = _render(document)
     options = PlanOptions(drift_policies=rendering.drift_policies, prune_policy=document.cluster.prune)
@@ -281,12 +209,13 @@ def _service_label(service_id: str, health: ServiceHealth) -> str:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def health(*, live_location: str, payload_file: str | None, output: str) -> None:
     """Print the health of every service (pods included), judged against --payload when given."""
-    desired = _render(_read_payload(payload_file)).objects if payload_file else None
+    desired = _render(read_payload(payload_file)).objects if payload_file else None
+    live = load_objects(live_location)
     if desired is None:
         click.echo(
             "notice: without --payload, desired objects missing from the cluster go unnoticed", err=True
         )
-    services = assess_services(load_objects(live_location), desired=desired)
+    services = assess_services(live, desired=desired)
     if output == "json":
         body = {service_id: _service_json(h) for service_id, h in services.items()}
         click.echo(json.dumps(body, indent=2, default=str))

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 import click
 import yaml
 
-from starform_apps.cli.payload_cmd import read_payload_file
-from starform_core.errors import ContractError
-from starform_core.payload.contract import parse_payload
+from starform_apps.cli.inputs import read_payload
 from starform_core.render import render as render_payload
 from starform_core.secrets_values import REDACTED
 
@@ -36,11 +33,7 @@ def render(file: str, *, show_secrets: bool) -> None:
 
     Secret values are redacted unless --show-secrets. Var group key conflicts go to stderr.
     """
-    try:
-        document = parse_payload(read_payload_file(file))
-    except ContractError as exc:
-        click.echo(f"invalid: {exc.pointer or '/'}: {exc.reason}", err=True)
-        sys.exit(1)
+    document = read_payload(file)
     rendering = render_payload(document)
     objects = [dict(obj) if show_secrets else redact_secret(obj) for obj in rendering.objects]
     stream = yaml.safe_dump_all([*objects, *(dict(p) for p in rendering.partials)], sort_keys=False)

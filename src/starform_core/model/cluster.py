@@ -2,73 +2,65 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from collections.abc import Iterable
+from typing import Final
 
 import attrs
 
 from starform_core.errors import ValidationError
-from starform_core.validation import check_dns1035_label, check_range, check_uuid, field_check
+from starform_core.model.networks import canonical_networks
+from starform_core.validation import (
+    check_bool,
+    check_dns1035_label,
+    check_optional,
+    check_qualified_name,
+    check_range,
+    check_subdomain,
+    check_uuid,
+    field_check,
+    fullmatch,
+    instance_of,
+)
 
 __all__ = ["ClusterSettings", "GatewayRef", "LoadBalancerSettings", "ObjectRef", "PrunePolicy"]
 
 DEFAULT_SIZE_UNIT_ANNOTATION = "service.beta.kubernetes.io/do-loadbalancer-size-unit"
-_QUALIFIED_NAME = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+_API_VERSION: Final = re.compile(
+    r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?"
 )
-_RFC1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_KIND: Final = re.compile(r"[A-Z][A-Za-z0-9]{0,62}")
 
 
-def _check_subdomain(field: str, value: str) -> None:
-    if len(value) > 253 or not _RFC1123_SUBDOMAIN.match(value):
-        raise ValidationError(field, "must be an RFC 1123 subdomain (lower case, at most 253)")
+def _check_api_version(field: str, value: str) -> None:
+    if not fullmatch(_API_VERSION, value) or len(value) > 253:
+        raise ValidationError(field, "must be a Kubernetes apiVersion such as 'v1' or 'apps/v1'")
 
 
-def _check_annotation_key(field: str, value: str) -> None:
-    if len(value) > 316 or not _QUALIFIED_NAME.match(value):
-        raise ValidationError(field, "must be a Kubernetes qualified name ([prefix/]name)")
-
-
-def _networks(value: Iterable[str]) -> tuple[str, ...]:
-    """Validate CIDRs, then keep them in canonical form, sorted and without duplicates."""
-    if isinstance(value, str):
-        raise ValidationError("egress_allow", "must be a list of CIDRs, not a string")
-    found: set[str] = set()
-    for index, cidr in enumerate(value):
-        try:
-            network = ipaddress.ip_network(str(cidr), strict=True)
-        except ValueError as exc:
-            raise ValidationError(
-                f"egress_allow[{index}]", f"{cidr!r} is not a network in CIDR form"
-            ) from exc
-        if network.prefixlen == 0:
-            raise ValidationError(
-                f"egress_allow[{index}]", "the internet is allowed already; name a private network"
-            )
-        found.add(str(network))
-    return tuple(sorted(found))
+def _check_kind(field: str, value: str) -> None:
+    if not fullmatch(_KIND, value):
+        raise ValidationError(field, "must be a Kubernetes kind such as 'Service' (at most 63)")
 
 
 @attrs.frozen
 class ObjectRef:
     """A reference to one Kubernetes object Shuttle touches but does not own."""
 
-    api_version: str
-    kind: str
-    name: str = attrs.field(validator=field_check(_check_subdomain))
-    namespace: str | None = None
+    api_version: str = attrs.field(validator=field_check(_check_api_version))
+    kind: str = attrs.field(validator=field_check(_check_kind))
+    name: str = attrs.field(validator=field_check(check_subdomain))
+    namespace: str | None = attrs.field(
+        default=None, validator=field_check(check_optional(check_dns1035_label))
+    )
 
 
 @attrs.frozen
 class LoadBalancerSettings:
     """The load balancer's size unit, set as one annotation on a resource Shuttle does not own."""
 
-    target: ObjectRef
+    target: ObjectRef = attrs.field(validator=instance_of(ObjectRef))
     size_unit: int = attrs.field(validator=lambda _i, a, v: check_range(a.name, v, low=1, high=200))
     annotation: str = attrs.field(
-        default=DEFAULT_SIZE_UNIT_ANNOTATION, validator=field_check(_check_annotation_key)
+        default=DEFAULT_SIZE_UNIT_ANNOTATION, validator=field_check(check_qualified_name)
     )
 
 
@@ -77,8 +69,10 @@ class GatewayRef:
     """The Gateway that every HTTPRoute attaches to."""
 
     namespace: str = attrs.field(validator=field_check(check_dns1035_label))
-    name: str = attrs.field(validator=field_check(_check_subdomain))
-    section_name: str | None = None
+    name: str = attrs.field(validator=field_check(check_subdomain))
+    section_name: str | None = attrs.field(
+        default=None, validator=field_check(check_optional(check_subdomain))
+    )
 
 
 @attrs.frozen
@@ -95,7 +89,7 @@ class PrunePolicy:
     max_delete_count: int = attrs.field(
         default=25, validator=lambda _i, a, v: check_range(a.name, v, low=0, high=1_000_000)
     )
-    release_held: bool = False
+    release_held: bool = attrs.field(default=False, validator=field_check(check_bool))
 
 
 @attrs.frozen
@@ -106,16 +100,18 @@ class ClusterSettings:
     cluster_id: str = attrs.field(validator=field_check(check_uuid))
     name: str = attrs.field(validator=field_check(check_dns1035_label))
     region: str = attrs.field(validator=field_check(check_dns1035_label))
-    gateway: GatewayRef
-    load_balancer: LoadBalancerSettings | None
-    storage_class: str = attrs.field(validator=field_check(_check_subdomain))
-    prune: PrunePolicy = attrs.field(factory=PrunePolicy)
-    egress_allow: tuple[str, ...] = attrs.field(default=(), converter=_networks)
+    gateway: GatewayRef = attrs.field(validator=instance_of(GatewayRef))
+    load_balancer: LoadBalancerSettings | None = attrs.field(
+        validator=instance_of(LoadBalancerSettings, optional=True)
+    )
+    storage_class: str = attrs.field(validator=field_check(check_subdomain))
+    prune: PrunePolicy = attrs.field(factory=PrunePolicy, validator=instance_of(PrunePolicy))
+    egress_allow: tuple[str, ...] = attrs.field(default=(), converter=canonical_networks)
     """Private networks every pod may reach besides the internet (the VPC ranges of the managed
     databases customers' pods connect to directly, §4.4). The internet rule excludes private
     ranges, so without an entry here pods cannot reach anything inside the VPC."""
     metrics_namespace: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(field_check(check_dns1035_label))
+        default=None, validator=field_check(check_optional(check_dns1035_label))
     )
     """The namespace of the metrics agent (vmagent) allowed to scrape the pods' own ``/metrics``
     (§35.2's optional app metrics); ``None`` admits no scraper."""

@@ -10,7 +10,15 @@ from starform_core.errors import ValidationError
 from starform_core.model.enums import Tier
 from starform_core.model.service import Service
 from starform_core.model.vargroup import VarGroup
-from starform_core.validation import check_environment_name, check_uuid, field_check
+from starform_core.validation import (
+    check_bool,
+    check_environment_name,
+    check_text,
+    check_uuid,
+    field_check,
+    to_enum,
+    tuple_of,
+)
 
 __all__ = ["Environment", "Project"]
 
@@ -20,20 +28,25 @@ class Environment:
     """A customer-named environment of a project (§20.2), flagged ephemeral structurally."""
 
     name: str = attrs.field(validator=field_check(check_environment_name))
-    is_ephemeral: bool = False
-    protected: bool = False
+    is_ephemeral: bool = attrs.field(default=False, validator=field_check(check_bool))
+    protected: bool = attrs.field(default=False, validator=field_check(check_bool))
+
+
+def _tier(value: object) -> Tier:
+    return to_enum(Tier, "tier", value)
 
 
 def _environments_sorted(value: Iterable[Environment]) -> tuple[Environment, ...]:
-    return tuple(sorted(value, key=lambda env: env.name))
+    return tuple(sorted(tuple_of(Environment, "environments", value), key=lambda env: env.name))
 
 
 def _groups_sorted(value: Iterable[VarGroup]) -> tuple[VarGroup, ...]:
-    return tuple(sorted(value, key=lambda group: group.var_group_id))
+    return tuple(sorted(tuple_of(VarGroup, "var_groups", value), key=lambda group: group.var_group_id))
 
 
 def _services_sorted(value: Iterable[Service]) -> tuple[Service, ...]:
-    return tuple(sorted(value, key=lambda s: (s.tenant.environment, s.name)))
+    services = tuple_of(Service, "services", value)
+    return tuple(sorted(services, key=lambda s: (s.tenant.environment, s.name)))
 
 
 @attrs.frozen
@@ -42,8 +55,8 @@ class Project:
 
     project_id: str = attrs.field(validator=field_check(check_uuid))
     workspace_id: str = attrs.field(validator=field_check(check_uuid))
-    name: str
-    tier: Tier = attrs.field(converter=Tier)
+    name: str = attrs.field(validator=field_check(check_text))
+    tier: Tier = attrs.field(converter=_tier)
     environments: tuple[Environment, ...] = attrs.field(default=(), converter=_environments_sorted)
     var_groups: tuple[VarGroup, ...] = attrs.field(default=(), converter=_groups_sorted)
     services: tuple[Service, ...] = attrs.field(default=(), converter=_services_sorted)

@@ -21,9 +21,14 @@ from starform_core.model.workload import (
 )
 from starform_core.validation import (
     SERVICE_NAME_MAX,
+    check_bool,
     check_dns1035_label,
     check_hostname,
     check_range,
+    field_check,
+    instance_of,
+    to_enum,
+    tuple_of,
 )
 
 __all__ = ["Service"]
@@ -34,15 +39,23 @@ def _check_name(_instance: object, attribute: attrs.Attribute[str], value: str) 
 
 
 def _sorted_attachments(value: Iterable[VarGroupAttachment]) -> tuple[VarGroupAttachment, ...]:
-    return tuple(sorted(value))
+    return tuple(sorted(tuple_of(VarGroupAttachment, "var_groups", value)))
 
 
 def _volumes(value: Iterable[Volume]) -> tuple[Volume, ...]:
-    return tuple(value)
+    return tuple_of(Volume, "volumes", value)
 
 
-def _sorted_unique(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(value)))
+def _hostnames(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(tuple_of(str, "hostnames", value))))
+
+
+def _service_type(value: object) -> ServiceType:
+    return to_enum(ServiceType, "type", value)
+
+
+def _run_state(value: object) -> RunState:
+    return to_enum(RunState, "state", value)
 
 
 def _optional_int_in(
@@ -65,28 +78,30 @@ class Service:
     reachable only from their own environment. ``release`` is ``None`` until the first deploy.
     """
 
-    tenant: TenantKey
+    tenant: TenantKey = attrs.field(validator=instance_of(TenantKey))
     name: str = attrs.field(validator=_check_name)
-    type: ServiceType = attrs.field(converter=ServiceType)
-    state: RunState = attrs.field(converter=RunState)
-    resources: Resources
-    release: Release | None = None
+    type: ServiceType = attrs.field(converter=_service_type)
+    state: RunState = attrs.field(converter=_run_state)
+    resources: Resources = attrs.field(validator=instance_of(Resources))
+    release: Release | None = attrs.field(default=None, validator=instance_of(Release, optional=True))
     replicas: int | None = attrs.field(
         default=None,
         validator=_optional_int_in(0, 100),
     )
-    autoscaling: Autoscaling | None = None
-    probes: Probes = attrs.field(factory=Probes)
+    autoscaling: Autoscaling | None = attrs.field(
+        default=None, validator=instance_of(Autoscaling, optional=True)
+    )
+    probes: Probes = attrs.field(factory=Probes, validator=instance_of(Probes))
     port: int | None = attrs.field(
         default=None,
         validator=_optional_int_in(1, 65535),
     )
-    hostnames: tuple[str, ...] = attrs.field(default=(), converter=_sorted_unique)
-    public: bool = True
-    cron: CronSchedule | None = None
+    hostnames: tuple[str, ...] = attrs.field(default=(), converter=_hostnames)
+    public: bool = attrs.field(default=True, validator=field_check(check_bool))
+    cron: CronSchedule | None = attrs.field(default=None, validator=instance_of(CronSchedule, optional=True))
     volumes: tuple[Volume, ...] = attrs.field(default=(), converter=_volumes)
     var_groups: tuple[VarGroupAttachment, ...] = attrs.field(default=(), converter=_sorted_attachments)
-    drift: DriftPolicy = attrs.field(factory=DriftPolicy)
+    drift: DriftPolicy = attrs.field(factory=DriftPolicy, validator=instance_of(DriftPolicy))
 
     def __attrs_post_init__(self) -> None:
         for index, hostname in enumerate(self.hostnames):

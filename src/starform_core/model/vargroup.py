@@ -9,34 +9,51 @@ import attrs
 
 from starform_core.errors import ValidationError
 from starform_core.secrets_values import SecretValue
-from starform_core.validation import check_environment_name, check_range, check_uuid, field_check
+from starform_core.validation import (
+    check_environment_name,
+    check_optional,
+    check_range,
+    check_text,
+    check_uuid,
+    field_check,
+    fullmatch,
+)
 
-__all__ = ["VarGroup", "VarGroupAttachment", "check_var_key"]
+__all__ = ["VAR_KEY_MAX", "VarGroup", "VarGroupAttachment", "check_var_key"]
 
-_ENV_VAR_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CHECKSUM = re.compile(r"^[a-f0-9]{64}$")
+_ENV_VAR_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CHECKSUM = re.compile(r"[a-f0-9]{64}")
+VAR_KEY_MAX = 253
+"""The longest var key (a Secret key is at most 253 characters)."""
 
 
 def check_var_key(field: str, value: str) -> None:
     """Var keys are environment variable names (and therefore valid Secret keys)."""
-    if len(value) > 253 or not _ENV_VAR_KEY.match(value):
-        raise ValidationError(field, f"{value!r} is not a valid environment variable name")
+    if not fullmatch(_ENV_VAR_KEY, value) or len(value) > VAR_KEY_MAX:
+        raise ValidationError(
+            field,
+            f"must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most {VAR_KEY_MAX})",
+        )
 
 
-def _entries(
-    value: Mapping[str, SecretValue] | Iterable[tuple[str, SecretValue]],
-) -> tuple[tuple[str, SecretValue], ...]:
-    items = value.items() if isinstance(value, Mapping) else value
-    result = tuple(sorted(((str(k), v) for k, v in items), key=lambda kv: kv[0]))
+def _entries(value: object) -> tuple[tuple[str, SecretValue], ...]:
+    """Entries from a mapping or ``(key, value)`` pairs: valid keys, once each, secret values."""
+    if isinstance(value, str | bytes) or not isinstance(value, Mapping | Iterable):
+        raise ValidationError("entries", "must map variable names to secret values")
+    items = list(value.items() if isinstance(value, Mapping) else value)
+    if not all(isinstance(item, tuple | list) and len(item) == 2 for item in items):
+        raise ValidationError("entries", "must map variable names to secret values")
     seen: set[str] = set()
-    for key, secret in result:
-        check_var_key(f"entries.{key}", key)
+    for index, (key, secret) in enumerate(items):
+        if not isinstance(key, str):
+            raise ValidationError(f"entries[{index}]", "variable names must be strings")
+        check_var_key("entries", key)
         if not isinstance(secret, SecretValue):
             raise ValidationError(f"entries.{key}", "value must be a SecretValue")
         if key in seen:
             raise ValidationError(f"entries.{key}", "duplicate key")
         seen.add(key)
-    return result
+    return tuple(sorted(((key, secret) for key, secret in items), key=lambda kv: kv[0]))
 
 
 @attrs.frozen
@@ -49,17 +66,17 @@ class VarGroup:
     """
 
     var_group_id: str = attrs.field(validator=field_check(check_uuid))
-    name: str
+    name: str = attrs.field(validator=field_check(check_text))
     checksum: str = attrs.field()
     entries: tuple[tuple[str, SecretValue], ...] = attrs.field(converter=_entries)
     environment: str | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(field_check(check_environment_name)),
+        validator=field_check(check_optional(check_environment_name)),
     )
 
     @checksum.validator
     def _check_checksum(self, _attribute: object, value: str) -> None:
-        if not _CHECKSUM.match(value):
+        if not fullmatch(_CHECKSUM, value):
             raise ValidationError("checksum", "must be 64 lower-case hex characters")
 
     def keys(self) -> tuple[str, ...]:

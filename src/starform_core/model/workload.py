@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Final
 
 import attrs
 
-from starform_core.convert import as_str_tuple
 from starform_core.errors import ValidationError
 from starform_core.model.enums import AccessMode, DriftMode, ProbeKind
+from starform_core.model.schedule import check_cron_schedule, check_time_zone
 from starform_core.quantity import check_quantity, parse_quantity
 from starform_core.validation import (
+    CONTROL_CHARACTERS,
     check_dns1035_label,
     check_image_reference,
+    check_optional,
     check_range,
     field_check,
+    fullmatch,
+    instance_of,
+    to_enum,
+    tuple_of,
 )
 
 __all__ = [
@@ -29,14 +36,13 @@ __all__ = [
     "Volume",
 ]
 
-_CRON_FIELD = r"[0-9*,/\-A-Za-z?]+"
-_CRON = re.compile(
-    rf"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}})$"
-)
-_TIME_ZONE = re.compile(r"^(UTC|[A-Za-z][A-Za-z_+\-]*(/[A-Za-z0-9_+\-]+){0,2})$")
-_MOUNT_PATH = re.compile(r"^/[^\0]*$")
-_HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
-_FIELD_RULE = re.compile(r"^[A-Z][A-Za-z0-9]*:(/([^/~]|~[01])*)+$")
+_HTTP_PATH = re.compile(r"/[\x21-\x7e]*")
+_FIELD_RULE = re.compile(r"[A-Z][A-Za-z0-9]*:(/([^/~\x00-\x1f\x7f]|~[01])*)+")
+_GRPC_SERVICE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+PATH_MAX: Final = 1024
+"""The longest mount path, probe path or ignore rule."""
+ARGUMENT_MAX: Final = 100
+"""The most ``command`` or ``args`` items of a release."""
 
 
 def _int_in(low: int, high: int) -> Callable[[object, attrs.Attribute[int], int], None]:
@@ -51,12 +57,42 @@ def _optional_quantity(_instance: object, attribute: attrs.Attribute[str | None]
         check_quantity(attribute.name, value)
 
 
-def _tuple_of_str(value: object) -> tuple[str, ...] | None:
+def _arguments(field: str, value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        raise ValidationError("command", "must be a list of strings, not a string")
-    return tuple(str(v) for v in value)  # type: ignore[attr-defined]
+    arguments = tuple_of(str, field, value)  # type: ignore[arg-type]
+    if len(arguments) > ARGUMENT_MAX:
+        raise ValidationError(field, f"must have at most {ARGUMENT_MAX} items")
+    return arguments
+
+
+def _command(value: object) -> tuple[str, ...] | None:
+    return _arguments("command", value)
+
+
+def _args(value: object) -> tuple[str, ...] | None:
+    return _arguments("args", value)
+
+
+def _probe_kind(value: object) -> ProbeKind:
+    return to_enum(ProbeKind, "kind", value)
+
+
+def _access_mode(value: object) -> AccessMode:
+    return to_enum(AccessMode, "access_mode", value)
+
+
+def _drift_mode(value: object) -> DriftMode:
+    return to_enum(DriftMode, "mode", value)
+
+
+def _ignore_rules(value: object) -> tuple[str, ...]:
+    return tuple_of(str, "ignore_fields", value)  # type: ignore[arg-type]
+
+
+def _check_grpc_service(field: str, value: str) -> None:
+    if not fullmatch(_GRPC_SERVICE, value) or len(value) > 253:
+        raise ValidationError(field, "must be a gRPC service name such as 'orders.v1.Orders'")
 
 
 @attrs.frozen
@@ -68,8 +104,8 @@ class Release:
 
     version: int = attrs.field(validator=_int_in(1, 2**31 - 1))
     image: str = attrs.field(validator=field_check(check_image_reference))
-    command: tuple[str, ...] | None = attrs.field(default=None, converter=_tuple_of_str)
-    args: tuple[str, ...] | None = attrs.field(default=None, converter=_tuple_of_str)
+    command: tuple[str, ...] | None = attrs.field(default=None, converter=_command)
+    args: tuple[str, ...] | None = attrs.field(default=None, converter=_args)
 
 
 @attrs.frozen
@@ -115,10 +151,12 @@ class Autoscaling:
 class Probe:
     """One health probe: HTTP GET on a path, a TCP connect, or a gRPC health check."""
 
-    kind: ProbeKind = attrs.field(converter=ProbeKind)
+    kind: ProbeKind = attrs.field(converter=_probe_kind)
     port: int = attrs.field(validator=_int_in(1, 65535))
     path: str | None = None
-    grpc_service: str | None = None
+    grpc_service: str | None = attrs.field(
+        default=None, validator=field_check(check_optional(_check_grpc_service))
+    )
     initial_delay_seconds: int = attrs.field(default=0, validator=_int_in(0, 3600))
     period_seconds: int = attrs.field(default=10, validator=_int_in(1, 3600))
     timeout_seconds: int = attrs.field(default=1, validator=_int_in(1, 3600))
@@ -126,7 +164,7 @@ class Probe:
 
     def __attrs_post_init__(self) -> None:
         if self.kind is ProbeKind.HTTP:
-            if self.path is None or not _HTTP_PATH.match(self.path):
+            if not fullmatch(_HTTP_PATH, self.path) or len(self.path or "") > PATH_MAX:
                 raise ValidationError("path", "an HTTP probe needs an absolute path such as /healthz")
         elif self.path is not None:
             raise ValidationError("path", f"a {self.kind.value} probe takes no path")
@@ -138,27 +176,17 @@ class Probe:
 class Probes:
     """The startup, liveness and readiness probes of a service's main container."""
 
-    startup: Probe | None = None
-    liveness: Probe | None = None
-    readiness: Probe | None = None
+    startup: Probe | None = attrs.field(default=None, validator=instance_of(Probe, optional=True))
+    liveness: Probe | None = attrs.field(default=None, validator=instance_of(Probe, optional=True))
+    readiness: Probe | None = attrs.field(default=None, validator=instance_of(Probe, optional=True))
 
 
 @attrs.frozen
 class CronSchedule:
     """When a cron service runs: a five-field cron expression (or macro) in a time zone."""
 
-    schedule: str = attrs.field()
-    time_zone: str = attrs.field(default="UTC")
-
-    @schedule.validator
-    def _check_schedule(self, _attribute: object, value: str) -> None:
-        if not _CRON.match(value.strip()) or value != value.strip():
-            raise ValidationError("schedule", f"{value!r} is not a cron expression")
-
-    @time_zone.validator
-    def _check_time_zone(self, _attribute: object, value: str) -> None:
-        if not _TIME_ZONE.match(value):
-            raise ValidationError("time_zone", f"{value!r} is not an IANA time zone name")
+    schedule: str = attrs.field(validator=field_check(check_cron_schedule))
+    time_zone: str = attrs.field(default="UTC", validator=field_check(check_time_zone))
 
 
 @attrs.frozen
@@ -168,12 +196,21 @@ class Volume:
     name: str = attrs.field(validator=lambda _i, a, v: check_dns1035_label(a.name, v, max_length=30))
     mount_path: str = attrs.field()
     size: str = attrs.field(validator=field_check(check_quantity))
-    access_mode: AccessMode = attrs.field(default=AccessMode.READ_WRITE_ONCE, converter=AccessMode)
+    access_mode: AccessMode = attrs.field(default=AccessMode.READ_WRITE_ONCE, converter=_access_mode)
 
     @mount_path.validator
     def _check_mount_path(self, _attribute: object, value: str) -> None:
-        if not _MOUNT_PATH.match(value) or ":" in value or len(value) > 1024:
-            raise ValidationError("mount_path", "must be an absolute path without ':'")
+        if (
+            not isinstance(value, str)
+            or not value.startswith("/")
+            or ":" in value
+            or CONTROL_CHARACTERS.search(value)
+            or len(value) > PATH_MAX
+        ):
+            raise ValidationError(
+                "mount_path",
+                f"must be an absolute path without ':' or control characters (at most {PATH_MAX})",
+            )
 
 
 @attrs.frozen
@@ -185,11 +222,11 @@ class DriftPolicy:
     when autoscaling is on.
     """
 
-    mode: DriftMode = attrs.field(default=DriftMode.ENFORCE, converter=DriftMode)
-    ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=as_str_tuple)
+    mode: DriftMode = attrs.field(default=DriftMode.ENFORCE, converter=_drift_mode)
+    ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=_ignore_rules)
 
     @ignore_fields.validator
     def _check_ignore_fields(self, _attribute: object, value: tuple[str, ...]) -> None:
         for index, rule in enumerate(value):
-            if not isinstance(rule, str) or not _FIELD_RULE.match(rule):
+            if not fullmatch(_FIELD_RULE, rule) or len(rule) > PATH_MAX:
                 raise ValidationError(f"ignore_fields[{index}]", "must look like 'Deployment:/spec/replicas'")

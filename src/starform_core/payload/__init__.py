@@ -1,7 +1,13 @@
 """The desired-state payload (§25.1): document, typed rows, build, codec and contract."""
 
 from starform_core.payload.build import build_payload
-from starform_core.payload.codec import etag_of, from_structure, to_json, to_structure
+from starform_core.payload.codec import (
+    etag_of,
+    from_structure,
+    to_json,
+    to_structure,
+    to_structure_with_secrets,
+)
 from starform_core.payload.contract import parse_payload, payload_schema
 from starform_core.payload.document import API_VERSION, KIND, DesiredState
 from starform_core.payload.example import example_payload, example_rows
@@ -21,4 +27,5 @@ __all__ = [
     "payload_schema",
     "to_json",
     "to_structure",
+    "to_structure_with_secrets",
 ]

@@ -2,82 +2,194 @@
 
 Canonical bytes are RFC 8785 (JSON Canonicalization Scheme): sorted keys, no insignificant
 white space, one number format. Same document, same bytes; the ETag is their SHA-256.
+
+Two converters, so that revealing secrets is never an accident:
+
+* :data:`converter`, the default, **redacts**: every :class:`SecretValue` (var group entry
+  values) unstructures as ``<redacted>``. It is what audit records, logs and API views use.
+* the wire converter reveals the values. Only :func:`to_structure_with_secrets` and
+  :func:`to_json` (the exact bytes Starbase serves to the agent) use it.
+
+Structuring is strict: no ``True`` for an integer, no ``"3"`` for 3, no ``5`` for a string, no
+string for a list; the error names the type expected, never the value found.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, get_args, get_origin
 
 import cattrs
 import rfc8785
+from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from starform_core.model.service import Service
 from starform_core.model.tenant import TenantKey
 from starform_core.model.vargroup import VarGroup
 from starform_core.payload.document import DesiredState
-from starform_core.secrets_values import SecretValue
+from starform_core.secrets_values import REDACTED, SecretValue
 
-__all__ = ["converter", "etag_of", "from_structure", "to_json", "to_structure"]
-
-converter = cattrs.Converter(forbid_extra_keys=False)
-"""The one cattrs converter for payload values (tolerates unknown keys: minor-version additions)."""
+__all__ = [
+    "WrongTypeError",
+    "converter",
+    "etag_of",
+    "from_structure",
+    "to_json",
+    "to_structure",
+    "to_structure_with_secrets",
+]
 
 _TENANT_FIELDS = ("workspace_id", "project_id", "environment", "service_id")
 
-converter.register_unstructure_hook(SecretValue, lambda value: value.reveal())
-converter.register_structure_hook(SecretValue, lambda value, _type: SecretValue(str(value)))
 
-_unstructure_group = make_dict_unstructure_fn(VarGroup, converter)
-_structure_group = make_dict_structure_fn(VarGroup, converter)
+class WrongTypeError(TypeError):
+    """Structuring met a value of the wrong JSON type; the message names the type expected."""
 
 
-def _unstructure_var_group(group: VarGroup) -> dict[str, Any]:
-    data = _unstructure_group(group)
-    data["entries"] = {key: value.reveal() for key, value in group.entries}
-    return data
+def _strict_int(value: Any, _type: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WrongTypeError("must be an integer")
+    return value
 
 
-def _structure_var_group(data: dict[str, Any], _type: type) -> VarGroup:
-    data = dict(data)
-    entries = data.get("entries")
-    if isinstance(entries, dict):
+def _strict_float(value: Any, _type: type) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WrongTypeError("must be a number")
+    return float(value)
+
+
+def _strict_str(value: Any, _type: type) -> str:
+    if not isinstance(value, str):
+        raise WrongTypeError("must be a string")
+    return value
+
+
+def _strict_bool(value: Any, _type: type) -> bool:
+    if not isinstance(value, bool):
+        raise WrongTypeError("must be true or false")
+    return value
+
+
+def _strict_enum(value: Any, kind: type[enum.Enum]) -> enum.Enum:
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        for member in kind:
+            if member.value == value:
+                return member
+    raise WrongTypeError("must be one of " + ", ".join(str(member.value) for member in kind))
+
+
+def _is_enum(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, enum.Enum)
+
+
+def _is_homogeneous_tuple(kind: Any) -> bool:
+    args = get_args(kind)
+    return get_origin(kind) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _homogeneous_tuple(kind: Any, conv: cattrs.Converter) -> Callable[[Any, Any], tuple[Any, ...]]:
+    """``tuple[X, ...]`` from a JSON list only (a string is not a list of characters)."""
+    item_type = get_args(kind)[0]
+    item_hook = conv.get_structure_hook(item_type)
+
+    def structure(value: Any, _type: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise WrongTypeError("must be a list")
+        errors: list[Exception] = []
+        result = []
+        for index, item in enumerate(value):
+            try:
+                result.append(item_hook(item, item_type))
+            except Exception as exc:  # collected and re-raised together, as cattrs does
+                exc.__notes__ = [*getattr(exc, "__notes__", []), IterableValidationNote("", index, item_type)]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError("invalid list items", errors, kind)
+        return tuple(result)
+
+    return structure
+
+
+def _structure_secret(value: Any, _type: type) -> SecretValue:
+    if not isinstance(value, str):
+        raise WrongTypeError("must be a string")
+    return SecretValue(value)
+
+
+def _require_object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise WrongTypeError("must be an object")
+    return dict(data)
+
+
+def _make_converter(*, reveal: bool) -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False)
+    for kind, hook in ((int, _strict_int), (float, _strict_float), (str, _strict_str), (bool, _strict_bool)):
+        conv.register_structure_hook(kind, hook)
+    conv.register_structure_hook_func(_is_enum, _strict_enum)
+    conv.register_structure_hook_factory(_is_homogeneous_tuple, lambda kind: _homogeneous_tuple(kind, conv))
+
+    shown: Callable[[SecretValue], str] = (lambda value: value.reveal()) if reveal else (lambda _v: REDACTED)
+    conv.register_unstructure_hook(SecretValue, shown)
+    conv.register_structure_hook(SecretValue, _structure_secret)
+
+    unstructure_group = make_dict_unstructure_fn(VarGroup, conv)
+    structure_group = make_dict_structure_fn(VarGroup, conv)
+
+    def unstructure_var_group(group: VarGroup) -> dict[str, Any]:
+        data = unstructure_group(group)
+        data["entries"] = {key: shown(value) for key, value in group.entries}
+        return data
+
+    def structure_var_group(data: Any, _type: type) -> VarGroup:
+        data = _require_object(data)
+        entries = data.get("entries")
+        if not isinstance(entries, dict):
+            raise WrongTypeError("entries must be an object of variable names to strings")
         data["entries"] = [[key, value] for key, value in entries.items()]
-    return _structure_group(data, VarGroup)
+        return structure_group(data, VarGroup)
+
+    conv.register_unstructure_hook(VarGroup, unstructure_var_group)
+    conv.register_structure_hook(VarGroup, structure_var_group)
+
+    unstructure_service = make_dict_unstructure_fn(Service, conv)
+    structure_service = make_dict_structure_fn(Service, conv)
+
+    def unstructure_service_flat(service: Service) -> dict[str, Any]:
+        data = unstructure_service(service)
+        tenant = data.pop("tenant")
+        return {**tenant, **data}
+
+    def structure_service_flat(data: Any, _type: type) -> Service:
+        data = _require_object(data)
+        data["tenant"] = {name: data.pop(name, None) for name in _TENANT_FIELDS}
+        return structure_service(data, Service)
+
+    conv.register_unstructure_hook(Service, unstructure_service_flat)
+    conv.register_structure_hook(Service, structure_service_flat)
+    conv.register_structure_hook(TenantKey, make_dict_structure_fn(TenantKey, conv))
+    api_version = override(rename="apiVersion")
+    conv.register_unstructure_hook(
+        DesiredState, make_dict_unstructure_fn(DesiredState, conv, api_version=api_version)
+    )
+    conv.register_structure_hook(
+        DesiredState, make_dict_structure_fn(DesiredState, conv, api_version=api_version)
+    )
+    return conv
 
 
-converter.register_unstructure_hook(VarGroup, _unstructure_var_group)
-converter.register_structure_hook(VarGroup, _structure_var_group)
+converter = _make_converter(reveal=False)
+"""The default cattrs converter for payload values: strict structuring, and secret values
+unstructure as ``<redacted>`` (safe for audit JSON, logs and API views). Tolerates unknown keys
+(minor-version additions)."""
 
-_unstructure_service = make_dict_unstructure_fn(Service, converter)
-_structure_service = make_dict_structure_fn(Service, converter)
-
-
-def _unstructure_service_flat(service: Service) -> dict[str, Any]:
-    data = _unstructure_service(service)
-    tenant = data.pop("tenant")
-    return {**tenant, **data}
-
-
-def _structure_service_flat(data: dict[str, Any], _type: type) -> Service:
-    data = dict(data)
-    data["tenant"] = {name: data.pop(name, None) for name in _TENANT_FIELDS}
-    return _structure_service(data, Service)
-
-
-converter.register_unstructure_hook(Service, _unstructure_service_flat)
-converter.register_structure_hook(Service, _structure_service_flat)
-converter.register_structure_hook(TenantKey, make_dict_structure_fn(TenantKey, converter))
-
-converter.register_unstructure_hook(
-    DesiredState,
-    make_dict_unstructure_fn(DesiredState, converter, api_version=override(rename="apiVersion")),
-)
-converter.register_structure_hook(
-    DesiredState,
-    make_dict_structure_fn(DesiredState, converter, api_version=override(rename="apiVersion")),
-)
+_WIRE = _make_converter(reveal=True)
+"""The converter that reveals secret values: used only by the two explicitly named functions."""
 
 
 def _document_first(data: dict[str, Any]) -> dict[str, Any]:
@@ -86,18 +198,25 @@ def _document_first(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_structure(document: DesiredState) -> dict[str, Any]:
-    """The document as JSON-ready dicts and lists (secret values in plaintext: handle with care)."""
+    """The document as JSON-ready dicts and lists, var group values **redacted**."""
     return _document_first(converter.unstructure(document))
 
 
+def to_structure_with_secrets(document: DesiredState) -> dict[str, Any]:
+    """The document as JSON-ready data with var group values **in plaintext**: only for the
+    payload Starbase serves to the agent; never for logs, audit records or API views."""
+    return _document_first(_WIRE.unstructure(document))
+
+
 def from_structure(data: dict[str, Any]) -> DesiredState:
-    """Build a document from JSON-ready data (no schema check; see ``parse_payload``)."""
+    """Build a document from JSON-ready data (strict types; no schema check, see ``parse_payload``)."""
     return converter.structure(data, DesiredState)
 
 
 def to_json(document: DesiredState) -> bytes:
-    """Canonical JSON bytes (RFC 8785) of the document: the exact bytes Starbase serves."""
-    return rfc8785.dumps(to_structure(document))
+    """Canonical JSON bytes (RFC 8785) of the document, secret values in plaintext: the exact
+    bytes Starbase serves to the agent."""
+    return rfc8785.dumps(to_structure_with_secrets(document))
 
 
 def etag_of(body: bytes) -> str:

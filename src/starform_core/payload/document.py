@@ -11,7 +11,7 @@ from starform_core.errors import ValidationError
 from starform_core.model.cluster import ClusterSettings
 from starform_core.model.project import Project
 from starform_core.model.service import Service
-from starform_core.validation import check_range
+from starform_core.validation import check_range, instance_of, tuple_of
 
 __all__ = ["API_GROUP", "API_VERSION", "KIND", "SUPPORTED_MAJOR", "DesiredState"]
 
@@ -22,7 +22,7 @@ KIND: Final = "DesiredState"
 
 
 def _projects_sorted(value: Iterable[Project]) -> tuple[Project, ...]:
-    return tuple(sorted(value, key=lambda p: p.project_id))
+    return tuple(sorted(tuple_of(Project, "projects", value), key=lambda p: p.project_id))
 
 
 @attrs.frozen
@@ -34,7 +34,7 @@ class DesiredState:
     """
 
     generation: int = attrs.field(validator=lambda _i, a, v: check_range(a.name, v, low=1, high=2**53 - 1))
-    cluster: ClusterSettings
+    cluster: ClusterSettings = attrs.field(validator=instance_of(ClusterSettings))
     projects: tuple[Project, ...] = attrs.field(default=(), converter=_projects_sorted)
     api_version: str = API_VERSION
     kind: str = KIND
