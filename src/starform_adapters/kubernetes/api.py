@@ -230,8 +230,9 @@ class WatchStream:
 
     def close(self) -> None:
         """Stop the stream and release its connection."""
-        with contextlib.suppress(AttributeError, OSError, RuntimeError):
+        with contextlib.suppress(AttributeError, OSError, RuntimeError, ValueError):
             # shutdown() interrupts a blocked read from another thread; it refuses (RuntimeError)
-            # once the connection went back to the pool, which means the stream already ended
+            # once the connection went back to the pool, and (ValueError) once the connection
+            # is gone, which both mean the stream already ended
             self._response.shutdown()
         self._response.release_conn()
