@@ -53,7 +53,7 @@ def test_not_found_and_already_exists_are_status_objects(core: kubernetes.client
     body = _status(err.value)
     assert err.value.status == 409
     assert body["reason"] == "AlreadyExists"
-    assert body["details"] == {"name": "s", "group": "", "kind": "secrets"}
+    assert body["details"] == {"name": "s", "kind": "secrets"}  # Go omits the empty (core) group
 
 
 def test_create_in_missing_namespace_is_404(core: kubernetes.client.CoreV1Api) -> None:

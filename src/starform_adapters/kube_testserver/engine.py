@@ -544,10 +544,14 @@ class Engine:
         with self.store.lock:
             old = self._require(kind, namespace, name)
             meta = old["metadata"]
-            if (precondition_rv and precondition_rv != meta["resourceVersion"]) or (
-                precondition_uid and precondition_uid != meta["uid"]
+            for field, wanted, actual in (
+                ("UID", precondition_uid, meta["uid"]),
+                ("ResourceVersion", precondition_rv, meta["resourceVersion"]),
             ):
-                raise ApiError.conflict(kind.label, name, group=kind.group)
+                if wanted and wanted != actual:
+                    raise ApiError.precondition_failed(
+                        kind.kind, name, group=kind.group, field=field, wanted=wanted, actual=actual
+                    )
             if not dry_run:
                 self.remove_cascading(kind, old, orphan=propagation == "Orphan")
             if kind.kind in _DELETE_RETURNS_OBJECT:

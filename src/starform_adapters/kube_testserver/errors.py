@@ -58,7 +58,8 @@ class ApiError(KubeTestServerError):
             "code": self.code,
         }
         if self.details is not None:
-            body["details"] = self.details
+            # Go omits an empty group (the core group) from StatusDetails
+            body["details"] = {k: v for k, v in self.details.items() if not (k == "group" and v == "")}
         return body
 
     @classmethod
@@ -91,6 +92,21 @@ class ApiError(KubeTestServerError):
             f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
             "modified; please apply your changes to the latest version and try again",
             details={"name": name, "group": group, "kind": plural},
+        )
+
+    @classmethod
+    def precondition_failed(
+        cls, kind: str, name: str, *, group: str, field: str, wanted: str, actual: str
+    ) -> ApiError:
+        """``409 Conflict`` for a delete whose ``uid`` or ``resourceVersion`` precondition fails
+        (kube-apiserver's wording: the kind, not the resource, names the object)."""
+        label = f"{kind}.{group}" if group else kind
+        hint = "deleted and then recreated" if field == "UID" else "modified"
+        return cls(
+            409,
+            f'Operation cannot be fulfilled on {label} "{name}": the {field} in the precondition '
+            f"({wanted}) does not match the {field} in record ({actual}). The object might have been {hint}",
+            details={"name": name, "group": group, "kind": kind},
         )
 
     @classmethod
