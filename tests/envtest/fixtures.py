@@ -1,0 +1,60 @@
+"""pytest plumbing for the real control plane: build the servers once, before the tests that need
+them run (a first build takes minutes, longer than one test may), and start one etcd plus
+kube-apiserver per session. A build that fails fails those tests; nothing is skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.envtest.build import ServerBuildError, build_servers
+from tests.envtest.control_plane import ControlPlane
+from tests.envtest.crd import install_gateway_api_crd
+from tests.envtest.raw import RawClient
+
+__all__ = ["REAL_SERVER_FIXTURE", "ensure_servers_built", "start_control_plane"]
+
+REAL_SERVER_FIXTURE = "kube_apiserver"
+"""The session fixture every real-server test depends on (directly or through another fixture)."""
+
+_BUILT = pytest.StashKey[Path | ServerBuildError]()
+
+
+def ensure_servers_built(session: pytest.Session) -> None:
+    """Build (or reuse) the servers when a collected test needs them; remember the outcome."""
+    if not any(REAL_SERVER_FIXTURE in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("envtest: building (or reusing) etcd and kube-apiserver (tools/envtest/build.sh)")
+    try:
+        session.config.stash[_BUILT] = build_servers()
+    except ServerBuildError as exc:
+        session.config.stash[_BUILT] = exc
+
+
+def _bin_dir(config: pytest.Config) -> Path:
+    built = config.stash.get(_BUILT, None)
+    if built is None:
+        built = build_servers()  # collected without the hook (a plugin ran the test by itself)
+    if isinstance(built, ServerBuildError):
+        pytest.fail(f"the real kube-apiserver cannot be built: {built}", pytrace=False)
+    return built
+
+
+def start_control_plane(config: pytest.Config, work_dir: Path, *, gateway_api: bool) -> Iterator[ControlPlane]:
+    """Start a control plane (the Gateway API CRD installed when asked); stop it afterwards."""
+    plane = ControlPlane(_bin_dir(config), work_dir)
+    plane.start()
+    try:
+        if gateway_api:
+            raw = RawClient(plane.configuration())
+            try:
+                install_gateway_api_crd(raw)
+            finally:
+                raw.close()
+        yield plane
+    finally:
+        plane.stop()
