@@ -35,6 +35,10 @@ RequestObserver = Callable[[str, str, int], None]
 _AUTH = ["BearerToken"]
 
 
+_UNTYPABLE_APPLY = "failed to create typed patch object"
+"""How kube-apiserver answers (``500``) an apply whose body has a field the schema does not know."""
+
+
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     if not headers:
         return None
@@ -82,6 +86,8 @@ def translate(
         return ClusterConflictError(message, status=status)
     if status == 422 and json_patch and not (decoded.get("details") or {}).get("causes"):
         return ClusterConflictError(message, status=status)
+    if status == 500 and _status_message(decoded).startswith(_UNTYPABLE_APPLY):
+        return ClusterApiError(message, status=status)  # the body is wrong; retrying cannot help
     if status in (429, 500, 502, 503, 504) or status == 0:
         return ClusterUnavailableError(message, status=status, retry_after=retry_after)
     return ClusterApiError(message, status=status, retry_after=retry_after)
