@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from tests.envtest.control_plane import ControlPlane
 from tests.envtest.fixtures import ensure_servers_built, start_control_plane
 

@@ -106,7 +106,9 @@ def test_a_dropped_connection_resumes_the_watch_without_a_relist(
     kube.kill_watches(abrupt=True)
     kube.apply_as("shuttle", _configmap("after-drop"))
     kube.wait_for(
-        lambda: _names(watch_cache) == {"before-drop", "after-drop"}, timeout=15, message="the cache to recover"
+        lambda: _names(watch_cache) == {"before-drop", "after-drop"},
+        timeout=15,
+        message="the cache to recover",
     )
     resumed = kube.requests.watches()
     assert resumed, "a new watch replaced the dropped one"
@@ -123,14 +125,18 @@ def test_a_refused_watch_is_retried_from_the_same_version(
     kube.clear_request_log()
     kube.kill_watches()
     kube.apply_as("shuttle", _configmap("after-throttle"))
-    kube.wait_for(lambda: _names(watch_cache) == {"after-throttle"}, timeout=15, message="the cache to catch up")
+    kube.wait_for(
+        lambda: _names(watch_cache) == {"after-throttle"}, timeout=15, message="the cache to catch up"
+    )
     versions = {r.query.get("resourceVersion") for r in kube.requests.watches()}
     assert len(kube.requests.watches()) >= 3 and len(versions) == 1, "every retry asked for the same version"
     assert kube.requests.lists() == []
     assert restarts == ["ConfigMap", "ConfigMap"]
 
 
-def test_an_error_answer_to_the_watch_relists(kube: KubeTestServer, cache: tuple[WatchCache, list[str]]) -> None:
+def test_an_error_answer_to_the_watch_relists(
+    kube: KubeTestServer, cache: tuple[WatchCache, list[str]]
+) -> None:
     watch_cache, restarts = cache
     kube.inject("error", status=500, verbs=["watch"], max_times=1)
     kube.clear_request_log()

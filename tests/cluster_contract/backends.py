@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from kubernetes.client import Configuration
-
-from starform_adapters.kube_testserver import KubeTestServer
 from tests.envtest.control_plane import ControlPlane
 from tests.envtest.crd import install_gateway_api_crd, uninstall_gateway_api_crd
 from tests.envtest.raw import RawClient
+
+from starform_adapters.kube_testserver import KubeTestServer
 
 __all__ = ["Backend", "RealServer", "TestServer"]
 
@@ -65,7 +65,9 @@ class TestServer:
         (more than two), so the resume asks for a version that is gone."""
         self.kube.set_watch_history(2)
         try:
-            self.kube.inject("delay", verbs=["watch"], path_pattern=r"/configmaps", delay_seconds=1.5, max_times=1)
+            self.kube.inject(
+                "delay", verbs=["watch"], path_pattern=r"/configmaps", delay_seconds=1.5, max_times=1
+            )
             self.kube.kill_watches()
             changes()
         finally:

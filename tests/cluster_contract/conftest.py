@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
-from starform_adapters.kube_testserver import KubeTestServer
 from tests.cluster_contract.backends import Backend, RealServer, TestServer
 from tests.envtest.actors import Actor
 from tests.envtest.raw import RawClient
+
+from starform_adapters.kube_testserver import KubeTestServer
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,6 +74,7 @@ class Recorder:
         return sum(1 for v, p, _ in self.calls if v == verb and p.endswith(path_suffix))
 
 
+@contextlib.contextmanager
 def started(cluster: KubernetesCluster) -> Iterator[KubernetesCluster]:
     """Start the cluster's watches (synced), stop them afterwards."""
     assert cluster.start(sync_timeout=30), "the watch caches never synced"

@@ -4,14 +4,14 @@ owns, conflicts with other managers, removal of what Shuttle stops setting."""
 from __future__ import annotations
 
 import pytest
-
-from starform_adapters.kubernetes import KubernetesCluster
-from starform_core.errors import ClusterConflictError
-from starform_core.kube.objects import key_of
 from tests.cluster_contract.backends import Backend
 from tests.cluster_contract.objects import configmap, deployment, managers
 from tests.envtest.actors import Actor
 from tests.envtest.raw import RawClient
+
+from starform_adapters.kubernetes import KubernetesCluster
+from starform_core.errors import ClusterConflictError
+from starform_core.kube.objects import key_of
 
 
 @pytest.fixture
@@ -28,7 +28,9 @@ def test_apply_creates_as_field_manager_shuttle_with_server_defaults(
     assert live["spec"]["strategy"]["type"] == "RollingUpdate", "server defaults are filled in"
     assert live["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicy"] == "File"
     fetched = cluster.get(key_of(live))
-    assert fetched is not None and fetched["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
+    assert (
+        fetched is not None and fetched["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
+    )
     assert (fetched["apiVersion"], fetched["kind"]) == ("apps/v1", "Deployment")
 
 
@@ -82,9 +84,7 @@ def test_a_non_forced_apply_leaves_a_second_appliers_fields_alone(
             "kind": "Deployment",
             "metadata": {"name": "web", "namespace": ns, "annotations": {"mesh.example/inject": "true"}},
             "spec": {
-                "template": {
-                    "spec": {"containers": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}]}
-                }
+                "template": {"spec": {"containers": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}]}}
             },
         }
     )

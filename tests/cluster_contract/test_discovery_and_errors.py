@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.cluster_contract.backends import Backend
+from tests.cluster_contract.objects import OWNED, configmap, deployment, started
 
 from starform_adapters.kubernetes import KubernetesCluster
 from starform_core.errors import (
@@ -16,8 +18,6 @@ from starform_core.errors import (
     ClusterUnavailableError,
 )
 from starform_core.kube.objects import key_of
-from tests.cluster_contract.backends import Backend
-from tests.cluster_contract.objects import OWNED, configmap, deployment, started
 
 
 def _route(ns: str) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def test_an_installed_crd_is_discovered_and_served(cluster: KubernetesCluster, n
 
 @pytest.mark.usefixtures("without_gateway_api")
 def test_a_missing_crd_is_discovered_and_its_kind_is_not_served(backend: Backend, ns: str) -> None:
-    for cluster in started(KubernetesCluster(backend.configuration())):
+    with started(KubernetesCluster(backend.configuration())) as cluster:
         route = _route(ns)
         assert not cluster.gateway_api_installed()
         assert not cluster.supports(key_of(route))
@@ -108,7 +108,9 @@ def test_an_invalid_name_is_a_422(cluster: KubernetesCluster, ns: str) -> None:
     assert 'metadata.name: Invalid value: "Not_A_Name": a lowercase RFC 1123 subdomain' in str(raised.value)
 
 
-def test_an_unknown_field_in_an_apply_is_an_api_error_not_an_outage(cluster: KubernetesCluster, ns: str) -> None:
+def test_an_unknown_field_in_an_apply_is_an_api_error_not_an_outage(
+    cluster: KubernetesCluster, ns: str
+) -> None:
     body = deployment("web", ns)
     body["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     with pytest.raises(ClusterApiError) as raised:
@@ -116,9 +118,7 @@ def test_an_unknown_field_in_an_apply_is_an_api_error_not_an_outage(cluster: Kub
     # kube-apiserver answers 500 (whatever fieldValidation says); retrying cannot fix the body
     assert raised.value.status == 500
     assert not isinstance(raised.value, ClusterUnavailableError)
-    assert (
-        'containers[name="app"].imagePullPolicyy: field not declared in schema' in str(raised.value)
-    )
+    assert 'containers[name="app"].imagePullPolicyy: field not declared in schema' in str(raised.value)
 
 
 def test_a_missing_namespace_is_not_found(cluster: KubernetesCluster) -> None:

@@ -5,13 +5,13 @@ precondition."""
 from __future__ import annotations
 
 import pytest
+from tests.cluster_contract.backends import Backend
+from tests.cluster_contract.objects import configmap, deployment
+from tests.envtest.actors import Actor
 
 from starform_adapters.kubernetes import KubernetesCluster
 from starform_core.errors import ClusterConflictError
 from starform_core.kube.objects import ObjectKey, key_of
-from tests.cluster_contract.backends import Backend
-from tests.cluster_contract.objects import configmap, deployment
-from tests.envtest.actors import Actor
 
 _CONTAINER = "/spec/template/spec/containers/0"
 
@@ -34,7 +34,10 @@ def _web(cluster: KubernetesCluster, kubectl: Actor, ns: str) -> ObjectKey:
                             {
                                 "name": "app",
                                 "image": "nginx:1.27",
-                                "env": [{"name": "MODE", "value": "fast"}, {"name": "INJECTED", "value": "1"}],
+                                "env": [
+                                    {"name": "MODE", "value": "fast"},
+                                    {"name": "INJECTED", "value": "1"},
+                                ],
                                 "resources": {"limits": {"cpu": "1"}},
                             }
                         ],
@@ -54,7 +57,9 @@ def test_an_added_list_item_is_removed_by_merge_key_guard(
 ) -> None:
     key = _web(cluster, kubectl, ns)
     live = cluster.remove_fields(
-        key, [f"{_CONTAINER}/env/1"], guards=[(f"{_CONTAINER}/env/1/name", "INJECTED"), (f"{_CONTAINER}/name", "app")]
+        key,
+        [f"{_CONTAINER}/env/1"],
+        guards=[(f"{_CONTAINER}/env/1/name", "INJECTED"), (f"{_CONTAINER}/name", "app")],
     )
     container = live["spec"]["template"]["spec"]["containers"][0]
     assert container["env"] == [{"name": "MODE", "value": "fast"}]
@@ -76,7 +81,9 @@ def test_a_field_inside_a_list_item_is_removed_after_checking_the_item(
     cluster: KubernetesCluster, kubectl: Actor, ns: str
 ) -> None:
     key = _web(cluster, kubectl, ns)
-    live = cluster.remove_fields(key, [f"{_CONTAINER}/resources/limits"], guards=[(f"{_CONTAINER}/name", "app")])
+    live = cluster.remove_fields(
+        key, [f"{_CONTAINER}/resources/limits"], guards=[(f"{_CONTAINER}/name", "app")]
+    )
     assert live["spec"]["template"]["spec"]["containers"][0]["resources"] == {}
 
 
@@ -103,7 +110,9 @@ def test_a_guard_that_no_longer_holds_refuses_the_whole_patch_as_a_conflict(
     assert raised.value.status == 422
     after = cluster.get(key)
     assert before is not None and after is not None
-    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"], "nothing was removed"
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"], (
+        "nothing was removed"
+    )
 
 
 def test_removing_a_field_that_is_already_gone_is_refused(
@@ -120,7 +129,9 @@ def test_delete_with_the_right_uid_deletes(cluster: KubernetesCluster, ns: str) 
     assert cluster.get(key_of(live)) is None
 
 
-def test_delete_with_a_stale_uid_is_a_conflict_and_keeps_the_object(cluster: KubernetesCluster, ns: str) -> None:
+def test_delete_with_a_stale_uid_is_a_conflict_and_keeps_the_object(
+    cluster: KubernetesCluster, ns: str
+) -> None:
     live = cluster.apply(configmap("recreated", ns), force=True)
     with pytest.raises(ClusterConflictError) as raised:
         cluster.delete(key_of(live), uid="00000000-0000-4000-8000-000000000000")

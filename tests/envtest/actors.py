@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tests.envtest.raw import RawClient
+
 from starform_adapters.kubernetes import resource_for
 from starform_core.kube.objects import ObjectKey, key_of
-from tests.envtest.raw import RawClient
 
 __all__ = ["Actor"]
 
@@ -52,7 +53,9 @@ class Actor:
     def edit(self, obj: Mapping[str, Any], *, subresource: str = "") -> dict[str, Any]:
         """A JSON merge patch of ``obj`` without its identity (what ``kubectl edit`` sends)."""
         body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-        metadata = {k: v for k, v in (body.pop("metadata", None) or {}).items() if k not in ("name", "namespace")}
+        metadata = {
+            k: v for k, v in (body.pop("metadata", None) or {}).items() if k not in ("name", "namespace")
+        }
         if metadata:
             body["metadata"] = metadata
         reply = self.raw.request(

@@ -8,6 +8,7 @@ controller's writes make them through the API with the controller's own field ma
 
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 import urllib.error
@@ -16,10 +17,10 @@ from pathlib import Path
 
 import yaml
 from kubernetes.client import Configuration
-
-from starform_adapters.kubernetes import load_configuration
 from tests.envtest.pki import TEST_USER, Pki, write_pki
 from tests.envtest.process import ServerExitedError, ServerProcess, free_port
+
+from starform_adapters.kubernetes import load_configuration
 
 __all__ = ["DISABLED_ADMISSION_PLUGINS", "ControlPlane"]
 
@@ -123,7 +124,7 @@ class ControlPlane:
             )
             self._etcd, self._etcd_port = process, client
             try:
-                process.wait_ready(lambda: _etcd_healthy(client), timeout=self._timeout)
+                process.wait_ready(functools.partial(_etcd_healthy, client), timeout=self._timeout)
                 return
             except ServerExitedError as exc:
                 process.stop()
@@ -174,12 +175,12 @@ class ControlPlane:
                     raise
 
     def _ready(self) -> bool:
-        request = urllib.request.Request(  # noqa: S310 - a fixed https URL on 127.0.0.1
+        request = urllib.request.Request(
             f"{self.url}/readyz", headers={"Authorization": f"Bearer {self.token}"}
         )
         context = ssl.create_default_context(cafile=str(self._credentials().ca_cert))
         try:
-            with urllib.request.urlopen(request, timeout=2, context=context) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=2, context=context) as response:
                 return bool(response.status == 200 and response.read() == b"ok")
         except (urllib.error.URLError, OSError, ssl.SSLError):
             return False
@@ -194,7 +195,10 @@ class ControlPlane:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "envtest", "cluster": {"server": self.url, "certificate-authority": str(pki.ca_cert)}}
+                {
+                    "name": "envtest",
+                    "cluster": {"server": self.url, "certificate-authority": str(pki.ca_cert)},
+                }
             ],
             "users": [{"name": TEST_USER, "user": {"token": pki.token}}],
             "contexts": [{"name": "envtest", "context": {"cluster": "envtest", "user": TEST_USER}}],
@@ -206,7 +210,7 @@ class ControlPlane:
 
 def _etcd_healthy(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
             return bool(json.loads(response.read()).get("health") == "true")
     except (urllib.error.URLError, OSError, ValueError):
         return False

@@ -7,7 +7,6 @@ from importlib import resources
 from typing import Any
 
 import yaml
-
 from tests.envtest.raw import RawClient
 from tests.envtest.waiting import wait_until
 
@@ -52,7 +51,9 @@ def install_gateway_api_crd(raw: RawClient, *, timeout: float = 60.0) -> None:
         body=gateway_api_crd(),
         content_type="application/apply-patch+yaml",
     ).expect(200, 201)
-    wait_until(lambda: _established(raw) and _served(raw), timeout=timeout, message="the HTTPRoute CRD established")
+    wait_until(
+        lambda: _established(raw) and _served(raw), timeout=timeout, message="the HTTPRoute CRD established"
+    )
 
 
 def uninstall_gateway_api_crd(raw: RawClient, *, timeout: float = 60.0) -> None:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.envtest.build import ServerBuildError, build_servers
 from tests.envtest.control_plane import ControlPlane
 from tests.envtest.crd import install_gateway_api_crd
@@ -44,7 +43,9 @@ def _bin_dir(config: pytest.Config) -> Path:
     return built
 
 
-def start_control_plane(config: pytest.Config, work_dir: Path, *, gateway_api: bool) -> Iterator[ControlPlane]:
+def start_control_plane(
+    config: pytest.Config, work_dir: Path, *, gateway_api: bool
+) -> Iterator[ControlPlane]:
     """Start a control plane (the Gateway API CRD installed when asked); stop it afterwards."""
     plane = ControlPlane(_bin_dir(config), work_dir)
     plane.start()

@@ -48,7 +48,11 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
 
 
 def _certificate(
-    subject: str, key: ec.EllipticCurvePrivateKey, *, issuer: x509.Certificate | None, signer: ec.EllipticCurvePrivateKey
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    *,
+    issuer: x509.Certificate | None,
+    signer: ec.EllipticCurvePrivateKey,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
@@ -62,11 +66,19 @@ def _certificate(
         .not_valid_after(now + _VALIDITY)
     )
     if issuer is None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).add_extension(
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=True, path_length=0), critical=True
+        ).add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                key_encipherment=False, data_encipherment=False, key_agreement=False,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )

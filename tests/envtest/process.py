@@ -46,13 +46,13 @@ class ServerProcess:
         self.name = name
         self.log_path = log_path
         self._log = log_path.open("ab")
-        self._process = subprocess.Popen(  # noqa: S603 - argv is built by the harness, no shell
+        self._process = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
+            preexec_fn=_die_with_parent,
         )
 
     @property
@@ -79,7 +79,9 @@ class ServerProcess:
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ServerExitedError(f"{self.name} not ready after {timeout:.0f}s", log_tail=self.log_tail())
+                raise ServerExitedError(
+                    f"{self.name} not ready after {timeout:.0f}s", log_tail=self.log_tail()
+                )
             try:
                 # waiting on the process paces the polling and notices an early exit at once
                 code = self._process.wait(timeout=min(interval, remaining))

@@ -7,14 +7,14 @@ import itertools
 from collections.abc import Callable, Iterator
 
 import pytest
-
-from starform_adapters.kubernetes import KubeApi, KubernetesCluster
-from starform_core.payload import DesiredState
 from tests.envtest.actors import Actor
 from tests.envtest.control_plane import ControlPlane
 from tests.envtest.raw import RawClient
 from tests.realkube.payloads import LB_NAME, LB_NAMESPACE, relocated
 from tests.realkube.shuttle_view import ShuttleView
+
+from starform_adapters.kubernetes import KubeApi, KubernetesCluster
+from starform_core.payload import DesiredState
 
 _salt = itertools.count()
 

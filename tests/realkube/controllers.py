@@ -18,9 +18,10 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from starform_core.kube.objects import KubeObject, key_of
 from tests.envtest.actors import Actor
 from tests.envtest.raw import RawClient
+
+from starform_core.kube.objects import KubeObject, key_of
 
 __all__ = ["CONTROLLER", "GATEWAY", "act_as_controllers", "autoscale"]
 
@@ -68,7 +69,9 @@ def rollout_done(controller: Actor, deployment: KubeObject) -> None:
         "conditions": [
             _condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
             _condition(
-                "Progressing", "NewReplicaSetAvailable", f'ReplicaSet "{name}-7d4b9c8f5" has successfully progressed.'
+                "Progressing",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{name}-7d4b9c8f5" has successfully progressed.',
             ),
         ],
     }
@@ -102,7 +105,9 @@ def claim_bound(controller: Actor, claim: KubeObject) -> None:
 def quota_counted(controller: Actor, quota: KubeObject) -> None:
     """What the resource quota controller writes (usage starts at zero)."""
     hard = quota["spec"].get("hard") or {}
-    controller.edit({**_identity(quota), "status": {"hard": hard, "used": dict.fromkeys(hard, "0")}}, subresource="status")
+    controller.edit(
+        {**_identity(quota), "status": {"hard": hard, "used": dict.fromkeys(hard, "0")}}, subresource="status"
+    )
 
 
 def cronjob_scheduled(controller: Actor, cronjob: KubeObject) -> None:
@@ -137,7 +142,11 @@ def autoscale(controller: Actor, hpa: KubeObject, replicas: int) -> None:
     """What the horizontal pod autoscaler writes: the target's replicas via ``scale``, its status."""
     ref = hpa["spec"]["scaleTargetRef"]
     namespace = hpa["metadata"]["namespace"]
-    target = {"apiVersion": ref["apiVersion"], "kind": ref["kind"], "metadata": {"name": ref["name"], "namespace": namespace}}
+    target = {
+        "apiVersion": ref["apiVersion"],
+        "kind": ref["kind"],
+        "metadata": {"name": ref["name"], "namespace": namespace},
+    }
     controller.scale(key_of(target), replicas)
     controller.edit(
         {**_identity(hpa), "status": {"currentReplicas": replicas, "desiredReplicas": replicas}},

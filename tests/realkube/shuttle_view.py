@@ -5,7 +5,6 @@ executor running it through the Kubernetes adapter."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import attrs
 
@@ -48,9 +47,11 @@ class ShuttleView:
         for rtype in MANAGED_TYPES:
             if rtype.optional and not self.cluster.gateway_api_installed():
                 continue
-            paths = [rtype.collection_path(ns) for ns in sorted(self.namespaces)] if rtype.namespaced else [
-                rtype.collection_path()
-            ]
+            paths = (
+                [rtype.collection_path(ns) for ns in sorted(self.namespaces)]
+                if rtype.namespaced
+                else [rtype.collection_path()]
+            )
             for path in paths:
                 for item in self.api.list(path, label_selector=OWNERSHIP_SELECTOR).get("items") or []:
                     item.setdefault("apiVersion", rtype.api_version)
@@ -84,7 +85,7 @@ class ShuttleView:
         self.execute(the_plan)
         return the_plan
 
-    def live(self, kind: str, name: str) -> dict[str, Any]:
+    def live(self, kind: str, name: str) -> KubeObject:
         """One observed object by kind and name (asserting it exists)."""
         found = [o for o in self.observe() if o["kind"] == kind and o["metadata"]["name"] == name]
         assert len(found) == 1, f"{kind} {name}: {len(found)} live"

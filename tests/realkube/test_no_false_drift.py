@@ -4,14 +4,14 @@ defaults, status, the controllers' writes and managedFields), plans to nothing."
 from __future__ import annotations
 
 from hypothesis import HealthCheck, Phase, assume, given, settings
-
-from starform_core.payload import DesiredState, example_payload
-from starform_core.quantity import parse_quantity
-from starform_core.render import render
 from tests.envtest.raw import RawClient
 from tests.realkube.conftest import ViewFactory
 from tests.realkube.controllers import act_as_controllers
 from tests.strategies.payloads import desired_states
+
+from starform_core.payload import DesiredState, example_payload
+from starform_core.quantity import parse_quantity
+from starform_core.render import render
 
 
 def _check_no_drift(view_of: ViewFactory, raw: RawClient, document: DesiredState) -> None:
