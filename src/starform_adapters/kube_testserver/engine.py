@@ -29,6 +29,7 @@ from .patches import json_merge_patch, json_patch, strategic_merge_patch
 from .resources import ResourceKind, ResourceRegistry
 from .selectors import FieldSelector, LabelSelector
 from .store import Store
+from .typed_patch import check_apply_typed
 from .validation import check_immutable, validate
 
 if TYPE_CHECKING:
@@ -352,6 +353,7 @@ class Engine:
             raise ApiError(400, "the name of the object does not match the name on the URL")
         if kind.namespaced and meta.get("namespace") not in (None, namespace):
             raise ApiError(400, "the namespace of the object does not match the namespace on the request")
+        check_apply_typed(kind, namespace, name, config)
         with self.store.lock:
             old = self.stored(kind, namespace, name)
             if old is None and subresource:

@@ -43,7 +43,7 @@ class ApiError(KubeTestServerError):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.reason = reason or _REASONS.get(code, "Unknown")
+        self.reason = _REASONS.get(code, "Unknown") if reason is None else reason
         self.details = details
 
     def status(self) -> Obj:
@@ -54,9 +54,10 @@ class ApiError(KubeTestServerError):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         }
+        if self.reason:  # kube-apiserver leaves it out for an untyped internal error
+            body["reason"] = self.reason
         if self.details is not None:
             # Go omits an empty group (the core group) from StatusDetails
             body["details"] = {k: v for k, v in self.details.items() if not (k == "group" and v == "")}
