@@ -9,6 +9,7 @@ fields are rejected, like ``fieldValidation=Strict``); HTTPRoutes use the CRD's
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -226,7 +227,8 @@ def check_immutable(kind: ResourceKind, old: Obj, new: Obj) -> None:
     for path in _IMMUTABLE.get(kind.kind, ()):
         before, after = _dig(old, path), _dig(new, path)
         if before != after and before is not None:
-            causes.append((".".join(path), f"Invalid value: {after!r}: field is immutable"))
+            shown = json.dumps(after, separators=(",", ":"))  # Go prints values as JSON
+            causes.append((".".join(path), f"Invalid value: {shown}: field is immutable"))
     if causes:
         name = str((new.get("metadata") or {}).get("name") or "")
         raise ApiError.invalid(kind.kind, kind.label, name, causes, group=kind.group)
