@@ -22,3 +22,12 @@ def kube_apiserver(
     """One real control plane for the session, with the Gateway API CRD installed. Tests share it:
     each works in namespaces of its own and leaves the CRD installed."""
     yield from start_control_plane(request.config, tmp_path_factory.mktemp("envtest"), gateway_api=True)
+
+
+@pytest.fixture(scope="module")
+def own_kube_apiserver(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    """A control plane for one module alone (for tests that see the whole cluster, such as a
+    Shuttle that would prune what other tests own), with the Gateway API CRD installed."""
+    yield from start_control_plane(request.config, tmp_path_factory.mktemp("envtest"), gateway_api=True)

@@ -13,17 +13,17 @@ from tests.envtest.control_plane import ControlPlane
 from tests.envtest.crd import install_gateway_api_crd
 from tests.envtest.raw import RawClient
 
-__all__ = ["REAL_SERVER_FIXTURE", "ensure_servers_built", "start_control_plane"]
+__all__ = ["REAL_SERVER_FIXTURES", "ensure_servers_built", "start_control_plane"]
 
-REAL_SERVER_FIXTURE = "kube_apiserver"
-"""The session fixture every real-server test depends on (directly or through another fixture)."""
+REAL_SERVER_FIXTURES = frozenset({"kube_apiserver", "own_kube_apiserver"})
+"""The fixtures (tests/conftest.py) every real-server test depends on, directly or not."""
 
 _BUILT = pytest.StashKey[Path | ServerBuildError]()
 
 
 def ensure_servers_built(session: pytest.Session) -> None:
     """Build (or reuse) the servers when a collected test needs them; remember the outcome."""
-    if not any(REAL_SERVER_FIXTURE in getattr(item, "fixturenames", ()) for item in session.items):
+    if not any(REAL_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) for item in session.items):
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:

@@ -23,9 +23,10 @@ from tests.envtest.raw import RawClient
 
 from starform_core.kube.objects import KubeObject, key_of
 
-__all__ = ["CONTROLLER", "GATEWAY", "act_as_controllers", "autoscale"]
+__all__ = ["CONTROLLER", "GATEWAY", "REVISION", "act_as_controllers", "autoscale", "rollout_done"]
 
 CONTROLLER = "kube-controller-manager"
+REVISION = "deployment.kubernetes.io/revision"
 GATEWAY = "envoy-gateway"
 
 
@@ -63,9 +64,11 @@ def rollout_done(controller: Actor, deployment: KubeObject) -> None:
     """What the deployment controller writes once a rollout finished."""
     name = deployment["metadata"]["name"]
     replicas = int(deployment["spec"].get("replicas", 1))
-    controller.edit(_annotated(deployment, {"deployment.kubernetes.io/revision": "1"}))
+    revision = str(int(deployment["metadata"].get("annotations", {}).get(REVISION, "0")) + 1)
+    # a Deployment's generation moves with its annotations too: observe the annotated one
+    annotated = controller.edit(_annotated(deployment, {REVISION: revision}))
     status: dict[str, Any] = {
-        "observedGeneration": deployment["metadata"]["generation"],
+        "observedGeneration": annotated["metadata"]["generation"],
         "conditions": [
             _condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
             _condition(

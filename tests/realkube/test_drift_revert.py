@@ -10,7 +10,7 @@ import pytest
 from tests.envtest.actors import Actor
 from tests.envtest.raw import RawClient
 from tests.realkube.conftest import ViewFactory
-from tests.realkube.controllers import CONTROLLER, act_as_controllers, autoscale
+from tests.realkube.controllers import CONTROLLER, REVISION, act_as_controllers, autoscale
 from tests.realkube.shuttle_view import ShuttleView
 
 from starform_core.kube.objects import key_of
@@ -21,7 +21,6 @@ ENFORCED = "orders-api-production"  # enforce, two replicas, probes
 AUTOSCALED = "storefront-production"  # enforce, an HPA owns its replicas
 DETECT_ONLY = "mailer-production"  # drift is reported, never reverted
 _CONTAINER = "/spec/template/spec/containers/0"
-REVISION = "deployment.kubernetes.io/revision"
 
 
 @pytest.fixture
