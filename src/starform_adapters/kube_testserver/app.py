@@ -191,7 +191,7 @@ class KubeApiApp:
             if path == "/version":
                 response = _json_response(discovery.version_info())
             elif target is None:
-                raise ApiError(404, "the server could not find the requested resource")
+                raise ApiError.no_such_resource()
             elif target.discovery:
                 response = self._discovery(target)
             elif verb == "watch":
@@ -236,17 +236,17 @@ class KubeApiApp:
         else:
             document = discovery.resource_list(registry, target.group, target.version)
         if document is None:
-            raise ApiError(404, "the server could not find the requested resource")
+            raise ApiError.no_such_resource()
         return _json_response(document)
 
     def _require_kind(self, target: _Target) -> ResourceKind:
         kind = target.kind
         if kind is None or not self.state.engine.registry.is_installed(kind):
-            raise ApiError(404, "the server could not find the requested resource")
+            raise ApiError.no_such_resource()
         if target.subresource and (target.subresource != "status" or not kind.has_status):
-            raise ApiError(404, "the server could not find the requested resource")
+            raise ApiError.no_such_resource()
         if target.namespace is not None and not kind.namespaced:
-            raise ApiError(404, "the server could not find the requested resource")
+            raise ApiError.no_such_resource()
         return kind
 
     def _dispatch(

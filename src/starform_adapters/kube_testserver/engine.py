@@ -333,8 +333,18 @@ class Engine:
         if not manager:
             raise ApiError(
                 422,
-                "PATCH, application/apply-patch+yaml requires a non-empty fieldManager query parameter",
-                reason="Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                details={
+                    "group": "meta.k8s.io",
+                    "kind": "PatchOptions",
+                    "causes": [
+                        {
+                            "reason": "FieldValueRequired",
+                            "message": "Required value: is required for apply patch",
+                            "field": "fieldManager",
+                        }
+                    ],
+                },
             )
         try:
             config = self._load_apply(raw)

@@ -74,6 +74,11 @@ class ApiError(KubeTestServerError):
         )
 
     @classmethod
+    def no_such_resource(cls) -> ApiError:
+        """``404`` for a URL that names no served resource (empty ``details``, as Go sends it)."""
+        return cls(404, "the server could not find the requested resource", details={})
+
+    @classmethod
     def already_exists(cls, resource: str, name: str, *, group: str = "") -> ApiError:
         """``409 AlreadyExists`` for a create of an existing name."""
         plural = resource.split(".", 1)[0]
