@@ -333,7 +333,8 @@ class Engine:
         if not manager:
             raise ApiError(
                 422,
-                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                'PatchOptions.meta.k8s.io "" is invalid: '
+                "fieldManager: Required value: is required for apply patch",
                 details={
                     "group": "meta.k8s.io",
                     "kind": "PatchOptions",
