@@ -22,7 +22,7 @@ def test_create_get_replace_delete_configmap(core: kubernetes.client.CoreV1Api, 
     created = core.create_namespaced_config_map(ns, {"metadata": {"name": "cfg"}, "data": {"a": "1"}})
     assert created.metadata.uid
     assert created.metadata.resource_version
-    assert created.metadata.generation == 1
+    assert created.metadata.generation is None, "ConfigMaps have no generation on kube-apiserver"
     assert created.metadata.creation_timestamp
     got = core.read_namespaced_config_map("cfg", ns)
     assert got.data == {"a": "1"}
@@ -377,8 +377,10 @@ def _generation_checks(apps: kubernetes.client.AppsV1Api, ns: str) -> None:
     assert labelled.metadata.generation == 1
     scaled = apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 3}})
     assert scaled.metadata.generation == 2
+    annotated = apps.patch_namespaced_deployment("web", ns, {"metadata": {"annotations": {"x": "1"}}})
+    assert annotated.metadata.generation == 3, "a Deployment's annotations move its generation"
     status_write = apps.patch_namespaced_deployment_status("web", ns, {"status": {"replicas": 99}})
-    assert status_write.metadata.generation == 2
+    assert status_write.metadata.generation == 3
     assert status_write.status.replicas == 99
     ignored = apps.patch_namespaced_deployment("web", ns, {"status": {"replicas": 1}})
     assert ignored.status.replicas == 99

@@ -61,6 +61,27 @@ def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
+_GENERATION_KINDS = frozenset(
+    {"Deployment", "ReplicaSet", "Job", "CronJob", "HorizontalPodAutoscaler", "NetworkPolicy", "Pod"}
+)
+"""Built-in kinds whose registry strategy sets ``metadata.generation`` (custom resources all do);
+the others (ConfigMap, Secret, Service, Namespace, ...) have none."""
+
+
+def _has_generation(kind: ResourceKind) -> bool:
+    return kind.is_crd or kind.kind in _GENERATION_KINDS
+
+
+def _generation_moves(kind: ResourceKind, old: Obj, new: Obj) -> bool:
+    """Spec changes move the generation; a Deployment's annotations too (they are copied to its
+    ReplicaSets, so the deployment controller must see them as a new generation)."""
+    if _spec_part(old) != _spec_part(new):
+        return True
+    if kind.kind != "Deployment":
+        return False
+    return (old["metadata"].get("annotations") or {}) != (new["metadata"].get("annotations") or {})
+
+
 def _without_times(obj: Obj) -> Obj:
     out = dict(obj)
     meta = dict(out.get("metadata") or {})
@@ -464,14 +485,20 @@ class Engine:
                     candidate.pop("status", None)
             old_meta = old["metadata"]
             for field in ("uid", "creationTimestamp", "name", "generation"):
-                meta[field] = old_meta[field]
+                if field in old_meta:
+                    meta[field] = old_meta[field]
+                else:
+                    meta.pop(field, None)
             meta["managedFields"] = clone(old_meta.get("managedFields") or [])
             if kind.kind == "Service":
                 _keep_service_allocations(old, candidate)
         else:
             meta["uid"] = self.new_uid()
             meta["creationTimestamp"] = format_time(self.now())
-            meta["generation"] = 1
+            if _has_generation(kind):
+                meta["generation"] = 1
+            else:
+                meta.pop("generation", None)
             meta.pop("managedFields", None)
         if kind.namespaced:
             meta["namespace"] = space
@@ -501,7 +528,7 @@ class Engine:
         else:
             meta.pop("managedFields", None)
         if old is not None:
-            if _spec_part(old) != _spec_part(candidate):
+            if _has_generation(kind) and _generation_moves(kind, old, candidate):
                 meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
             if _without_times(old) == _without_times(candidate):
