@@ -2,7 +2,7 @@
 managers (as envtest users do): what a real cluster writes onto Shuttle's objects after an apply.
 
 * deployment controller (``kube-controller-manager``): the ``deployment.kubernetes.io/revision``
-  annotation (an Update of the object) and the rollout status (``/status``);
+  annotation and the rollout status, in one write to ``/status``;
 * horizontal pod autoscaler (``kube-controller-manager``): the HPA's status, and
   ``spec.replicas`` of its target through the ``scale`` subresource;
 * persistent volume controller (``kube-controller-manager``): binding annotations,
@@ -61,14 +61,14 @@ def _condition(kind: str, reason: str, message: str, *, status: str = "True") ->
 
 
 def rollout_done(controller: Actor, deployment: KubeObject) -> None:
-    """What the deployment controller writes once a rollout finished."""
+    """What the deployment controller writes once a rollout finished: one ``UpdateStatus`` that
+    sets the ``deployment.kubernetes.io/revision`` annotation and the status (a status write may
+    change annotations; it leaves the generation alone)."""
     name = deployment["metadata"]["name"]
     replicas = int(deployment["spec"].get("replicas", 1))
     revision = str(int(deployment["metadata"].get("annotations", {}).get(REVISION, "0")) + 1)
-    # a Deployment's generation moves with its annotations too: observe the annotated one
-    annotated = controller.edit(_annotated(deployment, {REVISION: revision}))
     status: dict[str, Any] = {
-        "observedGeneration": annotated["metadata"]["generation"],
+        "observedGeneration": deployment["metadata"]["generation"],
         "conditions": [
             _condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
             _condition(
@@ -82,7 +82,7 @@ def rollout_done(controller: Actor, deployment: KubeObject) -> None:
         status.update(
             replicas=replicas, updatedReplicas=replicas, readyReplicas=replicas, availableReplicas=replicas
         )
-    controller.edit({**_identity(deployment), "status": status}, subresource="status")
+    controller.edit({**_annotated(deployment, {REVISION: revision}), "status": status}, subresource="status")
 
 
 def claim_bound(controller: Actor, claim: KubeObject) -> None:

@@ -163,7 +163,10 @@ _FALSE_IS_MISSING = (
     "but allowPrivilegeEscalation is a *bool the API keeps: deleting the container's securityContext "
     "{allowPrivilegeEscalation: false} produces no action"
 )
-_KCM_METADATA = "kube-controller-manager's f:metadata.f:annotations.f:deployment.kubernetes.io/revision"
+_KCM_METADATA = (
+    "kube-controller-manager's status-subresource entry, "
+    "f:metadata.f:annotations.f:deployment.kubernetes.io/revision"
+)
 _PV_METADATA = "kube-controller-manager's f:metadata.f:annotations.f:pv.kubernetes.io/bind-completed, ..."
 
 
