@@ -497,3 +497,23 @@ def test_request_log_counts_calls(kube: KubeTestServer, core: kubernetes.client.
     core.read_namespaced_config_map("a", ns)
     assert kube.requests.writes() == []
     assert kube.requests.lists() == []
+
+
+def test_a_status_write_may_set_annotations_but_not_labels_nor_spec(
+    apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
+    apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=1))
+    before = apps.read_namespaced_deployment("web", ns)
+    written = apps.patch_namespaced_deployment_status(
+        "web",
+        ns,
+        {
+            "metadata": {"annotations": {"deployment.kubernetes.io/revision": "9"}, "labels": {"x": "y"}},
+            "spec": {"replicas": 5},
+            "status": {"observedGeneration": 1},
+        },
+    )
+    assert written.metadata.annotations["deployment.kubernetes.io/revision"] == "9"
+    assert "x" not in (written.metadata.labels or {})
+    assert written.spec.replicas == 1
+    assert written.metadata.generation == before.metadata.generation, "a status write keeps the generation"

@@ -471,13 +471,20 @@ class Engine:
         meta = _meta(candidate)
         if old is not None:
             if subresource == "status":
+                # a status write changes the status and, as kube-apiserver's status strategies
+                # allow, the annotations (the deployment controller sets its revision that way)
                 status = candidate.get("status")
+                annotations = meta.get("annotations")
                 candidate = clone(old)
                 meta = candidate["metadata"]
                 if status is None:
                     candidate.pop("status", None)
                 else:
                     candidate["status"] = status
+                if annotations:
+                    meta["annotations"] = annotations
+                else:
+                    meta.pop("annotations", None)
             elif kind.has_status:
                 if "status" in old:
                     candidate["status"] = clone(old["status"])
@@ -528,7 +535,7 @@ class Engine:
         else:
             meta.pop("managedFields", None)
         if old is not None:
-            if _has_generation(kind) and _generation_moves(kind, old, candidate):
+            if subresource != "status" and _has_generation(kind) and _generation_moves(kind, old, candidate):
                 meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
             if _without_times(old) == _without_times(candidate):
