@@ -517,3 +517,28 @@ def test_a_status_write_may_set_annotations_but_not_labels_nor_spec(
     assert "x" not in (written.metadata.labels or {})
     assert written.spec.replicas == 1
     assert written.metadata.generation == before.metadata.generation, "a status write keeps the generation"
+
+
+def test_a_created_object_starts_with_its_initial_status_and_admission_additions(
+    core: kubernetes.client.CoreV1Api, ns: str
+) -> None:
+    claim = core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    )
+    assert claim.metadata.finalizers == ["kubernetes.io/pvc-protection"]
+    service = core.create_namespaced_service(
+        ns, {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    assert service.status.to_dict() == {"conditions": None, "load_balancer": {"ingress": None}}
+    pod = core.create_namespaced_pod(
+        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx:1.27"}]}}
+    )
+    assert (pod.status.phase, pod.status.qos_class) == ("Pending", "BestEffort")
+    assert {(t.key, t.toleration_seconds) for t in pod.spec.tolerations} == {
+        ("node.kubernetes.io/not-ready", 300),
+        ("node.kubernetes.io/unreachable", 300),
+    }

@@ -22,6 +22,7 @@ import yaml
 
 from . import ssa, structure
 from ._json import Obj, clone, format_time
+from .admission import admit_create
 from .clock import SettableClock
 from .defaults import Allocators, apply_defaults
 from .errors import ApiError
@@ -534,6 +535,8 @@ class Engine:
             meta["managedFields"] = managed_fields
         else:
             meta.pop("managedFields", None)
+        if old is None:
+            admit_create(kind.kind, candidate)
         if old is not None:
             if subresource != "status" and _has_generation(kind) and _generation_moves(kind, old, candidate):
                 meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
