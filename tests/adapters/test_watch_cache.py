@@ -46,6 +46,8 @@ def cache(kube: KubeTestServer) -> Iterator[tuple[WatchCache, list[str]]]:
     )
     watch_cache.start()
     assert watch_cache.wait_synced(10)
+    # the watch follows the LIST at once; a test that kills it must find it open
+    kube.wait_for(lambda: kube.requests.watches(), timeout=10, message="the watch after the LIST")
     yield watch_cache, restarts
     watch_cache.stop()
     api.close()
