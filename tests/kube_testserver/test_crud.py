@@ -542,3 +542,31 @@ def test_a_created_object_starts_with_its_initial_status_and_admission_additions
         ("node.kubernetes.io/not-ready", 300),
         ("node.kubernetes.io/unreachable", 300),
     }
+
+
+def test_probe_defaults_the_service_account_alias_and_go_zero_values(
+    apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
+    body = deployment("web", ns)
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    container.update(
+        stdin=False,
+        livenessProbe={"httpGet": {"port": 8080}, "initialDelaySeconds": 0},
+        ports=[{"containerPort": 8080, "hostPort": 0}],
+    )
+    body["spec"]["template"]["spec"]["serviceAccountName"] = "web"
+    status, stored = raw_request(
+        apps.api_client.configuration.host, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", body
+    )
+    assert status == 201
+    pod_spec = stored["spec"]["template"]["spec"]
+    assert pod_spec["serviceAccount"] == "web"
+    live = pod_spec["containers"][0]
+    assert live["livenessProbe"] == {
+        "httpGet": {"port": 8080, "path": "/", "scheme": "HTTP"},
+        "timeoutSeconds": 1,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }, "zero initialDelaySeconds is not serialized; the rest is defaulted"
+    assert "stdin" not in live and live["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
