@@ -131,3 +131,20 @@ def test_an_apply_that_changes_nothing_it_owns_keeps_foreign_data_keys(
     kubectl.edit({**configmap("settings", ns), "data": {"added-by-hand": "x"}})
     live = cluster.apply(configmap("settings", ns, a="1"), force=True)
     assert live["data"] == {"a": "1", "added-by-hand": "x"}, "force takes only fields Shuttle applies"
+
+
+def test_the_scale_subresource_is_another_managers_write_that_conflicts(
+    cluster: KubernetesCluster, raw: RawClient, ns: str
+) -> None:
+    live = cluster.apply(deployment("web", ns, replicas=2), force=False)
+    scale = Actor(raw, "kubectl-scale").scale(key_of(live), 5)
+    assert (scale["kind"], scale["apiVersion"]) == ("Scale", "autoscaling/v1")
+    assert scale["spec"] == {"replicas": 5} and scale["status"]["selector"] == "app=web"
+    scaled = cluster.get(key_of(live))
+    assert scaled is not None and scaled["spec"]["replicas"] == 5
+    assert managers(scaled)["kubectl-scale"] == ("Update", "scale")
+    with pytest.raises(ClusterConflictError) as raised:
+        cluster.apply(deployment("web", ns, replicas=2), force=False)
+    assert 'conflict with "kubectl-scale" with subresource "scale" using apps/v1: .spec.replicas' in str(
+        raised.value
+    )

@@ -24,6 +24,7 @@ from .errors import ApiError
 from .faults import FaultInjector, FaultRule
 from .requestlog import RequestLog, RequestRecord
 from .resources import ResourceKind
+from .scale import SCALABLE, read_scale, write_scale
 from .selectors import FieldSelector, LabelSelector
 
 __all__ = ["AppState", "build_app", "manager_from_user_agent"]
@@ -243,7 +244,9 @@ class KubeApiApp:
         kind = target.kind
         if kind is None or not self.state.engine.registry.is_installed(kind):
             raise ApiError.no_such_resource()
-        if target.subresource and (target.subresource != "status" or not kind.has_status):
+        if target.subresource == "scale" and kind.kind in SCALABLE:
+            pass
+        elif target.subresource and (target.subresource != "status" or not kind.has_status):
             raise ApiError.no_such_resource()
         if target.namespace is not None and not kind.namespaced:
             raise ApiError.no_such_resource()
@@ -268,6 +271,8 @@ class KubeApiApp:
         if kind.namespaced and method == "POST" and not namespace:
             raise ApiError(405, "the server does not allow this method on the requested resource")
         name = target.name
+        if target.subresource == "scale" and name:
+            return self._scale(kind, namespace, name, method, raw, content_type, manager, dry_run)
         labels = LabelSelector.parse(query.get("labelSelector"))
         fields = FieldSelector.parse(query.get("fieldSelector"))
         if method == "GET":
@@ -339,6 +344,35 @@ class KubeApiApp:
             )
             return _json_response(patched, 201 if created else 200)
         raise ApiError(405, "the server does not allow this method on the requested resource")
+
+    def _scale(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        name: str,
+        method: str,
+        raw: bytes,
+        content_type: str,
+        manager: str,
+        dry_run: bool,
+    ) -> Response:
+        engine = self.state.engine
+        if method == "GET":
+            return _json_response(read_scale(engine, kind, namespace, name))
+        if method not in ("PUT", "PATCH"):
+            raise ApiError(405, "the server does not allow this method on the requested resource")
+        scale = write_scale(
+            engine,
+            kind,
+            namespace,
+            name,
+            method=method,
+            raw=raw,
+            content_type=content_type.split(";", 1)[0].strip().lower(),
+            manager=manager,
+            dry_run=dry_run,
+        )
+        return _json_response(scale)
 
     def _watch(self, target: _Target, query: dict[str, str]) -> Response:
         kind = self._require_kind(target)

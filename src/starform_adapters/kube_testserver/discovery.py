@@ -101,6 +101,18 @@ def _resource(kind: ResourceKind) -> list[Obj]:
                 "verbs": ["get", "patch", "update"],
             }
         )
+    if kind.kind in ("Deployment", "ReplicaSet"):
+        out.append(
+            {
+                "name": f"{kind.plural}/scale",
+                "singularName": "",
+                "namespaced": kind.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     return out
 
 
