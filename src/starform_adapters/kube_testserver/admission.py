@@ -1,5 +1,6 @@
 """What kube-apiserver does to an object when it is created, besides defaulting: each kind's
-create strategy resets the status to its initial value, and the default admission plugins add
+create strategy resets the status to its initial value (a Job's also generates its selector),
+and the default admission plugins add
 what they add (``StorageObjectInUseProtection``: the PVC protection finalizer;
 ``DefaultTolerationSeconds``: a Pod's tolerations of unready and unreachable nodes).
 """
@@ -78,6 +79,29 @@ def _protect_claim(obj: Obj) -> None:
         finalizers.append(PVC_PROTECTION)
 
 
+def _select_own_pods(job: Obj) -> None:
+    """The Job strategy's generated selector: the Job's uid labels its pods (unless the Job
+    chose its own with ``manualSelector``); a Job without labels takes its template's."""
+    spec = job.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector") or spec.get("selector"):
+        return
+    meta = job["metadata"]
+    uid, name = meta.get("uid", ""), meta.get("name", "")
+    generated = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    }
+    template = spec.setdefault("template", {})
+    template_meta = template.setdefault("metadata", {})
+    template_meta["labels"] = {**(template_meta.get("labels") or {}), **generated}
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    spec["manualSelector"] = False
+    if not meta.get("labels"):
+        meta["labels"] = dict(template_meta["labels"])
+
+
 def admit_create(kind_name: str, obj: Obj) -> None:
     """Give a new object its initial status (unless the server's own controllers wrote one) and
     apply the default admission plugins, in place."""
@@ -88,3 +112,5 @@ def admit_create(kind_name: str, obj: Obj) -> None:
         _tolerate_unready_nodes(obj)
     elif kind_name == "PersistentVolumeClaim":
         _protect_claim(obj)
+    elif kind_name == "Job":
+        _select_own_pods(obj)

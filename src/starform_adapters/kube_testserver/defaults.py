@@ -155,8 +155,11 @@ def _job_spec(spec: Obj) -> None:
 
 
 def _job(obj: Obj) -> None:
-    if isinstance(obj.get("spec"), dict):
-        _job_spec(obj["spec"])
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _job_spec(spec)
+        if not spec.get("podFailurePolicy"):
+            spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
 
 
 def _cronjob(obj: Obj) -> None:
