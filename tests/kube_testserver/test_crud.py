@@ -570,3 +570,30 @@ def test_probe_defaults_the_service_account_alias_and_go_zero_values(
         "failureThreshold": 3,
     }, "zero initialDelaySeconds is not serialized; the rest is defaulted"
     assert "stdin" not in live and live["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+
+
+def test_a_new_job_selects_its_pods_by_its_uid(kube: KubeTestServer, ns: str) -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "once"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "a", "image": "busybox:1"}]}
+            }
+        },
+    }
+    status, created = raw_request(kube.url, "POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job)
+    assert status == 201
+    uid = created["metadata"]["uid"]
+    assert created["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert created["spec"]["manualSelector"] is False
+    assert created["spec"]["podReplacementPolicy"] == "TerminatingOrFailed"
+    expected = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": "once",
+        "controller-uid": uid,
+        "job-name": "once",
+    }
+    assert created["spec"]["template"]["metadata"]["labels"] == expected
+    assert created["metadata"]["labels"] == expected, "a Job without labels takes its template's"
