@@ -15,7 +15,7 @@ from tests.envtest.control_plane import ControlPlane
 from tests.envtest.raw import RawClient
 from tests.envtest.waiting import wait_until
 from tests.realkube.controllers import CONTROLLER, REVISION, act_as_controllers, rollout_done
-from tests.realkube.payloads import LB_NAME, LB_NAMESPACE
+from tests.realkube.payloads import LB_NAME, LB_NAMESPACE, install_load_balancer
 
 from starform_adapters.starbase import InMemorySource
 from starform_apps.shuttle import Shuttle, ShuttleConfig, build_shuttle
@@ -29,16 +29,7 @@ _NEW_IMAGE = "registry.digitalocean.com/starform/shop-storefront@sha256:" + "5" 
 @pytest.fixture
 def raw(own_kube_apiserver: ControlPlane) -> Iterator[RawClient]:
     client = RawClient(own_kube_apiserver.configuration())
-    gateway = Actor(client, "envoy-gateway")
-    gateway.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LB_NAMESPACE}})
-    gateway.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": LB_NAME, "namespace": LB_NAMESPACE},
-            "spec": {"type": "LoadBalancer", "ports": [{"name": "https", "port": 443, "targetPort": 10443}]},
-        }
-    )
+    install_load_balancer(client)
     yield client
     client.close()
 

@@ -7,10 +7,9 @@ import itertools
 from collections.abc import Callable, Iterator
 
 import pytest
-from tests.envtest.actors import Actor
 from tests.envtest.control_plane import ControlPlane
 from tests.envtest.raw import RawClient
-from tests.realkube.payloads import LB_NAME, LB_NAMESPACE, relocated
+from tests.realkube.payloads import install_load_balancer, relocated
 from tests.realkube.shuttle_view import ShuttleView
 
 from starform_adapters.kubernetes import KubeApi, KubernetesCluster
@@ -29,17 +28,8 @@ def raw(kube_apiserver: ControlPlane) -> Iterator[RawClient]:
 
 @pytest.fixture
 def load_balancer(raw: RawClient) -> None:
-    """The gateway's LoadBalancer Service, applied by the gateway (idempotent per session)."""
-    gateway = Actor(raw, "envoy-gateway")
-    gateway.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LB_NAMESPACE}})
-    gateway.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": LB_NAME, "namespace": LB_NAMESPACE},
-            "spec": {"type": "LoadBalancer", "ports": [{"name": "https", "port": 443, "targetPort": 10443}]},
-        }
-    )
+    """The gateway's LoadBalancer Service (idempotent per session)."""
+    install_load_balancer(raw)
 
 
 @pytest.fixture
