@@ -22,6 +22,7 @@ class Reply:
 
     status: int
     body: Any
+    headers: dict[str, str] = attrs.field(factory=dict, eq=False)
 
     @property
     def ok(self) -> bool:
@@ -71,4 +72,4 @@ class RawClient:
             decoded = json.loads(data) if data else None
         except ValueError:
             decoded = data.decode("utf-8", "replace")
-        return Reply(int(response.status), decoded)
+        return Reply(int(response.status), decoded, dict(response.headers or {}))

@@ -335,9 +335,11 @@ def test_schema_rejection_is_422_naming_the_field(
     assert 'Deployment.apps "web" is invalid: spec.replicas' in body["message"]
     unknown = deployment("web", ns)
     unknown["spec"]["template"]["spec"]["containers"][0]["imagePolicy"] = "x"
-    code, body = raw_request(kube.url, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", unknown)
-    assert code == 422
-    assert "spec.template.spec.containers[0].imagePolicy" in body["message"]
+    code, body = raw_request(
+        kube.url, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments?fieldValidation=Strict", unknown
+    )
+    assert code == 400, "an unknown field is a decoding error, before validation"
+    assert 'unknown field "spec.template.spec.containers[0].imagePolicy"' in body["message"]
     with pytest.raises(ApiException) as err:
         core.create_namespaced_config_map(ns, {"metadata": {"name": "Bad_Name"}})
     assert err.value.status == 422
@@ -597,3 +599,43 @@ def test_a_new_job_selects_its_pods_by_its_uid(kube: KubeTestServer, ns: str) ->
     }
     assert created["spec"]["template"]["metadata"]["labels"] == expected
     assert created["metadata"]["labels"] == expected, "a Job without labels takes its template's"
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "warning"),
+    [
+        (None, 201, '299 - "unknown field \\"spec.template.spec.containers[0].colour\\""'),
+        ("Warn", 201, '299 - "unknown field \\"spec.template.spec.containers[0].colour\\""'),
+        ("Ignore", 201, None),
+        ("Strict", 400, None),
+    ],
+)
+def test_field_validation_of_a_create_as_kube_apiserver_does_it(
+    kube: KubeTestServer, ns: str, mode: str | None, status: int, warning: str | None
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    body = deployment(f"fv-{(mode or 'default').lower()}", ns)
+    body["spec"]["template"]["spec"]["containers"][0]["colour"] = "blue"
+    query = f"?fieldValidation={mode}" if mode else ""
+    request = urllib.request.Request(
+        f"{kube.url}/apis/apps/v1/namespaces/{ns}/deployments{query}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answered, headers, payload = response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        answered, headers, payload = exc.code, exc.headers, json.loads(exc.read())
+    assert answered == status
+    assert headers.get("Warning") == warning
+    if status == 201:
+        assert "colour" not in payload["spec"]["template"]["spec"]["containers"][0], "the field is dropped"
+    else:
+        assert payload["message"] == (
+            'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: '
+            'unknown field "spec.template.spec.containers[0].colour"'
+        )

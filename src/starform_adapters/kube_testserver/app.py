@@ -22,6 +22,7 @@ from ._json import Obj
 from .engine import APPLY_PATCH, Engine
 from .errors import ApiError
 from .faults import FaultInjector, FaultRule
+from .field_validation import request_validation
 from .requestlog import RequestLog, RequestRecord
 from .resources import ResourceKind
 from .scale import SCALABLE, read_scale, write_scale
@@ -199,7 +200,11 @@ class KubeApiApp:
                 response = self._watch(target, query)
             else:
                 body = await request.body()
-                response = self._dispatch(target, method, query, body, content_type, manager, dry_run)
+                is_patch = method == "PATCH"
+                with request_validation(query.get("fieldValidation"), patch=is_patch) as warnings:
+                    response = self._dispatch(target, method, query, body, content_type, manager, dry_run)
+                if warnings:
+                    response.headers["Warning"] = ", ".join(warnings)
         except ApiError as exc:
             response = _json_response(exc.status(), exc.code)
         record(response.status_code)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import ssa, structure
+from . import field_validation, ssa, structure
 from ._json import Obj, clone, format_time
 from .admission import admit_create
 from .clock import SettableClock
@@ -520,6 +520,7 @@ class Engine:
         if old is not None:
             check_immutable(kind, old, candidate)
         if not trusted:
+            field_validation.enforce(kind, candidate)
             validate(kind, candidate)
         if managed_fields is None:
             managed_fields = ssa.update_managed_fields(

@@ -10,13 +10,16 @@ whatever ``fieldValidation`` says; the path is structured-merge-diff's
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
+
+import attrs
 
 from . import structure
 from .errors import ApiError
 from .resources import ResourceKind
 
-__all__ = ["check_apply_typed"]
+__all__ = ["Undeclared", "check_apply_typed", "undeclared_fields"]
 
 
 def _key_element(item: Any, keys: tuple[str, ...]) -> str:
@@ -24,24 +27,37 @@ def _key_element(item: Any, keys: tuple[str, ...]) -> str:
     return f"[{','.join(parts)}]"
 
 
-def _undeclared(value: Any, node: structure.Node, path: str) -> str | None:
+@attrs.frozen
+class Undeclared:
+    """A field the schema does not declare: where it is, and its path in both notations."""
+
+    parent: dict[str, Any]
+    key: str
+    path: str
+    """structured-merge-diff's path (``.spec.containers[name="app"].x``)."""
+    indexed_path: str
+    """The decoder's path (``spec.containers[0].x``)."""
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _walk(value: Any, node: structure.Node, path: str, indexed: str) -> Iterator[Undeclared]:
     resolved = structure._resolve(node)
     if resolved is None:
-        return None
+        return
     if isinstance(value, dict) and "properties" in resolved:
         properties = resolved["properties"]
         extra = resolved.get("additionalProperties")
-        for key in value:
+        for key in list(value):
             if key not in properties and not extra:
-                return f"{path}.{key}"
-            found = _undeclared(value[key], structure.child(node, key), f"{path}.{key}")
-            if found:
-                return found
+                yield Undeclared(value, key, f"{path}.{key}", _join(indexed, key))
+            else:
+                yield from _walk(value[key], structure.child(node, key), f"{path}.{key}", _join(indexed, key))
     elif isinstance(value, dict) and structure.is_map_type(node):
         for key, entry in value.items():
-            found = _undeclared(entry, structure.child(node, key), f"{path}.{key}")
-            if found:
-                return found
+            yield from _walk(entry, structure.child(node, key), f"{path}.{key}", _join(indexed, key))
     elif isinstance(value, list):
         info = structure.list_info(node)
         for index, entry in enumerate(value):
@@ -51,19 +67,23 @@ def _undeclared(value: Any, node: structure.Node, path: str) -> str | None:
                 element = f"[={json.dumps(entry, separators=(',', ':'))}]"
             else:
                 element = f"[{index}]"
-            found = _undeclared(entry, structure.item(node), f"{path}{element}")
-            if found:
-                return found
-    return None
+            yield from _walk(entry, structure.item(node), f"{path}{element}", f"{indexed}[{index}]")
+
+
+def undeclared_fields(kind: ResourceKind, obj: dict[str, Any]) -> list[Undeclared]:
+    """Every field of ``obj`` the kind's schema does not declare (none for custom resources,
+    which are pruned to their schema instead)."""
+    if kind.is_crd:
+        return []
+    return list(_walk(obj, structure.root(kind), "", ""))
 
 
 def check_apply_typed(kind: ResourceKind, namespace: str | None, name: str, config: dict[str, Any]) -> None:
     """Raise kube-apiserver's ``500`` when ``config`` has a field the kind's schema lacks."""
-    if kind.is_crd:
-        return  # custom resources are pruned to their schema instead
-    path = _undeclared(config, structure.root(kind), "")
-    if path is None:
+    found = undeclared_fields(kind, config)
+    if not found:
         return
+    path = found[0].path
     group_version = kind.api_version
     raise ApiError(
         500,
