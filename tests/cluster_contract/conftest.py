@@ -20,7 +20,7 @@ def _test_server() -> Iterator[KubeTestServer]:
         yield server
 
 
-@pytest.fixture(params=["test-server", "kube-apiserver"])
+@pytest.fixture(params=["test-server", pytest.param("kube-apiserver", marks=pytest.mark.real_kube_apiserver)])
 def backend(request: pytest.FixtureRequest) -> Backend:
     """Each contract test runs once per server."""
     if request.param == "test-server":
