@@ -46,6 +46,8 @@ def cache(kube: KubeTestServer) -> Iterator[tuple[WatchCache, list[str]]]:
     )
     watch_cache.start()
     assert watch_cache.wait_synced(10)
+    # the watch follows the LIST at once; a test that kills it must find it open
+    kube.wait_for(lambda: kube.requests.watches(), timeout=10, message="the watch after the LIST")
     yield watch_cache, restarts
     watch_cache.stop()
     api.close()
@@ -96,13 +98,55 @@ def test_a_resume_answered_410_gone_relists(
     assert len(kube.requests.lists()) == 1, "one relist repaired the cache"
 
 
-def test_a_dropped_connection_recovers(kube: KubeTestServer, cache: tuple[WatchCache, list[str]]) -> None:
-    watch_cache, _ = cache
-    watches_before = len(kube.requests.watches())
+def test_a_dropped_connection_resumes_the_watch_without_a_relist(
+    kube: KubeTestServer, cache: tuple[WatchCache, list[str]]
+) -> None:
+    watch_cache, restarts = cache
+    kube.apply_as("shuttle", _configmap("before-drop"))
+    kube.wait_for(lambda: _names(watch_cache) == {"before-drop"}, timeout=10, message="the first object")
+    kube.clear_request_log()
     kube.kill_watches(abrupt=True)
     kube.apply_as("shuttle", _configmap("after-drop"))
-    kube.wait_for(lambda: _names(watch_cache) == {"after-drop"}, timeout=15, message="the cache to recover")
-    assert len(kube.requests.watches()) > watches_before, "a new watch replaced the dropped one"
+    kube.wait_for(
+        lambda: _names(watch_cache) == {"before-drop", "after-drop"},
+        timeout=15,
+        message="the cache to recover",
+    )
+    resumed = kube.requests.watches()
+    assert resumed, "a new watch replaced the dropped one"
+    assert all(r.query.get("resourceVersion") not in (None, "", "0") for r in resumed), "it resumed"
+    assert kube.requests.lists() == [], "the version was still good: no LIST"
+    assert restarts == ["ConfigMap"], "the break is counted as one restart"
+
+
+def test_a_refused_watch_is_retried_from_the_same_version(
+    kube: KubeTestServer, cache: tuple[WatchCache, list[str]]
+) -> None:
+    watch_cache, restarts = cache
+    kube.inject("throttle", verbs=["watch"], retry_after=0, max_times=2)
+    kube.clear_request_log()
+    kube.kill_watches()
+    kube.apply_as("shuttle", _configmap("after-throttle"))
+    kube.wait_for(
+        lambda: _names(watch_cache) == {"after-throttle"}, timeout=15, message="the cache to catch up"
+    )
+    versions = {r.query.get("resourceVersion") for r in kube.requests.watches()}
+    assert len(kube.requests.watches()) >= 3 and len(versions) == 1, "every retry asked for the same version"
+    assert kube.requests.lists() == []
+    assert restarts == ["ConfigMap", "ConfigMap"]
+
+
+def test_an_error_answer_to_the_watch_relists(
+    kube: KubeTestServer, cache: tuple[WatchCache, list[str]]
+) -> None:
+    watch_cache, restarts = cache
+    kube.inject("error", status=500, verbs=["watch"], max_times=1)
+    kube.clear_request_log()
+    kube.kill_watches()
+    kube.apply_as("shuttle", _configmap("after-error"))
+    kube.wait_for(lambda: _names(watch_cache) == {"after-error"}, timeout=15, message="the cache to catch up")
+    assert len(kube.requests.lists()) == 1
+    assert restarts == ["ConfigMap"]
 
 
 def test_a_write_answer_never_replaces_a_newer_watched_version(

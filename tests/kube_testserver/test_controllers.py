@@ -161,7 +161,7 @@ def test_cronjob_records_last_schedule_time(
             },
         },
     )
-    assert batch.read_namespaced_cron_job("tick", ns).status is None
+    assert batch.read_namespaced_cron_job("tick", ns).status.last_schedule_time is None
     kube.advance_clock(20 * 60)
     cron = batch.read_namespaced_cron_job("tick", ns)
     assert cron.status.last_schedule_time == dt.datetime(2030, 1, 1, 12, 15, tzinfo=dt.UTC)

@@ -22,7 +22,7 @@ def test_create_get_replace_delete_configmap(core: kubernetes.client.CoreV1Api, 
     created = core.create_namespaced_config_map(ns, {"metadata": {"name": "cfg"}, "data": {"a": "1"}})
     assert created.metadata.uid
     assert created.metadata.resource_version
-    assert created.metadata.generation == 1
+    assert created.metadata.generation is None, "ConfigMaps have no generation on kube-apiserver"
     assert created.metadata.creation_timestamp
     got = core.read_namespaced_config_map("cfg", ns)
     assert got.data == {"a": "1"}
@@ -53,7 +53,7 @@ def test_not_found_and_already_exists_are_status_objects(core: kubernetes.client
     body = _status(err.value)
     assert err.value.status == 409
     assert body["reason"] == "AlreadyExists"
-    assert body["details"] == {"name": "s", "group": "", "kind": "secrets"}
+    assert body["details"] == {"name": "s", "kind": "secrets"}  # Go omits the empty (core) group
 
 
 def test_create_in_missing_namespace_is_404(core: kubernetes.client.CoreV1Api) -> None:
@@ -335,9 +335,11 @@ def test_schema_rejection_is_422_naming_the_field(
     assert 'Deployment.apps "web" is invalid: spec.replicas' in body["message"]
     unknown = deployment("web", ns)
     unknown["spec"]["template"]["spec"]["containers"][0]["imagePolicy"] = "x"
-    code, body = raw_request(kube.url, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", unknown)
-    assert code == 422
-    assert "spec.template.spec.containers[0].imagePolicy" in body["message"]
+    code, body = raw_request(
+        kube.url, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments?fieldValidation=Strict", unknown
+    )
+    assert code == 400, "an unknown field is a decoding error, before validation"
+    assert 'unknown field "spec.template.spec.containers[0].imagePolicy"' in body["message"]
     with pytest.raises(ApiException) as err:
         core.create_namespaced_config_map(ns, {"metadata": {"name": "Bad_Name"}})
     assert err.value.status == 422
@@ -377,8 +379,10 @@ def _generation_checks(apps: kubernetes.client.AppsV1Api, ns: str) -> None:
     assert labelled.metadata.generation == 1
     scaled = apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 3}})
     assert scaled.metadata.generation == 2
+    annotated = apps.patch_namespaced_deployment("web", ns, {"metadata": {"annotations": {"x": "1"}}})
+    assert annotated.metadata.generation == 3, "a Deployment's annotations move its generation"
     status_write = apps.patch_namespaced_deployment_status("web", ns, {"status": {"replicas": 99}})
-    assert status_write.metadata.generation == 2
+    assert status_write.metadata.generation == 3
     assert status_write.status.replicas == 99
     ignored = apps.patch_namespaced_deployment("web", ns, {"status": {"replicas": 1}})
     assert ignored.status.replicas == 99
@@ -495,3 +499,143 @@ def test_request_log_counts_calls(kube: KubeTestServer, core: kubernetes.client.
     core.read_namespaced_config_map("a", ns)
     assert kube.requests.writes() == []
     assert kube.requests.lists() == []
+
+
+def test_a_status_write_may_set_annotations_but_not_labels_nor_spec(
+    apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
+    apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=1))
+    before = apps.read_namespaced_deployment("web", ns)
+    written = apps.patch_namespaced_deployment_status(
+        "web",
+        ns,
+        {
+            "metadata": {"annotations": {"deployment.kubernetes.io/revision": "9"}, "labels": {"x": "y"}},
+            "spec": {"replicas": 5},
+            "status": {"observedGeneration": 1},
+        },
+    )
+    assert written.metadata.annotations["deployment.kubernetes.io/revision"] == "9"
+    assert "x" not in (written.metadata.labels or {})
+    assert written.spec.replicas == 1
+    assert written.metadata.generation == before.metadata.generation, "a status write keeps the generation"
+
+
+def test_a_created_object_starts_with_its_initial_status_and_admission_additions(
+    core: kubernetes.client.CoreV1Api, ns: str
+) -> None:
+    claim = core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    )
+    assert claim.metadata.finalizers == ["kubernetes.io/pvc-protection"]
+    service = core.create_namespaced_service(
+        ns, {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    assert service.status.to_dict() == {"conditions": None, "load_balancer": {"ingress": None}}
+    pod = core.create_namespaced_pod(
+        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx:1.27"}]}}
+    )
+    assert (pod.status.phase, pod.status.qos_class) == ("Pending", "BestEffort")
+    assert {(t.key, t.toleration_seconds) for t in pod.spec.tolerations} == {
+        ("node.kubernetes.io/not-ready", 300),
+        ("node.kubernetes.io/unreachable", 300),
+    }
+
+
+def test_probe_defaults_the_service_account_alias_and_go_zero_values(
+    apps: kubernetes.client.AppsV1Api, ns: str
+) -> None:
+    body = deployment("web", ns)
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    container.update(
+        stdin=False,
+        livenessProbe={"httpGet": {"port": 8080}, "initialDelaySeconds": 0},
+        ports=[{"containerPort": 8080, "hostPort": 0}],
+    )
+    body["spec"]["template"]["spec"]["serviceAccountName"] = "web"
+    status, stored = raw_request(
+        apps.api_client.configuration.host, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", body
+    )
+    assert status == 201
+    pod_spec = stored["spec"]["template"]["spec"]
+    assert pod_spec["serviceAccount"] == "web"
+    live = pod_spec["containers"][0]
+    assert live["livenessProbe"] == {
+        "httpGet": {"port": 8080, "path": "/", "scheme": "HTTP"},
+        "timeoutSeconds": 1,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }, "zero initialDelaySeconds is not serialized; the rest is defaulted"
+    assert "stdin" not in live and live["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+
+
+def test_a_new_job_selects_its_pods_by_its_uid(kube: KubeTestServer, ns: str) -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "once"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "a", "image": "busybox:1"}]}
+            }
+        },
+    }
+    status, created = raw_request(kube.url, "POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job)
+    assert status == 201
+    uid = created["metadata"]["uid"]
+    assert created["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert created["spec"]["manualSelector"] is False
+    assert created["spec"]["podReplacementPolicy"] == "TerminatingOrFailed"
+    expected = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": "once",
+        "controller-uid": uid,
+        "job-name": "once",
+    }
+    assert created["spec"]["template"]["metadata"]["labels"] == expected
+    assert created["metadata"]["labels"] == expected, "a Job without labels takes its template's"
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "warning"),
+    [
+        (None, 201, '299 - "unknown field \\"spec.template.spec.containers[0].colour\\""'),
+        ("Warn", 201, '299 - "unknown field \\"spec.template.spec.containers[0].colour\\""'),
+        ("Ignore", 201, None),
+        ("Strict", 400, None),
+    ],
+)
+def test_field_validation_of_a_create_as_kube_apiserver_does_it(
+    kube: KubeTestServer, ns: str, mode: str | None, status: int, warning: str | None
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    body = deployment(f"fv-{(mode or 'default').lower()}", ns)
+    body["spec"]["template"]["spec"]["containers"][0]["colour"] = "blue"
+    query = f"?fieldValidation={mode}" if mode else ""
+    request = urllib.request.Request(
+        f"{kube.url}/apis/apps/v1/namespaces/{ns}/deployments{query}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answered, headers, payload = response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        answered, headers, payload = exc.code, exc.headers, json.loads(exc.read())
+    assert answered == status
+    assert headers.get("Warning") == warning
+    if status == 201:
+        assert "colour" not in payload["spec"]["template"]["spec"]["containers"][0], "the field is dropped"
+    else:
+        assert payload["message"] == (
+            'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: '
+            'unknown field "spec.template.spec.containers[0].colour"'
+        )

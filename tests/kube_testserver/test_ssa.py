@@ -323,3 +323,23 @@ def test_apply_to_status_subresource(
         assert entry["fieldsV1"] == {"f:status": {"f:observedGeneration": {}, "f:replicas": {}}}
     finally:
         kube.set_controllers_enabled(True)
+
+
+def test_an_apply_with_an_undeclared_field_is_refused_before_merging_as_kube_apiserver_does(
+    kube: KubeTestServer, ns: str
+) -> None:
+    body = deployment("typo", ns)
+    body["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    status, answer = raw_request(
+        kube.url,
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{ns}/deployments/typo?fieldManager=shuttle",
+        body,
+        content_type=APPLY,
+    )
+    assert status == 500 and "reason" not in answer
+    assert answer["message"] == (
+        f"failed to create typed patch object ({ns}/typo; apps/v1, Kind=Deployment): "
+        '.spec.template.spec.containers[name="app"].imagePullPolicyy: field not declared in schema'
+    )
+    assert kube.get("apps/v1", "Deployment", "typo", namespace=ns) is None

@@ -22,8 +22,10 @@ from ._json import Obj
 from .engine import APPLY_PATCH, Engine
 from .errors import ApiError
 from .faults import FaultInjector, FaultRule
+from .field_validation import request_validation
 from .requestlog import RequestLog, RequestRecord
 from .resources import ResourceKind
+from .scale import SCALABLE, read_scale, write_scale
 from .selectors import FieldSelector, LabelSelector
 
 __all__ = ["AppState", "build_app", "manager_from_user_agent"]
@@ -191,14 +193,18 @@ class KubeApiApp:
             if path == "/version":
                 response = _json_response(discovery.version_info())
             elif target is None:
-                raise ApiError(404, "the server could not find the requested resource")
+                raise ApiError.no_such_resource()
             elif target.discovery:
                 response = self._discovery(target)
             elif verb == "watch":
                 response = self._watch(target, query)
             else:
                 body = await request.body()
-                response = self._dispatch(target, method, query, body, content_type, manager, dry_run)
+                is_patch = method == "PATCH"
+                with request_validation(query.get("fieldValidation"), patch=is_patch) as warnings:
+                    response = self._dispatch(target, method, query, body, content_type, manager, dry_run)
+                if warnings:
+                    response.headers["Warning"] = ", ".join(warnings)
         except ApiError as exc:
             response = _json_response(exc.status(), exc.code)
         record(response.status_code)
@@ -236,17 +242,19 @@ class KubeApiApp:
         else:
             document = discovery.resource_list(registry, target.group, target.version)
         if document is None:
-            raise ApiError(404, "the server could not find the requested resource")
+            raise ApiError.no_such_resource()
         return _json_response(document)
 
     def _require_kind(self, target: _Target) -> ResourceKind:
         kind = target.kind
         if kind is None or not self.state.engine.registry.is_installed(kind):
-            raise ApiError(404, "the server could not find the requested resource")
-        if target.subresource and (target.subresource != "status" or not kind.has_status):
-            raise ApiError(404, "the server could not find the requested resource")
+            raise ApiError.no_such_resource()
+        if target.subresource == "scale" and kind.kind in SCALABLE:
+            pass
+        elif target.subresource and (target.subresource != "status" or not kind.has_status):
+            raise ApiError.no_such_resource()
         if target.namespace is not None and not kind.namespaced:
-            raise ApiError(404, "the server could not find the requested resource")
+            raise ApiError.no_such_resource()
         return kind
 
     def _dispatch(
@@ -268,6 +276,8 @@ class KubeApiApp:
         if kind.namespaced and method == "POST" and not namespace:
             raise ApiError(405, "the server does not allow this method on the requested resource")
         name = target.name
+        if target.subresource == "scale" and name:
+            return self._scale(kind, namespace, name, method, raw, content_type, manager, dry_run)
         labels = LabelSelector.parse(query.get("labelSelector"))
         fields = FieldSelector.parse(query.get("fieldSelector"))
         if method == "GET":
@@ -339,6 +349,35 @@ class KubeApiApp:
             )
             return _json_response(patched, 201 if created else 200)
         raise ApiError(405, "the server does not allow this method on the requested resource")
+
+    def _scale(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        name: str,
+        method: str,
+        raw: bytes,
+        content_type: str,
+        manager: str,
+        dry_run: bool,
+    ) -> Response:
+        engine = self.state.engine
+        if method == "GET":
+            return _json_response(read_scale(engine, kind, namespace, name))
+        if method not in ("PUT", "PATCH"):
+            raise ApiError(405, "the server does not allow this method on the requested resource")
+        scale = write_scale(
+            engine,
+            kind,
+            namespace,
+            name,
+            method=method,
+            raw=raw,
+            content_type=content_type.split(";", 1)[0].strip().lower(),
+            manager=manager,
+            dry_run=dry_run,
+        )
+        return _json_response(scale)
 
     def _watch(self, target: _Target, query: dict[str, str]) -> Response:
         kind = self._require_kind(target)

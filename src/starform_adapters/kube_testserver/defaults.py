@@ -37,7 +37,43 @@ def image_pull_policy(image: str) -> str:
     return "IfNotPresent"
 
 
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+_PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
+
+# Go value fields tagged ``omitempty``: a zero value is not serialized, so it never comes back
+_CONTAINER_ZEROS = ("stdin", "stdinOnce", "tty")
+_POD_SPEC_ZEROS = ("hostNetwork", "hostPID", "hostIPC")
+
+
+def _drop_zeros(obj: Obj, fields: tuple[str, ...]) -> None:
+    for field in fields:
+        if field in obj and obj[field] in (0, False) and not isinstance(obj[field], float):
+            del obj[field]
+
+
+def _http_get(action: Any) -> None:
+    if isinstance(action, dict) and isinstance(action.get("httpGet"), dict):
+        action["httpGet"].setdefault("path", "/")
+        action["httpGet"].setdefault("scheme", "HTTP")
+
+
+def _probe(probe: Obj) -> None:
+    for field, value in _PROBE_DEFAULTS.items():
+        if not probe.get(field):
+            probe[field] = value
+    _drop_zeros(probe, ("initialDelaySeconds",))
+    _http_get(probe)
+
+
 def _container(container: Obj) -> None:
+    for name in _PROBES:
+        if isinstance(container.get(name), dict):
+            _probe(container[name])
+    lifecycle = container.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        for hook in ("postStart", "preStop"):
+            _http_get(lifecycle.get(hook))
+    _drop_zeros(container, _CONTAINER_ZEROS)
     if isinstance(container.get("image"), str):
         container.setdefault("imagePullPolicy", image_pull_policy(container["image"]))
     container.setdefault("terminationMessagePath", "/dev/termination-log")
@@ -46,6 +82,7 @@ def _container(container: Obj) -> None:
     for port in container.get("ports") or ():
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
+            _drop_zeros(port, ("hostPort",))
 
 
 def _volume(volume: Obj) -> None:
@@ -61,6 +98,12 @@ def pod_spec(spec: Obj) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
+    # the deprecated serviceAccount mirrors serviceAccountName (either way round)
+    if spec.get("serviceAccountName") and not spec.get("serviceAccount"):
+        spec["serviceAccount"] = spec["serviceAccountName"]
+    elif spec.get("serviceAccount") and not spec.get("serviceAccountName"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    _drop_zeros(spec, _POD_SPEC_ZEROS)
     for field in ("containers", "initContainers"):
         for container in spec.get(field) or ():
             if isinstance(container, dict):
@@ -91,6 +134,7 @@ def _deployment(obj: Obj) -> None:
                 rolling.setdefault("maxSurge", "25%")
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("progressDeadlineSeconds", 600)
+    _drop_zeros(spec, ("minReadySeconds", "paused"))
     _template(spec)
 
 
@@ -111,8 +155,11 @@ def _job_spec(spec: Obj) -> None:
 
 
 def _job(obj: Obj) -> None:
-    if isinstance(obj.get("spec"), dict):
-        _job_spec(obj["spec"])
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _job_spec(spec)
+        if not spec.get("podFailurePolicy"):
+            spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
 
 
 def _cronjob(obj: Obj) -> None:
@@ -143,9 +190,11 @@ def _service(obj: Obj, alloc: Allocators) -> None:
         return
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
+    _drop_zeros(spec, ("publishNotReadyAddresses", "healthCheckNodePort"))
     for port in spec.get("ports") or ():
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
+            _drop_zeros(port, ("nodePort",))
             if "port" in port:
                 port.setdefault("targetPort", port["port"])
             if spec["type"] in ("NodePort", "LoadBalancer"):

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from ._json import Obj
 from .resources import ResourceKind, ResourceRegistry
 
-__all__ = ["api_group", "api_group_list", "api_versions", "resource_list", "version_info"]
+__all__ = [
+    "api_group",
+    "api_group_list",
+    "api_versions",
+    "resource_list",
+    "storage_version_hash",
+    "version_info",
+]
 
 _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -15,6 +25,10 @@ def version_info() -> Obj:
     return {
         "major": "1",
         "minor": "37",
+        "emulationMajor": "1",
+        "emulationMinor": "37",
+        "minCompatibilityMajor": "1",
+        "minCompatibilityMinor": "36",
         "gitVersion": "v1.37.0-starform-testserver",
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
@@ -56,6 +70,13 @@ def api_group(registry: ResourceRegistry, group: str) -> Obj | None:
     return None
 
 
+def storage_version_hash(kind: ResourceKind) -> str:
+    """kube-apiserver's ``storageVersionHash``: base64 of the first 8 bytes of the SHA-256 of
+    ``<group>/<version>/<Kind>`` (the version it stores; the served one here)."""
+    digest = hashlib.sha256(f"{kind.group}/{kind.version}/{kind.kind}".encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
+
+
 def _resource(kind: ResourceKind) -> list[Obj]:
     main: Obj = {
         "name": kind.plural,
@@ -63,6 +84,7 @@ def _resource(kind: ResourceKind) -> list[Obj]:
         "namespaced": kind.namespaced,
         "kind": kind.kind,
         "verbs": list(_VERBS),
+        "storageVersionHash": storage_version_hash(kind),
     }
     if kind.short_names:
         main["shortNames"] = list(kind.short_names)
@@ -76,6 +98,18 @@ def _resource(kind: ResourceKind) -> list[Obj]:
                 "singularName": "",
                 "namespaced": kind.namespaced,
                 "kind": kind.kind,
+                "verbs": ["get", "patch", "update"],
+            }
+        )
+    if kind.kind in ("Deployment", "ReplicaSet"):
+        out.append(
+            {
+                "name": f"{kind.plural}/scale",
+                "singularName": "",
+                "namespaced": kind.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
                 "verbs": ["get", "patch", "update"],
             }
         )

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import ssa, structure
+from . import field_validation, ssa, structure
 from ._json import Obj, clone, format_time
+from .admission import admit_create
 from .clock import SettableClock
 from .defaults import Allocators, apply_defaults
 from .errors import ApiError
@@ -29,6 +30,7 @@ from .patches import json_merge_patch, json_patch, strategic_merge_patch
 from .resources import ResourceKind, ResourceRegistry
 from .selectors import FieldSelector, LabelSelector
 from .store import Store
+from .typed_patch import check_apply_typed
 from .validation import check_immutable, validate
 
 if TYPE_CHECKING:
@@ -58,6 +60,27 @@ def _meta(obj: Obj) -> Obj:
 
 def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+_GENERATION_KINDS = frozenset(
+    {"Deployment", "ReplicaSet", "Job", "CronJob", "HorizontalPodAutoscaler", "NetworkPolicy", "Pod"}
+)
+"""Built-in kinds whose registry strategy sets ``metadata.generation`` (custom resources all do);
+the others (ConfigMap, Secret, Service, Namespace, ...) have none."""
+
+
+def _has_generation(kind: ResourceKind) -> bool:
+    return kind.is_crd or kind.kind in _GENERATION_KINDS
+
+
+def _generation_moves(kind: ResourceKind, old: Obj, new: Obj) -> bool:
+    """Spec changes move the generation; a Deployment's annotations too (they are copied to its
+    ReplicaSets, so the deployment controller must see them as a new generation)."""
+    if _spec_part(old) != _spec_part(new):
+        return True
+    if kind.kind != "Deployment":
+        return False
+    return (old["metadata"].get("annotations") or {}) != (new["metadata"].get("annotations") or {})
 
 
 def _without_times(obj: Obj) -> Obj:
@@ -332,8 +355,19 @@ class Engine:
         if not manager:
             raise ApiError(
                 422,
-                "PATCH, application/apply-patch+yaml requires a non-empty fieldManager query parameter",
-                reason="Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: '
+                "fieldManager: Required value: is required for apply patch",
+                details={
+                    "group": "meta.k8s.io",
+                    "kind": "PatchOptions",
+                    "causes": [
+                        {
+                            "reason": "FieldValueRequired",
+                            "message": "Required value: is required for apply patch",
+                            "field": "fieldManager",
+                        }
+                    ],
+                },
             )
         try:
             config = self._load_apply(raw)
@@ -352,6 +386,7 @@ class Engine:
             raise ApiError(400, "the name of the object does not match the name on the URL")
         if kind.namespaced and meta.get("namespace") not in (None, namespace):
             raise ApiError(400, "the namespace of the object does not match the namespace on the request")
+        check_apply_typed(kind, namespace, name, config)
         with self.store.lock:
             old = self.stored(kind, namespace, name)
             if old is None and subresource:
@@ -437,13 +472,20 @@ class Engine:
         meta = _meta(candidate)
         if old is not None:
             if subresource == "status":
+                # a status write changes the status and, as kube-apiserver's status strategies
+                # allow, the annotations (the deployment controller sets its revision that way)
                 status = candidate.get("status")
+                annotations = meta.get("annotations")
                 candidate = clone(old)
                 meta = candidate["metadata"]
                 if status is None:
                     candidate.pop("status", None)
                 else:
                     candidate["status"] = status
+                if annotations:
+                    meta["annotations"] = annotations
+                else:
+                    meta.pop("annotations", None)
             elif kind.has_status:
                 if "status" in old:
                     candidate["status"] = clone(old["status"])
@@ -451,14 +493,20 @@ class Engine:
                     candidate.pop("status", None)
             old_meta = old["metadata"]
             for field in ("uid", "creationTimestamp", "name", "generation"):
-                meta[field] = old_meta[field]
+                if field in old_meta:
+                    meta[field] = old_meta[field]
+                else:
+                    meta.pop(field, None)
             meta["managedFields"] = clone(old_meta.get("managedFields") or [])
             if kind.kind == "Service":
                 _keep_service_allocations(old, candidate)
         else:
             meta["uid"] = self.new_uid()
             meta["creationTimestamp"] = format_time(self.now())
-            meta["generation"] = 1
+            if _has_generation(kind):
+                meta["generation"] = 1
+            else:
+                meta.pop("generation", None)
             meta.pop("managedFields", None)
         if kind.namespaced:
             meta["namespace"] = space
@@ -472,6 +520,7 @@ class Engine:
         if old is not None:
             check_immutable(kind, old, candidate)
         if not trusted:
+            field_validation.enforce(kind, candidate)
             validate(kind, candidate)
         if managed_fields is None:
             managed_fields = ssa.update_managed_fields(
@@ -487,8 +536,10 @@ class Engine:
             meta["managedFields"] = managed_fields
         else:
             meta.pop("managedFields", None)
+        if old is None:
+            admit_create(kind.kind, candidate)
         if old is not None:
-            if _spec_part(old) != _spec_part(candidate):
+            if subresource != "status" and _has_generation(kind) and _generation_moves(kind, old, candidate):
                 meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
             if _without_times(old) == _without_times(candidate):
@@ -544,10 +595,14 @@ class Engine:
         with self.store.lock:
             old = self._require(kind, namespace, name)
             meta = old["metadata"]
-            if (precondition_rv and precondition_rv != meta["resourceVersion"]) or (
-                precondition_uid and precondition_uid != meta["uid"]
+            for field, wanted, actual in (
+                ("UID", precondition_uid, meta["uid"]),
+                ("ResourceVersion", precondition_rv, meta["resourceVersion"]),
             ):
-                raise ApiError.conflict(kind.label, name, group=kind.group)
+                if wanted and wanted != actual:
+                    raise ApiError.precondition_failed(
+                        kind.kind, name, group=kind.group, field=field, wanted=wanted, actual=actual
+                    )
             if not dry_run:
                 self.remove_cascading(kind, old, orphan=propagation == "Orphan")
             if kind.kind in _DELETE_RETURNS_OBJECT:

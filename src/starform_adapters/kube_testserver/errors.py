@@ -43,7 +43,7 @@ class ApiError(KubeTestServerError):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.reason = reason or _REASONS.get(code, "Unknown")
+        self.reason = _REASONS.get(code, "Unknown") if reason is None else reason
         self.details = details
 
     def status(self) -> Obj:
@@ -54,11 +54,13 @@ class ApiError(KubeTestServerError):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         }
+        if self.reason:  # kube-apiserver leaves it out for an untyped internal error
+            body["reason"] = self.reason
         if self.details is not None:
-            body["details"] = self.details
+            # Go omits an empty group (the core group) from StatusDetails
+            body["details"] = {k: v for k, v in self.details.items() if not (k == "group" and v == "")}
         return body
 
     @classmethod
@@ -70,6 +72,11 @@ class ApiError(KubeTestServerError):
             f'{resource} "{name}" not found',
             details={"name": name, "group": group, "kind": plural},
         )
+
+    @classmethod
+    def no_such_resource(cls) -> ApiError:
+        """``404`` for a URL that names no served resource (empty ``details``, as Go sends it)."""
+        return cls(404, "the server could not find the requested resource", details={})
 
     @classmethod
     def already_exists(cls, resource: str, name: str, *, group: str = "") -> ApiError:
@@ -91,6 +98,21 @@ class ApiError(KubeTestServerError):
             f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
             "modified; please apply your changes to the latest version and try again",
             details={"name": name, "group": group, "kind": plural},
+        )
+
+    @classmethod
+    def precondition_failed(
+        cls, kind: str, name: str, *, group: str, field: str, wanted: str, actual: str
+    ) -> ApiError:
+        """``409 Conflict`` for a delete whose ``uid`` or ``resourceVersion`` precondition fails
+        (kube-apiserver's wording: the kind, not the resource, names the object)."""
+        label = f"{kind}.{group}" if group else kind
+        hint = "deleted and then recreated" if field == "UID" else "modified"
+        return cls(
+            409,
+            f'Operation cannot be fulfilled on {label} "{name}": the {field} in the precondition '
+            f"({wanted}) does not match the {field} in record ({actual}). The object might have been {hint}",
+            details={"name": name, "group": group, "kind": kind},
         )
 
     @classmethod

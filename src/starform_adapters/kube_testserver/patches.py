@@ -41,7 +41,8 @@ def json_patch(target: Obj, patch: Any) -> Obj:
     try:
         result: Any = jsonpatch.apply_patch(target, patch, in_place=False)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-        raise ApiError(422, f"the server rejected our request due to an error: {exc}") from exc
+        # kube-apiserver gives no detail of which operation failed, nor why
+        raise ApiError(422, "the server rejected our request due to an error in our request") from exc
     if not isinstance(result, dict):
         raise ApiError(422, "json patch must leave an object")
     return result

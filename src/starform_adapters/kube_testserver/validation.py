@@ -9,6 +9,7 @@ fields are rejected, like ``fieldValidation=Strict``); HTTPRoutes use the CRD's
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -106,23 +107,75 @@ def _check_labels(prefix: str, labels: Any, causes: list[tuple[str, str]]) -> No
             )
 
 
+# kube-apiserver's wording (apimachinery/pkg/util/validation)
+_LABEL_TEXT = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+_DNS_1035_TEXT = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+_SUBDOMAIN_TEXT = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+
+_NON_NEGATIVE = {
+    "Deployment": ("spec.replicas", "spec.revisionHistoryLimit", "spec.minReadySeconds"),
+    "ReplicaSet": ("spec.replicas", "spec.minReadySeconds"),
+    "Job": ("spec.parallelism", "spec.completions", "spec.backoffLimit", "spec.activeDeadlineSeconds"),
+    "CronJob": (
+        "spec.successfulJobsHistoryLimit",
+        "spec.failedJobsHistoryLimit",
+        "spec.startingDeadlineSeconds",
+    ),
+}
+"""Integer fields kube-apiserver's Go validation requires to be at least 0 (the OpenAPI schema
+does not say so)."""
+
+
 def _name_rule(kind: ResourceKind) -> tuple[re.Pattern[str], int, str]:
     if kind.kind == "Namespace":
-        return _DNS_LABEL, 63, "a lowercase RFC 1123 label"
+        return _DNS_LABEL, 63, _LABEL_TEXT
     if kind.kind == "Service":
-        return _DNS_1035, 63, "a DNS-1035 label"
-    return _SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain"
+        return _DNS_1035, 63, _DNS_1035_TEXT
+    return _SUBDOMAIN, 253, _SUBDOMAIN_TEXT
+
+
+def _name_causes(kind: ResourceKind, name: Any) -> list[tuple[str, str]]:
+    pattern, limit, text = _name_rule(kind)
+    if not name:
+        return [("metadata.name", "Required value: name or generateName is required")]
+    if not isinstance(name, str):
+        return [("metadata.name", f"Invalid value: {name!r}: {text}")]
+    causes = []
+    if len(name) > limit:
+        causes.append(("metadata.name", f'Invalid value: "{name}": must be no more than {limit} characters'))
+    if not pattern.match(name):
+        causes.append(("metadata.name", f'Invalid value: "{name}": {text}'))
+    return causes
+
+
+def _non_negative_causes(kind: ResourceKind, obj: Obj) -> list[tuple[str, str]]:
+    causes = []
+    for field in _NON_NEGATIVE.get(kind.kind, ()):
+        value: Any = obj
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            causes.append((field, f"Invalid value: {value}: must be greater than or equal to 0"))
+    return causes
 
 
 def _semantic_causes(kind: ResourceKind, obj: Obj) -> list[tuple[str, str]]:
     causes: list[tuple[str, str]] = []
     meta = obj.get("metadata") or {}
-    name = meta.get("name")
-    pattern, limit, what = _name_rule(kind)
-    if not name:
-        causes.append(("metadata.name", "Required value: name or generateName is required"))
-    elif not isinstance(name, str) or len(name) > limit or not pattern.match(name):
-        causes.append(("metadata.name", f'Invalid value: "{name}": must be {what}'))
+    causes.extend(_name_causes(kind, meta.get("name")))
+    causes.extend(_non_negative_causes(kind, obj))
     _check_labels("metadata.labels", meta.get("labels"), causes)
     if kind.kind in ("Deployment", "ReplicaSet"):
         spec = obj.get("spec") or {}
@@ -174,7 +227,8 @@ def check_immutable(kind: ResourceKind, old: Obj, new: Obj) -> None:
     for path in _IMMUTABLE.get(kind.kind, ()):
         before, after = _dig(old, path), _dig(new, path)
         if before != after and before is not None:
-            causes.append((".".join(path), f"Invalid value: {after!r}: field is immutable"))
+            shown = json.dumps(after, separators=(",", ":"))  # Go prints values as JSON
+            causes.append((".".join(path), f"Invalid value: {shown}: field is immutable"))
     if causes:
         name = str((new.get("metadata") or {}).get("name") or "")
         raise ApiError.invalid(kind.kind, kind.label, name, causes, group=kind.group)

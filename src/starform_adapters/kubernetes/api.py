@@ -35,6 +35,10 @@ RequestObserver = Callable[[str, str, int], None]
 _AUTH = ["BearerToken"]
 
 
+_UNTYPABLE_APPLY = "failed to create typed patch object"
+"""How kube-apiserver answers (``500``) an apply whose body has a field the schema does not know."""
+
+
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     if not headers:
         return None
@@ -45,28 +49,45 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
         return None
 
 
-def _status_message(body: bytes | None) -> str:
+def _status(body: bytes | None) -> dict[str, Any]:
     if not body:
-        return ""
+        return {}
     try:
         status = json.loads(body)
     except ValueError:
-        return body[:200].decode("utf-8", "replace")
-    if isinstance(status, dict):
-        return str(status.get("message") or status.get("reason") or "")
-    return ""
+        return {"message": body[:200].decode("utf-8", "replace")}
+    return status if isinstance(status, dict) else {}
+
+
+def _status_message(status: Mapping[str, Any]) -> str:
+    return str(status.get("message") or status.get("reason") or "")
 
 
 def translate(
-    status: int, body: bytes | None, headers: Mapping[str, str] | None, what: str
+    status: int,
+    body: bytes | None,
+    headers: Mapping[str, str] | None,
+    what: str,
+    *,
+    json_patch: bool = False,
 ) -> ClusterApiError:
-    """Map an HTTP error answer to the project's cluster error types."""
-    message = f"{what}: HTTP {status} {_status_message(body)}".strip()
+    """Map an HTTP error answer to the project's cluster error types.
+
+    A JSON patch the server could not apply (a ``test`` that failed, a path that is gone) is a
+    ``422`` without field causes; the object changed since the patch was computed, so it is a
+    conflict, like a stale ``resourceVersion``. A ``422`` with causes is a validation failure.
+    """
+    decoded = _status(body)
+    message = f"{what}: HTTP {status} {_status_message(decoded)}".strip()
     retry_after = _retry_after(headers)
     if status == 404:
         return ClusterNotFoundError(message, status=status)
     if status == 409:
         return ClusterConflictError(message, status=status)
+    if status == 422 and json_patch and not (decoded.get("details") or {}).get("causes"):
+        return ClusterConflictError(message, status=status)
+    if status == 500 and _status_message(decoded).startswith(_UNTYPABLE_APPLY):
+        return ClusterApiError(message, status=status)  # the body is wrong; retrying cannot help
     if status in (429, 500, 502, 503, 504) or status == 0:
         return ClusterUnavailableError(message, status=status, retry_after=retry_after)
     return ClusterApiError(message, status=status, retry_after=retry_after)
@@ -129,7 +150,9 @@ class KubeApi:
         self._observe(verb, path, status)
         if not 200 <= status <= 299:
             data = response.read()
-            raise translate(status, data, response.headers, f"{method} {path}")
+            raise translate(
+                status, data, response.headers, f"{method} {path}", json_patch=content_type == JSON_PATCH
+            )
         if stream:
             return response.response
         try:
@@ -230,8 +253,9 @@ class WatchStream:
 
     def close(self) -> None:
         """Stop the stream and release its connection."""
-        with contextlib.suppress(AttributeError, OSError, RuntimeError):
+        with contextlib.suppress(AttributeError, OSError, RuntimeError, ValueError):
             # shutdown() interrupts a blocked read from another thread; it refuses (RuntimeError)
-            # once the connection went back to the pool, which means the stream already ended
+            # once the connection went back to the pool, and (ValueError) once the connection
+            # is gone, which both mean the stream already ended
             self._response.shutdown()
         self._response.release_conn()

@@ -1,8 +1,9 @@
 """A list-then-watch cache of the kinds Shuttle manages.
 
 Each resource type is listed once and then watched from the list's resourceVersion; a watch that
-times out is resumed from the last version seen (no LIST), a ``410 Gone`` or a broken stream
-triggers a relist, and a periodic resync relists as a safety net. A no-op reconcile therefore
+times out, breaks or finds the server away is resumed from the last version seen (no LIST), a
+``410 Gone`` (or another error answer) triggers a relist, and a periodic resync relists as a
+safety net. A no-op reconcile therefore
 reads the cache and makes no LIST call at all.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from starform_adapters.kubernetes.api import KubeApi, WatchStream
 from starform_adapters.kubernetes.resources import ResourceType
-from starform_core.errors import ClusterApiError, ClusterNotFoundError
+from starform_core.errors import ClusterApiError, ClusterNotFoundError, ClusterUnavailableError
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 
 __all__ = ["ChangeListener", "WatchCache"]
@@ -25,6 +26,11 @@ _log = logging.getLogger("starform.shuttle.cache")
 
 ChangeListener = Callable[[str, ObjectKey], None]
 """Called with (event type, key) whenever a watched object is added, modified or deleted."""
+
+
+_RESUMABLE = frozenset({0, 429})
+"""Watch failures that keep the resourceVersion valid: no answer (a broken or refused connection)
+and ``429 Too Many Requests``."""
 
 
 class _ResyncError(Exception):
@@ -178,25 +184,54 @@ class WatchCache:
         return str((listing.get("metadata") or {}).get("resourceVersion") or "0")
 
     def _watch_until_resync(self, rtype: ResourceType, version: str) -> None:
+        """Watch from ``version``, resuming after every end of the stream, until the resync is due.
+
+        A stream that ends, breaks, or cannot be opened for lack of an answer or a ``429`` resumes
+        from the last version seen (as client-go's reflector does): the version is still good, and
+        a LIST of every object would cost the server far more. Only a ``410 Gone`` (the server no
+        longer has that version) or another error answer makes the caller relist.
+        """
         deadline = time.monotonic() + self._resync
+        backoff = 0.5
         while not self._stop.is_set() and time.monotonic() < deadline:
-            stream = self._api.watch(
-                rtype.collection_path(),
-                resource_version=version,
-                label_selector=self._selector,
-                timeout_seconds=self._watch_timeout,
-            )
-            with self._lock:
-                self._streams[rtype.kind] = stream
             try:
-                for event in stream:
-                    version = self._handle(rtype, event, version)
-                    if self._stop.is_set():
-                        return
-            finally:
-                with self._lock:
-                    self._streams.pop(rtype.kind, None)
-                stream.close()
+                version, broken = self._follow(rtype, version)
+            except ClusterUnavailableError as exc:  # the watch could not be opened
+                broken = exc
+            if broken is None:
+                backoff = 0.5
+                continue
+            if self._stop.is_set() or broken.status not in _RESUMABLE:
+                raise broken
+            if self._on_restart is not None:
+                self._on_restart(rtype.kind)
+            _log.info("watch of %s resumes from %s: %s", rtype.kind, version, broken)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    def _follow(self, rtype: ResourceType, version: str) -> tuple[str, ClusterUnavailableError | None]:
+        """One watch request: apply its events; returns the last version seen and, when the
+        stream broke, why."""
+        stream = self._api.watch(
+            rtype.collection_path(),
+            resource_version=version,
+            label_selector=self._selector,
+            timeout_seconds=self._watch_timeout,
+        )
+        with self._lock:
+            self._streams[rtype.kind] = stream
+        try:
+            for event in stream:
+                version = self._handle(rtype, event, version)
+                if self._stop.is_set():
+                    break
+        except ClusterUnavailableError as exc:
+            return version, exc
+        finally:
+            with self._lock:
+                self._streams.pop(rtype.kind, None)
+            stream.close()
+        return version, None
 
     def _handle(self, rtype: ResourceType, event: dict[str, Any], version: str) -> str:
         kind = event.get("type")
