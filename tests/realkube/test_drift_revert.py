@@ -160,7 +160,9 @@ _DELETES = [
     FieldDelete("Deployment", ENFORCED, "/metadata/labels/starform.io~1tier"),
     FieldDelete("Deployment", ENFORCED, "/metadata/annotations/starform.io~1source"),
     FieldDelete(
-        "PersistentVolumeClaim", "search-production-index", "/metadata/annotations/starform.io~1prune-protection"
+        "PersistentVolumeClaim",
+        "search-production-index",
+        "/metadata/annotations/starform.io~1prune-protection",
     ),
     FieldDelete("Deployment", ENFORCED, f"{_CONTAINER}/securityContext"),
     FieldDelete("Deployment", ENFORCED, f"{_CONTAINER}/readinessProbe"),
