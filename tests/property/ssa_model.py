@@ -7,8 +7,8 @@ or changed and takes it from everyone else; a removed field is owned by nobody. 
 controllers whose entries are on every real object:
 
 * the deployment controller (``kube-controller-manager``): the
-  ``deployment.kubernetes.io/revision`` annotation (an Update of the Deployment) and the status
-  (an Update of ``/status``);
+  ``deployment.kubernetes.io/revision`` annotation and the status, both Updates of ``/status``
+  (the controller's ``UpdateStatus``);
 * the HPA (``kube-controller-manager``): ``spec.replicas`` of its target through ``/scale``
   (:meth:`Cluster.autoscale`), and the HPA's status;
 * the PV binder (``kube-controller-manager``): the ``pv.kubernetes.io/*`` and storage-provisioner
@@ -271,7 +271,16 @@ class Cluster:
         """An Update (PUT or patch) of the whole object by ``manager``."""
         old = self.values[key]
         if subresource == "status":
-            new = {**copy.deepcopy(old), "status": copy.deepcopy(new.get("status") or {})}
+            # the status strategy keeps the old spec and labels, takes the new status and (as
+            # Deployments' and claims' strategies do) the new annotations
+            given = new
+            new = {
+                **copy.deepcopy(old),
+                "status": copy.deepcopy(given.get("status") or old.get("status") or {}),
+            }
+            annotations = (given.get("metadata") or {}).get("annotations")
+            if annotations is not None:
+                new["metadata"]["annotations"] = copy.deepcopy(annotations)
         else:
             new = copy.deepcopy(new)
             if "status" in old:
@@ -371,7 +380,7 @@ class Cluster:
         revision = int(annotations.get(_REVISION, "0")) + 1
         new = copy.deepcopy(value)
         new["metadata"].setdefault("annotations", {})[_REVISION] = str(revision)
-        self.update(key, CONTROLLER, new)
+        self.update(key, CONTROLLER, new, subresource="status")  # UpdateStatus, as the real one
 
     def _deployment_status(self, key: ObjectKey) -> None:
         value = self.values[key]

@@ -19,7 +19,7 @@
   to scale: ``AbleToScale``, ``ScalingActive`` true, ``ScalingLimited`` false, current and
   desired replicas of its target.
 * The deployment controller also records the current revision on the Deployment itself
-  (``deployment.kubernetes.io/revision``, an Update of the Deployment), as a real one does.
+  (``deployment.kubernetes.io/revision``, an Update of its status subresource), as a real one does.
 
 It runs synchronously inside the write that triggered it, so tests never wait on timing.
 """
@@ -455,7 +455,9 @@ class Controllers:
         self._deployment_status(namespace, name)
 
     def _record_revision(self, deploy: Obj, current: Obj) -> None:
-        """The Deployment carries its newest ReplicaSet's revision (an Update, as the real one)."""
+        """The Deployment carries its newest ReplicaSet's revision, written as the real controller
+        does (``UpdateStatus``: the status subresource, which may change annotations and never
+        moves ``metadata.generation``)."""
         revision = (current["metadata"].get("annotations") or {}).get(_REVISION)
         stored = self.engine.stored(
             self.deployments, deploy["metadata"]["namespace"], deploy["metadata"]["name"]
@@ -466,7 +468,7 @@ class Controllers:
             return
         updated = clone(stored)
         updated["metadata"].setdefault("annotations", {})[_REVISION] = revision
-        self._write(self.deployments, stored, updated, manager=CONTROLLER_MANAGER)
+        self._write(self.deployments, stored, updated, manager=CONTROLLER_MANAGER, subresource="status")
 
     def _deployment_status(self, namespace: str, name: str) -> None:
         engine = self.engine
