@@ -4,19 +4,25 @@ Two pins, both written before the optimisation (issue 14):
 
 * golden digests of deterministic large payloads, computed with the renderer as it was: they pin
   every byte, every type and the order of the objects end to end;
+* golden digests of 57 Hypothesis payloads (drawn with ``@seed(14)``, stored in
+  ``render_corpus.jsonl.gz`` as payload structures), computed with the renderer as it was;
 * a frozen copy of the old orchestration (deep copy into plain JSON, sort through
   :class:`~starform_core.kube.objects.ObjectKey`, UUID parsing), compared on the example payload
   and on Hypothesis payloads.
 
 A deliberate change of what the renderer produces updates the digests here (print them with
-``digest(render(...))``) and says so in its commit.
+``digest(render(...))``; the corpus keeps its payloads and rewrites its digests) and says so in
+its commit.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +35,7 @@ from starform_core.kube.ordering import APPLY_RANK, UNKNOWN_RANK
 from starform_core.model.cluster import ClusterSettings
 from starform_core.model.enums import RunState, ServiceType
 from starform_core.model.project import Project
+from starform_core.payload.codec import from_structure
 from starform_core.payload.document import DesiredState
 from starform_core.payload.example import example_payload
 from starform_core.render import Rendering, render
@@ -154,6 +161,22 @@ GOLDEN = {
 def test_large_payloads_render_to_the_golden_digest(case: str) -> None:
     build, expected = GOLDEN[case]
     assert digest(render(build())) == expected
+
+
+def _corpus() -> list[tuple[str, dict[str, Any]]]:
+    with gzip.open(Path(__file__).with_name("render_corpus.jsonl.gz"), "rt", encoding="utf-8") as lines:
+        return [(entry["digest"], entry["payload"]) for entry in map(json.loads, lines)]
+
+
+def test_stored_hypothesis_payloads_render_to_their_golden_digests() -> None:
+    corpus = _corpus()
+    assert len(corpus) == 57
+    failed = [
+        index
+        for index, (expected, data) in enumerate(corpus)
+        if digest(render(from_structure(data))) != expected
+    ]
+    assert failed == []
 
 
 def test_the_example_renders_as_the_old_renderer_did() -> None:
