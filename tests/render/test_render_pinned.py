@@ -7,8 +7,9 @@ Two pins, both written before the optimisation (issue 14):
 * golden digests of 57 Hypothesis payloads (drawn with ``@seed(14)``, stored in
   ``render_corpus.jsonl.gz`` as payload structures), computed with the renderer as it was;
 * a frozen copy of the old orchestration (deep copy into plain JSON, sort through
-  :class:`~starform_core.kube.objects.ObjectKey`, UUID parsing), compared on the example payload
-  and on Hypothesis payloads.
+  :class:`~starform_core.kube.objects.ObjectKey`), compared on the example payload and on fresh
+  Hypothesis payloads. The object renderers it calls take scopes now (``render/scopes.py``); it
+  builds them the way the old one built its ``ServiceScope``, from the whole payload.
 
 A deliberate change of what the renderer produces updates the digests here (print them with
 ``digest(render(...))``; the corpus keeps its payloads and rewrites its digests) and says so in
@@ -20,21 +21,25 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from tests.render.large_payloads import large_payload, with_new_release, with_new_var_value
 from tests.strategies.payloads import desired_states
 
+from starform_core.kube import labels as kl
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
-from starform_core.kube.ordering import APPLY_RANK, UNKNOWN_RANK
+from starform_core.kube.ordering import APPLY_RANK, UNKNOWN_RANK, delete_order, sort_for_apply
 from starform_core.model.cluster import ClusterSettings
 from starform_core.model.enums import RunState, ServiceType
-from starform_core.model.project import Project
+from starform_core.model.project import Environment, Project
 from starform_core.payload.codec import from_structure
 from starform_core.payload.document import DesiredState
 from starform_core.payload.example import example_payload
@@ -42,10 +47,18 @@ from starform_core.render import Rendering, render
 from starform_core.render.autoscaling import horizontal_pod_autoscaler
 from starform_core.render.expose import http_route, is_routed, kube_service, needs_service
 from starform_core.render.loadbalancer import size_unit_partial
-from starform_core.render.metadata import ServiceScope
 from starform_core.render.namespace import limit_range, namespace, resource_quota
 from starform_core.render.naming import allocate_service_names, namespace_name, route_name
 from starform_core.render.network import default_deny, environment_policy, gateway_ingress_policy
+from starform_core.render.scopes import (
+    ProjectIdentity,
+    ServiceScope,
+    attachable,
+    namespace_scope,
+    secret_scope,
+    service_cluster,
+    service_scope,
+)
 from starform_core.render.storage import persistent_volume_claim
 from starform_core.render.vars import var_conflicts, var_group_secret
 from starform_core.render.workloads import cronjob, deployment, service_account
@@ -75,14 +88,16 @@ def _old_sort_key(key: ObjectKey) -> tuple[int, ObjectKey]:
 
 
 def _old_project_objects(cluster: ClusterSettings, project: Project) -> Iterator[dict[str, Any]]:
-    yield namespace(cluster, project)
-    yield resource_quota(cluster, project)
-    yield limit_range(cluster, project)
-    yield default_deny(cluster, project)
+    identity = ProjectIdentity.of(project)
+    scope = namespace_scope(cluster, project, identity)
+    yield namespace(scope)
+    yield resource_quota(scope)
+    yield limit_range(scope)
+    yield default_deny(scope)
     for env in project.environments:
-        yield environment_policy(cluster, project, env.name)
+        yield environment_policy(scope, env.name)
     for group in project.var_groups:
-        yield var_group_secret(cluster, project, group)
+        yield var_group_secret(secret_scope(cluster, identity, group))
 
 
 def _old_service_objects(scope: ServiceScope) -> Iterator[dict[str, Any]]:
@@ -117,8 +132,13 @@ def _old_objects(payload: DesiredState) -> Iterator[dict[str, Any]]:
             ]
         )
         for service in project.services:
-            scope = ServiceScope(
-                cluster=cluster, project=project, service=service, names=names[service.service_id]
+            scope = service_scope(
+                service_cluster(cluster),
+                ProjectIdentity.of(project),
+                service,
+                ephemeral=project.environment(service.environment).is_ephemeral,
+                names=names[service.service_id],
+                groups=attachable(project),
             )
             yield from _old_service_objects(scope)
 
@@ -187,9 +207,81 @@ def test_the_example_renders_as_the_old_renderer_did() -> None:
 @_SETTINGS
 @given(desired_states())
 def test_any_payload_renders_as_the_old_renderer_did(payload: DesiredState) -> None:
-    new, old = render(payload), old_render(payload)
+    old = old_render(payload)
+    keys = [key_of(obj) for obj in old.objects]
+    # The one deliberate change: the old renderer gave a routed service called "env" or "default"
+    # a gateway NetworkPolicy with the name of a namespace policy (two objects, one identity).
+    assume(len(set(keys)) == len(keys))
+    new = render(payload)
     assert new == old
     assert digest(new) == digest(old)
+
+
+def _routed(name: str, environment: str) -> DesiredState:
+    payload = example_payload()
+    (shop,) = [p for p in payload.projects if p.name == "Shop"]
+    (storefront,) = [s for s in shop.services if s.name == "storefront" and s.environment == "production"]
+    renamed = attrs.evolve(storefront, name=name)
+    if environment not in {env.name for env in shop.environments}:
+        shop = attrs.evolve(shop, environments=(*shop.environments, Environment(name=environment)))
+    tenant = attrs.evolve(renamed.tenant, environment=environment)
+    renamed = attrs.evolve(renamed, tenant=tenant, var_groups=())  # its groups are production's
+    services = tuple(renamed if s is storefront else s for s in shop.services)
+    others = tuple(p for p in payload.projects if p.project_id != shop.project_id)
+    return attrs.evolve(payload, projects=(attrs.evolve(shop, services=services), *others))
+
+
+@pytest.mark.parametrize(("name", "environment"), [("env", "production"), ("default", "deny")])
+def test_a_gateway_policy_never_takes_a_namespace_policy_name(name: str, environment: str) -> None:
+    payload = _routed(name, environment)
+    (shop_id,) = [p.project_id for p in payload.projects if p.name == "Shop"]
+    rendering = render(payload)
+    keys = [key_of(obj) for obj in rendering.objects]
+    assert len(set(keys)) == len(keys)
+    policies = {
+        obj["metadata"]["name"]: obj
+        for obj in rendering.objects
+        if obj["kind"] == "NetworkPolicy" and obj["metadata"]["namespace"] == namespace_name(shop_id)
+    }
+    base = f"{name}-{environment}"
+    (gateway,) = [p for n, p in policies.items() if n.startswith(f"{base}-")]
+    assert re.fullmatch(rf"{base}-[0-9a-f]{{8}}", gateway["metadata"]["name"])
+    assert gateway["spec"]["policyTypes"] == ["Ingress"]
+    assert policies[base]["spec"]["policyTypes"] == ["Ingress", "Egress"]  # the namespace's own
+    service_id = gateway["metadata"]["labels"][kl.LABEL_SERVICE_ID]
+    names = {
+        obj["kind"]: obj["metadata"]["name"]
+        for obj in rendering.objects
+        if obj["metadata"]["labels"].get(kl.LABEL_SERVICE_ID) == service_id
+    }
+    assert names["Deployment"] == names["Service"] == names["ServiceAccount"] == base  # only the policy moves
+
+
+_heads = st.fixed_dictionaries(
+    {},
+    optional={
+        "apiVersion": st.sampled_from(["v1", "apps/v1", "networking.k8s.io/v1", "a/b/v1", "", "x/"]),
+        "kind": st.sampled_from(["Namespace", "Secret", "Deployment", "Service", "Widget", ""]),
+        "metadata": st.none()
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "namespace": st.none() | st.sampled_from(["", "a", "b", "a-b"]),
+                "name": st.sampled_from(["", "a", "b", "a-b", "a0", "A"]),
+            },
+        ),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_heads, max_size=12))
+def test_apply_and_delete_order_are_the_object_key_order(objects: list[dict[str, Any]]) -> None:
+    old = sorted(objects, key=lambda obj: _old_sort_key(key_of(obj)))
+    assert sort_for_apply(objects) == old
+    assert [id(o) for o in sort_for_apply(objects)] == [id(o) for o in old]  # stable alike
+    keys = [key_of(obj) for obj in objects]
+    assert delete_order(keys) == sorted(keys, key=_old_sort_key, reverse=True)
 
 
 def _containers(value: Any) -> Iterator[Any]:
