@@ -14,10 +14,10 @@ parsed afresh from the wire (nothing shared with the last one) gets the same reu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from operator import itemgetter
+from collections.abc import Hashable, Iterable, Mapping
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -25,24 +25,33 @@ from starform_core.kube.objects import ObjectKey, key_of
 from starform_core.kube.ordering import ApplyOrderKey
 from starform_core.model.cluster import LoadBalancerSettings
 from starform_core.payload.document import DesiredState
+from starform_core.render.apply_order import KeyedObject, reordered
 from starform_core.render.naming import ServiceNames
 from starform_core.render.parts import (
-    KeyedObject,
     NameInputs,
     Part,
     PartId,
     PartSpec,
     Scope,
+    Sources,
     allocate_names,
     payload_parts,
     render_part,
-    sorted_objects,
 )
 from starform_core.render.rendering import Rendering, drift_policies_of, partials_of
+from starform_core.render.scopes import (
+    AttachedGroup,
+    NamespaceScope,
+    ProjectIdentity,
+    SecretScope,
+    ServiceCluster,
+    ServiceScope,
+)
 from starform_core.render.vars import VarConflict
 
 __all__ = ["IncrementalRenderer", "RenderDelta"]
 
+_Piece = TypeVar("_Piece", ProjectIdentity, ServiceCluster, AttachedGroup)
 _EMPTY = Rendering(objects=(), partials=(), warnings=(), drift_policies=MappingProxyType({}))
 _NOTHING: frozenset[Any] = frozenset()
 
@@ -90,6 +99,45 @@ class _Names:
     names: dict[str, ServiceNames]
 
 
+_SCOPE_FIELDS = {
+    cls: attrgetter(*(field.name for field in attrs.fields(cls) if field.eq))
+    for cls in (NamespaceScope, SecretScope, ServiceScope)
+}
+"""Each scope class's compared fields, fetched as one tuple."""
+
+
+def _same_scope(previous: Scope, scope: Scope) -> bool:
+    """``previous == scope``, as attrs compares them, but comparing the two field tuples: a field
+    that holds the very same value (the reused names and pieces) costs no comparison at all."""
+    if previous.__class__ is not scope.__class__:
+        return False
+    fields = _SCOPE_FIELDS[scope.__class__]
+    return bool(fields(previous) == fields(scope))
+
+
+class _Recall(Sources):
+    """The previous render's names and scope pieces, reused where nothing changed; records this
+    render's for the next one."""
+
+    def __init__(self, names: Mapping[str, _Names], pieces: Mapping[Hashable, Hashable]) -> None:
+        self._previous_names = names
+        self._previous_pieces = pieces
+        self.new_names: dict[str, _Names] = {}
+        self.new_pieces: dict[Hashable, Hashable] = {}
+
+    def names(self, project_id: str, inputs: NameInputs) -> dict[str, ServiceNames]:
+        cached = self._previous_names.get(project_id)
+        if cached is None or cached.inputs != inputs:
+            cached = _Names(inputs=inputs, names=allocate_names(inputs))
+        self.new_names[project_id] = cached
+        return cached.names
+
+    def same(self, piece: _Piece) -> _Piece:
+        previous = self._previous_pieces.get(piece, piece)
+        self.new_pieces[previous] = previous
+        return previous  # type: ignore[return-value]  # equal, so of the same class
+
+
 @attrs.frozen
 class _Diff:
     """The object-level outcome of re-rendering some parts."""
@@ -98,8 +146,8 @@ class _Diff:
     added: frozenset[ObjectKey]
     changed: frozenset[ObjectKey]
     removed: frozenset[ObjectKey]
-    dropped: frozenset[int]
-    """The ``id`` of every previous object of the parts re-rendered or gone."""
+    dropped: Mapping[ApplyOrderKey, dict[str, Any]]
+    """Every previous object of the parts re-rendered or gone, by key."""
 
 
 def _reusing(previous: Mapping[ApplyOrderKey, dict[str, Any]], part: Part) -> tuple[Part, list[KeyedObject]]:
@@ -140,7 +188,7 @@ def _diff(
         added=frozenset(key_of(obj) for key, obj in different if key not in previous),
         changed=frozenset(key_of(obj) for key, obj in different if key in previous),
         removed=frozenset(key_of(obj) for key, obj in previous.items() if key not in kept),
-        dropped=frozenset(id(obj) for obj in previous.values()),
+        dropped=previous,
     )
 
 
@@ -155,6 +203,7 @@ class IncrementalRenderer:
     rendering: Rendering = _EMPTY
     _parts: Mapping[PartId, _Rendered] = attrs.field(factory=dict, repr=False)
     _names: Mapping[str, _Names] = attrs.field(factory=dict, repr=False)
+    _pieces: Mapping[Hashable, Hashable] = attrs.field(factory=dict, repr=False)
     _order: tuple[KeyedObject, ...] = attrs.field(default=(), repr=False)
     _load_balancer: LoadBalancerSettings | None = attrs.field(default=None, repr=False)
 
@@ -164,16 +213,8 @@ class IncrementalRenderer:
         The new renderer's ``rendering`` equals ``render(payload)``; the delta is relative to
         this renderer's ``rendering``.
         """
-        names: dict[str, _Names] = {}
-
-        def allocate(project_id: str, inputs: NameInputs) -> dict[str, ServiceNames]:
-            cached = self._names.get(project_id)
-            if cached is None or cached.inputs != inputs:
-                cached = _Names(inputs=inputs, names=allocate_names(inputs))
-            names[project_id] = cached
-            return cached.names
-
-        parts, fresh = self._split(payload_parts(payload, allocate))
+        recall = _Recall(self._names, self._pieces)
+        parts, fresh = self._split(payload_parts(payload, recall))
         gone = [part_id for part_id in self._parts if part_id not in parts]
         diff = _diff(self._parts, fresh, gone)
         parts.update(diff.parts)
@@ -194,7 +235,8 @@ class IncrementalRenderer:
         successor = IncrementalRenderer(
             rendering=rendering,
             parts=parts,
-            names=names,
+            names=recall.new_names,
+            pieces=recall.new_pieces,
             order=order,
             load_balancer=payload.cluster.load_balancer,
         )
@@ -204,25 +246,22 @@ class IncrementalRenderer:
         """(parts kept as they were, parts rendered afresh), both by id."""
         kept: dict[PartId, _Rendered] = {}
         fresh: dict[PartId, _Rendered] = {}
-        for spec in specs:
-            previous = self._parts.get(spec.id)
-            if previous is not None and previous.scope == spec.scope:
-                kept[spec.id] = previous
+        for part_id, scope in specs:
+            previous = self._parts.get(part_id)
+            if previous is not None and _same_scope(previous.scope, scope):
+                kept[part_id] = previous
             else:
-                fresh[spec.id] = _Rendered(scope=spec.scope, part=render_part(spec.scope))
+                fresh[part_id] = _Rendered(scope=scope, part=render_part(scope))
         return kept, fresh
 
     def _reorder(self, diff: _Diff) -> tuple[KeyedObject, ...]:
         """The apply order after ``diff``: the previous order without the objects of the parts
-        re-rendered or gone, plus the objects of the parts rendered afresh (sorting a sorted
-        list with a few additions is close to linear)."""
-        if not diff.parts and not diff.dropped:
-            return self._order
-        dropped = diff.dropped
-        keyed = [item for item in self._order if id(item[1]) not in dropped]
-        for rendered in diff.parts.values():
-            keyed.extend(rendered.part.objects)
-        return tuple(sorted_objects(keyed))
+        re-rendered or gone, with the objects of the parts rendered afresh."""
+        return reordered(
+            self._order,
+            diff.dropped,
+            (item for rendered in diff.parts.values() for item in rendered.part.objects),
+        )
 
     def _assemble(
         self, payload: DesiredState, parts: Mapping[PartId, _Rendered], order: tuple[KeyedObject, ...]

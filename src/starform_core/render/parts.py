@@ -8,25 +8,27 @@ renders only the parts whose scope changed (``docs/architecture.md``, "Rendering
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from operator import itemgetter
-from typing import Any, TypeAlias
+from collections.abc import Iterator
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
-from starform_core.kube.ordering import ApplyOrderKey, apply_order_key
+from starform_core.kube.ordering import apply_order_key
 from starform_core.model.enums import RunState, ServiceType
 from starform_core.model.project import Project
 from starform_core.payload.document import DesiredState
+from starform_core.render.apply_order import KeyedObject
 from starform_core.render.autoscaling import horizontal_pod_autoscaler
 from starform_core.render.expose import http_route, is_routed, kube_service, needs_service
 from starform_core.render.namespace import limit_range, namespace, resource_quota
 from starform_core.render.naming import ServiceNames, allocate_service_names
 from starform_core.render.network import default_deny, environment_policy, gateway_ingress_policy
 from starform_core.render.scopes import (
+    AttachedGroup,
     NamespaceScope,
     ProjectIdentity,
     SecretScope,
+    ServiceCluster,
     ServiceScope,
     attachable,
     namespace_scope,
@@ -39,18 +41,16 @@ from starform_core.render.vars import VarConflict, conflicts_among, var_group_se
 from starform_core.render.workloads import cronjob, deployment, service_account
 
 __all__ = [
-    "KeyedObject",
-    "NameAllocator",
     "NameInputs",
     "Part",
     "PartId",
     "PartSpec",
     "Scope",
+    "Sources",
     "allocate_names",
     "name_inputs",
     "payload_parts",
     "render_part",
-    "sorted_objects",
 ]
 
 Scope: TypeAlias = NamespaceScope | SecretScope | ServiceScope
@@ -60,16 +60,32 @@ PartId: TypeAlias = tuple[str, str]
 """A part's identity in a payload: ``("namespace", project_id)``,
 ``("secret", "<project_id>/<var_group_id>")`` or ``("service", service_id)``."""
 
-KeyedObject: TypeAlias = tuple[ApplyOrderKey, dict[str, Any]]
-"""A rendered object with its place in the apply order."""
-
 NameInputs: TypeAlias = tuple[tuple[tuple[str, str, str, tuple[str, ...]], ...], tuple[str, ...]]
 """What a project's object names are allocated from: ``(service_id, name, environment, volumes)``
 per service, and the project's environments."""
 
-NameAllocator: TypeAlias = Callable[[str, NameInputs], dict[str, ServiceNames]]
-"""``(project_id, inputs) -> names by service id``: the full renderer allocates, the incremental
-one reuses the previous allocation when a project's inputs did not change."""
+PartSpec: TypeAlias = tuple[PartId, Scope]
+"""One part of a payload: its identity and the scope it renders from."""
+
+_T = TypeVar("_T", ProjectIdentity, ServiceCluster, AttachedGroup)
+
+
+class Sources:
+    """Where the walk over a payload gets object names and the pieces scopes share.
+
+    This one allocates names and builds every piece afresh (the full renderer). The incremental
+    renderer's reuses the previous render's names when a project's inputs did not change, and
+    hands back the previous piece when an equal one comes up, so that comparing a scope with the
+    previous one finds its shared pieces identical at once.
+    """
+
+    def names(self, project_id: str, inputs: NameInputs) -> dict[str, ServiceNames]:
+        """The object names of the services of ``project_id``, allocated from ``inputs``."""
+        return allocate_names(inputs)
+
+    def same(self, piece: _T) -> _T:
+        """``piece``, or an equal one to use instead."""
+        return piece
 
 
 @attrs.frozen
@@ -78,14 +94,6 @@ class Part:
 
     objects: tuple[KeyedObject, ...]
     warnings: tuple[VarConflict, ...] = ()
-
-
-@attrs.frozen
-class PartSpec:
-    """One part of a payload: its identity and the scope it renders from."""
-
-    id: PartId
-    scope: Scope
 
 
 def _keyed(objects: Iterator[dict[str, Any]]) -> tuple[KeyedObject, ...]:
@@ -149,15 +157,17 @@ def allocate_names(inputs: NameInputs) -> dict[str, ServiceNames]:
 
 
 def _project_parts(
-    payload: DesiredState, project: Project, names: dict[str, ServiceNames]
+    payload: DesiredState, project: Project, cluster: ServiceCluster, sources: Sources
 ) -> Iterator[PartSpec]:
-    identity = ProjectIdentity.of(project)
-    yield PartSpec(("namespace", project.project_id), namespace_scope(payload.cluster, project, identity))
+    identity = sources.same(ProjectIdentity.of(project))
+    yield ("namespace", project.project_id), namespace_scope(payload.cluster, project, identity)
     for group in project.var_groups:
-        part_id = ("secret", f"{project.project_id}/{group.var_group_id}")
-        yield PartSpec(part_id, secret_scope(payload.cluster, identity, group))
-    cluster = service_cluster(payload.cluster)
-    groups = attachable(project)
+        yield (
+            ("secret", f"{project.project_id}/{group.var_group_id}"),
+            secret_scope(payload.cluster, identity, group),
+        )
+    names = sources.names(project.project_id, name_inputs(project))
+    groups = {group_id: sources.same(group) for group_id, group in attachable(project).items()}
     ephemeral = {env.name: env.is_ephemeral for env in project.environments}
     for service in project.services:
         scope = service_scope(
@@ -168,18 +178,12 @@ def _project_parts(
             names=names[service.service_id],
             groups=groups,
         )
-        yield PartSpec(("service", service.service_id), scope)
+        yield ("service", service.service_id), scope
 
 
-def payload_parts(payload: DesiredState, allocate: NameAllocator) -> Iterator[PartSpec]:
+def payload_parts(payload: DesiredState, sources: Sources) -> Iterator[PartSpec]:
     """Every part of ``payload`` in canonical order (projects by id; in each, the namespace part,
     the Secrets by var group id, then the services in the project's order)."""
+    cluster = sources.same(service_cluster(payload.cluster))
     for project in payload.projects:
-        names = allocate(project.project_id, name_inputs(project))
-        yield from _project_parts(payload, project, names)
-
-
-def sorted_objects(keyed: list[KeyedObject]) -> list[KeyedObject]:
-    """``keyed`` sorted into apply order in place (stable; returned for convenience)."""
-    keyed.sort(key=itemgetter(0))
-    return keyed
+        yield from _project_parts(payload, project, cluster, sources)

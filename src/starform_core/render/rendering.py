@@ -10,16 +10,9 @@ from starform_core.kube.objects import KubeObject
 from starform_core.model.cluster import LoadBalancerSettings
 from starform_core.model.workload import DriftPolicy
 from starform_core.payload.document import DesiredState
+from starform_core.render.apply_order import KeyedObject, sorted_objects
 from starform_core.render.loadbalancer import size_unit_partial
-from starform_core.render.naming import ServiceNames
-from starform_core.render.parts import (
-    KeyedObject,
-    NameInputs,
-    allocate_names,
-    payload_parts,
-    render_part,
-    sorted_objects,
-)
+from starform_core.render.parts import Sources, payload_parts, render_part
 from starform_core.render.vars import VarConflict
 
 __all__ = ["Rendering", "drift_policies_of", "partials_of", "render"]
@@ -52,10 +45,6 @@ def drift_policies_of(payload: DesiredState) -> dict[str, DriftPolicy]:
     return dict(sorted((service.service_id, service.drift) for _, service in payload.services()))
 
 
-def _allocate(_project_id: str, inputs: NameInputs) -> dict[str, ServiceNames]:
-    return allocate_names(inputs)
-
-
 def render(payload: DesiredState) -> Rendering:
     """Render ``payload``: deterministic, pure, the same objects for the same payload.
 
@@ -64,8 +53,8 @@ def render(payload: DesiredState) -> Rendering:
     """
     keyed: list[KeyedObject] = []
     warnings: list[VarConflict] = []
-    for spec in payload_parts(payload, _allocate):
-        part = render_part(spec.scope)
+    for _, scope in payload_parts(payload, Sources()):
+        part = render_part(scope)
         keyed.extend(part.objects)
         warnings.extend(part.warnings)
     return Rendering(

@@ -203,9 +203,9 @@ def attached(groups: Mapping[str, AttachedGroup], service: Service) -> tuple[Att
     """The groups ``service`` attaches, in attach order, from its project's ``groups`` by id.
 
     An attachment naming no group of the project is skipped (a valid project has none).
+    ``Service.var_groups`` is sorted by attach order (then id) already.
     """
-    ordered = sorted(service.var_groups, key=lambda attachment: attachment.attach_order)
-    return tuple(groups[a.var_group_id] for a in ordered if a.var_group_id in groups)
+    return tuple(groups[a.var_group_id] for a in service.var_groups if a.var_group_id in groups)
 
 
 def service_scope(
