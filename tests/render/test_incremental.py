@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.render.large_payloads import large_payload, with_new_release, with_new_var_value
 from tests.render.payload_changes import changed
 from tests.render.test_render_pinned import digest
-from tests.strategies.payloads import desired_states
+from tests.strategies.payloads import SECRET_MARKER, desired_states
 
 from starform_core.kube import labels as kl
 from starform_core.kube.objects import ObjectKey, key_of
@@ -21,6 +21,7 @@ from starform_core.model.project import Project
 from starform_core.payload.codec import from_structure, to_structure
 from starform_core.payload.document import DesiredState
 from starform_core.render import IncrementalRenderer, RenderDelta, Rendering, render
+from starform_core.render.apply_order import reordered
 
 _SEQUENCES = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -226,3 +227,50 @@ def test_an_empty_payload_after_a_full_one_removes_everything(
     assert delta.removed == _by_key(renderer.rendering).keys()
     assert delta.services_removed == {s.service_id for _, s in payload.services()}
     assert delta.partials_changed
+
+
+# --- keeping the apply order ---------------------------------------------------------------------
+_keys = st.tuples(
+    st.integers(0, 5),
+    st.sampled_from(["", "apps"]),
+    st.sampled_from(["A", "B"]),
+    st.sampled_from(["n", "m"]),
+    st.text("ab", max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(_keys, max_size=90), st.data())
+def test_the_kept_order_is_the_sorted_order(
+    keys: set[tuple[int, str, str, str, str]], data: st.DataObject
+) -> None:
+    order = tuple(sorted((key, {"k": key}) for key in keys))
+    leaving = data.draw(st.sets(st.sampled_from(sorted(keys))) if keys else st.just(set[Any]()), label="out")
+    staying = keys - leaving
+    arriving = data.draw(st.sets(_keys.filter(lambda key: key not in staying), max_size=90), label="in")
+    objects = dict(order)
+    out = {key: objects[key] for key in leaving}
+    into = [(key, {"k": key, "new": True}) for key in arriving]
+    result = reordered(order, out, into)
+    expected = sorted([item for item in order if item[0] in staying] + into, key=lambda item: item[0])
+    assert [key for key, _ in result] == [key for key, _ in expected]
+    assert all(a is b for (_, a), (_, b) in zip(result, expected, strict=True))
+
+
+def test_an_order_with_a_repeated_key_is_sorted_afresh() -> None:
+    first, second, third = {"n": 1}, {"n": 2}, {"n": 3}
+    key = (1, "", "Secret", "ns", "a")
+    order = ((key, first), (key, second), ((2, "", "Secret", "ns", "b"), third))
+    # taking out the second object of a repeated key cannot be done by bisection
+    result = reordered(order, {key: second}, [])
+    assert [obj for _, obj in result] == [first, third]
+
+
+@given(desired_states(max_projects=2))
+@settings(max_examples=30, deadline=None)
+def test_renderers_and_renderings_print_no_object(payload: DesiredState) -> None:
+    renderer, _ = IncrementalRenderer().render(payload)
+    printed = repr(renderer) + repr(renderer.rendering) + repr(render(payload))
+    assert SECRET_MARKER not in printed
+    assert "'data':" not in printed
+    assert f"<{len(renderer.rendering.objects)} objects>" in printed

@@ -192,12 +192,13 @@ def _diff(
     )
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class IncrementalRenderer:
     """The last rendering and the parts it was made of: a pure value, never mutated.
 
     ``IncrementalRenderer()`` has rendered nothing (its ``rendering`` has no objects);
-    :meth:`render` gives the renderer for the next payload and what changed.
+    :meth:`render` gives the renderer for the next payload and what changed. Renderers compare
+    by identity; several may branch off one (each render is independent of the others).
     """
 
     rendering: Rendering = _EMPTY

@@ -26,10 +26,11 @@ class Rendering:
     field-scoped applies on objects Shuttle does not own (the load balancer's size unit);
     ``warnings`` the var group key conflicts; ``drift_policies`` maps service id to its policy.
     Objects are plain JSON-like trees; treat them as read-only (the incremental renderer hands
-    the same unchanged object to successive renderings).
+    the same unchanged object to successive renderings). The ``repr`` counts the objects instead
+    of showing them: Secrets carry var group values.
     """
 
-    objects: tuple[KubeObject, ...]
+    objects: tuple[KubeObject, ...] = attrs.field(repr=lambda objects: f"<{len(objects)} objects>")
     partials: tuple[KubeObject, ...]
     warnings: tuple[VarConflict, ...]
     drift_policies: Mapping[str, DriftPolicy]
