@@ -11,6 +11,7 @@ refuses (a rename onto another service's name, say) leaves the payload as it was
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from starform_core.model.project import Environment, Project
 from starform_core.model.service import Service
 from starform_core.model.vargroup import VarGroup, VarGroupAttachment
 from starform_core.model.workload import DriftPolicy, Release, Resources, Volume
-from starform_core.payload.codec import from_structure, to_structure
+from starform_core.payload.codec import from_structure, to_json
 from starform_core.payload.document import DesiredState
 from starform_core.secrets_values import keyed_checksum
 
@@ -292,7 +293,7 @@ def _unrendered(draw: st.DrawFn, payload: DesiredState) -> DesiredState:
 
 
 def _reparsed(_draw: st.DrawFn, payload: DesiredState) -> DesiredState:
-    return from_structure(to_structure(payload))
+    return from_structure(json.loads(to_json(payload)))  # the wire form, secrets and all
 
 
 KINDS: dict[str, Change] = {
