@@ -6,18 +6,28 @@
 3. What workloads read: Secret, ConfigMap, PersistentVolumeClaim.
 4. Workloads: Deployment, StatefulSet, CronJob, Job.
 5. What points at workloads: Service, HTTPRoute, HorizontalPodAutoscaler, PodDisruptionBudget.
-Kinds not listed come last. Within a rank, objects are ordered by identity, so the order is total
-and deterministic.
+Kinds not listed come last. Within a rank, objects are ordered by identity (API group, kind,
+namespace, name, as :class:`~starform_core.kube.objects.ObjectKey` orders them), so the order is
+total and deterministic. :func:`apply_order_key` is that order as a plain tuple, computed straight
+from an object (no ``ObjectKey`` to build, no attrs comparison to call).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, TypeAlias
 
-from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+from starform_core.kube.objects import KubeObject, ObjectKey
 
-__all__ = ["APPLY_RANK", "UNKNOWN_RANK", "apply_rank", "delete_order", "sort_for_apply"]
+__all__ = [
+    "APPLY_RANK",
+    "UNKNOWN_RANK",
+    "ApplyOrderKey",
+    "apply_order_key",
+    "apply_rank",
+    "delete_order",
+    "sort_for_apply",
+]
 
 APPLY_RANK: Final[dict[str, int]] = {
     "Namespace": 0,
@@ -50,15 +60,33 @@ def apply_rank(key: ObjectKey) -> int:
     return APPLY_RANK.get(key.kind, UNKNOWN_RANK)
 
 
-def _sort_key(key: ObjectKey) -> tuple[int, ObjectKey]:
-    return (apply_rank(key), key)
+ApplyOrderKey: TypeAlias = tuple[int, str, str, str, str]
+"""``(rank, group, kind, namespace, name)``: sorting by it is the apply order."""
+
+
+def apply_order_key(obj: KubeObject) -> ApplyOrderKey:
+    """Where ``obj`` goes in the apply order (the same identity :func:`~starform_core.kube.key_of`
+    reads: ``apiVersion``'s group, ``kind``, ``metadata.namespace`` or ``""``, ``metadata.name``)."""
+    kind = str(obj.get("kind", ""))
+    metadata = obj.get("metadata") or {}
+    return (
+        APPLY_RANK.get(kind, UNKNOWN_RANK),
+        str(obj.get("apiVersion", "")).rpartition("/")[0],
+        kind,
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name", "")),
+    )
+
+
+def _key_order(key: ObjectKey) -> ApplyOrderKey:
+    return (APPLY_RANK.get(key.kind, UNKNOWN_RANK), key.group, key.kind, key.namespace, key.name)
 
 
 def sort_for_apply(objects: Iterable[KubeObject]) -> list[KubeObject]:
-    """Objects in apply order: dependencies first, then by identity."""
-    return sorted(objects, key=lambda obj: _sort_key(key_of(obj)))
+    """Objects in apply order: dependencies first, then by identity (stable for equal keys)."""
+    return sorted(objects, key=apply_order_key)
 
 
 def delete_order(keys: Iterable[ObjectKey]) -> list[ObjectKey]:
     """Keys in deletion order: the reverse of the apply order."""
-    return sorted(keys, key=_sort_key, reverse=True)
+    return sorted(keys, key=_key_order, reverse=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from starform_core.model.workload import Autoscaling
-from starform_core.render.metadata import ServiceScope, metadata, service_labels, source_annotations
+from starform_core.render.metadata import metadata, service_labels, source_annotations
+from starform_core.render.scopes import ServiceScope
 
 __all__ = ["horizontal_pod_autoscaler"]
 
@@ -53,7 +54,7 @@ def horizontal_pod_autoscaler(scope: ServiceScope, autoscaling: Autoscaling) -> 
             name=scope.names.base,
             namespace=scope.namespace,
             labels=service_labels(scope),
-            annotations=source_annotations(scope.cluster),
+            annotations=source_annotations(scope.cluster.cluster_id),
         ),
         "spec": {
             "behavior": _behavior(autoscaling),

@@ -6,7 +6,6 @@ from typing import Any, Final
 
 from starform_core.model.enums import ServiceType
 from starform_core.render.metadata import (
-    ServiceScope,
     metadata,
     selector_labels,
     service_labels,
@@ -14,6 +13,7 @@ from starform_core.render.metadata import (
 )
 from starform_core.render.naming import route_name
 from starform_core.render.pod import container_port_name
+from starform_core.render.scopes import ServiceScope
 
 __all__ = ["MAX_ROUTE_HOSTNAMES", "http_route", "is_routed", "kube_service", "needs_service"]
 
@@ -50,7 +50,7 @@ def kube_service(scope: ServiceScope) -> dict[str, Any]:
             name=scope.names.base,
             namespace=scope.namespace,
             labels=service_labels(scope),
-            annotations=source_annotations(scope.cluster),
+            annotations=source_annotations(scope.cluster.cluster_id),
         ),
         "spec": {
             "ports": [
@@ -89,7 +89,7 @@ def http_route(scope: ServiceScope) -> dict[str, Any]:
             name=route_name(tenant.project_id, tenant.service_id, tenant.environment),
             namespace=scope.namespace,
             labels=service_labels(scope),
-            annotations=source_annotations(scope.cluster),
+            annotations=source_annotations(scope.cluster.cluster_id),
         ),
         "spec": {
             "hostnames": list(service.hostnames[:MAX_ROUTE_HOSTNAMES]),

@@ -10,17 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from starform_core.kube import labels as kl
-from starform_core.model.cluster import ClusterSettings
-from starform_core.model.project import Project
 from starform_core.model.service import Service
-from starform_core.render.naming import ServiceNames, namespace_name
+from starform_core.render.scopes import ProjectIdentity, ServiceScope
 
 __all__ = [
-    "OBSERVABILITY_VALUE",
-    "ServiceScope",
     "metadata",
     "pod_labels",
     "project_labels",
@@ -29,31 +23,13 @@ __all__ = [
     "source_annotations",
 ]
 
-OBSERVABILITY_VALUE = "true"
-"""Value of ``starform.io/observability-enabled`` on every service-scoped object."""
 
-
-@attrs.frozen
-class ServiceScope:
-    """Everything a service-scoped renderer needs: cluster, project, service and names."""
-
-    cluster: ClusterSettings
-    project: Project
-    service: Service
-    names: ServiceNames
-
-    @property
-    def namespace(self) -> str:
-        """The project namespace the service's objects live in."""
-        return namespace_name(self.project.project_id)
-
-
-def source_annotations(cluster: ClusterSettings) -> dict[str, str]:
+def source_annotations(cluster_id: str) -> dict[str, str]:
     """Provenance (§24B): the cluster whose payload produced the object."""
-    return {kl.ANNOTATION_SOURCE: cluster.cluster_id}
+    return {kl.ANNOTATION_SOURCE: cluster_id}
 
 
-def project_labels(project: Project, *, environment: str | None = None) -> dict[str, str]:
+def project_labels(project: ProjectIdentity, *, environment: str | None = None) -> dict[str, str]:
     """Labels of project-scoped objects (``environment`` for environment-scoped ones)."""
     result = {
         kl.LABEL_WORKSPACE_ID: project.workspace_id,
@@ -76,33 +52,13 @@ def pod_labels(scope: ServiceScope) -> dict[str, str]:
 
     The tier is left off pod templates so a plan change does not restart every workload.
     """
-    service = scope.service
-    tenant = service.tenant
-    result = {
-        kl.LABEL_WORKSPACE_ID: tenant.workspace_id,
-        kl.LABEL_PROJECT_ID: tenant.project_id,
-        kl.LABEL_ENVIRONMENT: tenant.environment,
-        kl.LABEL_SERVICE_ID: tenant.service_id,
-        kl.LABEL_SERVICE_NAME: service.name,
-        kl.LABEL_SERVICE_TYPE: service.type.value,
-        kl.LABEL_OBSERVABILITY: OBSERVABILITY_VALUE,
-        kl.LABEL_MANAGED_BY: kl.MANAGED_BY_VALUE,
-        kl.LABEL_NAME: service.name,
-        kl.LABEL_INSTANCE: scope.names.base,
-        kl.LABEL_COMPONENT: service.type.value,
-        kl.LABEL_PART_OF: scope.namespace,
-    }
-    return dict(sorted(result.items()))
+    return dict(scope.pod_labels)
 
 
 def service_labels(scope: ServiceScope) -> dict[str, str]:
     """Labels of service-scoped objects: load-bearing plus operational (with the tier), and the
     ephemeral flag in a preview environment (FR-067)."""
-    result = pod_labels(scope)
-    result[kl.LABEL_TIER] = scope.project.tier.value
-    if scope.project.environment(scope.service.environment).is_ephemeral:
-        result[kl.LABEL_EPHEMERAL] = "true"
-    return dict(sorted(result.items()))
+    return dict(scope.labels)
 
 
 def metadata(

@@ -5,6 +5,9 @@
 * CronJob names at most 52 characters, PVC names ``<service>-<environment>-<volume>`` at most 63:
   a longer name is cut and ends in ``-<8 hex>`` of a SHA-256 of the full name, so it stays stable.
 * HTTPRoute ``<project uuid hex32><service uuid hex32>-<environment>`` (§20.2), parsed positionally.
+* NetworkPolicies ``default-deny`` and ``env-<environment>`` (the namespace's own); a service's
+  gateway policy is ``<service>-<environment>`` unless that is one of them (service ``env`` or
+  ``default``), then it ends in ``-<8 hex>`` of a hash of the service id.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from starform_core.validation import check_environment_name
 
 __all__ = [
     "CRONJOB_NAME_MAX",
+    "DEFAULT_DENY_NAME",
     "HASH_LENGTH",
     "NAME_MAX",
     "RouteIdentity",
@@ -44,10 +48,17 @@ CRONJOB_NAME_MAX: Final = 52
 HASH_LENGTH: Final = 8
 """Hex characters of the stable hash that ends a shortened or disambiguated name."""
 
+DEFAULT_DENY_NAME: Final = "default-deny"
+"""Name of the namespace-wide deny-all NetworkPolicy."""
+
 _ROUTE = re.compile(r"^(?P<project>[0-9a-f]{32})(?P<service>[0-9a-f]{32})-(?P<env>.+)$")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _hex(value: str, field: str) -> str:
+    """The 32 hex digits of a UUID: the canonical form (what payloads carry) without parsing."""
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value.replace("-", "")
     try:
         return uuid.UUID(value).hex
     except (ValueError, AttributeError, TypeError) as exc:
@@ -122,13 +133,15 @@ def parse_route_name(name: str) -> RouteIdentity:
 class ServiceNames:
     """The names of one service's objects inside its project namespace.
 
-    ``base`` names the Deployment, Service, ServiceAccount, HPA and gateway NetworkPolicy;
-    ``cronjob`` the CronJob; ``claims`` maps each volume name to its PVC name.
+    ``base`` names the Deployment, Service, ServiceAccount and HPA; ``gateway_policy`` the
+    gateway NetworkPolicy (``base`` unless a namespace policy has that name); ``cronjob`` the
+    CronJob; ``claims`` maps each volume name to its PVC name.
     """
 
     base: str
     cronjob: str
     claims: tuple[tuple[str, str], ...]
+    gateway_policy: str
 
     def claim(self, volume: str) -> str:
         """The PVC name of ``volume``."""
@@ -148,16 +161,27 @@ def _unique(candidates: dict[str, str], *, limit: int) -> dict[str, str]:
     }
 
 
+def _gateway_policy(service_id: str, base: str, reserved: frozenset[str]) -> str:
+    if base not in reserved:
+        return base
+    return hashed_name(base, source=f"{service_id}/gateway-policy", limit=NAME_MAX)
+
+
 def allocate_service_names(
     services: list[tuple[str, str, str, tuple[str, ...]]],
+    *,
+    environments: tuple[str, ...] = (),
 ) -> dict[str, ServiceNames]:
-    """Names for the services of one namespace: ``(service_id, name, environment, volumes)``.
+    """Names for the services of one namespace: ``(service_id, name, environment, volumes)``;
+    ``environments`` are the project's (their ``env-<environment>`` policies share the kind).
 
     ``<service>-<environment>`` is ambiguous when names contain ``-`` (``a-b``/``c`` and
     ``a``/``b-c``). A valid payload never has such a pair (``Project`` refuses it), but PVC names
     ``<base>-<volume>`` can clash the same way: clashing names all get a hash of their owner
     appended instead, so two services never share an object (base names get the same safety net).
+    A gateway NetworkPolicy never takes the name of the namespace's own policies.
     """
+    reserved = frozenset((DEFAULT_DENY_NAME, *map(environment_policy_name, environments)))
     bases = _unique({service_id: f"{name}-{env}" for service_id, name, env, _ in services}, limit=NAME_MAX)
     claims = _unique(
         {
@@ -172,6 +196,7 @@ def allocate_service_names(
             base=bases[service_id],
             cronjob=fit_name(bases[service_id], limit=CRONJOB_NAME_MAX),
             claims=tuple((volume, claims[f"{service_id}/{volume}"]) for volume in volumes),
+            gateway_policy=_gateway_policy(service_id, bases[service_id], reserved),
         )
         for service_id, _, _, volumes in services
     }

@@ -17,17 +17,15 @@ from __future__ import annotations
 from typing import Any, Final
 
 from starform_core.kube import labels as kl
-from starform_core.model.cluster import ClusterSettings
-from starform_core.model.project import Project
 from starform_core.render.metadata import (
-    ServiceScope,
     metadata,
     project_labels,
     selector_labels,
     service_labels,
     source_annotations,
 )
-from starform_core.render.naming import environment_policy_name, namespace_name
+from starform_core.render.naming import DEFAULT_DENY_NAME, environment_policy_name
+from starform_core.render.scopes import NamespaceScope, ServiceScope
 
 __all__ = [
     "DEFAULT_DENY_NAME",
@@ -38,9 +36,6 @@ __all__ = [
     "environment_policy",
     "gateway_ingress_policy",
 ]
-
-DEFAULT_DENY_NAME: Final = "default-deny"
-"""Name of the namespace-wide deny-all policy."""
 
 DNS_NAMESPACE: Final = "kube-system"
 """Where the cluster DNS (``k8s-app: kube-dns``) runs."""
@@ -64,54 +59,57 @@ def _namespace_selector(name: str) -> dict[str, Any]:
     return {"matchLabels": {kl.LABEL_METADATA_NAME: name}}
 
 
-def default_deny(cluster: ClusterSettings, project: Project) -> dict[str, Any]:
+def default_deny(scope: NamespaceScope) -> dict[str, Any]:
     """Deny all ingress and egress for every pod of the namespace."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": metadata(
             name=DEFAULT_DENY_NAME,
-            namespace=namespace_name(project.project_id),
-            labels=project_labels(project),
-            annotations=source_annotations(cluster),
+            namespace=scope.project.namespace,
+            labels=project_labels(scope.project),
+            annotations=source_annotations(scope.cluster_id),
         ),
         "spec": {"podSelector": {}, "policyTypes": list(_BOTH_DIRECTIONS)},
     }
 
 
-def _scraper(cluster: ClusterSettings) -> list[dict[str, Any]]:
+def _scraper(scope: NamespaceScope) -> list[dict[str, Any]]:
     """An ingress rule for the cluster's metrics agent namespace (none when there is none)."""
-    if cluster.metrics_namespace is None:
+    if scope.metrics_namespace is None:
         return []
-    return [{"from": [{"namespaceSelector": _namespace_selector(cluster.metrics_namespace)}]}]
+    return [{"from": [{"namespaceSelector": _namespace_selector(scope.metrics_namespace)}]}]
 
 
-def _private_networks(cluster: ClusterSettings) -> list[dict[str, Any]]:
+def _private_networks(scope: NamespaceScope) -> list[dict[str, Any]]:
     """One egress rule for the cluster's allowed private networks (none when there are none)."""
-    if not cluster.egress_allow:
+    if not scope.egress_allow:
         return []
-    return [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in cluster.egress_allow]}]
+    return [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in scope.egress_allow]}]
 
 
-def environment_policy(cluster: ClusterSettings, project: Project, environment: str) -> dict[str, Any]:
+def _same_environment(environment: str) -> dict[str, Any]:
+    return {"podSelector": {"matchLabels": {kl.LABEL_ENVIRONMENT: environment}}}
+
+
+def environment_policy(scope: NamespaceScope, environment: str) -> dict[str, Any]:
     """Same-environment traffic, DNS, the gateway namespace and the internet for one environment."""
-    same_env = {"podSelector": {"matchLabels": {kl.LABEL_ENVIRONMENT: environment}}}
     dns_ports = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": metadata(
             name=environment_policy_name(environment),
-            namespace=namespace_name(project.project_id),
-            labels=project_labels(project, environment=environment),
-            annotations=source_annotations(cluster),
+            namespace=scope.project.namespace,
+            labels=project_labels(scope.project, environment=environment),
+            annotations=source_annotations(scope.cluster_id),
         ),
         "spec": {
             "podSelector": {"matchLabels": {kl.LABEL_ENVIRONMENT: environment}},
             "policyTypes": list(_BOTH_DIRECTIONS),
-            "ingress": [{"from": [same_env]}, *_scraper(cluster)],
+            "ingress": [{"from": [_same_environment(environment)]}, *_scraper(scope)],
             "egress": [
-                {"to": [same_env]},
+                {"to": [_same_environment(environment)]},
                 {
                     "to": [
                         {
@@ -121,14 +119,14 @@ def environment_policy(cluster: ClusterSettings, project: Project, environment: 
                     ],
                     "ports": dns_ports,
                 },
-                {"to": [{"namespaceSelector": _namespace_selector(cluster.gateway.namespace)}]},
+                {"to": [{"namespaceSelector": _namespace_selector(scope.gateway_namespace)}]},
                 {
                     "to": [
                         {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_IPV4_RANGES)}},
                         {"ipBlock": {"cidr": "::/0", "except": list(PRIVATE_IPV6_RANGES)}},
                     ]
                 },
-                *_private_networks(cluster),
+                *_private_networks(scope),
             ],
         },
     }
@@ -142,10 +140,10 @@ def gateway_ingress_policy(scope: ServiceScope) -> dict[str, Any]:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": metadata(
-            name=scope.names.base,
+            name=scope.names.gateway_policy,
             namespace=scope.namespace,
             labels=service_labels(scope),
-            annotations=source_annotations(scope.cluster),
+            annotations=source_annotations(scope.cluster.cluster_id),
         ),
         "spec": {
             "podSelector": {"matchLabels": selector_labels(service)},

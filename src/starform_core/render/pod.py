@@ -13,7 +13,8 @@ from typing import Any, Final
 from starform_core.kube import labels as kl
 from starform_core.model.enums import ProbeKind, ServiceType
 from starform_core.model.workload import Probe, Release
-from starform_core.render.metadata import ServiceScope, pod_labels
+from starform_core.render.metadata import pod_labels
+from starform_core.render.scopes import ServiceScope
 from starform_core.render.vars import checksum_annotations, env_from
 
 __all__ = [
@@ -96,7 +97,7 @@ def _container(scope: ServiceScope, release: Release) -> dict[str, Any]:
         container["command"] = list(release.command)
     if release.args is not None:
         container["args"] = list(release.args)
-    sources = env_from(scope.project, service)
+    sources = env_from(scope)
     if sources:
         container["envFrom"] = sources
     container["imagePullPolicy"] = "IfNotPresent"
@@ -124,7 +125,7 @@ def pod_template(scope: ServiceScope, release: Release) -> dict[str, Any]:
     annotations = {
         kl.ANNOTATION_DEPLOYMENT_VERSION: str(release.version),
         kl.ANNOTATION_IMAGE: release.image,
-        **checksum_annotations(scope.project, service),
+        **checksum_annotations(scope),
     }
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,

@@ -11,7 +11,8 @@ from typing import Any
 
 from starform_core.kube import labels as kl
 from starform_core.model.workload import Volume
-from starform_core.render.metadata import ServiceScope, metadata, service_labels, source_annotations
+from starform_core.render.metadata import metadata, service_labels, source_annotations
+from starform_core.render.scopes import ServiceScope
 
 __all__ = ["persistent_volume_claim"]
 
@@ -20,7 +21,7 @@ def persistent_volume_claim(scope: ServiceScope, volume: Volume) -> dict[str, An
     """The claim backing ``volume``, on the cluster's storage class."""
     labels = service_labels(scope)
     labels[kl.LABEL_VOLUME_NAME] = volume.name
-    annotations = source_annotations(scope.cluster)
+    annotations = source_annotations(scope.cluster.cluster_id)
     annotations[kl.ANNOTATION_PRUNE_PROTECTION] = kl.PRUNE_PROTECTION_VOLUME
     return {
         "apiVersion": "v1",

@@ -13,17 +13,16 @@ from typing import Any
 import attrs
 
 from starform_core.kube import labels as kl
-from starform_core.model.cluster import ClusterSettings
 from starform_core.model.project import Project
 from starform_core.model.service import Service
-from starform_core.model.vargroup import VarGroup
 from starform_core.render.metadata import metadata, project_labels, source_annotations
-from starform_core.render.naming import namespace_name, var_group_secret_name
+from starform_core.render.naming import var_group_secret_name
+from starform_core.render.scopes import AttachedGroup, SecretScope, ServiceScope, attachable, attached
 
 __all__ = [
     "VarConflict",
-    "attached_groups",
     "checksum_annotations",
+    "conflicts_among",
     "env_from",
     "var_conflicts",
     "var_group_secret",
@@ -44,57 +43,56 @@ class VarConflict:
     winner: str
 
 
-def attached_groups(project: Project, service: Service) -> tuple[VarGroup, ...]:
-    """The var groups attached to ``service``, in attach order (earliest first)."""
-    groups = {group.var_group_id: group for group in project.var_groups}
-    ordered = sorted(service.var_groups, key=lambda a: a.attach_order)
-    return tuple(groups[a.var_group_id] for a in ordered if a.var_group_id in groups)
-
-
-def var_conflicts(project: Project, service: Service) -> tuple[VarConflict, ...]:
-    """Keys that more than one attached var group sets, sorted by key (pure; no values)."""
+def conflicts_among(service_id: str, groups: tuple[AttachedGroup, ...]) -> tuple[VarConflict, ...]:
+    """Keys that more than one of ``groups`` (in attach order) sets, sorted by key."""
     setters: dict[str, list[str]] = {}
-    for group in attached_groups(project, service):
-        for key, _ in group.entries:
+    for group in groups:
+        for key in group.keys:
             setters.setdefault(key, []).append(group.var_group_id)
     return tuple(
-        VarConflict(service_id=service.service_id, key=key, var_group_ids=tuple(ids), winner=ids[-1])
+        VarConflict(service_id=service_id, key=key, var_group_ids=tuple(ids), winner=ids[-1])
         for key, ids in sorted(setters.items())
         if len(ids) > 1
     )
 
 
-def env_from(project: Project, service: Service) -> list[dict[str, Any]]:
+def var_conflicts(project: Project, service: Service) -> tuple[VarConflict, ...]:
+    """Keys that more than one attached var group sets, sorted by key (pure; no values)."""
+    return conflicts_among(service.service_id, attached(attachable(project), service))
+
+
+def env_from(scope: ServiceScope) -> list[dict[str, Any]]:
     """The container's ``envFrom``: one Secret reference per attached group, in attach order."""
     return [
         {"secretRef": {"name": var_group_secret_name(group.var_group_id), "optional": False}}
-        for group in attached_groups(project, service)
+        for group in scope.groups
     ]
 
 
-def checksum_annotations(project: Project, service: Service) -> dict[str, str]:
+def checksum_annotations(scope: ServiceScope) -> dict[str, str]:
     """``checksum.starform.io/<var_group_id>`` per attached group: a value change rolls pods."""
     return {
         f"{kl.ANNOTATION_VAR_GROUP_CHECKSUM_PREFIX}{group.var_group_id}": group.checksum
-        for group in attached_groups(project, service)
+        for group in scope.groups
     }
 
 
-def var_group_secret(cluster: ClusterSettings, project: Project, group: VarGroup) -> dict[str, Any]:
+def var_group_secret(scope: SecretScope) -> dict[str, Any]:
     """The Secret of one var group: ``data`` holds each value base64-encoded.
 
     An environment-scoped group carries the environment label; a shared group is one Secret for
     every environment of the project. An empty group renders no ``data`` (as the API serves it).
     """
-    annotations = source_annotations(cluster)
+    group = scope.group
+    annotations = source_annotations(scope.cluster_id)
     annotations[kl.ANNOTATION_VAR_GROUP] = group.var_group_id
     result: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": metadata(
             name=var_group_secret_name(group.var_group_id),
-            namespace=namespace_name(project.project_id),
-            labels=project_labels(project, environment=group.environment),
+            namespace=scope.project.namespace,
+            labels=project_labels(scope.project, environment=group.environment),
             annotations=annotations,
         ),
         "type": "Opaque",

@@ -12,13 +12,13 @@ from typing import Any, Final
 from starform_core.model.enums import AccessMode, RunState, ServiceType
 from starform_core.model.workload import Release
 from starform_core.render.metadata import (
-    ServiceScope,
     metadata,
     selector_labels,
     service_labels,
     source_annotations,
 )
 from starform_core.render.pod import pod_template
+from starform_core.render.scopes import ServiceScope
 
 __all__ = [
     "CRON_BACKOFF_LIMIT",
@@ -53,7 +53,7 @@ def _meta(scope: ServiceScope, name: str) -> dict[str, Any]:
         name=name,
         namespace=scope.namespace,
         labels=service_labels(scope),
-        annotations=source_annotations(scope.cluster),
+        annotations=source_annotations(scope.cluster.cluster_id),
     )
 
 
@@ -119,7 +119,7 @@ def cronjob(scope: ServiceScope, release: Release) -> dict[str, Any]:
             "concurrencyPolicy": "Forbid",
             "failedJobsHistoryLimit": CRON_FAILED_HISTORY,
             "jobTemplate": {
-                "metadata": {"labels": template["metadata"]["labels"]},
+                "metadata": {"labels": dict(template["metadata"]["labels"])},
                 "spec": {"backoffLimit": CRON_BACKOFF_LIMIT, "template": template},
             },
             "schedule": service.cron.schedule,
