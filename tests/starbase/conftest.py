@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from tests.starbase.logbuffer import LOG_BUFFER
+from tests.starbase.store_kit import STORE_IMPLEMENTATIONS, StoreUnderTest
 
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
 from starform_adapters.postgres.testing import fresh_database, postgres_server
@@ -50,6 +51,15 @@ def store(database_url: str, cipher: VarCipher) -> Iterator[PostgresStore]:
     pool = open_pool(database_url, max_size=8)
     yield PostgresStore(pool, cipher)
     pool.close()
+
+
+@pytest.fixture(params=STORE_IMPLEMENTATIONS)
+def any_store(request: pytest.FixtureRequest) -> StoreUnderTest:
+    """Each store implementation in turn, for the contract suite."""
+    if request.param == "postgres":
+        postgres: PostgresStore = request.getfixturevalue("store")
+        return postgres
+    raise AssertionError(f"no construction for store implementation {request.param!r}")
 
 
 @pytest.fixture(scope="module")

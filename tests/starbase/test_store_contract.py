@@ -1,4 +1,4 @@
-"""The store port's contract, run against the in-memory double and the PostgreSQL store."""
+"""The store ports' contract, run against every store implementation (``any_store``)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,19 @@ from datetime import UTC, datetime
 import attrs
 import pytest
 from tests.starbase.example_data import fresh_ids, load_rows_via_api
+from tests.starbase.store_kit import StoreUnderTest
 
-from starform_adapters.memory_store import MemoryStore
-from starform_adapters.postgres import PostgresStore
+from starform_core.access import Actor
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.payload.build import build_payload
 from starform_core.payload.codec import to_json
 from starform_core.payload.example import EXAMPLE_CHECKSUM_KEY, example_rows
-from starform_core.ports.store import Actor, EventRecord, NewDeployment, ObservedStatus, Store
+from starform_core.records import EventRecord, NewDeployment, ObservedStatus
 
 ACTOR = Actor(label="contract")
 
 
-@pytest.fixture(params=["memory", "postgres"])
-def any_store(request: pytest.FixtureRequest, store: PostgresStore) -> Store:
-    return MemoryStore() if request.param == "memory" else store
-
-
-def test_payload_round_trip(any_store: Store) -> None:
+def test_payload_round_trip(any_store: StoreUnderTest) -> None:
     rows = load_rows_via_api(any_store, fresh_ids(example_rows()))
     cid = rows.cluster.cluster_id
     assert to_json(build_payload(any_store.cluster_rows(cid), checksum_key=EXAMPLE_CHECKSUM_KEY)) == to_json(
@@ -33,7 +28,7 @@ def test_payload_round_trip(any_store: Store) -> None:
     )
 
 
-def test_generation_and_failed_writes(any_store: Store) -> None:
+def test_generation_and_failed_writes(any_store: StoreUnderTest) -> None:
     rows = load_rows_via_api(any_store, fresh_ids(example_rows()))
     cid = rows.cluster.cluster_id
     gen = any_store.cluster_generation(cid)
@@ -55,7 +50,7 @@ def test_generation_and_failed_writes(any_store: Store) -> None:
     assert any_store.get_service(service.service_id) == service
 
 
-def test_reports_and_events(any_store: Store) -> None:
+def test_reports_and_events(any_store: StoreUnderTest) -> None:
     rows = load_rows_via_api(any_store, fresh_ids(example_rows()))
     cid = rows.cluster.cluster_id
     gen = any_store.cluster_generation(cid)
@@ -82,10 +77,10 @@ def test_reports_and_events(any_store: Store) -> None:
     assert rest.next_after is None
 
 
-def test_owner_rules(any_store: Store) -> None:
+def test_owner_rules(any_store: StoreUnderTest) -> None:
     """Only an Owner touches an Owner; the last Owner stays (both stores, inside the write)."""
+    from starform_core.access import UserRecord, WorkspaceRole
     from starform_core.payload.rows import WorkspaceRow
-    from starform_core.ports.store import UserRecord, WorkspaceRole
 
     def user() -> UserRecord:
         return any_store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@x.io"))

@@ -12,10 +12,11 @@ import pytest
 from tests.starbase.example_data import fresh_ids, load_rows_via_api
 
 from starform_adapters.postgres import EncryptionKeyError, PostgresStore, VarCipher, open_pool
+from starform_core.access import Actor
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.payload.example import example_rows
 from starform_core.payload.rows import ClusterRows, EnvironmentRow, ServiceRow
-from starform_core.ports.store import Actor, EventRecord, NewDeployment
+from starform_core.records import EventRecord, NewDeployment
 from starform_core.secrets_values import SecretValue
 
 ACTOR = Actor(label="test")
@@ -288,8 +289,8 @@ def test_service_row_defaults_round_trip(store: PostgresStore, loaded: ClusterRo
 
 
 def test_people_and_workspaces_round_trip(store: PostgresStore) -> None:
+    from starform_core.access import ProjectRole, Roles, UserRecord, WorkspaceRole
     from starform_core.payload.rows import WorkspaceRow
-    from starform_core.ports.store import ProjectRole, Roles, UserRecord, WorkspaceRole
 
     user = UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@x.example", name="A")
     other = UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@x.example")
@@ -299,11 +300,6 @@ def test_people_and_workspaces_round_trip(store: PostgresStore) -> None:
     assert store.get_user(email=user.email) == user
     with pytest.raises(StoreConflictError, match="email"):
         store.create_user(attrs.evolve(other, user_id=str(uuid.uuid4()), email=user.email))
-    token_hash = uuid.uuid4().bytes * 2
-    store.create_api_token(user.user_id, token_hash, name="ci")
-    assert store.user_for_token(token_hash) == user
-    with pytest.raises(StoreNotFoundError):
-        store.user_for_token(b"\x00" * 32)
     ws = WorkspaceRow(workspace_id=str(uuid.uuid4()), name="Acme")
     store.create_workspace(ws, owner=Actor(label=user.email, user_id=user.user_id))
     assert store.get_workspace(ws.workspace_id) == ws
