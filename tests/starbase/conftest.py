@@ -46,18 +46,24 @@ def cipher() -> VarCipher:
 
 
 @pytest.fixture(scope="module")
-def store(database_url: str, cipher: VarCipher) -> Iterator[PostgresStore]:
-    """A store on the module's database."""
+def postgres_store(database_url: str, cipher: VarCipher) -> Iterator[PostgresStore]:
+    """A PostgreSQL store on the module's database."""
     pool = open_pool(database_url, max_size=8)
     yield PostgresStore(pool, cipher)
     pool.close()
+
+
+@pytest.fixture(scope="module")
+def store(postgres_store: PostgresStore) -> PostgresStore:
+    """The module's PostgreSQL store (tests of what only PostgreSQL shows)."""
+    return postgres_store
 
 
 @pytest.fixture(params=STORE_IMPLEMENTATIONS)
 def any_store(request: pytest.FixtureRequest) -> StoreUnderTest:
     """Each store implementation in turn, for the contract suite."""
     if request.param == "postgres":
-        postgres: PostgresStore = request.getfixturevalue("store")
+        postgres: PostgresStore = request.getfixturevalue("postgres_store")
         return postgres
     raise AssertionError(f"no construction for store implementation {request.param!r}")
 

@@ -91,21 +91,11 @@ def test_the_app_serves_every_router_on_ports_it_does_not_touch_while_building()
     assert "/v1/services/{service_id}/deployments" in served
 
 
-def test_every_role_of_starbase_ports_has_a_provider() -> None:
-    assert set(PROVIDERS.values()) == {
-        AgentStore,
-        ApiTokenStore,
-        ClusterStore,
-        DashboardReads,
-        EnvironmentStore,
-        Readiness,
-        ReleaseStore,
-        ServiceStore,
-        TenancyStore,
-        VarGroupStore,
-    }
+def test_every_role_has_a_provider_and_some_route_uses_it() -> None:
+    assert len(PROVIDERS) == len(attrs.fields(StarbasePorts))
     for provider, port in PROVIDERS.items():
         assert typing.get_type_hints(provider)["return"] is port
+    assert set().union(*EXPECTED.values()) == set(PROVIDERS.values()), "a role no route uses"
 
 
 def test_each_route_module_receives_exactly_its_role_ports() -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import pathlib
 import re
 import socket
 import uuid
@@ -77,8 +78,8 @@ def _described(found: Any) -> Migration:
     match = _NAME.match(found.id)
     if match is None:
         raise StoreError(f"migration {found.id!r}: name it NNNN_lower_case_words.sql")
-    found.load()
-    checksum = hashlib.sha256(str(found.source).encode()).hexdigest()
+    text = pathlib.Path(found.path).read_text("utf-8")  # yoyo parses a file only if it is pending
+    checksum = hashlib.sha256(text.encode()).hexdigest()
     return Migration(version=int(match[1]), name=match[2], checksum=checksum)
 
 
@@ -114,7 +115,11 @@ class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]  # yoyo ships no
 
     @contextmanager
     def lock(self, timeout: int = 0) -> Iterator[None]:
-        """Hold the advisory lock (re-entrant within this backend)."""
+        """Hold the advisory lock (re-entrant within this backend).
+
+        ``timeout`` (yoyo's lock-row wait) does not apply: a replica waits as long as the one
+        migrating takes, and a dead one's lock is released by the server.
+        """
         if self._is_locked:
             yield
             return
