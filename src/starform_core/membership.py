@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from starform_core.access import Actor, WorkspaceRole
 from starform_core.errors import StoreConflictError
-from starform_core.ports.store import Actor, WorkspaceRole
 
 __all__ = ["check_owner_rules"]
 

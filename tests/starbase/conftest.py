@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from tests.starbase.logbuffer import LOG_BUFFER
+from tests.starbase.store_kit import STORE_IMPLEMENTATIONS, StoreUnderTest
 
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
 from starform_adapters.postgres.testing import fresh_database, postgres_server
@@ -45,11 +46,26 @@ def cipher() -> VarCipher:
 
 
 @pytest.fixture(scope="module")
-def store(database_url: str, cipher: VarCipher) -> Iterator[PostgresStore]:
-    """A store on the module's database."""
+def postgres_store(database_url: str, cipher: VarCipher) -> Iterator[PostgresStore]:
+    """A PostgreSQL store on the module's database."""
     pool = open_pool(database_url, max_size=8)
     yield PostgresStore(pool, cipher)
     pool.close()
+
+
+@pytest.fixture(scope="module")
+def store(postgres_store: PostgresStore) -> PostgresStore:
+    """The module's PostgreSQL store (tests of what only PostgreSQL shows)."""
+    return postgres_store
+
+
+@pytest.fixture(params=STORE_IMPLEMENTATIONS)
+def any_store(request: pytest.FixtureRequest) -> StoreUnderTest:
+    """Each store implementation in turn, for the contract suite."""
+    if request.param == "postgres":
+        postgres: PostgresStore = request.getfixturevalue("postgres_store")
+        return postgres
+    raise AssertionError(f"no construction for store implementation {request.param!r}")
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,15 @@ import uuid
 from typing import Any
 
 import attrs
+from tests.starbase.store_kit import StoreUnderTest
 
+from starform_core.access import Actor, UserRecord
 from starform_core.payload.example import example_rows
 from starform_core.payload.rows import ClusterRows, WorkspaceRow
-from starform_core.ports.store import Actor, NewDeployment, Store, UserRecord
+from starform_core.records import NewDeployment
 
 
-def load_rows_via_api(store: Store, rows: ClusterRows | None = None) -> ClusterRows:
+def load_rows_via_api(store: StoreUnderTest, rows: ClusterRows | None = None) -> ClusterRows:
     """Write every row through the store port; returns the rows (with the stored generation)."""
     rows = rows or example_rows()
     user = store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@example.com"))

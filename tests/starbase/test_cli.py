@@ -70,7 +70,7 @@ def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
     pool = open_pool(cli_db, max_size=1)
     try:
         store = PostgresStore(pool, VarCipher.from_base64(KEY))
-        assert store.user_for_token(hash_token(token)).email == "dev@example.com"
+        assert store.authenticate(hash_token(token)).user.email == "dev@example.com"
         cluster = store.get_cluster(lines["cluster_id"])
         assert (cluster.name, cluster.lb_size_unit, cluster.generation) == ("fra1-a", 2, 1)
         assert cluster.egress_allow == ("10.110.0.0/20",)

@@ -247,7 +247,7 @@ def test_removing_members(starbase: RunningStarbase, client: httpx.Client) -> No
     assert (
         client.delete(f"/v1/workspaces/{w.workspace_id}/members/{user_id}", headers=owner).status_code == 404
     )
-    owner_id = starbase.starbase.store.user_for_token(hash_token(w.owner)).user_id
+    owner_id = starbase.starbase.store.authenticate(hash_token(w.owner)).user.user_id
     last = client.delete(f"/v1/workspaces/{w.workspace_id}/members/{owner_id}", headers=owner)
     assert last.status_code == 409
     assert "Owner" in last.text

@@ -24,10 +24,10 @@ from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, open_starbase
 from starform_apps.starbase.testing import UNLIMITED, RunningStarbase, running_starbase
-from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
+from starform_apps.starbase.tokens import hash_token, mint_user_token
+from starform_core.access import Actor
 from starform_core.errors import RateLimitBackendError
 from starform_core.ports.ratelimit import RateLimit
-from starform_core.ports.store import UserRecord
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_users_tokens_and_agents_have_their_own_budgets(strict: RunningStarbase)
         assert "8 per 60 s" in refused.json()["detail"]
         other = strict.user_token(f"v-{uuid.uuid4().hex[:6]}@example.com")
         assert client.get("/v1/workspaces", headers=strict.auth(other)).status_code == 200
-        second_token = strict.user_token(strict.starbase.store.user_for_token(hash_token(owner)).email)
+        second_token = strict.user_token(strict.starbase.store.authenticate(hash_token(owner)).user.email)
         assert client.get("/v1/workspaces", headers=strict.auth(second_token)).status_code == 429, (
             "the quota is the user's, across all of the user's unscoped tokens"
         )
@@ -100,7 +100,7 @@ def test_users_tokens_and_agents_have_their_own_budgets(strict: RunningStarbase)
 def test_a_refused_request_writes_nothing(strict: RunningStarbase) -> None:
     with httpx.Client(base_url=strict.base_url, timeout=30) as client:
         token = strict.user_token(f"w-{uuid.uuid4().hex[:6]}@example.com")
-        user_id = strict.starbase.store.user_for_token(hash_token(token)).user_id
+        user_id = strict.starbase.store.authenticate(hash_token(token)).user.user_id
         _exhaust(client, "/v1/workspaces", strict.auth(token), 8)
         refused = client.post("/v1/workspaces", headers=strict.auth(token), json={"name": "late"})
         assert refused.status_code == 429
@@ -176,9 +176,7 @@ def test_the_redis_backend_shares_one_budget_across_two_starbase_processes(
             thread = ServerThread(sb.app)
             bases.append(thread.start())
             stack.callback(thread.stop)
-        user = sb.store.create_user(UserRecord(user_id=str(uuid.uuid4()), email="shared@example.com"))
-        token = new_token(USER_PREFIX)
-        sb.store.create_api_token(user.user_id, hash_token(token))
+        token = mint_user_token(sb.store, sb.store, "shared@example.com", actor=Actor(label="test"))
         headers = {"Authorization": f"Bearer {token}"}
         answers = [
             httpx.get(f"{bases[i % 2]}/v1/workspaces", headers=headers, timeout=30).status_code

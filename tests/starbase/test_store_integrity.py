@@ -1,21 +1,22 @@
-"""PostgreSQL store integrity: generations, concurrency, encryption at rest, append-only tables."""
+"""What only the PostgreSQL store shows: encryption at rest, keys, append-only tables.
+
+The behaviour every store implementation shares is in ``test_store_contract.py``.
+"""
 
 from __future__ import annotations
 
 import base64
-import threading
 import uuid
 
-import attrs
 import psycopg
 import pytest
 from tests.starbase.example_data import fresh_ids, load_rows_via_api
 
 from starform_adapters.postgres import EncryptionKeyError, PostgresStore, VarCipher, open_pool
-from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
+from starform_core.access import Actor
 from starform_core.payload.example import example_rows
-from starform_core.payload.rows import ClusterRows, EnvironmentRow, ServiceRow
-from starform_core.ports.store import Actor, EventRecord, NewDeployment
+from starform_core.payload.rows import ClusterRows
+from starform_core.records import EventRecord
 from starform_core.secrets_values import SecretValue
 
 ACTOR = Actor(label="test")
@@ -25,84 +26,6 @@ DIGEST_IMAGE = "registry.example.com/a/b@sha256:" + "0" * 64
 @pytest.fixture
 def loaded(store: PostgresStore) -> ClusterRows:
     return load_rows_via_api(store, fresh_ids(example_rows()))
-
-
-def test_every_write_bumps_the_generation_once_and_reads_do_not(
-    store: PostgresStore, loaded: ClusterRows
-) -> None:
-    cid = loaded.cluster.cluster_id
-    before = store.cluster_generation(cid)
-    store.cluster_rows(cid)
-    store.list_services(loaded.projects[0].project_id)
-    assert store.cluster_generation(cid) == before
-    svc = loaded.services[0]
-    store.update_service(attrs.evolve(svc, cpu_request="300m"), actor=ACTOR)
-    assert store.cluster_generation(cid) == before + 1
-    entries = store.audit_entries(cluster_id=cid)
-    assert entries[-1].action == "service.update"
-    assert entries[-1].generation == before + 1
-    assert entries[-1].before["cpu_request"] == "250m"  # type: ignore[index]
-    assert entries[-1].after["cpu_request"] == "300m"  # type: ignore[index]
-
-
-def test_failed_write_bumps_nothing_and_writes_nothing(store: PostgresStore, loaded: ClusterRows) -> None:
-    cid = loaded.cluster.cluster_id
-    before = store.cluster_generation(cid)
-    audit = len(store.audit_entries(cluster_id=cid))
-    svc = loaded.services[0]
-    with pytest.raises(ValidationError) as caught:
-        store.update_service(attrs.evolve(svc, port=None), actor=ACTOR)
-    assert caught.value.field.endswith("port")
-    with pytest.raises(StoreConflictError):
-        store.create_environment(
-            EnvironmentRow(environment_id=str(uuid.uuid4()), project_id=svc.project_id, name="production"),
-            actor=ACTOR,
-        )
-    assert store.cluster_generation(cid) == before
-    assert len(store.audit_entries(cluster_id=cid)) == audit
-    assert store.get_service(svc.service_id) == svc
-
-
-def test_concurrent_writers_get_strictly_increasing_generations(
-    store: PostgresStore, loaded: ClusterRows
-) -> None:
-    cid = loaded.cluster.cluster_id
-    start = store.cluster_generation(cid)
-    services = [s for s in loaded.services if s.type.value != "cron"]
-    threads, per_thread = 6, 5
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads)
-
-    def writer(index: int) -> None:
-        service = services[index % len(services)]
-        try:
-            barrier.wait()
-            for _ in range(per_thread):
-                store.create_deployment(
-                    NewDeployment(
-                        deployment_id=str(uuid.uuid4()), service_id=service.service_id, image=DIGEST_IMAGE
-                    ),
-                    actor=ACTOR,
-                )
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert errors == []
-    end = store.cluster_generation(cid)
-    assert end == start + threads * per_thread
-    generations = [
-        e.generation for e in store.audit_entries(cluster_id=cid) if e.generation and e.generation > start
-    ]
-    assert generations == list(range(start + 1, end + 1)), "no gaps, no duplicates, commit order"
-    for service in services[:threads]:
-        versions = [d.version for d in store.list_deployments(service.service_id)]
-        assert versions == sorted(set(versions), reverse=True)
-        assert versions[-1] == 1
 
 
 def test_values_are_ciphertext_at_rest(store: PostgresStore, database_url: str, loaded: ClusterRows) -> None:
@@ -199,128 +122,6 @@ def test_events_are_append_only_and_idempotent(
     with psycopg.connect(database_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("DELETE FROM audit_log")
     assert store.service_events(loaded.services[0].service_id).events[0].event_id == event.event_id
-
-
-def test_events_naming_another_clusters_service_are_refused(
-    store: PostgresStore, loaded: ClusterRows
-) -> None:
-    from datetime import UTC, datetime
-
-    other = load_rows_via_api(store, fresh_ids(example_rows()))
-    event = EventRecord(
-        event_id="x", type="Applied", occurred_at=datetime.now(UTC), service_id=other.services[0].service_id
-    )
-    with pytest.raises(ValidationError, match="another cluster"):
-        store.append_events(loaded.cluster.cluster_id, [event])
-
-
-def test_unknown_ids_are_not_found(store: PostgresStore) -> None:
-    missing = str(uuid.uuid4())
-    for call in (
-        lambda: store.get_service(missing),
-        lambda: store.get_project(missing),
-        lambda: store.get_cluster(missing),
-        lambda: store.cluster_generation(missing),
-        lambda: store.delete_service(missing, actor=ACTOR),
-        lambda: store.get_deployment(missing, 1),
-    ):
-        with pytest.raises(StoreNotFoundError):
-            call()
-
-
-def test_service_round_trip_keeps_structured_columns(store: PostgresStore, loaded: ClusterRows) -> None:
-    for service in loaded.services:
-        assert store.get_service(service.service_id) == service
-    by_project = {p.project_id: p for p in loaded.projects}
-    for project_id, project in by_project.items():
-        assert store.get_project(project_id) == project
-        assert sorted(store.list_services(project_id), key=lambda s: s.service_id) == sorted(
-            (s for s in loaded.services if s.project_id == project_id), key=lambda s: s.service_id
-        )
-        assert sorted(store.list_environments(project_id), key=lambda e: e.environment_id) == sorted(
-            (e for e in loaded.environments if e.project_id == project_id), key=lambda e: e.environment_id
-        )
-        assert sorted(store.list_var_groups(project_id), key=lambda g: g.var_group_id) == sorted(
-            (g for g in loaded.var_groups if g.project_id == project_id), key=lambda g: g.var_group_id
-        )
-    for volume in loaded.volumes:
-        assert store.get_volume(volume.volume_id) == volume
-    for link in loaded.service_var_groups:
-        assert link in store.list_attachments(link.service_id)
-    for host in loaded.hostnames:
-        assert host.hostname in store.list_hostnames(host.service_id)
-    stored_cluster = store.get_cluster(loaded.cluster.cluster_id)
-    assert stored_cluster == loaded.cluster
-
-
-def test_deletes_cascade_and_bump(store: PostgresStore, loaded: ClusterRows) -> None:
-    cid = loaded.cluster.cluster_id
-    svc = next(s for s in loaded.services if any(v.service_id == s.service_id for v in loaded.volumes))
-    volume = next(v for v in loaded.volumes if v.service_id == svc.service_id)
-    before = store.cluster_generation(cid)
-    store.delete_volume(volume.volume_id, actor=ACTOR)
-    store.delete_service(svc.service_id, actor=ACTOR)
-    assert store.cluster_generation(cid) == before + 2
-    with pytest.raises(StoreNotFoundError):
-        store.get_service(svc.service_id)
-    rows = store.cluster_rows(cid)
-    assert svc.service_id not in {s.service_id for s in rows.services}
-    env = next(e for e in loaded.environments if e.name == "pr-128")
-    store.delete_environment(env.environment_id, actor=ACTOR)
-    assert all(s.environment_id != env.environment_id for s in store.cluster_rows(cid).services)
-    group = loaded.var_groups[0]
-    store.delete_var_group(group.var_group_id, actor=ACTOR)
-    assert all(a.var_group_id != group.var_group_id for a in store.cluster_rows(cid).service_var_groups)
-
-
-def test_service_row_defaults_round_trip(store: PostgresStore, loaded: ClusterRows) -> None:
-    env = loaded.environments[0]
-    row = ServiceRow(
-        service_id=str(uuid.uuid4()),
-        project_id=env.project_id,
-        environment_id=env.environment_id,
-        name="plain",
-        type="worker",
-        state="active",
-    )
-    store.create_service(row, actor=ACTOR)
-    assert store.get_service(row.service_id) == row
-
-
-def test_people_and_workspaces_round_trip(store: PostgresStore) -> None:
-    from starform_core.payload.rows import WorkspaceRow
-    from starform_core.ports.store import ProjectRole, Roles, UserRecord, WorkspaceRole
-
-    user = UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@x.example", name="A")
-    other = UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@x.example")
-    assert store.create_user(user) == user
-    store.create_user(other)
-    assert store.get_user(user_id=user.user_id) == user
-    assert store.get_user(email=user.email) == user
-    with pytest.raises(StoreConflictError, match="email"):
-        store.create_user(attrs.evolve(other, user_id=str(uuid.uuid4()), email=user.email))
-    token_hash = uuid.uuid4().bytes * 2
-    store.create_api_token(user.user_id, token_hash, name="ci")
-    assert store.user_for_token(token_hash) == user
-    with pytest.raises(StoreNotFoundError):
-        store.user_for_token(b"\x00" * 32)
-    ws = WorkspaceRow(workspace_id=str(uuid.uuid4()), name="Acme")
-    store.create_workspace(ws, owner=Actor(label=user.email, user_id=user.user_id))
-    assert store.get_workspace(ws.workspace_id) == ws
-    assert store.list_workspaces(user.user_id) == [ws]
-    assert store.roles_of(user.user_id, ws.workspace_id) == Roles(workspace=WorkspaceRole.OWNER)
-    store.set_workspace_member(ws.workspace_id, other.user_id, WorkspaceRole.MEMBER, actor=ACTOR)
-    store.set_workspace_member(ws.workspace_id, other.user_id, WorkspaceRole.BILLING, actor=ACTOR)
-    assert store.roles_of(other.user_id, ws.workspace_id).workspace is WorkspaceRole.BILLING
-    rows = fresh_ids(example_rows())
-    store.register_cluster(rows.cluster, agent_token_hash=uuid.uuid4().bytes * 2, actor=ACTOR)
-    project = attrs.evolve(rows.projects[0], workspace_id=ws.workspace_id)
-    store.create_project(project, actor=ACTOR)
-    store.set_project_member(project.project_id, other.user_id, ProjectRole.VIEWER, actor=ACTOR)
-    assert store.roles_of(other.user_id, ws.workspace_id, project.project_id) == Roles(
-        workspace=WorkspaceRole.BILLING, project=ProjectRole.VIEWER
-    )
-    assert store.list_projects(ws.workspace_id) == [project]
 
 
 def test_audit_log_never_holds_var_values(

@@ -1,4 +1,4 @@
-"""API tokens (§39.2 #2): the token port's contract on both stores, and the API over a real socket."""
+"""API tokens (§39.2 #2): the token port's contract on every store, and the API over a real socket."""
 
 from __future__ import annotations
 
@@ -9,35 +9,31 @@ import httpx
 import psycopg
 import pytest
 from tests.starbase.logbuffer import LOG_BUFFER
+from tests.starbase.store_kit import StoreUnderTest
 from tests.starbase.world import IMAGE, World, build_world, ok
 
-from starform_adapters.memory_store import MemoryStore
-from starform_adapters.postgres import PostgresStore
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.testing import RunningStarbase
 from starform_apps.starbase.tokens import hash_token
+from starform_core.access import Actor, ProjectRole, UserRecord
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.model.enums import Tier
 from starform_core.payload.rows import ClusterRow, ProjectRow, WorkspaceRow
-from starform_core.ports.store import Actor, ProjectRole, Store, UserRecord
 from starform_core.ports.tokens import ApiTokenStore, NewApiToken, TokenScope
 
 ACTOR = Actor(label="test")
 
 
-@pytest.fixture(params=["memory", "postgres"])
-def stores(request: pytest.FixtureRequest, store: PostgresStore) -> tuple[Store, ApiTokenStore]:
-    if request.param == "memory":
-        memory = MemoryStore()
-        return memory, memory.tokens
-    return store, store
+@pytest.fixture
+def stores(any_store: StoreUnderTest) -> tuple[StoreUnderTest, ApiTokenStore]:
+    return any_store, any_store
 
 
-def _user(store: Store) -> UserRecord:
+def _user(store: StoreUnderTest) -> UserRecord:
     return store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex[:8]}@x.io"))
 
 
-def _project(store: Store, owner: UserRecord) -> str:
+def _project(store: StoreUnderTest, owner: UserRecord) -> str:
     cluster = store.register_cluster(
         ClusterRow(
             cluster_id=str(uuid.uuid4()),
@@ -73,7 +69,7 @@ def _new(user: UserRecord, secret: str, **extra: object) -> NewApiToken:
     )  # type: ignore[arg-type]
 
 
-def test_token_contract(stores: tuple[Store, ApiTokenStore]) -> None:
+def test_token_contract(stores: tuple[StoreUnderTest, ApiTokenStore]) -> None:
     store, tokens = stores
     alice, bob = _user(store), _user(store)
     project_id = _project(store, alice)
@@ -103,7 +99,7 @@ def test_token_contract(stores: tuple[Store, ApiTokenStore]) -> None:
         )
 
 
-def test_rotation_and_expiry_contract(stores: tuple[Store, ApiTokenStore]) -> None:
+def test_rotation_and_expiry_contract(stores: tuple[StoreUnderTest, ApiTokenStore]) -> None:
     store, tokens = stores
     alice = _user(store)
     old = tokens.issue_token(_new(alice, "old", name="deploy-bot"), actor=ACTOR)
@@ -281,7 +277,7 @@ def test_an_operators_scoped_token_cannot_manage_clusters(
             f"/v1/workspaces/{world.workspace_id}/members",
             headers=world.h(world.owner),
             json={
-                "email": starbase.starbase.store.user_for_token(hash_token(world.operator)).email,
+                "email": starbase.starbase.store.authenticate(hash_token(world.operator)).user.email,
                 "role": "admin",
             },
         ),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from cattrs.errors import ClassValidationError
 
-from starform_adapters.postgres._base import jsonable
+from starform_adapters.postgres.repository import jsonable
 from starform_core.model import Autoscaling, Probes
 from starform_core.payload import (
     example_payload,

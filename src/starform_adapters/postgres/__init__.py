@@ -1,4 +1,4 @@
-"""PostgreSQL adapter: the store port on psycopg 3, its migrations and var value encryption."""
+"""PostgreSQL adapter: Starbase's role ports on psycopg 3, its migrations (yoyo) and var value encryption."""
 
 from starform_adapters.postgres.crypto import EncryptionKeyError, Sealed, VarCipher, generate_key
 from starform_adapters.postgres.migrations import available_migrations, migrate

@@ -9,16 +9,16 @@ from datetime import datetime
 
 from psycopg.types.json import Jsonb
 
-from starform_adapters.postgres._base import StoreBase
 from starform_adapters.postgres.queries import load_cluster, load_rows
+from starform_adapters.postgres.repository import Repository
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.payload.rows import ClusterRows
-from starform_core.ports.store import AuditEntry, EventRecord, EventsPage, ObservedStatus
+from starform_core.records import AuditEntry, EventRecord, EventsPage, ObservedStatus
 
 __all__ = ["AgentRepository"]
 
 
-class AgentRepository(StoreBase):
+class AgentRepository(Repository):
     """The agent-facing half of the store."""
 
     def cluster_generation(self, cluster_id: str) -> int:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from starform_adapters.postgres._base import Cursor, StoreBase, jsonable
-from starform_adapters.postgres.queries import SERVICE_COLUMNS, load_cluster, service_from_record
+from starform_adapters.postgres.fetch import fetch_all, fetch_one
+from starform_adapters.postgres.queries import (
+    DEPLOYMENT_COLUMNS,
+    DEPLOYMENT_ROW,
+    SERVICE_COLUMNS,
+    SERVICE_ROW,
+    load_cluster,
+)
+from starform_adapters.postgres.repository import VALIDATION_CHECKSUM_KEY, Cursor, Repository, jsonable
+from starform_core.access import Actor
 from starform_core.errors import StoreConflictError, StoreNotFoundError
 from starform_core.payload.build import build_payload
 from starform_core.payload.codec import converter
@@ -21,44 +28,16 @@ from starform_core.payload.rows import (
     ServiceRow,
     VolumeRow,
 )
-from starform_core.ports.store import Actor, NewDeployment
+from starform_core.records import NewDeployment
 
 __all__ = ["ServiceRepository"]
 
-_DEPLOYMENT_COLUMNS = "id, service_id, version, image, command, args"
-_VOLUME_COLUMNS = "id, service_id, name, mount_path, size, access_mode"
-
-
-def _environment(r: tuple[Any, ...]) -> EnvironmentRow:
-    return EnvironmentRow(
-        environment_id=str(r[0]),
-        project_id=str(r[1]),
-        name=str(r[2]),
-        is_ephemeral=bool(r[3]),
-        protected=bool(r[4]),
-    )
-
-
-def _deployment(r: tuple[Any, ...]) -> DeploymentRow:
-    return DeploymentRow(
-        deployment_id=str(r[0]),
-        service_id=str(r[1]),
-        version=int(r[2]),
-        image=str(r[3]),
-        command=None if r[4] is None else tuple(r[4]),
-        args=None if r[5] is None else tuple(r[5]),
-    )
-
-
-def _volume(r: tuple[Any, ...]) -> VolumeRow:
-    return VolumeRow(
-        volume_id=str(r[0]),
-        service_id=str(r[1]),
-        name=str(r[2]),
-        mount_path=str(r[3]),
-        size=str(r[4]),
-        access_mode=r[5],
-    )
+_ENVIRONMENT_COLUMNS = "id AS environment_id, project_id, name, is_ephemeral, protected"
+_VOLUME_COLUMNS = "id AS volume_id, service_id, name, mount_path, size, access_mode"
+_ENVIRONMENT_ROW = class_row(EnvironmentRow)
+_SERVICE_BY_ID = f"SELECT {SERVICE_COLUMNS} FROM services s WHERE s.id = %s"  # noqa: S608
+_VOLUME_BY_ID = f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE id = %s"  # noqa: S608
+_VOLUME_ROW = class_row(VolumeRow)
 
 
 def _service_params(service: ServiceRow) -> dict[str, object]:
@@ -87,7 +66,7 @@ def _service_params(service: ServiceRow) -> dict[str, object]:
     }
 
 
-class ServiceRepository(StoreBase):
+class ServiceRepository(Repository):
     """Environments, services and what hangs off a service."""
 
     def create_environment(self, environment: EnvironmentRow, *, actor: Actor) -> EnvironmentRow:
@@ -118,13 +97,15 @@ class ServiceRepository(StoreBase):
 
     @staticmethod
     def _load_environment(cur: Cursor, environment_id: str) -> EnvironmentRow:
-        record = cur.execute(
-            "SELECT id, project_id, name, is_ephemeral, protected FROM environments WHERE id = %s",
+        row = fetch_one(
+            cur,
+            f"SELECT {_ENVIRONMENT_COLUMNS} FROM environments WHERE id = %s",  # noqa: S608
             (environment_id,),
-        ).fetchone()
-        if record is None:
+            _ENVIRONMENT_ROW,
+        )
+        if row is None:
             raise StoreNotFoundError("environment not found")
-        return _environment(record)
+        return row
 
     def update_environment(self, environment: EnvironmentRow, *, actor: Actor) -> EnvironmentRow:
         """Change an environment's flags (name and project are fixed)."""
@@ -173,45 +154,39 @@ class ServiceRepository(StoreBase):
     def list_environments(self, project_id: str) -> list[EnvironmentRow]:
         """A project's environments, by name."""
         with self._read() as cur:
-            records = cur.execute(
-                "SELECT id, project_id, name, is_ephemeral, protected FROM environments"
-                " WHERE project_id = %s ORDER BY name",
+            return fetch_all(
+                cur,
+                f"SELECT {_ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = %s ORDER BY name",  # noqa: S608
                 (project_id,),
-            ).fetchall()
-        return [_environment(r) for r in records]
+                _ENVIRONMENT_ROW,
+            )
 
     @staticmethod
     def _load_service(cur: Cursor, service_id: str) -> ServiceRow:
-        record = cur.execute(
-            f"SELECT {SERVICE_COLUMNS} FROM services s WHERE s.id = %s",  # noqa: S608
-            (service_id,),
-        ).fetchone()
-        if record is None:
+        row = fetch_one(cur, _SERVICE_BY_ID, (service_id,), SERVICE_ROW)
+        if row is None:
             raise StoreNotFoundError("service not found")
-        return service_from_record(record)
+        return row
 
     def _check_service(self, cur: Cursor, service: ServiceRow) -> None:
         """Fold the service alone through the core (clear field errors before the database's)."""
-        env = cur.execute(
-            "SELECT id, project_id, name, is_ephemeral, protected FROM environments WHERE id = %s",
-            (service.environment_id,),
-        ).fetchone()
-        if env is None or str(env[1]) != service.project_id:
+        try:
+            env = self._load_environment(cur, service.environment_id)
+        except StoreNotFoundError:
+            env = None
+        if env is None or env.project_id != service.project_id:
             raise StoreNotFoundError("environment not found")
-        project = cur.execute(
-            "SELECT id, workspace_id, cluster_id, name, tier FROM projects WHERE id = %s",
+        project = fetch_one(
+            cur,
+            "SELECT id AS project_id, workspace_id, cluster_id, name, tier FROM projects WHERE id = %s",
             (service.project_id,),
-        ).fetchone()
+            class_row(ProjectRow),
+        )
         assert project is not None
-        cluster = load_cluster(cur, str(project[2]))
+        cluster = load_cluster(cur, project.cluster_id)
         build_payload(
-            ClusterRows(
-                cluster=cluster,
-                projects=(ProjectRow(*project),),
-                environments=(_environment(env),),
-                services=(service,),
-            ),
-            checksum_key=b"starform-validation-only-checksum",
+            ClusterRows(cluster=cluster, projects=(project,), environments=(env,), services=(service,)),
+            checksum_key=VALIDATION_CHECKSUM_KEY,
         )
 
     def create_service(self, service: ServiceRow, *, actor: Actor) -> ServiceRow:
@@ -293,12 +268,13 @@ class ServiceRepository(StoreBase):
     def list_services(self, project_id: str) -> list[ServiceRow]:
         """A project's services."""
         with self._read() as cur:
-            records = cur.execute(
+            return fetch_all(
+                cur,
                 f"SELECT {SERVICE_COLUMNS} FROM services s WHERE s.project_id = %s"  # noqa: S608
                 " ORDER BY s.environment_id, s.name",
                 (project_id,),
-            ).fetchall()
-        return [service_from_record(r) for r in records]
+                SERVICE_ROW,
+            )
 
     def create_deployment(self, deployment: NewDeployment, *, actor: Actor) -> DeploymentRow:
         """Deploy: store the next version of the service (monotonic per service)."""
@@ -344,29 +320,34 @@ class ServiceRepository(StoreBase):
     def list_deployments(self, service_id: str) -> list[DeploymentRow]:
         """A service's deployments, newest first."""
         with self._read() as cur:
-            records = cur.execute(
-                f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments WHERE service_id = %s ORDER BY version DESC",  # noqa: S608
+            return fetch_all(
+                cur,
+                f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.service_id = %s"  # noqa: S608
+                " ORDER BY d.version DESC",
                 (service_id,),
-            ).fetchall()
-        return [_deployment(r) for r in records]
+                DEPLOYMENT_ROW,
+            )
 
     def get_deployment(self, service_id: str, version: int) -> DeploymentRow:
         """One version of a service."""
         with self._read() as cur:
-            record = cur.execute(
-                f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments WHERE service_id = %s AND version = %s",  # noqa: S608
+            row = fetch_one(
+                cur,
+                f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.service_id = %s AND d.version = %s",  # noqa: S608
                 (service_id, version),
-            ).fetchone()
-        if record is None:
+                DEPLOYMENT_ROW,
+            )
+        if row is None:
             raise StoreNotFoundError("version: the service has no such version")
-        return _deployment(record)
+        return row
 
     def add_volume(self, volume: VolumeRow, *, actor: Actor) -> VolumeRow:
         """Add a volume to a service."""
         with self._tx() as cur:
             scope = self._scope_of(cur, "services", volume.service_id)
             cur.execute(
-                f"INSERT INTO volumes ({_VOLUME_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
+                "INSERT INTO volumes (id, service_id, name, mount_path, size, access_mode)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
                 (*attrs.astuple(volume, recurse=False)[:5], volume.access_mode.value),
             )
             self._finish_change(
@@ -381,10 +362,10 @@ class ServiceRepository(StoreBase):
         return volume
 
     def _load_volume(self, cur: Cursor, volume_id: str) -> VolumeRow:
-        record = cur.execute(f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE id = %s", (volume_id,)).fetchone()  # noqa: S608
-        if record is None:
+        row = fetch_one(cur, _VOLUME_BY_ID, (volume_id,), _VOLUME_ROW)
+        if row is None:
             raise StoreNotFoundError("volume not found")
-        return _volume(record)
+        return row
 
     def delete_volume(self, volume_id: str, *, actor: Actor) -> None:
         """Remove a volume."""
@@ -404,11 +385,12 @@ class ServiceRepository(StoreBase):
     def list_volumes(self, service_id: str) -> list[VolumeRow]:
         """A service's volumes, by name."""
         with self._read() as cur:
-            records = cur.execute(
+            return fetch_all(
+                cur,
                 f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE service_id = %s ORDER BY name",  # noqa: S608
                 (service_id,),
-            ).fetchall()
-        return [_volume(r) for r in records]
+                _VOLUME_ROW,
+            )
 
     def add_hostname(self, hostname: HostnameRow, *, actor: Actor) -> HostnameRow:
         """Route a hostname (unique across Starform) to a web service."""

@@ -1,28 +1,27 @@
-"""Users, tokens, workspaces, memberships, clusters and projects."""
+"""Users, workspaces, memberships, clusters and projects."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
+from psycopg.rows import class_row
 
-from starform_adapters.postgres._base import Cursor, StoreBase, jsonable
-from starform_adapters.postgres.queries import CLUSTER_COLUMNS, cluster_from_record, load_cluster
+from starform_adapters.postgres.fetch import fetch_all, fetch_one
+from starform_adapters.postgres.queries import CLUSTER_COLUMNS, CLUSTER_ROW, load_cluster
+from starform_adapters.postgres.repository import Cursor, Repository, jsonable
+from starform_core.access import Actor, ProjectRole, Roles, UserRecord, WorkspaceRole
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.membership import check_owner_rules
 from starform_core.payload.build import cluster_settings
 from starform_core.payload.rows import ClusterRow, ProjectRow, WorkspaceRow
-from starform_core.ports.store import Actor, ProjectRole, Roles, UserRecord, WorkspaceRole
 
 __all__ = ["TenancyRepository"]
 
-_USER_COLUMNS = "id, email, name, is_operator"
-
-
-def _user(record: tuple[Any, ...]) -> UserRecord:
-    return UserRecord(
-        user_id=str(record[0]), email=str(record[1]), name=str(record[2]), is_operator=bool(record[3])
-    )
+_USER_COLUMNS = "id AS user_id, email, name, is_operator"
+_PROJECT_COLUMNS = "id AS project_id, workspace_id, cluster_id, name, tier"
+_USER_ROW = class_row(UserRecord)
+_PROJECT_ROW = class_row(ProjectRow)
+_PROJECT_BY_ID = f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = %s"  # noqa: S608
+_WORKSPACE_ROW = class_row(WorkspaceRow)
 
 
 def _cluster_audit(cluster: ClusterRow) -> dict[str, object]:
@@ -31,7 +30,7 @@ def _cluster_audit(cluster: ClusterRow) -> dict[str, object]:
     return data
 
 
-class TenancyRepository(StoreBase):
+class TenancyRepository(Repository):
     """People, workspaces, clusters and projects."""
 
     def ping(self) -> None:
@@ -51,54 +50,12 @@ class TenancyRepository(StoreBase):
 
     def get_user(self, *, user_id: str | None = None, email: str | None = None) -> UserRecord:
         """A user by id or by email."""
+        by, value = ("id", user_id) if user_id is not None else ("email", email)
         with self._read() as cur:
-            if user_id is not None:
-                record = cur.execute(
-                    f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s",  # noqa: S608
-                    (user_id,),
-                ).fetchone()
-            else:
-                record = cur.execute(
-                    f"SELECT {_USER_COLUMNS} FROM users WHERE email = %s",  # noqa: S608
-                    (email,),
-                ).fetchone()
-        if record is None:
+            user = fetch_one(cur, f"SELECT {_USER_COLUMNS} FROM users WHERE {by} = %s", (value,), _USER_ROW)  # noqa: S608
+        if user is None:
             raise StoreNotFoundError("user not found")
-        return _user(record)
-
-    def create_api_token(self, user_id: str, token_hash: bytes, *, name: str = "") -> str:
-        """Store an API token's hash; returns the token's id."""
-        import uuid
-
-        token_id = str(uuid.uuid4())
-        with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO api_tokens (id, user_id, token_hash, name) VALUES (%s, %s, %s, %s)",
-                (token_id, user_id, token_hash, name),
-            )
-            self._audit(
-                cur,
-                Actor(label="system"),
-                "api_token.create",
-                "api_token",
-                token_id,
-                after={"user_id": user_id, "name": name},
-            )
-        return token_id
-
-    def user_for_token(self, token_hash: bytes) -> UserRecord:
-        """The user an unrevoked API token belongs to."""
-        with self._read() as cur:
-            record = cur.execute(
-                "SELECT u.id, u.email, u.name, u.is_operator FROM api_tokens t"
-                " JOIN users u ON u.id = t.user_id"
-                " WHERE t.token_hash = %s AND t.revoked_at IS NULL"
-                " AND (t.expires_at IS NULL OR t.expires_at > now())",
-                (token_hash,),
-            ).fetchone()
-        if record is None:
-            raise StoreNotFoundError("unknown token")
-        return _user(record)
+        return user
 
     def create_workspace(self, workspace: WorkspaceRow, *, owner: Actor) -> WorkspaceRow:
         """Create a workspace; ``owner`` becomes its Owner."""
@@ -127,20 +84,26 @@ class TenancyRepository(StoreBase):
     def get_workspace(self, workspace_id: str) -> WorkspaceRow:
         """One workspace."""
         with self._read() as cur:
-            record = cur.execute("SELECT id, name FROM workspaces WHERE id = %s", (workspace_id,)).fetchone()
-        if record is None:
+            row = fetch_one(
+                cur,
+                "SELECT id AS workspace_id, name FROM workspaces WHERE id = %s",
+                (workspace_id,),
+                _WORKSPACE_ROW,
+            )
+        if row is None:
             raise StoreNotFoundError("workspace not found")
-        return WorkspaceRow(workspace_id=record[0], name=record[1])
+        return row
 
     def list_workspaces(self, user_id: str) -> list[WorkspaceRow]:
         """The workspaces the user belongs to."""
         with self._read() as cur:
-            records = cur.execute(
-                "SELECT w.id, w.name FROM workspaces w JOIN workspace_members m"
+            return fetch_all(
+                cur,
+                "SELECT w.id AS workspace_id, w.name FROM workspaces w JOIN workspace_members m"
                 " ON m.workspace_id = w.id WHERE m.user_id = %s ORDER BY w.name, w.id",
                 (user_id,),
-            ).fetchall()
-        return [WorkspaceRow(workspace_id=r[0], name=r[1]) for r in records]
+                _WORKSPACE_ROW,
+            )
 
     @staticmethod
     def _lock_members(cur: Cursor, workspace_id: str) -> dict[str, WorkspaceRole]:
@@ -353,8 +316,7 @@ class TenancyRepository(StoreBase):
     def list_clusters(self) -> list[ClusterRow]:
         """Every cluster, by name."""
         with self._read() as cur:
-            records = cur.execute(f"SELECT {CLUSTER_COLUMNS} FROM clusters ORDER BY name").fetchall()  # noqa: S608
-        return [cluster_from_record(r) for r in records]
+            return fetch_all(cur, f"SELECT {CLUSTER_COLUMNS} FROM clusters ORDER BY name", (), CLUSTER_ROW)  # noqa: S608
 
     def create_project(self, project: ProjectRow, *, actor: Actor) -> ProjectRow:
         """Create a project pinned to its cluster (bumps that cluster's generation)."""
@@ -388,29 +350,17 @@ class TenancyRepository(StoreBase):
     def get_project(self, project_id: str) -> ProjectRow:
         """One project."""
         with self._read() as cur:
-            record = cur.execute(
-                "SELECT id, workspace_id, cluster_id, name, tier FROM projects WHERE id = %s",
-                (project_id,),
-            ).fetchone()
-        if record is None:
+            row = fetch_one(cur, _PROJECT_BY_ID, (project_id,), _PROJECT_ROW)
+        if row is None:
             raise StoreNotFoundError("project not found")
-        return ProjectRow(
-            project_id=record[0],
-            workspace_id=record[1],
-            cluster_id=record[2],
-            name=record[3],
-            tier=record[4],
-        )
+        return row
 
     def list_projects(self, workspace_id: str) -> list[ProjectRow]:
         """A workspace's projects, by name."""
         with self._read() as cur:
-            records = cur.execute(
-                "SELECT id, workspace_id, cluster_id, name, tier FROM projects"
-                " WHERE workspace_id = %s ORDER BY name",
+            return fetch_all(
+                cur,
+                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE workspace_id = %s ORDER BY name",  # noqa: S608
                 (workspace_id,),
-            ).fetchall()
-        return [
-            ProjectRow(project_id=r[0], workspace_id=r[1], cluster_id=r[2], name=r[3], tier=r[4])
-            for r in records
-        ]
+                _PROJECT_ROW,
+            )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from starform_adapters.postgres._base import Cursor, StoreBase
+from psycopg.rows import kwargs_row
+
+from starform_adapters.postgres.fetch import fetch_all, fetch_one
+from starform_adapters.postgres.repository import Cursor, Repository
+from starform_core.access import Actor, ProjectRole, UserRecord
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
-from starform_core.ports.store import Actor, ProjectRole, UserRecord
 from starform_core.ports.tokens import ApiTokenInfo, NewApiToken, Principal, TokenScope
 
 __all__ = ["LAST_USED_RESOLUTION_SECONDS", "TokenRepository"]
@@ -15,7 +18,8 @@ LAST_USED_RESOLUTION_SECONDS = 60
 """``last_used_at`` is written at most once a minute per token (one write, not one per request)."""
 
 _INFO_COLUMNS = (
-    "id, user_id, name, created_at, expires_at, last_used_at, revoked_at, project_id, role, rotated_from"
+    "id AS token_id, user_id, name, created_at, expires_at, last_used_at, revoked_at, project_id, role,"
+    " rotated_from"
 )
 
 _INSERT = (  # constants only
@@ -35,7 +39,7 @@ WITH live AS (
     WHERE id = (SELECT id FROM live)
       AND (last_used_at IS NULL OR last_used_at < now() - interval '{LAST_USED_RESOLUTION_SECONDS} seconds')
 )
-SELECT id, project_id, role, user_id, email, name, is_operator FROM live
+SELECT id AS token_id, project_id, role, user_id, email, name, is_operator FROM live
 """  # noqa: S608 - a constant, not input
 
 
@@ -43,18 +47,16 @@ def _scope(project_id: Any, role: Any) -> TokenScope | None:
     return None if project_id is None else TokenScope(project_id=str(project_id), role=ProjectRole(role))
 
 
-def _info(r: tuple[Any, ...]) -> ApiTokenInfo:
-    return ApiTokenInfo(
-        token_id=str(r[0]),
-        user_id=str(r[1]),
-        name=str(r[2]),
-        created_at=r[3],
-        expires_at=r[4],
-        last_used_at=r[5],
-        revoked_at=r[6],
-        scope=_scope(r[7], r[8]),
-        rotated_from=None if r[9] is None else str(r[9]),
-    )
+def _info(*, project_id: Any, role: Any, **columns: Any) -> ApiTokenInfo:
+    return ApiTokenInfo(scope=_scope(project_id, role), **columns)
+
+
+def _principal(*, token_id: str, project_id: Any, role: Any, **user: Any) -> Principal:
+    return Principal(user=UserRecord(**user), token_id=token_id, scope=_scope(project_id, role))
+
+
+_INFO_ROW = kwargs_row(_info)
+_PRINCIPAL_ROW = kwargs_row(_principal)
 
 
 def _token_audit(token: NewApiToken) -> dict[str, object]:
@@ -67,7 +69,7 @@ def _token_audit(token: NewApiToken) -> dict[str, object]:
     }
 
 
-class TokenRepository(StoreBase):
+class TokenRepository(Repository):
     """The :class:`~starform_core.ports.tokens.ApiTokenStore` on PostgreSQL."""
 
     @staticmethod
@@ -76,7 +78,8 @@ class TokenRepository(StoreBase):
             found = cur.execute("SELECT 1 FROM projects WHERE id = %s", (token.scope.project_id,)).fetchone()
             if found is None:
                 raise ValidationError("project_id", "names no project")
-        record = cur.execute(
+        info = fetch_one(
+            cur,
             _INSERT,
             (
                 token.token_id,
@@ -88,9 +91,10 @@ class TokenRepository(StoreBase):
                 None if token.scope is None else token.scope.role.value,
                 rotated_from,
             ),
-        ).fetchone()
-        assert record is not None
-        return _info(record)
+            _INFO_ROW,
+        )
+        assert info is not None
+        return info
 
     def issue_token(self, token: NewApiToken, *, actor: Actor) -> ApiTokenInfo:
         """Store a new token's hash with its name, expiry and scope."""
@@ -106,33 +110,33 @@ class TokenRepository(StoreBase):
     def authenticate(self, token_hash: bytes) -> Principal:
         """The principal of a live (unrevoked, unexpired) token; touches ``last_used_at``."""
         with self._read() as cur:
-            record = cur.execute(_AUTHENTICATE, (token_hash,)).fetchone()
-        if record is None:
+            principal = fetch_one(cur, _AUTHENTICATE, (token_hash,), _PRINCIPAL_ROW)
+        if principal is None:
             raise StoreNotFoundError("unknown, revoked or expired token")
-        user = UserRecord(
-            user_id=str(record[3]), email=str(record[4]), name=str(record[5]), is_operator=bool(record[6])
-        )
-        return Principal(user=user, token_id=str(record[0]), scope=_scope(record[1], record[2]))
+        return principal
 
     def list_tokens(self, user_id: str) -> list[ApiTokenInfo]:
         """The user's tokens, newest first."""
         with self._read() as cur:
-            records = cur.execute(
+            return fetch_all(
+                cur,
                 f"SELECT {_INFO_COLUMNS} FROM api_tokens WHERE user_id = %s ORDER BY created_at DESC, id",  # noqa: S608
                 (user_id,),
-            ).fetchall()
-        return [_info(r) for r in records]
+                _INFO_ROW,
+            )
 
     @staticmethod
     def _own(cur: Cursor, token_id: str, user_id: str, *, lock: bool = False) -> ApiTokenInfo:
-        record = cur.execute(
+        info = fetch_one(
+            cur,
             f"SELECT {_INFO_COLUMNS} FROM api_tokens WHERE id = %s AND user_id = %s"  # noqa: S608
             + (" FOR UPDATE" if lock else ""),
             (token_id, user_id),
-        ).fetchone()
-        if record is None:
+            _INFO_ROW,
+        )
+        if info is None:
             raise StoreNotFoundError("token not found")
-        return _info(record)
+        return info
 
     def get_token(self, token_id: str, *, user_id: str) -> ApiTokenInfo:
         """One of the user's tokens."""
@@ -145,13 +149,15 @@ class TokenRepository(StoreBase):
             current = self._own(cur, token_id, user_id, lock=True)
             if current.revoked_at is not None:
                 raise StoreConflictError("token: already revoked")
-            record = cur.execute(
+            revoked = fetch_one(
+                cur,
                 f"UPDATE api_tokens SET revoked_at = now() WHERE id = %s RETURNING {_INFO_COLUMNS}",  # noqa: S608
                 (token_id,),
-            ).fetchone()
-            assert record is not None
+                _INFO_ROW,
+            )
+            assert revoked is not None
             self._audit(cur, actor, "api_token.revoke", "api_token", token_id, before={"name": current.name})
-        return _info(record)
+        return revoked
 
     def rotate_token(
         self, token_id: str, *, replacement: NewApiToken, grace_seconds: int = 0, actor: Actor

@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from starform_adapters.postgres._base import Cursor, StoreBase, jsonable
+from psycopg.rows import class_row
+
+from starform_adapters.postgres.fetch import fetch_all, fetch_one
+from starform_adapters.postgres.repository import Cursor, Repository, jsonable
+from starform_core.access import Actor
 from starform_core.errors import StoreNotFoundError
 from starform_core.kube.limits import check_project_vars_size, check_secret_size
 from starform_core.model.vargroup import check_var_key
 from starform_core.payload.rows import ServiceVarGroupRow, VarGroupRow
-from starform_core.ports.store import Actor, VarKeyInfo
+from starform_core.records import VarKeyInfo
 from starform_core.secrets_values import SecretValue
 
 __all__ = ["VarGroupRepository"]
 
 
-def _group(r: tuple[Any, ...]) -> VarGroupRow:
-    return VarGroupRow(
-        var_group_id=str(r[0]),
-        project_id=str(r[1]),
-        name=str(r[2]),
-        environment_id=None if r[3] is None else str(r[3]),
-    )
+_GROUP_COLUMNS = "id AS var_group_id, project_id, name, environment_id"
+_GROUP_ROW = class_row(VarGroupRow)
+_GROUP_BY_ID = f"SELECT {_GROUP_COLUMNS} FROM var_groups WHERE id = %s"  # noqa: S608
 
 
-class VarGroupRepository(StoreBase):
+class VarGroupRepository(Repository):
     """Var groups; values are sealed with AES-256-GCM before they reach PostgreSQL."""
 
     def _write_entries(self, cur: Cursor, var_group_id: str, entries: Mapping[str, SecretValue]) -> None:
@@ -104,13 +103,10 @@ class VarGroupRepository(StoreBase):
 
     @staticmethod
     def _load_group(cur: Cursor, var_group_id: str) -> VarGroupRow:
-        record = cur.execute(
-            "SELECT id, project_id, name, environment_id FROM var_groups WHERE id = %s",
-            (var_group_id,),
-        ).fetchone()
-        if record is None:
+        row = fetch_one(cur, _GROUP_BY_ID, (var_group_id,), _GROUP_ROW)
+        if row is None:
             raise StoreNotFoundError("var group not found")
-        return _group(record)
+        return row
 
     def get_var_group(self, var_group_id: str) -> VarGroupRow:
         """One var group."""
@@ -120,12 +116,12 @@ class VarGroupRepository(StoreBase):
     def list_var_groups(self, project_id: str) -> list[VarGroupRow]:
         """A project's var groups, by name."""
         with self._read() as cur:
-            records = cur.execute(
-                "SELECT id, project_id, name, environment_id FROM var_groups"
-                " WHERE project_id = %s ORDER BY name",
+            return fetch_all(
+                cur,
+                f"SELECT {_GROUP_COLUMNS} FROM var_groups WHERE project_id = %s ORDER BY name",  # noqa: S608
                 (project_id,),
-            ).fetchall()
-        return [_group(r) for r in records]
+                _GROUP_ROW,
+            )
 
     def set_var_entries(self, var_group_id: str, entries: Mapping[str, SecretValue], *, actor: Actor) -> None:
         """Insert or replace entries (the audit log records the keys, never the values)."""
@@ -166,11 +162,12 @@ class VarGroupRepository(StoreBase):
         """Keys and metadata; values are write-only."""
         with self._tx() as cur:
             self._load_group(cur, var_group_id)
-            records = cur.execute(
+            return fetch_all(
+                cur,
                 "SELECT key, key_id, updated_at FROM var_group_entries WHERE var_group_id = %s ORDER BY key",
                 (var_group_id,),
-            ).fetchall()
-        return [VarKeyInfo(key=r[0], key_id=r[1], updated_at=r[2]) for r in records]
+                class_row(VarKeyInfo),
+            )
 
     def attach_var_group(self, link: ServiceVarGroupRow, *, actor: Actor) -> ServiceVarGroupRow:
         """Attach (or re-order) a var group on a service of the same project."""
@@ -228,9 +225,10 @@ class VarGroupRepository(StoreBase):
     def list_attachments(self, service_id: str) -> list[ServiceVarGroupRow]:
         """The var groups attached to a service, by attach order."""
         with self._read() as cur:
-            records = cur.execute(
+            return fetch_all(
+                cur,
                 "SELECT service_id, var_group_id, attach_order FROM service_var_groups"
                 " WHERE service_id = %s ORDER BY attach_order",
                 (service_id,),
-            ).fetchall()
-        return [ServiceVarGroupRow(service_id=r[0], var_group_id=r[1], attach_order=r[2]) for r in records]
+                class_row(ServiceVarGroupRow),
+            )

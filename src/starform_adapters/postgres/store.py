@@ -1,4 +1,4 @@
-"""The PostgreSQL store: every repository mixin behind one object implementing the store port."""
+"""The PostgreSQL store: every repository mixin behind one object implementing the role ports."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from starform_adapters.postgres.repo_services import ServiceRepository
 from starform_adapters.postgres.repo_tenancy import TenancyRepository
 from starform_adapters.postgres.repo_tokens import TokenRepository
 from starform_adapters.postgres.repo_vars import VarGroupRepository
-from starform_core.ports.store import Store
-from starform_core.ports.tokens import ApiTokenStore
 
 __all__ = ["PostgresStore"]
 
@@ -20,8 +18,9 @@ class PostgresStore(
 ):
     """Starbase's system of record on PostgreSQL (psycopg 3 pool, AES-256-GCM var values).
 
-    It implements the :class:`~starform_core.ports.store.Store` port and the
-    :class:`~starform_core.ports.tokens.ApiTokenStore` port.
+    It implements every Starbase role port of :mod:`starform_core.ports` (agents, clusters,
+    tenancy, services and releases, var groups, dashboard reads, audit, readiness, API tokens);
+    the composition root hands each route only the ports it uses.
 
     Construct it with an open pool (:func:`~starform_adapters.postgres.pool.open_pool`) and a
     :class:`~starform_adapters.postgres.crypto.VarCipher`; the schema must be migrated first.
@@ -33,12 +32,33 @@ class PostgresStore(
 
 
 if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
+    from starform_core.ports import (
+        AgentStore,
+        ApiTokenStore,
+        AuditLog,
+        ClusterStore,
+        DashboardReads,
+        EnvironmentStore,
+        Readiness,
+        ReleaseStore,
+        ServiceStore,
+        TenancyStore,
+        VarGroupStore,
+    )
 
-    from starform_adapters.postgres.crypto import VarCipher
-
-    def _conforms(pool: ConnectionPool, cipher: VarCipher) -> Store:
-        return PostgresStore(pool, cipher)
-
-    def _conforms_tokens(pool: ConnectionPool, cipher: VarCipher) -> ApiTokenStore:
-        return PostgresStore(pool, cipher)
+    def _conforms(
+        store: PostgresStore,
+    ) -> tuple[
+        AgentStore,
+        ClusterStore,
+        TenancyStore,
+        EnvironmentStore,
+        ServiceStore,
+        ReleaseStore,
+        VarGroupStore,
+        DashboardReads,
+        AuditLog,
+        Readiness,
+        ApiTokenStore,
+    ]:
+        return (store, store, store, store, store, store, store, store, store, store, store)

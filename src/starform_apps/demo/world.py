@@ -10,7 +10,6 @@ import base64
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -24,9 +23,9 @@ from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.shuttle import Shuttle, ShuttleConfig, build_shuttle
 from starform_apps.shuttle.reconciler import ReconcileResult
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
-from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
-from starform_core.errors import StarformError, StoreNotFoundError
-from starform_core.ports.store import UserRecord
+from starform_apps.starbase.tokens import mint_user_token
+from starform_core.access import Actor
+from starform_core.errors import StarformError
 
 __all__ = ["GATEWAY_NAMESPACE", "LB_SERVICE", "World", "open_world"]
 
@@ -62,13 +61,7 @@ class World:
     # people -------------------------------------------------------------------------------------
     def _operator_token(self, email: str) -> str:
         store = self.starbase.store
-        try:
-            user = store.get_user(email=email)
-        except StoreNotFoundError:
-            user = store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=email, is_operator=True))
-        token = new_token(USER_PREFIX)
-        store.create_api_token(user.user_id, hash_token(token), name="demo")
-        return token
+        return mint_user_token(store, store, email, operator=True, name="demo", actor=Actor(label="demo"))
 
     def call(self, method: str, path: str, body: Any = None, *, expect: int | None = None) -> Any:
         """Call Starbase's API as the operator; raises :class:`DemoError` on an unexpected status."""

@@ -1,4 +1,8 @@
-"""The ASGI app factory: the composition root that wires the ports, cache, metrics and routes."""
+"""The ASGI app factory: wires the ports it is given, the payload cache, metrics and the routes.
+
+Nothing here connects to anything: :func:`create_app` takes its ports as arguments (the
+PostgreSQL composition is :func:`~starform_apps.starbase.server.open_starbase`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from starform_apps.starbase import (
     routes_agents,
     routes_clusters,
     routes_health,
+    routes_observed,
     routes_projects,
+    routes_releases,
     routes_services,
     routes_tokens,
     routes_vargroups,
@@ -22,18 +28,30 @@ from starform_apps.starbase.http_errors import install_error_handlers
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.middleware import RequestMetricsMiddleware
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES, PayloadCache
+from starform_apps.starbase.ports import StarbasePorts
 from starform_apps.starbase.ratelimit import RateLimits
 from starform_core.ports.ratelimit import RateLimiter
-from starform_core.ports.store import Store
-from starform_core.ports.tokens import ApiTokenStore
 
-__all__ = ["create_app"]
+__all__ = ["ROUTERS", "create_app"]
+
+ROUTERS = (
+    routes_health,
+    routes_agents,
+    routes_clusters,
+    routes_workspaces,
+    routes_projects,
+    routes_services,
+    routes_releases,
+    routes_observed,
+    routes_vargroups,
+    routes_tokens,
+)
+"""Every route module of the API, in the order their routers are included."""
 
 
 def create_app(
-    store: Store,
+    ports: StarbasePorts,
     *,
-    tokens: ApiTokenStore,
     checksum_key: Callable[[str], bytes],
     rate_limiter: RateLimiter | None = None,
     rate_limits: RateLimits | None = None,
@@ -43,6 +61,7 @@ def create_app(
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
+    Each route receives only the role ports it declares (see :mod:`~starform_apps.starbase.ports`).
     ``checksum_key(cluster_id)`` gives the var-group checksum key of a cluster (derived from the
     encryption key by the PostgreSQL adapter's cipher). ``rate_limiter`` defaults to in-process
     counters (one Starbase process). ``metrics_token``: ``/metrics`` on this
@@ -55,25 +74,15 @@ def create_app(
         version="1",
         summary="Starform's control plane: desired state per cluster, agent reports, people API.",
     )
-    app.state.store = store
-    app.state.tokens = tokens
+    app.state.ports = ports
     app.state.metrics = metrics
     app.state.metrics_token = metrics_token
     app.state.rate_limits = rate_limits or RateLimits(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )
-    app.state.payload_cache = PayloadCache(store, checksum_key, metrics, max_bytes=payload_cache_bytes)
+    app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
     install_error_handlers(app)
-    for module in (
-        routes_health,
-        routes_agents,
-        routes_clusters,
-        routes_workspaces,
-        routes_projects,
-        routes_services,
-        routes_vargroups,
-        routes_tokens,
-    ):
+    for module in ROUTERS:
         app.include_router(module.router)
     app.add_middleware(BodyGuardMiddleware, metrics=metrics)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)

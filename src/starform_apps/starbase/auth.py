@@ -15,13 +15,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from starform_apps.starbase.http_errors import HttpError
+from starform_apps.starbase.ports import TokensDep, agents_port
 from starform_apps.starbase.ratelimit import Quota, RateLimits
 from starform_apps.starbase.roles import Action, allowed, narrowed
 from starform_apps.starbase.tokens import hash_token, tokens_match
+from starform_core.access import Actor, Roles, UserRecord
 from starform_core.errors import StoreNotFoundError
 from starform_core.payload.rows import EnvironmentRow, ProjectRow
-from starform_core.ports.store import Actor, Roles, Store, UserRecord
-from starform_core.ports.tokens import ApiTokenStore, TokenScope
+from starform_core.ports import TenancyStore
+from starform_core.ports.tokens import TokenScope
 
 __all__ = [
     "Caller",
@@ -33,8 +35,6 @@ __all__ = [
     "check_agent",
     "require_operator",
     "require_unscoped",
-    "store_of",
-    "tokens_of",
 ]
 
 bearer = HTTPBearer(auto_error=False, description="An API token (people, CI) or a cluster token")
@@ -64,18 +64,6 @@ class Caller:
         return self.user.is_operator and self.scope is None
 
 
-def store_of(request: Request) -> Store:
-    """The app's store."""
-    store: Store = request.app.state.store
-    return store
-
-
-def tokens_of(request: Request) -> ApiTokenStore:
-    """The app's API token store."""
-    tokens: ApiTokenStore = request.app.state.tokens
-    return tokens
-
-
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or not credentials.credentials:
         raise HttpError(401, "missing bearer token")
@@ -85,11 +73,12 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    tokens: TokensDep,
 ) -> Caller:
     """The caller whose API token was presented (401 otherwise), charged to its rate quota."""
     token = _token(credentials)
     try:
-        principal = tokens_of(request).authenticate(hash_token(token))
+        principal = tokens.authenticate(hash_token(token))
     except StoreNotFoundError as exc:
         raise HttpError(401, "unknown, revoked or expired token") from exc
     caller = Caller(user=principal.user, token_id=principal.token_id, scope=principal.scope)
@@ -113,7 +102,7 @@ def check_agent(
     """Accept only the named cluster's own token (404 for any other), charged to the agent quota."""
     token = _token(credentials)
     try:
-        stored = store_of(request).cluster_token_hash(cluster_id)
+        stored = agents_port(request).cluster_token_hash(cluster_id)
     except StoreNotFoundError as exc:
         raise HttpError(404, "cluster not found") from exc
     if not tokens_match(token, stored):
@@ -151,20 +140,20 @@ def _decide(roles: Roles, action: Action, what: str, *, in_project: bool) -> Non
     raise HttpError(403, f"your role does not allow {action.value}")
 
 
-def authorize_workspace(store: Store, caller: Caller, workspace_id: str, action: Action) -> Roles:
+def authorize_workspace(tenancy: TenancyStore, caller: Caller, workspace_id: str, action: Action) -> Roles:
     """Check a workspace-level action (unscoped tokens only); returns the roles."""
     require_unscoped(caller, "act on a workspace")
     try:
-        store.get_workspace(workspace_id)
+        tenancy.get_workspace(workspace_id)
     except StoreNotFoundError as exc:
         raise HttpError(404, "workspace not found") from exc
-    roles = store.roles_of(caller.user_id, workspace_id)
+    roles = tenancy.roles_of(caller.user_id, workspace_id)
     _decide(roles, action, "workspace", in_project=False)
     return roles
 
 
 def authorize_project(
-    store: Store,
+    tenancy: TenancyStore,
     caller: Caller,
     project: ProjectRow,
     action: Action,
@@ -179,7 +168,7 @@ def authorize_project(
     """
     if caller.scope is not None and caller.scope.project_id != project.project_id:
         raise HttpError(404, f"{what} not found")
-    roles = store.roles_of(caller.user_id, project.workspace_id, project.project_id)
+    roles = tenancy.roles_of(caller.user_id, project.workspace_id, project.project_id)
     if caller.scope is not None:
         roles = narrowed(roles, caller.scope.role)
     _decide(roles, action, what, in_project=True)

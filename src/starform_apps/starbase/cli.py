@@ -25,10 +25,18 @@ import click
 from starform_adapters.postgres import PostgresStore, migrate, open_pool
 from starform_apps.starbase.config import DEFAULT_DATA_DIR, StarbaseConfig, parse_address
 from starform_apps.starbase.embedded import embedded_database, load_cipher
-from starform_apps.starbase.tokens import AGENT_PREFIX, USER_PREFIX, hash_token, new_token, token_state
+from starform_apps.starbase.tokens import (
+    AGENT_PREFIX,
+    USER_PREFIX,
+    hash_token,
+    mint_user_token,
+    new_token,
+    token_state,
+)
+from starform_core.access import Actor, ProjectRole, UserRecord
 from starform_core.errors import StarformError, StoreConflictError, StoreNotFoundError
 from starform_core.payload.rows import ClusterRow
-from starform_core.ports.store import Actor, ProjectRole, UserRecord
+from starform_core.ports import UserStore
 from starform_core.ports.tokens import ApiTokenInfo, NewApiToken, TokenScope
 
 __all__ = ["main"]
@@ -288,16 +296,9 @@ def user() -> None:
     """Manage users."""
 
 
-def _ensure_user(store: PostgresStore, email: str, operator: bool) -> UserRecord:
+def _existing_user(users: UserStore, email: str) -> UserRecord:
     try:
-        return store.get_user(email=email)
-    except StoreNotFoundError:
-        return store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=email, is_operator=operator))
-
-
-def _existing_user(store: PostgresStore, email: str) -> UserRecord:
-    try:
-        return store.get_user(email=email)
+        return users.get_user(email=email)
     except StoreNotFoundError as exc:
         raise click.ClickException("no user has this email") from exc
 
@@ -366,18 +367,15 @@ def create_token(
     if (project_id is None) != (role is None):
         raise click.UsageError("--project and --role go together")
     scope = None if project_id is None or role is None else TokenScope(str(project_id), ProjectRole(role))
-    secret = new_token(USER_PREFIX)
     with _store(data_dir) as store:
-        owner = _ensure_user(store, email, operator)
-        store.issue_token(
-            NewApiToken(
-                token_id=str(uuid.uuid4()),
-                user_id=owner.user_id,
-                token_hash=hash_token(secret),
-                name=name,
-                expires_at=_expiry(expires_in_days, no_expiry),
-                scope=scope,
-            ),
+        secret = mint_user_token(
+            store,
+            store,
+            email,
+            operator=operator,
+            name=name,
+            expires_at=_expiry(expires_in_days, no_expiry),
+            scope=scope,
             actor=_CLI,
         )
     click.echo(secret)

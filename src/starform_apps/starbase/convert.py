@@ -21,7 +21,7 @@ from starform_core.payload.rows import (
     VarGroupRow,
     VolumeRow,
 )
-from starform_core.ports.store import EventRecord, ObservedStatus, VarKeyInfo
+from starform_core.records import EventRecord, ObservedStatus, VarKeyInfo
 
 __all__ = [
     "autoscaling_of",
@@ -34,6 +34,7 @@ __all__ = [
     "service_out",
     "status_out",
     "strip_row_prefix",
+    "under_body_names",
     "var_group_out",
     "volume_out",
     "within",
@@ -54,6 +55,14 @@ def within(prefix: str, make: Callable[[], T]) -> T:
 def strip_row_prefix(exc: ValidationError) -> ValidationError:
     """Turn ``services[<id>].port`` (the store's whole-project check) into ``port``."""
     return ValidationError(_ROW_PREFIX.sub("", exc.field), exc.reason)
+
+
+def under_body_names(write: Callable[[], T]) -> T:
+    """Run a store write; name fields as the request body does (``port``, not ``services[..].port``)."""
+    try:
+        return write()
+    except ValidationError as exc:
+        raise strip_row_prefix(exc) from exc
 
 
 def autoscaling_of(body: s.AutoscalingBody | None) -> Autoscaling | None:

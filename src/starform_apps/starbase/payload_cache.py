@@ -16,7 +16,7 @@ import attrs
 from starform_apps.starbase.metrics import Metrics
 from starform_core.payload.build import build_payload
 from starform_core.payload.codec import etag_of, to_json
-from starform_core.ports.store import DesiredStateStore
+from starform_core.ports import DesiredStateReader
 
 __all__ = ["DEFAULT_MAX_BYTES", "CachedPayload", "PayloadCache"]
 
@@ -44,7 +44,7 @@ class PayloadCache:
 
     def __init__(
         self,
-        store: DesiredStateStore,
+        store: DesiredStateReader,
         checksum_key: Callable[[str], bytes],
         metrics: Metrics,
         *,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import enum
 
-from starform_core.ports.store import ProjectRole, Roles, WorkspaceRole
+from starform_core.access import ProjectRole, Roles, WorkspaceRole
 
 __all__ = ["Action", "allowed", "effective_project_role", "narrowed"]
 

@@ -12,17 +12,17 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from starform_apps.starbase import schemas as s
-from starform_apps.starbase.auth import bearer, check_agent, store_of
+from starform_apps.starbase.auth import bearer, check_agent
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import PayloadCache
+from starform_apps.starbase.ports import AgentsDep
 from starform_core.errors import ValidationError
-from starform_core.ports.store import EventRecord, ObservedStatus, Store
+from starform_core.records import EventRecord, ObservedStatus
 
 __all__ = ["etag_matches", "router"]
 
 router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES)
-StoreDep = Annotated[Store, Depends(store_of)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
@@ -78,7 +78,7 @@ def report_status(
     body: s.StatusReportIn,
     request: Request,
     credentials: Credentials,
-    store: StoreDep,
+    store: AgentsDep,
 ) -> s.StatusAccepted:
     """Store the generation the agent applied and each service's observed status.
 
@@ -114,7 +114,7 @@ def report_events(
     body: s.EventsIn,
     request: Request,
     credentials: Credentials,
-    store: StoreDep,
+    store: AgentsDep,
 ) -> s.EventsAccepted:
     """Append a batch of events; re-sent event ids are ignored (idempotent)."""
     check_agent(request, str(cluster_id), credentials)

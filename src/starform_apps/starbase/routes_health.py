@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from starform_apps.starbase.auth import bearer, store_of
+from starform_apps.starbase.auth import bearer
 from starform_apps.starbase.http_errors import ErrorBody, HttpError
 from starform_apps.starbase.metrics import Metrics
+from starform_apps.starbase.ports import ReadinessDep
 from starform_apps.starbase.tokens import secrets_equal
 from starform_core.errors import StoreError
 
@@ -27,10 +28,10 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "The database is unreachable"}})
-def readyz(request: Request) -> JSONResponse:
+def readyz(readiness: ReadinessDep) -> JSONResponse:
     """The database answers."""
     try:
-        store_of(request).ping()
+        readiness.ping()
     except StoreError:
         return JSONResponse({"status": "database unreachable"}, status_code=503)
     return JSONResponse({"status": "ready"})

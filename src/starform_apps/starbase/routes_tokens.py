@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from starform_apps.starbase import schemas as s
 from starform_apps.starbase.auth import (
@@ -21,21 +20,19 @@ from starform_apps.starbase.auth import (
     actor_of,
     authorize_project,
     require_unscoped,
-    store_of,
-    tokens_of,
 )
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
+from starform_apps.starbase.ports import TenancyDep, TokensDep
 from starform_apps.starbase.roles import Action
 from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token, token_state
+from starform_core.access import ProjectRole
 from starform_core.errors import StoreNotFoundError, ValidationError
-from starform_core.ports.store import ProjectRole, Store
-from starform_core.ports.tokens import ApiTokenInfo, ApiTokenStore, NewApiToken, TokenScope
+from starform_core.ports import TenancyStore
+from starform_core.ports.tokens import ApiTokenInfo, NewApiToken, TokenScope
 
 __all__ = ["router", "token_out"]
 
 router = APIRouter(prefix="/v1", tags=["tokens"], responses=ERROR_RESPONSES)
-StoreDep = Annotated[Store, Depends(store_of)]
-TokensDep = Annotated[ApiTokenStore, Depends(tokens_of)]
 
 _ROLE_ACTION = {
     ProjectRole.VIEWER: Action.PROJECT_READ,
@@ -64,17 +61,17 @@ def _expiry(days: int | None) -> datetime | None:
     return None if days is None else datetime.now(UTC) + timedelta(days=days)
 
 
-def _scope(store: Store, caller: Caller, body: s.TokenIn) -> TokenScope | None:
+def _scope(tenancy: TenancyStore, caller: Caller, body: s.TokenIn) -> TokenScope | None:
     if (body.project_id is None) != (body.role is None):
         raise ValidationError("role", "give project_id and role for a scoped token, or neither")
     if body.project_id is None or body.role is None:
         return None
     try:
-        project = store.get_project(str(body.project_id))
+        project = tenancy.get_project(str(body.project_id))
     except StoreNotFoundError as exc:
         raise HttpError(404, "project not found") from exc
     try:
-        authorize_project(store, caller, project, _ROLE_ACTION[body.role])
+        authorize_project(tenancy, caller, project, _ROLE_ACTION[body.role])
     except HttpError as exc:
         if exc.status == 403:
             raise HttpError(403, f"you do not hold the {body.role.value} role on this project") from exc
@@ -83,10 +80,12 @@ def _scope(store: Store, caller: Caller, body: s.TokenIn) -> TokenScope | None:
 
 
 @router.post("/tokens", status_code=201, response_model=s.TokenCreated)
-def create_token(body: s.TokenIn, user: CurrentUser, store: StoreDep, tokens: TokensDep) -> s.TokenCreated:
+def create_token(
+    body: s.TokenIn, user: CurrentUser, tenancy: TenancyDep, tokens: TokensDep
+) -> s.TokenCreated:
     """Create a token for yourself; the secret is in this answer only."""
     require_unscoped(user, "manage tokens")
-    scope = _scope(store, user, body)
+    scope = _scope(tenancy, user, body)
     secret = new_token(USER_PREFIX)
     info = tokens.issue_token(
         NewApiToken(

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from starform_apps.starbase import schemas as s
-from starform_apps.starbase.auth import (
-    CurrentUser,
-    actor_of,
-    authorize_workspace,
-    require_unscoped,
-    store_of,
-)
+from starform_apps.starbase.auth import CurrentUser, actor_of, authorize_workspace, require_unscoped
 from starform_apps.starbase.convert import project_out
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
+from starform_apps.starbase.ports import TenancyDep
 from starform_apps.starbase.roles import Action, allowed
+from starform_core.access import WorkspaceRole
 from starform_core.errors import StoreNotFoundError, ValidationError
 from starform_core.payload.rows import ProjectRow, WorkspaceRow
-from starform_core.ports.store import Store, WorkspaceRole
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["workspaces"], responses=ERROR_RESPONSES)
-StoreDep = Annotated[Store, Depends(store_of)]
 
 
 def _only_owners_touch_owners(
@@ -37,66 +30,68 @@ def _only_owners_touch_owners(
 
 
 @router.post("/workspaces", status_code=201, response_model=s.WorkspaceOut)
-def create_workspace(body: s.WorkspaceIn, user: CurrentUser, store: StoreDep) -> s.WorkspaceOut:
+def create_workspace(body: s.WorkspaceIn, user: CurrentUser, tenancy: TenancyDep) -> s.WorkspaceOut:
     """Create a workspace; the caller becomes its Owner."""
     require_unscoped(user, "create a workspace")
-    row = store.create_workspace(
+    row = tenancy.create_workspace(
         WorkspaceRow(workspace_id=str(uuid.uuid4()), name=body.name), owner=actor_of(user)
     )
     return s.WorkspaceOut(id=row.workspace_id, name=row.name)  # type: ignore[arg-type]
 
 
 @router.get("/workspaces", response_model=list[s.WorkspaceOut])
-def list_workspaces(user: CurrentUser, store: StoreDep) -> list[s.WorkspaceOut]:
+def list_workspaces(user: CurrentUser, tenancy: TenancyDep) -> list[s.WorkspaceOut]:
     """The caller's workspaces."""
     require_unscoped(user, "list workspaces")
     return [
         s.WorkspaceOut(id=w.workspace_id, name=w.name)  # type: ignore[arg-type]
-        for w in store.list_workspaces(user.user_id)
+        for w in tenancy.list_workspaces(user.user_id)
     ]
 
 
 @router.get("/workspaces/{workspace_id}", response_model=s.WorkspaceOut)
-def get_workspace(workspace_id: UUID, user: CurrentUser, store: StoreDep) -> s.WorkspaceOut:
+def get_workspace(workspace_id: UUID, user: CurrentUser, tenancy: TenancyDep) -> s.WorkspaceOut:
     """One workspace (any workspace role)."""
-    authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_READ)
-    row = store.get_workspace(str(workspace_id))
+    authorize_workspace(tenancy, user, str(workspace_id), Action.WORKSPACE_READ)
+    row = tenancy.get_workspace(str(workspace_id))
     return s.WorkspaceOut(id=row.workspace_id, name=row.name)  # type: ignore[arg-type]
 
 
 @router.put("/workspaces/{workspace_id}/members", status_code=204, response_class=Response)
-def set_member(workspace_id: UUID, body: s.MemberIn, user: CurrentUser, store: StoreDep) -> Response:
+def set_member(workspace_id: UUID, body: s.MemberIn, user: CurrentUser, tenancy: TenancyDep) -> Response:
     """Add a member or change a role (Owner/Admin; only an Owner touches the Owner role).
 
     The last Owner cannot be demoted (409); the rules are re-checked in the store's transaction,
     so concurrent requests cannot leave the workspace without an Owner.
     """
-    roles = authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_MEMBERS)
+    roles = authorize_workspace(tenancy, user, str(workspace_id), Action.WORKSPACE_MEMBERS)
     try:
-        member = store.get_user(email=body.email)
+        member = tenancy.get_user(email=body.email)
     except StoreNotFoundError as exc:
         raise ValidationError("email", "no user has this email") from exc
-    current = store.roles_of(member.user_id, str(workspace_id)).workspace
+    current = tenancy.roles_of(member.user_id, str(workspace_id)).workspace
     _only_owners_touch_owners(roles.workspace, current, body.role)
-    store.set_workspace_member(str(workspace_id), member.user_id, body.role, actor=actor_of(user))
+    tenancy.set_workspace_member(str(workspace_id), member.user_id, body.role, actor=actor_of(user))
     return Response(status_code=204)
 
 
 @router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204, response_class=Response)
-def remove_member(workspace_id: UUID, user_id: UUID, user: CurrentUser, store: StoreDep) -> Response:
+def remove_member(workspace_id: UUID, user_id: UUID, user: CurrentUser, tenancy: TenancyDep) -> Response:
     """Remove a member and their project roles (Owner/Admin; only an Owner removes an Owner)."""
-    roles = authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_MEMBERS)
-    target = store.roles_of(str(user_id), str(workspace_id)).workspace
+    roles = authorize_workspace(tenancy, user, str(workspace_id), Action.WORKSPACE_MEMBERS)
+    target = tenancy.roles_of(str(user_id), str(workspace_id)).workspace
     _only_owners_touch_owners(roles.workspace, target, None)
-    store.remove_workspace_member(str(workspace_id), str(user_id), actor=actor_of(user))
+    tenancy.remove_workspace_member(str(workspace_id), str(user_id), actor=actor_of(user))
     return Response(status_code=204)
 
 
 @router.post("/workspaces/{workspace_id}/projects", status_code=201, response_model=s.ProjectOut)
-def create_project(workspace_id: UUID, body: s.ProjectIn, user: CurrentUser, store: StoreDep) -> s.ProjectOut:
+def create_project(
+    workspace_id: UUID, body: s.ProjectIn, user: CurrentUser, tenancy: TenancyDep
+) -> s.ProjectOut:
     """Create a project pinned to a cluster (workspace Owner/Admin)."""
-    authorize_workspace(store, user, str(workspace_id), Action.PROJECT_CREATE)
-    row = store.create_project(
+    authorize_workspace(tenancy, user, str(workspace_id), Action.PROJECT_CREATE)
+    row = tenancy.create_project(
         ProjectRow(
             project_id=str(uuid.uuid4()),
             workspace_id=str(workspace_id),
@@ -110,12 +105,12 @@ def create_project(workspace_id: UUID, body: s.ProjectIn, user: CurrentUser, sto
 
 
 @router.get("/workspaces/{workspace_id}/projects", response_model=list[s.ProjectOut])
-def list_projects(workspace_id: UUID, user: CurrentUser, store: StoreDep) -> list[s.ProjectOut]:
+def list_projects(workspace_id: UUID, user: CurrentUser, tenancy: TenancyDep) -> list[s.ProjectOut]:
     """The workspace's projects the caller can read."""
-    authorize_workspace(store, user, str(workspace_id), Action.WORKSPACE_READ)
+    authorize_workspace(tenancy, user, str(workspace_id), Action.WORKSPACE_READ)
     visible = []
-    for project in store.list_projects(str(workspace_id)):
-        roles = store.roles_of(user.user_id, project.workspace_id, project.project_id)
+    for project in tenancy.list_projects(str(workspace_id)):
+        roles = tenancy.roles_of(user.user_id, project.workspace_id, project.project_id)
         if allowed(Action.PROJECT_READ, roles):
             visible.append(project_out(project))
     return visible

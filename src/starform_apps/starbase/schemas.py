@@ -33,8 +33,8 @@ from starform_apps.starbase.validators import (
     TimeZoneName,
     VarEntries,
 )
+from starform_core.access import ProjectRole, WorkspaceRole
 from starform_core.model.enums import AccessMode, DriftMode, ProbeKind, RunState, ServiceType, Tier
-from starform_core.ports.store import ProjectRole, WorkspaceRole
 
 __all__ = [
     "AttachIn",

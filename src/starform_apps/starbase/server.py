@@ -1,7 +1,10 @@
 """Run Starbase: open the store (embedded PostgreSQL or ``DATABASE_URL``), migrate, serve.
 
-:func:`open_starbase` is the composition root used by ``starbase serve`` and by tests;
-:class:`ServerThread` runs uvicorn on a real socket in a background thread.
+:func:`open_starbase` is the PostgreSQL composition root used by ``starbase serve`` and by
+tests: it migrates, opens the pool, fills every role port of :class:`StarbasePorts` with the
+one :class:`PostgresStore` (:func:`postgres_ports`) and hands them to
+:func:`~starform_apps.starbase.app.create_app`. :class:`ServerThread` runs uvicorn on a real
+socket in a background thread. Importing this module connects to nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase.app import create_app
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
+from starform_apps.starbase.ports import StarbasePorts
 from starform_apps.starbase.quotas import DEFAULT_LIMITS, Quota
 from starform_apps.starbase.ratelimit import RateLimits
 from starform_core.errors import StarformError
 from starform_core.ports.ratelimit import RateLimit, RateLimiter
 
-__all__ = ["ServerThread", "Starbase", "bind_socket", "open_starbase"]
+__all__ = ["ServerThread", "Starbase", "bind_socket", "open_starbase", "postgres_ports"]
 
 
 @attrs.frozen
@@ -39,6 +43,22 @@ class Starbase:
     app: ASGIApp
     database_url: str
     rate_limits: RateLimits
+
+
+def postgres_ports(store: PostgresStore) -> StarbasePorts:
+    """Every role port of the API, filled by the one PostgreSQL store."""
+    return StarbasePorts(
+        agents=store,
+        clusters=store,
+        tenancy=store,
+        environments=store,
+        services=store,
+        releases=store,
+        var_groups=store,
+        dashboard=store,
+        readiness=store,
+        tokens=store,
+    )
 
 
 @contextmanager
@@ -68,8 +88,7 @@ def open_starbase(
             limits=dict(rate_limits or DEFAULT_LIMITS),
         )
         app = create_app(
-            store,
-            tokens=store,
+            postgres_ports(store),
             checksum_key=cipher.checksum_key,
             rate_limiter=limits.limiter,
             rate_limits=limits,

@@ -29,10 +29,9 @@ from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
-from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
-from starform_core.errors import StoreNotFoundError
+from starform_apps.starbase.tokens import mint_user_token
+from starform_core.access import Actor
 from starform_core.ports.ratelimit import RateLimit, RateLimiter
-from starform_core.ports.store import UserRecord
 
 __all__ = ["UNLIMITED", "RunningStarbase", "running_starbase"]
 
@@ -48,13 +47,7 @@ class RunningStarbase:
     def user_token(self, email: str, *, operator: bool = False) -> str:
         """An API token for the user with ``email`` (created if new)."""
         store = self.starbase.store
-        try:
-            user = store.get_user(email=email)
-        except StoreNotFoundError:
-            user = store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=email, is_operator=operator))
-        token = new_token(USER_PREFIX)
-        store.create_api_token(user.user_id, hash_token(token), name="test")
-        return token
+        return mint_user_token(store, store, email, operator=operator, name="test", actor=Actor(label="test"))
 
     def register_cluster(
         self, *, name: str | None = None, region: str = "fra1", **settings: object

@@ -1,39 +1,42 @@
-"""Ports: the protocols the core needs from the outside world (adapters implement them)."""
+"""Ports: the protocols the core needs from the outside world (adapters implement them).
 
+Starbase's persistence is split by role: each HTTP route and command depends only on the ports
+it uses. ``agents`` (desired state, agent token, reports), ``clusters`` (operators' cluster
+settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services``
+(environments, services, releases), ``vargroups``, ``dashboard`` (observed reads), ``audit``,
+``readiness``, ``tokens`` (API tokens) and ``ratelimit``. Their records live in
+:mod:`starform_core.access` and :mod:`starform_core.records`. Shuttle's ports are ``cluster``
+and ``source``; the image pipeline's are ``registry`` and ``build``.
+"""
+
+from starform_core.ports.agents import AgentStore, DesiredStateReader
+from starform_core.ports.audit import AuditLog
 from starform_core.ports.cluster import ClusterPort
+from starform_core.ports.clusters import ClusterStore
+from starform_core.ports.dashboard import DashboardReads
+from starform_core.ports.readiness import Readiness
+from starform_core.ports.services import EnvironmentStore, ReleaseStore, ServiceStore
 from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
-from starform_core.ports.store import (
-    Actor,
-    AuditEntry,
-    DesiredStateStore,
-    EventRecord,
-    EventsPage,
-    NewDeployment,
-    ObservedStatus,
-    ProjectRole,
-    Roles,
-    Store,
-    UserRecord,
-    VarKeyInfo,
-    WorkspaceRole,
-)
+from starform_core.ports.tenancy import TenancyStore, UserStore
+from starform_core.ports.tokens import ApiTokenStore
+from starform_core.ports.vargroups import VarGroupStore
 
 __all__ = [
-    "Actor",
-    "AuditEntry",
+    "AgentStore",
+    "ApiTokenStore",
+    "AuditLog",
     "ClusterPort",
+    "ClusterStore",
+    "DashboardReads",
+    "DesiredStateReader",
     "DesiredStateSource",
-    "DesiredStateStore",
-    "EventRecord",
-    "EventsPage",
+    "EnvironmentStore",
     "Fetched",
-    "NewDeployment",
     "NotModified",
-    "ObservedStatus",
-    "ProjectRole",
-    "Roles",
-    "Store",
-    "UserRecord",
-    "VarKeyInfo",
-    "WorkspaceRole",
+    "Readiness",
+    "ReleaseStore",
+    "ServiceStore",
+    "TenancyStore",
+    "UserStore",
+    "VarGroupStore",
 ]

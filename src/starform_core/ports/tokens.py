@@ -16,7 +16,7 @@ from typing import Protocol
 
 import attrs
 
-from starform_core.ports.store import Actor, ProjectRole, UserRecord
+from starform_core.access import Actor, ProjectRole, UserRecord
 
 __all__ = ["ApiTokenInfo", "ApiTokenStore", "NewApiToken", "Principal", "TokenScope"]
 

@@ -1,4 +1,8 @@
-"""Shared machinery of the PostgreSQL store: transactions, change scopes, generation, audit."""
+"""The base of every repository mixin: transactions, change scopes, generation bumps, audit.
+
+Each ``repo_*.py`` module is one :class:`Repository` mixin over the same pool and cipher;
+:class:`~starform_adapters.postgres.store.PostgresStore` combines them.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +19,17 @@ from psycopg_pool import ConnectionPool
 from starform_adapters.postgres.crypto import Sealed, VarCipher
 from starform_adapters.postgres.errors import translate_errors
 from starform_adapters.postgres.queries import load_cluster, load_rows
+from starform_core.access import Actor
 from starform_core.errors import StoreNotFoundError
 from starform_core.payload.build import build_payload
 from starform_core.payload.codec import converter
-from starform_core.ports.store import Actor
 from starform_core.secrets_values import SecretValue
 
-__all__ = ["Cursor", "Scope", "StoreBase"]
+__all__ = ["VALIDATION_CHECKSUM_KEY", "Cursor", "Repository", "Scope", "jsonable"]
 
 Cursor = psycopg.Cursor[Any]
-_VALIDATION_KEY = b"starform-validation-only-checksum"
+VALIDATION_CHECKSUM_KEY = b"starform-validation-only-checksum"
+"""The checksum key of payloads built only to validate a write (never served)."""
 
 
 @attrs.frozen
@@ -45,7 +50,7 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(converter.unstructure(value), default=str))
 
 
-class StoreBase:
+class Repository:
     """The pool, the cipher and the helpers every repository mixin uses."""
 
     def __init__(self, pool: ConnectionPool, cipher: VarCipher) -> None:
@@ -157,7 +162,7 @@ class StoreBase:
         """
         cluster = load_cluster(cur, scope.cluster_id)
         rows = load_rows(cur, cluster, scope="project", scope_id=scope.project_id, opener=_placeholder)
-        build_payload(rows, checksum_key=_VALIDATION_KEY)
+        build_payload(rows, checksum_key=VALIDATION_CHECKSUM_KEY)
         generation = self._bump(cur, scope.cluster_id)
         self._audit(
             cur,

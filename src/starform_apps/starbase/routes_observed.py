@@ -1,0 +1,47 @@
+"""What the cluster's agent last reported about a service: its observed status and its events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from starform_apps.starbase import schemas as s
+from starform_apps.starbase.auth import CurrentUser
+from starform_apps.starbase.convert import event_out, status_out
+from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
+from starform_apps.starbase.ports import DashboardDep
+from starform_apps.starbase.roles import Action
+from starform_apps.starbase.service_access import ServiceAccessDep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["services"], responses=ERROR_RESPONSES)
+
+
+@router.get("/services/{service_id}/status", response_model=s.StatusOut)
+def get_status(
+    service_id: UUID, user: CurrentUser, access: ServiceAccessDep, dashboard: DashboardDep
+) -> s.StatusOut:
+    """The service's observed status, as its cluster's agent last reported it."""
+    service = access.authorized(user, service_id, Action.PROJECT_READ)
+    status = dashboard.service_status(service.service_id)
+    if status is None:
+        raise HttpError(404, "no status has been reported for this service yet")
+    return status_out(status)
+
+
+@router.get("/services/{service_id}/events", response_model=s.EventsPageOut)
+def list_events(
+    service_id: UUID,
+    user: CurrentUser,
+    access: ServiceAccessDep,
+    dashboard: DashboardDep,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> s.EventsPageOut:
+    """The service's events in order; page with ``after=<next_after>``."""
+    service = access.authorized(user, service_id, Action.PROJECT_READ)
+    page = dashboard.service_events(service.service_id, after=after, limit=limit)
+    return s.EventsPageOut(events=[event_out(e) for e in page.events], next_after=page.next_after)

@@ -1,0 +1,60 @@
+"""What a cluster's agent needs from Starbase's store: its desired state, its token, its reports.
+
+Every write that changes a cluster's desired state bumps the cluster's generation in the same
+transaction (see the other role ports); these reads see one consistent snapshot. Only
+:meth:`DesiredStateReader.cluster_rows` ever returns secret values (as
+:class:`~starform_core.secrets_values.SecretValue`).
+
+Errors: :class:`~starform_core.errors.StoreNotFoundError` for an unknown cluster,
+:class:`~starform_core.errors.StoreConflictError` for a report ahead of the desired state,
+:class:`~starform_core.errors.ValidationError` for a report naming another cluster's service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from starform_core.payload.rows import ClusterRows
+from starform_core.records import EventRecord, ObservedStatus
+
+__all__ = ["AgentStore", "DesiredStateReader"]
+
+
+class DesiredStateReader(Protocol):
+    """A cluster's desired state: the cheap generation read and the rows behind the payload."""
+
+    def cluster_generation(self, cluster_id: str) -> int:
+        """The cluster's current desired-state generation (a cheap read)."""
+        ...
+
+    def cluster_rows(self, cluster_id: str) -> ClusterRows:
+        """Every row of the cluster's desired state, read in one consistent snapshot."""
+        ...
+
+
+class AgentStore(DesiredStateReader, Protocol):
+    """The agent endpoints: authenticate the cluster's token, pull, report status and events."""
+
+    def cluster_token_hash(self, cluster_id: str) -> bytes:
+        """The SHA-256 of the cluster's agent token."""
+        ...
+
+    def record_status(
+        self,
+        cluster_id: str,
+        *,
+        applied_generation: int,
+        statuses: Sequence[ObservedStatus],
+        agent: str = "",
+    ) -> str:
+        """Store an agent report; returns its id.
+
+        Refuses (``StoreConflictError``) a generation above the desired one, and (``ValidationError``)
+        a status of a service of another cluster; statuses of deleted services are skipped.
+        """
+        ...
+
+    def append_events(self, cluster_id: str, events: Sequence[EventRecord]) -> int:
+        """Append events, skipping ids already stored; returns how many were new."""
+        ...

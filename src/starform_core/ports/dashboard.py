@@ -1,0 +1,29 @@
+"""What the dashboard reads of agents' reports: applied generations, observed status, events.
+
+Errors: :class:`~starform_core.errors.StoreNotFoundError` for an unknown cluster or service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from starform_core.records import EventsPage, ObservedStatus
+
+__all__ = ["DashboardReads"]
+
+
+class DashboardReads(Protocol):
+    """Reads of the observed cache (Kubernetes is authoritative; this is what agents last said)."""
+
+    def last_applied(self, cluster_id: str) -> tuple[int | None, datetime | None]:
+        """The generation the cluster's agent last reported applied, and when."""
+        ...
+
+    def service_status(self, service_id: str) -> ObservedStatus | None:
+        """The cached observed status of a service, if any agent reported one."""
+        ...
+
+    def service_events(self, service_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
+        """A service's events in order, after the ``seq`` cursor."""
+        ...
