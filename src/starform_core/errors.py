@@ -8,19 +8,25 @@ never need to know which library sits behind a port. Messages never carry secret
 from __future__ import annotations
 
 __all__ = [
+    "BillingError",
     "ClusterApiError",
     "ClusterConflictError",
     "ClusterNotFoundError",
     "ClusterUnavailableError",
     "ContractError",
     "DesiredStateSourceError",
+    "PaymentDeclinedError",
+    "PaymentProviderError",
+    "SnapshotConflictError",
     "StaleGenerationError",
     "StarformError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
     "UnsupportedApiVersionError",
+    "UsageAuditError",
     "ValidationError",
+    "WebhookVerificationError",
 ]
 
 
@@ -97,3 +103,39 @@ class ClusterConflictError(ClusterApiError):
 
 class ClusterUnavailableError(ClusterApiError):
     """The Kubernetes API could not be reached or is overloaded; retry with backoff."""
+
+
+class BillingError(StarformError):
+    """Billing failed: metering, rating, invoicing or collecting a payment."""
+
+
+class SnapshotConflictError(BillingError):
+    """A usage snapshot id was received before with other content (a retry must be identical)."""
+
+
+class UsageAuditError(BillingError):
+    """The usage audit trail could not be written or read; the caller retries."""
+
+
+class PaymentProviderError(BillingError):
+    """The payment provider refused or failed a call.
+
+    ``retryable`` says whether the same call (same idempotency key) may succeed later;
+    ``code`` is the provider's error code when it gave one. Messages carry no card data.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, code: str = "") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+
+class PaymentDeclinedError(PaymentProviderError):
+    """A payment attempt was declined (the invoice stays open; dunning retries it)."""
+
+    def __init__(self, message: str, *, code: str = "card_declined") -> None:
+        super().__init__(message, retryable=False, code=code)
+
+
+class WebhookVerificationError(BillingError):
+    """A provider webhook failed signature verification or could not be parsed."""
