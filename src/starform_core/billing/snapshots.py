@@ -23,12 +23,13 @@ import enum
 import hashlib
 import math
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 import rfc8785
 
-from starform_core.billing.months import as_utc, micros
+from starform_core.billing.months import as_utc, from_micros, micros
 from starform_core.errors import ValidationError
 from starform_core.model.tenant import TenantKey
 from starform_core.quantity import parse_quantity
@@ -43,6 +44,8 @@ __all__ = [
     "billable_span",
     "bytes_of",
     "cpu_millis_of",
+    "sample_document",
+    "sample_from_document",
     "snapshot_digest",
 ]
 
@@ -143,6 +146,10 @@ class UsageSample:
             raise ValidationError("running_until", "must not be before running_since")
 
 
+def _as_samples(samples: Iterable[UsageSample]) -> tuple[UsageSample, ...]:
+    return tuple(samples)
+
+
 def _check_snapshot_id(_instance: object, _attribute: object, value: str) -> None:
     if not _SNAPSHOT_ID.match(value):
         raise ValidationError(
@@ -159,7 +166,7 @@ class UsageSnapshot:
     snapshot_id: str = attrs.field(validator=_check_snapshot_id)
     window_start: dt.datetime = attrs.field(converter=_window_start)
     window_end: dt.datetime = attrs.field(converter=_window_end)
-    samples: tuple[UsageSample, ...] = attrs.field(converter=tuple)
+    samples: tuple[UsageSample, ...] = attrs.field(converter=_as_samples)
     agent: str = attrs.field(default="", kw_only=True)
 
     @cluster_id.validator
@@ -198,7 +205,8 @@ def billable_span(snapshot: UsageSnapshot, sample: UsageSample) -> tuple[int, in
     return (start, end) if start < end else None
 
 
-def _canonical_sample(sample: UsageSample) -> dict[str, object]:
+def sample_document(sample: UsageSample) -> dict[str, Any]:
+    """A sample as a JSON-ready document (times in microseconds since the epoch)."""
     return {
         "kind": sample.kind.value,
         "uid": sample.uid,
@@ -215,6 +223,24 @@ def _canonical_sample(sample: UsageSample) -> dict[str, object]:
     }
 
 
+def sample_from_document(document: Mapping[str, Any]) -> UsageSample:
+    """The sample a :func:`sample_document` describes."""
+    since, until = document.get("running_since"), document.get("running_until")
+    return UsageSample(
+        SampleKind(document["kind"]),
+        document["uid"],
+        TenantKey(
+            document["workspace_id"], document["project_id"], document["environment"], document["service_id"]
+        ),
+        document["phase"],
+        cpu_millis=document["cpu_millis"],
+        memory_bytes=document["memory_bytes"],
+        storage_bytes=document["storage_bytes"],
+        running_since=None if since is None else from_micros(since),
+        running_until=None if until is None else from_micros(until),
+    )
+
+
 def snapshot_digest(snapshot: UsageSnapshot) -> bytes:
     """SHA-256 of the snapshot's content in canonical form (sample order does not matter).
 
@@ -224,6 +250,6 @@ def snapshot_digest(snapshot: UsageSnapshot) -> bytes:
         "cluster_id": snapshot.cluster_id,
         "snapshot_id": snapshot.snapshot_id,
         "window": [micros(snapshot.window_start), micros(snapshot.window_end)],
-        "samples": sorted((_canonical_sample(s) for s in snapshot.samples), key=lambda s: str(s["uid"])),
+        "samples": sorted((sample_document(s) for s in snapshot.samples), key=lambda s: str(s["uid"])),
     }
     return hashlib.sha256(rfc8785.dumps(document)).digest()
