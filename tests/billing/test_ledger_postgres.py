@@ -16,6 +16,7 @@ from tests.billing.strategies import (
     PROJECT,
     SERVICES,
     WORKSPACE,
+    PodSpec,
     objects,
     sample_of,
     snapshots,
