@@ -59,12 +59,16 @@ class RejectedSample:
 
 @attrs.frozen
 class IngestResult:
-    """What one snapshot did: billed objects, refused samples, rows written, a repeat or not."""
+    """What one snapshot did: billed objects, refused samples, rows written, a repeat or not.
+
+    ``received_at`` is when the snapshot was first received (the same for every retry).
+    """
 
     duplicate: bool
     billed: int
     rejected: tuple[RejectedSample, ...] = ()
     rows_written: int = 0
+    received_at: dt.datetime | None = None
 
 
 @attrs.frozen

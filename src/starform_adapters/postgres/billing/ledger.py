@@ -153,10 +153,10 @@ class PostgresUsageLedger(BillingBase):
         with self._one() as cur:
             record = cur.execute(_INGEST, _ingest_params(snapshot, digest)).fetchone()
         assert record is not None
-        duplicate, billed, usage_rows, rejected = record
+        duplicate, billed, usage_rows, rejected, received_at = record
         refused = tuple(RejectedSample(r["index"], r["uid"], r["reason"]) for r in rejected)
         written = 0 if duplicate else 1 + billed + usage_rows
-        return IngestResult(duplicate=duplicate, billed=billed, rejected=refused, rows_written=written)
+        return IngestResult(duplicate, billed, refused, written, received_at)
 
     def record_build(self, build: BuildUsage) -> bool:
         """Store a build's minutes, rated later with the tier in force when it finished."""

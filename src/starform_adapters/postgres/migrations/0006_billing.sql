@@ -230,22 +230,23 @@ CREATE FUNCTION billing_ingest(
     p_samples integer, p_uid uuid[], p_is_pod boolean[], p_workspace uuid[], p_project uuid[],
     p_environment text[], p_service uuid[], p_cpu bigint[], p_memory bigint[], p_storage bigint[],
     p_from timestamptz[], p_to timestamptz[], p_ordinal integer[])
-RETURNS TABLE (duplicate boolean, billed integer, usage_rows integer, rejected jsonb)
+RETURNS TABLE (duplicate boolean, billed integer, usage_rows integer, rejected jsonb, received_at timestamptz)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_digest   bytea;
     v_billed   integer;
     v_rows     integer;
     v_rejected jsonb;
+    v_received timestamptz;
 BEGIN
-    SELECT s.digest, s.billed, s.rejected INTO v_digest, v_billed, v_rejected
+    SELECT s.digest, s.billed, s.rejected, s.received_at INTO v_digest, v_billed, v_rejected, v_received
         FROM billing_snapshots s WHERE s.cluster_id = p_cluster AND s.snapshot_id = p_snapshot;
     IF FOUND THEN
         IF v_digest <> p_digest THEN
             RAISE EXCEPTION 'snapshot % was received before with other content', p_snapshot
                 USING ERRCODE = 'SBB01';
         END IF;
-        RETURN QUERY SELECT true, v_billed, 0, v_rejected;
+        RETURN QUERY SELECT true, v_billed, 0, v_rejected, v_received;
         RETURN;
     END IF;
     WITH input AS (
@@ -326,16 +327,16 @@ BEGIN
         VALUES (p_cluster, p_snapshot, p_digest, p_start, p_end, p_samples, v_billed, v_rejected)
         ON CONFLICT (cluster_id, snapshot_id) DO NOTHING;
     IF NOT FOUND THEN
-        SELECT s.digest INTO v_digest FROM billing_snapshots s
+        SELECT s.digest, s.received_at INTO v_digest, v_received FROM billing_snapshots s
             WHERE s.cluster_id = p_cluster AND s.snapshot_id = p_snapshot;
         IF v_digest <> p_digest THEN
             RAISE EXCEPTION 'snapshot % was received before with other content', p_snapshot
                 USING ERRCODE = 'SBB01';
         END IF;
-        RETURN QUERY SELECT true, v_billed, 0, v_rejected;
+        RETURN QUERY SELECT true, v_billed, 0, v_rejected, v_received;
         RETURN;
     END IF;
-    RETURN QUERY SELECT false, v_billed, v_rows, v_rejected;
+    RETURN QUERY SELECT false, v_billed, v_rows, v_rejected, now();
 END;
 $fn$;
 
