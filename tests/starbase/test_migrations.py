@@ -38,6 +38,19 @@ EXPECTED_TABLES = {
     "events",
     "audit_log",
     "schema_migrations",
+    # 0006: billing
+    "billing_plan_periods",
+    "billing_snapshots",
+    "billing_coverage",
+    "billing_usage",
+    "billing_builds",
+    "billing_accounts",
+    "billing_invoices",
+    "billing_invoice_lines",
+    "billing_invoice_events",
+    "billing_credit_notes",
+    "billing_webhook_events",
+    "billing_audit_snapshots",
 }
 
 

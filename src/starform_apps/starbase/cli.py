@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import click
 
 from starform_adapters.postgres import PostgresStore, migrate, open_pool
+from starform_adapters.postgres.job_schema import migrate_job_queue
 from starform_apps.starbase.config import DEFAULT_DATA_DIR, StarbaseConfig
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.server import (
@@ -105,9 +106,12 @@ def migrate_command(data_dir: pathlib.Path | None) -> None:
     try:
         with _database(config) as (url, _):
             applied = migrate(url)
+            queue = migrate_job_queue(url)
     except StarformError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"applied {applied}" if applied else "schema is up to date")
+    if queue:
+        click.echo(f"job queue: applied {', '.join(queue)}")
 
 
 @main.group()

@@ -18,8 +18,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from starform_adapters.postgres import PostgresStore, VarCipher, generate_key, migrate, open_pool
+from starform_adapters.postgres.job_schema import migrate_job_queue
 from starform_apps.starbase.app import create_app
+from starform_apps.starbase.billing import Billing, BillingConfig, open_billing
+from starform_apps.starbase.billing.service import Clock, utc_now
 from starform_apps.starbase.config import StarbaseConfig
+from starform_apps.starbase.jobs import ProcrastinateScheduler, create_job_app
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
 from starform_core.errors import StarformError
@@ -38,6 +42,7 @@ class Starbase:
     metrics: Metrics
     app: FastAPI
     database_url: str
+    billing: Billing | None = None
 
 
 def load_cipher(config: StarbaseConfig, *, generate_in: pathlib.Path | None = None) -> VarCipher:
@@ -77,18 +82,36 @@ def open_starbase(
     pool_max_size: int = 20,
     metrics: Metrics | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    billing: BillingConfig | None = None,
+    clock: Clock = utc_now,
 ) -> Iterator[Starbase]:
-    """Migrate the database, open a pool and build the app; closes the pool on exit."""
+    """Migrate the database (and the job queue), open a pool and build the app; closes on exit.
+
+    ``billing`` configures the payment provider and audit trail (default: PostgreSQL audit, no
+    provider); ``clock`` is billing's clock (tests pass a simulated one).
+    """
     migrate(database_url)
+    migrate_job_queue(database_url)
     pool = open_pool(database_url, max_size=pool_max_size)
+    scheduler = ProcrastinateScheduler(create_job_app(database_url))
     try:
         store = PostgresStore(pool, cipher)
         metrics = metrics or Metrics()
-        app = create_app(
-            store, checksum_key=cipher.checksum_key, metrics=metrics, payload_cache_bytes=payload_cache_bytes
+        service = open_billing(
+            pool, billing or BillingConfig(), registry=metrics.registry, scheduler=scheduler, clock=clock
         )
-        yield Starbase(store=store, cipher=cipher, metrics=metrics, app=app, database_url=database_url)
+        app = create_app(
+            store,
+            checksum_key=cipher.checksum_key,
+            metrics=metrics,
+            payload_cache_bytes=payload_cache_bytes,
+            billing=service,
+        )
+        yield Starbase(
+            store=store, cipher=cipher, metrics=metrics, app=app, database_url=database_url, billing=service
+        )
     finally:
+        scheduler.close()
         pool.close()
 
 

@@ -246,8 +246,12 @@ class InvoiceStore(Protocol):
         """Store a credit note (idempotent by its provider id)."""
         ...
 
-    def first_delivery(self, event_id: str, event_type: str) -> bool:
-        """Record a provider event id; ``False`` if it was delivered before (de-duplication)."""
+    def delivered(self, event_id: str) -> bool:
+        """Whether a provider event was processed already (de-duplication)."""
+        ...
+
+    def record_delivery(self, event_id: str, event_type: str) -> bool:
+        """Mark a provider event processed (after processing it); ``False`` if it was already."""
         ...
 
 

@@ -375,8 +375,14 @@ class PostgresInvoiceStore(BillingBase):
             assert record is not None
             return _credit_note(record)
 
-    def first_delivery(self, event_id: str, event_type: str) -> bool:
-        """``True`` the first time an event id is seen."""
+    def delivered(self, event_id: str) -> bool:
+        """Whether the provider event was processed already."""
+        with self._one() as cur:
+            found = cur.execute("SELECT 1 FROM billing_webhook_events WHERE event_id = %s", (event_id,))
+            return found.fetchone() is not None
+
+    def record_delivery(self, event_id: str, event_type: str) -> bool:
+        """Mark the event processed; ``True`` the first time."""
         with self._one() as cur:
             cur.execute(
                 "INSERT INTO billing_webhook_events (event_id, type) VALUES (%s, %s) ON CONFLICT DO NOTHING",
