@@ -17,6 +17,8 @@ import click
 
 from starform_adapters.postgres import PostgresStore, migrate, open_pool
 from starform_adapters.postgres.job_schema import migrate_job_queue
+from starform_apps.starbase import cli_billing
+from starform_apps.starbase.billing import BillingConfig
 from starform_apps.starbase.config import DEFAULT_DATA_DIR, StarbaseConfig
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.server import (
@@ -84,6 +86,7 @@ def serve(host: str, port: int, data_dir: pathlib.Path | None) -> None:
                 cipher,
                 pool_max_size=config.pool_max_size,
                 payload_cache_bytes=config.payload_cache_mb * 1024 * 1024,
+                billing=BillingConfig.from_env(),
             ) as starbase:
                 server = ServerThread(starbase.app, host=config.host, port=config.port)
                 base = server.start()
@@ -240,6 +243,9 @@ def create_token(email: str, name: str, operator: bool, data_dir: pathlib.Path |
     except StarformError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(secret)
+
+
+cli_billing.register(main, database=_database, data_dir_option=_data_dir)
 
 
 if __name__ == "__main__":  # pragma: no cover
