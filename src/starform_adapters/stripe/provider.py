@@ -195,6 +195,11 @@ class StripePaymentProvider:
                 return self._full(raw)
         return None
 
+    def retrieve(self, provider_invoice_id: str) -> ProviderInvoice:
+        """The Stripe invoice as it is now."""
+        raw = self._call("read the invoice", lambda: self._client.v1.invoices.retrieve(provider_invoice_id))
+        return self._full(raw.to_dict())
+
     def create_invoice(
         self, customer_id: str, invoice: InvoiceRecord, *, idempotency_key: str
     ) -> ProviderInvoice:

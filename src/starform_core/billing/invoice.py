@@ -85,8 +85,8 @@ class InvoiceLine:
     project_id: str
     description: str
     amount_minor: int
-    tier: Tier
-    usage_month: BillingMonth
+    tier: Tier = attrs.field(converter=Tier)
+    usage_month: BillingMonth = attrs.field()
     resource: Resource | None = attrs.field(default=None, kw_only=True)
     environment: str | None = attrs.field(default=None, kw_only=True)
     service_id: str | None = attrs.field(default=None, kw_only=True)

@@ -335,6 +335,10 @@ class PaymentProvider(Protocol):
         """The provider invoice made for our ``invoice_id``, if one exists (for crash recovery)."""
         ...
 
+    def retrieve(self, provider_invoice_id: str) -> ProviderInvoice:
+        """The provider's current view of an invoice."""
+        ...
+
     def create_invoice(
         self, customer_id: str, invoice: InvoiceRecord, *, idempotency_key: str
     ) -> ProviderInvoice:

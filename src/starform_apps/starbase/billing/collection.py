@@ -20,7 +20,13 @@ from starform_apps.starbase.billing.metrics import BillingMetrics
 from starform_apps.starbase.billing.scheduler import JobScheduler
 from starform_core.billing import DunningPolicy, InvoiceStatus
 from starform_core.errors import BillingError, PaymentDeclinedError, PaymentProviderError, ValidationError
-from starform_core.ports.billing import CreditNoteRecord, InvoiceRecord, InvoiceStore, PaymentProvider
+from starform_core.ports.billing import (
+    CreditNoteRecord,
+    InvoiceRecord,
+    InvoiceStore,
+    PaymentProvider,
+    ProviderInvoice,
+)
 
 __all__ = ["Collection"]
 
@@ -91,7 +97,7 @@ class Collection:
             return self._invoices.invoice(invoice_id)
         except PaymentProviderError as exc:
             self.report_failure("pay", exc)
-            raise
+            paid = self._settled_meanwhile(provider, invoice.provider_invoice_id, exc)
         self.record(
             invoice_id,
             InvoiceStatus.PAID,
@@ -99,6 +105,19 @@ class Collection:
             attempt_count=paid.attempt_count,
         )
         return self._invoices.invoice(invoice_id)
+
+    @staticmethod
+    def _settled_meanwhile(
+        provider: PaymentProvider, provider_invoice_id: str, exc: PaymentProviderError
+    ) -> ProviderInvoice:
+        """After a refused attempt: the provider's invoice if it is paid already (an earlier,
+        crashed attempt succeeded); otherwise the error again."""
+        if exc.retryable:
+            raise exc
+        current = provider.retrieve(provider_invoice_id)
+        if current.status is not InvoiceStatus.PAID:
+            raise exc
+        return current
 
     def after_failure(self, invoice_id: str, attempts: int, *, cause: str) -> None:
         """Record the ``attempts``-th failure; schedule the next try or give up (once per failure)."""
