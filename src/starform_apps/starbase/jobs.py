@@ -1,9 +1,11 @@
 """Starbase's job queue: one procrastinate App on Starbase's PostgreSQL, and its worker.
 
 **The one place tasks are registered** is :data:`BLUEPRINTS`: each entry is a namespace and a
-procrastinate :class:`~procrastinate.Blueprint` whose tasks become ``<namespace>:<task>``. A new
-kind of job (builds, say) adds its blueprint here. Tasks receive their dependencies through the
-worker's context (``context.additional_context[name]``), built by the composition root.
+function returning a fresh procrastinate :class:`~procrastinate.Blueprint` (procrastinate
+renames a blueprint's tasks ``<namespace>:<task>`` in place when an App adds them, so each App
+gets new ones). A new kind of job (builds, say) adds its blueprint factory here. Tasks receive
+their dependencies through the worker's context (``context.additional_context[name]``), built by
+the composition root.
 
 The queue's schema is applied by ``starbase migrate`` (and ``serve``/``worker``) through
 :func:`~starform_adapters.postgres.job_schema.migrate_job_queue`.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import procrastinate
@@ -25,7 +27,7 @@ from starform_core.billing import BillingMonth
 
 __all__ = ["BLUEPRINTS", "ProcrastinateScheduler", "create_job_app", "run_worker"]
 
-BLUEPRINTS: Mapping[str, procrastinate.Blueprint] = {"billing": billing_tasks.blueprint}
+BLUEPRINTS: Mapping[str, Callable[[], procrastinate.Blueprint]] = {"billing": billing_tasks.make_blueprint}
 """Every task of Starbase's queue, by namespace."""
 
 
@@ -33,8 +35,8 @@ def create_job_app(conninfo: str) -> procrastinate.App:
     """The App with every blueprint registered (nothing connects until it is opened)."""
     connector = procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4)
     app = procrastinate.App(connector=connector)
-    for namespace, blueprint in BLUEPRINTS.items():
-        app.add_tasks_from(blueprint, namespace=namespace)
+    for namespace, make_blueprint in BLUEPRINTS.items():
+        app.add_tasks_from(make_blueprint(), namespace=namespace)
     return app
 
 

@@ -22,7 +22,7 @@ from starform_apps.starbase.billing.service import Billing
 from starform_core.billing import BillingMonth
 from starform_core.errors import PaymentProviderError, StoreError, UsageAuditError
 
-__all__ = ["CLOSE_CRON", "PURGE_CRON", "TransientErrors", "blueprint"]
+__all__ = ["CLOSE_CRON", "PURGE_CRON", "TransientErrors", "make_blueprint"]
 
 CLOSE_CRON = "0 6 1 * *"
 """When the monthly close runs (UTC)."""
@@ -47,38 +47,39 @@ class TransientErrors(procrastinate.BaseRetryStrategy):
         return RetryDecision(retry_in={"seconds": min(3600, 2 ** (job.attempts + 1))})
 
 
-blueprint = Blueprint()
-
-
 def _billing(context: JobContext) -> Billing:
     billing: Billing = context.additional_context["billing"]
     return billing
 
 
-@blueprint.periodic(cron=CLOSE_CRON)
-@blueprint.task(name="close_previous_month", pass_context=True, retry=TransientErrors())
-def close_previous_month(context: JobContext, timestamp: int) -> None:
-    """Queue the close of the month before ``timestamp`` for every workspace with charges."""
-    month = BillingMonth.of(dt.datetime.fromtimestamp(timestamp, dt.UTC)).previous()
-    _billing(context).close.close_all(month)
+def make_blueprint() -> Blueprint:
+    """A fresh blueprint of billing's tasks (an App namespaces the tasks it adds, in place, so
+    every App gets its own)."""
+    blueprint = Blueprint()
 
+    @blueprint.periodic(cron=CLOSE_CRON)
+    @blueprint.task(name="close_previous_month", pass_context=True, retry=TransientErrors())
+    def close_previous_month(context: JobContext, timestamp: int) -> None:
+        """Queue the close of the month before ``timestamp`` for every workspace with charges."""
+        month = BillingMonth.of(dt.datetime.fromtimestamp(timestamp, dt.UTC)).previous()
+        _billing(context).close.close_all(month)
 
-@blueprint.task(name="close_workspace_month", pass_context=True, retry=TransientErrors())
-def close_workspace_month(context: JobContext, workspace_id: str, month: str) -> None:
-    """Close one workspace's month into its invoice."""
-    _billing(context).close.close(workspace_id, BillingMonth.parse(month))
+    @blueprint.task(name="close_workspace_month", pass_context=True, retry=TransientErrors())
+    def close_workspace_month(context: JobContext, workspace_id: str, month: str) -> None:
+        """Close one workspace's month into its invoice."""
+        _billing(context).close.close(workspace_id, BillingMonth.parse(month))
 
+    @blueprint.task(name="collect_payment", pass_context=True, retry=TransientErrors())
+    def collect_payment(context: JobContext, invoice_id: str, attempt: int) -> None:
+        """A payment attempt of the dunning schedule."""
+        _billing(context).collection.collect(invoice_id, attempt)
 
-@blueprint.task(name="collect_payment", pass_context=True, retry=TransientErrors())
-def collect_payment(context: JobContext, invoice_id: str, attempt: int) -> None:
-    """A payment attempt of the dunning schedule."""
-    _billing(context).collection.collect(invoice_id, attempt)
+    @blueprint.periodic(cron=PURGE_CRON)
+    @blueprint.task(name="purge_usage_state", pass_context=True, retry=TransientErrors(max_attempts=3))
+    def purge_usage_state(context: JobContext, timestamp: int) -> None:
+        """Forget de-duplication and coverage state no snapshot can touch any more."""
+        billing = _billing(context)
+        now = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        billing.ledger.purge(before=now - billing.config.accept_window - PURGE_MARGIN)
 
-
-@blueprint.periodic(cron=PURGE_CRON)
-@blueprint.task(name="purge_usage_state", pass_context=True, retry=TransientErrors(max_attempts=3))
-def purge_usage_state(context: JobContext, timestamp: int) -> None:
-    """Forget de-duplication and coverage state no snapshot can touch any more."""
-    billing = _billing(context)
-    now = dt.datetime.fromtimestamp(timestamp, dt.UTC)
-    billing.ledger.purge(before=now - billing.config.accept_window - PURGE_MARGIN)
+    return blueprint
