@@ -23,6 +23,8 @@ import structlog
 
 from starform_adapters.postgres import VarCipher
 from starform_adapters.postgres.testing import fresh_database, postgres_server
+from starform_apps.starbase.billing import BillingConfig
+from starform_apps.starbase.billing.service import Clock, utc_now
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
 from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
@@ -80,11 +82,16 @@ class RunningStarbase:
 
 @contextmanager
 def running_starbase(
-    *, server_url: str | None = None, encryption_key: str | None = None
+    *,
+    server_url: str | None = None,
+    encryption_key: str | None = None,
+    billing: BillingConfig | None = None,
+    clock: Clock = utc_now,
 ) -> Iterator[RunningStarbase]:
     """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
 
     Request logs go to stdout at ``warning`` unless structlog was configured already.
+    ``billing`` and ``clock`` configure billing (payment provider, audit trail, its clock).
     """
     if not structlog.is_configured():
         configure_logging("warning")
@@ -92,7 +99,9 @@ def running_starbase(
     with ExitStack() as stack:
         server = server_url or stack.enter_context(postgres_server())
         url = stack.enter_context(fresh_database(server, prefix="starbase"))
-        starbase = stack.enter_context(open_starbase(url, VarCipher.from_base64(key), pool_max_size=8))
+        starbase = stack.enter_context(
+            open_starbase(url, VarCipher.from_base64(key), pool_max_size=8, billing=billing, clock=clock)
+        )
         thread = ServerThread(starbase.app)
         base_url = thread.start()
         stack.callback(thread.stop)
