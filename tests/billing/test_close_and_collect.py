@@ -346,18 +346,23 @@ def test_late_usage_lands_on_the_next_invoice_at_its_own_months_prices(
     assert billing.close.close(tenant.workspace_id, NOVEMBER) == november
 
 
-def test_workspaces_with_charges_lists_what_the_monthly_job_closes(
-    pool: ConnectionPool, database_url: str
+def test_the_monthly_job_lists_workspaces_to_close_or_to_finish(
+    pool: ConnectionPool, database_url: str, stripe_server: StripeTestServer
 ) -> None:
     clock = Clock(AFTER)
     scheduler = RecordingScheduler()
-    billing = billing_on(pool, None, clock=clock, scheduler=scheduler)
+    offline = billing_on(pool, None, clock=clock, scheduler=scheduler)
     tenant = _tenant(database_url, tier="hobby")
-    queued = billing.close.close_all(NOVEMBER)
-    assert tenant.workspace_id in queued
+    assert tenant.workspace_id in offline.close.close_all(NOVEMBER)
     assert (tenant.workspace_id, NOVEMBER) in scheduler.closes
-    billing.close.close(tenant.workspace_id, NOVEMBER)
-    assert tenant.workspace_id not in billing.invoices.workspaces_with_charges(NOVEMBER)
+    draft = offline.close.close(tenant.workspace_id, NOVEMBER)
+    assert draft is not None and draft.status is InvoiceStatus.DRAFT
+    assert tenant.workspace_id in offline.invoices.workspaces_with_charges(NOVEMBER)  # still to finish
+    online = billing_on(pool, stripe_server, clock=clock)
+    _card(online, stripe_server, tenant, "pm_card_visa")
+    sent = online.close.close(tenant.workspace_id, NOVEMBER)
+    assert sent is not None and sent.invoice_id == draft.invoice_id and sent.status is InvoiceStatus.PAID
+    assert tenant.workspace_id not in online.invoices.workspaces_with_charges(NOVEMBER)
     with psycopg.connect(database_url) as conn:
         count = conn.execute(
             "SELECT count(*) FROM billing_invoices WHERE workspace_id = %s", (tenant.workspace_id,)

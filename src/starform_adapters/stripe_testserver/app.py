@@ -52,6 +52,7 @@ _POSTS: dict[str, Operation] = {
     "/v1/invoiceitems": lambda s, p, _: s.create_item(p),
     "/v1/credit_notes": lambda s, p, _: s.create_credit_note(p),
     "/v1/webhook_endpoints": lambda s, p, _: s.create_endpoint(p),
+    "/v1/webhook_endpoints/{id}": lambda s, p, a: s.update_endpoint(a["id"], p),
 }
 
 _GETS: dict[str, Callable[[StripeState, Obj, dict[str, str], str], Any]] = {

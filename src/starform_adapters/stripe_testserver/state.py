@@ -430,6 +430,19 @@ class StripeState:
         self.endpoints[endpoint["id"]] = endpoint
         return endpoint
 
+    def update_endpoint(self, endpoint_id: str, params: Obj) -> Obj:
+        """``POST /v1/webhook_endpoints/{id}``: change the URL or the enabled events."""
+        endpoint = self.endpoints.get(endpoint_id)
+        if endpoint is None:
+            raise missing("webhook_endpoint", endpoint_id)
+        if "url" in params:
+            if not str(params["url"]).startswith(("http://", "https://")):
+                raise invalid("Invalid URL", param="url")
+            endpoint["url"] = params["url"]
+        if params.get("enabled_events"):
+            endpoint["enabled_events"] = list(params["enabled_events"])
+        return {k: v for k, v in endpoint.items() if k != "secret"}
+
     def list_events(self, params: Obj) -> list[Obj]:
         """``GET /v1/events`` (filter: ``type``), newest first."""
         found = [e for e in self.events if not params.get("type") or e["type"] == params["type"]]

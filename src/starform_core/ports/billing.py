@@ -189,7 +189,8 @@ class InvoiceStore(Protocol):
     """Invoices, credit notes and provider events in Starbase's database."""
 
     def workspaces_with_charges(self, month: BillingMonth) -> Sequence[str]:
-        """Workspaces that have plan periods or unbilled usage up to ``month`` and no invoice for it."""
+        """Workspaces with plan periods or unbilled usage up to ``month`` whose invoice of the month
+        is missing or still a draft (a close to do, or to finish)."""
         ...
 
     def account(self, workspace_id: str) -> BillingAccount:

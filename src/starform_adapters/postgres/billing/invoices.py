@@ -40,7 +40,7 @@ _WITH_CHARGES = (
     " OR volume_us > billed_volume_us OR storage_byte_us > billed_storage_byte_us)"
     " UNION SELECT workspace_id FROM billing_builds WHERE invoice_id IS NULL AND month <= %s"
     ") w WHERE NOT EXISTS (SELECT 1 FROM billing_invoices i"
-    " WHERE i.workspace_id = w.workspace_id AND i.month = %s) ORDER BY 1"
+    " WHERE i.workspace_id = w.workspace_id AND i.month = %s AND i.status <> 'draft') ORDER BY 1"
 )
 _MARK_BILLED = (
     "UPDATE billing_usage SET billed_pod_us = billed_pod_us + %s,"
@@ -103,7 +103,8 @@ class PostgresInvoiceStore(BillingBase):
     """Invoices per workspace and month, with lines, lifecycle history and credit notes."""
 
     def workspaces_with_charges(self, month: BillingMonth) -> Sequence[str]:
-        """Workspaces with plan periods in ``month`` or unbilled usage up to it, not yet invoiced."""
+        """Workspaces with plan periods in ``month`` or unbilled usage up to it whose invoice of the
+        month does not exist yet or is still a draft (a close that did not finish)."""
         with self._one() as cur:
             records = cur.execute(
                 _WITH_CHARGES, (month.start, month.end, month.first_day, month.first_day, month.first_day)
