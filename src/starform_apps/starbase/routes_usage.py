@@ -46,19 +46,28 @@ def billing_of(request: Request) -> Billing:
 
 
 def _tenant(item: PodSampleIn | VolumeSampleIn) -> TenantKey:
-    return TenantKey(str(item.workspace_id), str(item.project_id), item.environment, str(item.service_id))
+    return TenantKey(item.workspace_id, item.project_id, item.environment, item.service_id)
 
 
 def _samples(body: UsageSnapshotIn) -> list[UsageSample]:
     samples = []
+    tenants: dict[tuple[str, str, str, str], TenantKey] = {}
+
+    def tenant(item: PodSampleIn | VolumeSampleIn) -> TenantKey:
+        """Pods of one service share their tenant key: validate it once per snapshot."""
+        key = (item.workspace_id, item.project_id, item.environment, item.service_id)
+        if key not in tenants:
+            tenants[key] = _tenant(item)
+        return tenants[key]
+
     for index, pod in enumerate(body.pods):
         where = f"pods.{index}"
         try:
             samples.append(
                 UsageSample(
                     SampleKind.POD,
-                    str(pod.uid),
-                    _tenant(pod),
+                    pod.uid,
+                    tenant(pod),
                     pod.phase,
                     cpu_millis=cpu_millis_of("cpu", pod.cpu),
                     memory_bytes=bytes_of("memory", pod.memory),
@@ -73,8 +82,8 @@ def _samples(body: UsageSnapshotIn) -> list[UsageSample]:
             samples.append(
                 UsageSample(
                     SampleKind.VOLUME,
-                    str(volume.uid),
-                    _tenant(volume),
+                    volume.uid,
+                    tenant(volume),
                     volume.phase,
                     storage_bytes=bytes_of("storage", volume.storage),
                 )

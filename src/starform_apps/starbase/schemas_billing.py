@@ -7,8 +7,7 @@ The usage snapshot (``POST /v1/clusters/{id}/usage-snapshots``) is what Shuttle 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
-from uuid import UUID
+from typing import Annotated, Literal
 
 import attrs
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -34,6 +33,8 @@ __all__ = [
 ]
 
 Quantity = Field(min_length=1, max_length=32, description="A Kubernetes quantity: 250m, 1, 512Mi, 10Gi")
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+Uuid = Annotated[str, Field(pattern=UUID_PATTERN, description="A UUID, lower-case and hyphenated")]
 
 
 class _In(BaseModel):
@@ -48,11 +49,11 @@ class WindowIn(_In):
 
 
 class _TenantIn(_In):
-    uid: UUID = Field(description="The object's Kubernetes metadata.uid")
-    workspace_id: UUID
-    project_id: UUID
+    uid: Uuid = Field(description="The object's Kubernetes metadata.uid")
+    workspace_id: Uuid
+    project_id: Uuid
     environment: str = Field(min_length=1, max_length=30)
-    service_id: UUID
+    service_id: Uuid
 
 
 class PodSampleIn(_TenantIn):

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
+import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import rfc8785
 
 from starform_core.billing.months import as_utc, from_micros, micros
 from starform_core.errors import ValidationError
@@ -38,6 +39,7 @@ from starform_core.validation import check_uuid
 __all__ = [
     "MAX_SAMPLES",
     "MAX_WINDOW",
+    "SAMPLE_ROW",
     "SampleKind",
     "UsageSample",
     "UsageSnapshot",
@@ -46,6 +48,8 @@ __all__ = [
     "cpu_millis_of",
     "sample_document",
     "sample_from_document",
+    "sample_from_row",
+    "sample_row",
     "snapshot_digest",
 ]
 
@@ -58,6 +62,7 @@ MAX_SAMPLES = 10_000
 MAX_REQUEST_BYTES = 1 << 50
 """A request above a pebibyte is a reporting error, not a pod."""
 
+_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
 _POD_BILLABLE = frozenset({"Running"})
 _POD_FINISHED = frozenset({"Succeeded", "Failed"})
@@ -72,6 +77,7 @@ class SampleKind(enum.StrEnum):
     VOLUME = "volume"
 
 
+@functools.lru_cache(maxsize=4096)
 def cpu_millis_of(field: str, quantity: str) -> int:
     """A CPU quantity (``250m``, ``1``, ``0.5``) in whole millicores, rounded up."""
     try:
@@ -83,6 +89,7 @@ def cpu_millis_of(field: str, quantity: str) -> int:
     return math.ceil(value * 1000)
 
 
+@functools.lru_cache(maxsize=4096)
 def bytes_of(field: str, quantity: str) -> int:
     """A memory or storage quantity (``512Mi``, ``1G``) in whole bytes, rounded up."""
     try:
@@ -139,7 +146,8 @@ class UsageSample:
 
     @uid.validator
     def _check_uid(self, _attribute: object, value: str) -> None:
-        check_uuid("uid", value)
+        if not isinstance(value, str) or not _UID.match(value):
+            raise ValidationError("uid", "must be a Kubernetes UID (a lower-case hyphenated UUID)")
 
     def __attrs_post_init__(self) -> None:
         if self.running_since and self.running_until and self.running_until < self.running_since:
@@ -180,6 +188,8 @@ class UsageSnapshot:
             raise ValidationError("window", f"may cover at most {int(MAX_WINDOW.total_seconds())} seconds")
         if len(self.samples) > MAX_SAMPLES:
             raise ValidationError("samples", f"at most {MAX_SAMPLES} pods and volumes per snapshot")
+        if len({sample.uid for sample in self.samples}) == len(self.samples):
+            return
         seen: set[str] = set()
         for index, sample in enumerate(self.samples):
             if sample.uid in seen:
@@ -241,15 +251,60 @@ def sample_from_document(document: Mapping[str, Any]) -> UsageSample:
     )
 
 
-def snapshot_digest(snapshot: UsageSnapshot) -> bytes:
-    """SHA-256 of the snapshot's content in canonical form (sample order does not matter).
+SAMPLE_ROW = (
+    "uid",
+    "kind",
+    "workspace_id",
+    "project_id",
+    "environment",
+    "service_id",
+    "phase",
+    "cpu_millis",
+    "memory_bytes",
+    "storage_bytes",
+    "running_since",
+    "running_until",
+)
+"""The fields of :func:`sample_row`, in order (times in microseconds since the epoch)."""
 
-    A retry of the same snapshot id must carry the same digest; another one is a conflict.
+
+def sample_row(sample: UsageSample) -> list[Any]:
+    """A sample as a compact JSON-ready row of :data:`SAMPLE_ROW` fields."""
+    since, until = sample.running_since, sample.running_until
+    return [
+        sample.uid,
+        sample.kind.value,
+        sample.tenant.workspace_id,
+        sample.tenant.project_id,
+        sample.tenant.environment,
+        sample.tenant.service_id,
+        sample.phase,
+        sample.cpu_millis,
+        sample.memory_bytes,
+        sample.storage_bytes,
+        None if since is None else micros(since),
+        None if until is None else micros(until),
+    ]
+
+
+def sample_from_row(row: Sequence[Any]) -> UsageSample:
+    """The sample a :func:`sample_row` describes."""
+    return sample_from_document(dict(zip(SAMPLE_ROW, row, strict=True)))
+
+
+def snapshot_digest(snapshot: UsageSnapshot) -> bytes:
+    """SHA-256 of the snapshot's content in a canonical form (sample order does not matter).
+
+    The form is a JSON array of fixed shape (strings, integers and nulls only, samples sorted by
+    uid), so it is canonical without a general canonicaliser. A retry of the same snapshot id must
+    carry the same digest; another one is a conflict.
     """
-    document: dict[str, Any] = {
-        "cluster_id": snapshot.cluster_id,
-        "snapshot_id": snapshot.snapshot_id,
-        "window": [micros(snapshot.window_start), micros(snapshot.window_end)],
-        "samples": sorted((sample_document(s) for s in snapshot.samples), key=lambda s: str(s["uid"])),
-    }
-    return hashlib.sha256(rfc8785.dumps(document)).digest()
+    rows = sorted((sample_row(s) for s in snapshot.samples), key=lambda row: str(row[0]))
+    document = [
+        snapshot.cluster_id,
+        snapshot.snapshot_id,
+        micros(snapshot.window_start),
+        micros(snapshot.window_end),
+        rows,
+    ]
+    return hashlib.sha256(json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode()).digest()

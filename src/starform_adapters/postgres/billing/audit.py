@@ -1,20 +1,22 @@
 """The usage audit trail on PostgreSQL: the embedded default (ClickHouse in production).
 
 One row per snapshot in ``billing_audit_snapshots`` (append-only; a trigger refuses updates,
-deletes and truncation), samples as a JSON array exactly as received. Appending a snapshot id
+deletes and truncation), its samples as a JSON array of rows (fields in
+:data:`~starform_core.billing.snapshots.SAMPLE_ROW` order), as received. Appending a snapshot id
 again changes nothing (``ON CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres.billing._base import BillingBase
-from starform_core.billing.snapshots import MAX_WINDOW, UsageSnapshot, sample_document, sample_from_document
+from starform_core.billing.snapshots import MAX_WINDOW, UsageSnapshot, sample_from_row, sample_row
 from starform_core.ports.billing import AuditedSnapshot
 
 __all__ = ["PostgresUsageAuditTrail"]
@@ -39,7 +41,7 @@ class PostgresUsageAuditTrail(BillingBase):
                     snapshot.window_end,
                     received_at,
                     snapshot.agent,
-                    Jsonb([sample_document(s) for s in snapshot.samples]),
+                    json.dumps([sample_row(s) for s in snapshot.samples], separators=(",", ":")),
                     Jsonb(dict(rejected)),
                 ),
             )
@@ -67,7 +69,7 @@ class PostgresUsageAuditTrail(BillingBase):
             ).fetchall()
         out = []
         for r in records:
-            samples = [sample_from_document(d) for d in r[6]]
+            samples = [sample_from_row(row) for row in r[6]]
             if workspace_id is not None:
                 samples = [s for s in samples if s.tenant.workspace_id == workspace_id]
                 if not samples:

@@ -231,7 +231,11 @@ CREATE FUNCTION billing_ingest(
     p_environment text[], p_service uuid[], p_cpu bigint[], p_memory bigint[], p_storage bigint[],
     p_from timestamptz[], p_to timestamptz[], p_ordinal integer[])
 RETURNS TABLE (duplicate boolean, billed integer, usage_rows integer, rejected jsonb, received_at timestamptz)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- The planner cannot see the size of the arrays (it guesses 10 rows) and would join the 1,000
+-- objects of a snapshot by nested loops; a snapshot is always a batch, so hash joins it is.
+SET enable_nestloop = off
+AS $fn$
 DECLARE
     v_digest   bytea;
     v_billed   integer;
@@ -340,8 +344,11 @@ BEGIN
 END;
 $fn$;
 
--- The usage audit trail's embedded default (ClickHouse in production): every snapshot exactly as
--- received, with the samples ingestion refused. Append-only.
+-- The usage audit trail's embedded default (ClickHouse in production): every snapshot as received,
+-- with the samples ingestion refused. Samples are a JSON array of rows [uid, kind, workspace_id,
+-- project_id, environment, service_id, phase, cpu_millis, memory_bytes, storage_bytes,
+-- running_since_us, running_until_us] (json, not jsonb: stored as sent, never queried in SQL).
+-- Append-only.
 CREATE TABLE billing_audit_snapshots (
     cluster_id   uuid NOT NULL,
     snapshot_id  text NOT NULL,
@@ -349,7 +356,7 @@ CREATE TABLE billing_audit_snapshots (
     window_end   timestamptz NOT NULL,
     received_at  timestamptz NOT NULL,
     agent        text NOT NULL DEFAULT '',
-    samples      jsonb NOT NULL CHECK (jsonb_typeof(samples) = 'array'),
+    samples      json NOT NULL CHECK (json_typeof(samples) = 'array'),
     rejected     jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(rejected) = 'object'),
     PRIMARY KEY (cluster_id, snapshot_id)
 );
