@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import stripe
+from tests.billing.receiver import WebhookReceiver
 
 from starform_adapters.postgres import migrate, open_pool
 from starform_adapters.postgres.billing import PostgresBillingStore
 from starform_adapters.postgres.testing import fresh_database, postgres_server
+from starform_adapters.stripe_testserver import StripeTestServer
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +35,19 @@ def billing(database_url: str) -> Iterator[PostgresBillingStore]:
     pool = open_pool(database_url, max_size=4)
     yield PostgresBillingStore(pool)
     pool.close()
+
+
+@pytest.fixture(scope="module")
+def stripe_server() -> Iterator[StripeTestServer]:
+    """The Stripe test server (one per module)."""
+    with StripeTestServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def hook(stripe_server: StripeTestServer) -> Iterator[tuple[WebhookReceiver, str]]:
+    """A webhook endpoint registered at the Stripe test server through its API, and its secret."""
+    with WebhookReceiver() as receiver:
+        client = stripe.StripeClient(stripe_server.api_key, base_addresses={"api": stripe_server.url})
+        endpoint = client.v1.webhook_endpoints.create(params={"url": receiver.url, "enabled_events": ["*"]})
+        yield receiver, str(endpoint.secret)

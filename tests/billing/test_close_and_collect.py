@@ -42,22 +42,6 @@ def pool(database_url: str) -> Iterator[ConnectionPool]:
     pool.close()
 
 
-@pytest.fixture(scope="module")
-def stripe_server() -> Iterator[StripeTestServer]:
-    """The Stripe test server."""
-    with StripeTestServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def hook(stripe_server: StripeTestServer) -> Iterator[tuple[WebhookReceiver, str]]:
-    """A webhook endpoint registered at the Stripe test server, and its signing secret."""
-    with WebhookReceiver() as receiver:
-        client = stripe.StripeClient(stripe_server.api_key, base_addresses={"api": stripe_server.url})
-        endpoint = client.v1.webhook_endpoints.create(params={"url": receiver.url, "enabled_events": ["*"]})
-        yield receiver, str(endpoint.secret)
-
-
 def _run_pods(
     billing: Billing, tenant: Tenant, hours: int, *, cpu: int = 1000, start: dt.datetime | None = None
 ) -> None:

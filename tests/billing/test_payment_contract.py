@@ -6,10 +6,8 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
-import stripe
 from tests.billing.receiver import WebhookReceiver
 
 from starform_adapters.stripe import StripePaymentProvider
@@ -23,29 +21,13 @@ MONTH = BillingMonth(2026, 11)
 PROJECT = "1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b"
 
 
-@pytest.fixture(scope="module")
-def stripe_server() -> Iterator[StripeTestServer]:
-    """The Stripe test server (one per module)."""
-    with StripeTestServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def receiver(stripe_server: StripeTestServer) -> Iterator[tuple[WebhookReceiver, str]]:
-    """A webhook endpoint registered at the server through the Stripe API; yields it and its secret."""
-    with WebhookReceiver() as hook:
-        client = stripe.StripeClient(stripe_server.api_key, base_addresses={"api": stripe_server.url})
-        endpoint = client.v1.webhook_endpoints.create(params={"url": hook.url, "enabled_events": ["*"]})
-        yield hook, str(endpoint.secret)
-
-
 @pytest.fixture(params=["stripe-sdk-over-http"])
 def provider(
-    request: pytest.FixtureRequest, stripe_server: StripeTestServer, receiver: tuple[WebhookReceiver, str]
+    request: pytest.FixtureRequest, stripe_server: StripeTestServer, hook: tuple[WebhookReceiver, str]
 ) -> PaymentProvider:
     """The payment port's adapter, configured against the double."""
     return StripePaymentProvider.connect(
-        stripe_server.api_key, webhook_secret=receiver[1], api_base=stripe_server.url
+        stripe_server.api_key, webhook_secret=hook[1], api_base=stripe_server.url
     )
 
 
@@ -202,9 +184,9 @@ def test_refunds_are_credit_notes_bounded_by_the_invoice(
 
 
 def test_webhooks_are_signed_and_verified(
-    provider: PaymentProvider, stripe_server: StripeTestServer, receiver: tuple[WebhookReceiver, str]
+    provider: PaymentProvider, stripe_server: StripeTestServer, hook: tuple[WebhookReceiver, str]
 ) -> None:
-    hook, secret = receiver
+    receiver, secret = hook
     customer = _customer(provider, stripe_server, "pm_card_visa")
     record = _record([700])
     invoice_id = _open(provider, customer, record)
@@ -213,11 +195,13 @@ def test_webhooks_are_signed_and_verified(
     def paid_delivery() -> bool:
         return any(
             json.loads(r.body)["type"] == "invoice.paid" and invoice_id in r.body.decode()
-            for r in hook.received
+            for r in receiver.received
         )
 
     stripe_server.wait(paid_delivery)
-    delivery = next(r for r in hook.received if invoice_id in r.body.decode() and b'"invoice.paid"' in r.body)
+    delivery = next(
+        r for r in receiver.received if invoice_id in r.body.decode() and b'"invoice.paid"' in r.body
+    )
     event = provider.parse_webhook(delivery.body, delivery.signature)
     assert event.type == "invoice.paid" and event.event_id.startswith("evt_")
     assert event.invoice is not None and event.invoice.invoice_id == record.invoice_id
@@ -236,10 +220,10 @@ def test_webhooks_are_signed_and_verified(
 
 
 def test_a_failed_delivery_is_retried_until_it_is_accepted(
-    provider: PaymentProvider, stripe_server: StripeTestServer, receiver: tuple[WebhookReceiver, str]
+    provider: PaymentProvider, stripe_server: StripeTestServer, hook: tuple[WebhookReceiver, str]
 ) -> None:
-    hook, _ = receiver
-    hook.status = 500
+    receiver, _ = hook
+    receiver.status = 500
     try:
         customer = _customer(provider, stripe_server, "pm_card_visa")
         (created,) = [
@@ -255,7 +239,7 @@ def test_a_failed_delivery_is_retried_until_it_is_accepted(
 
         stripe_server.wait(lambda: len(attempts(500)) >= 2)
     finally:
-        hook.status = 200
+        receiver.status = 200
     stripe_server.wait(lambda: bool(attempts(200)))
     assert attempts(200)[0] > max(attempts(500))
 

@@ -19,7 +19,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from starform_core.billing.snapshots import MAX_WINDOW, SampleKind, UsageSample, UsageSnapshot
+from starform_core.billing.snapshots import MAX_WINDOW, SAMPLE_ROW, SampleKind, UsageSample, UsageSnapshot
 from starform_core.errors import UsageAuditError
 from starform_core.model.tenant import TenantKey
 from starform_core.ports.billing import AuditedSnapshot
@@ -28,28 +28,9 @@ __all__ = ["ClickHouseUsageAuditTrail"]
 
 _NIL = uuid.UUID(int=0)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-COLUMNS = (
-    "cluster_id",
-    "snapshot_id",
-    "window_start",
-    "window_end",
-    "received_at",
-    "agent",
-    "sample_index",
-    "kind",
-    "uid",
-    "workspace_id",
-    "project_id",
-    "environment",
-    "service_id",
-    "phase",
-    "cpu_millis",
-    "memory_bytes",
-    "storage_bytes",
-    "running_since",
-    "running_until",
-    "rejected",
-)
+_HEAD = ("cluster_id", "snapshot_id", "window_start", "window_end", "received_at", "agent", "sample_index")
+COLUMNS = (*_HEAD, *SAMPLE_ROW, "rejected")
+"""The table's columns: the snapshot's, then a sample's (as in the core's ``SAMPLE_ROW``)."""
 _DDL = """
 CREATE TABLE IF NOT EXISTS {database}.{table} (
     cluster_id    UUID,
@@ -104,15 +85,15 @@ def _rows(snapshot: UsageSnapshot, received_at: dt.datetime, rejected: Mapping[s
         received_at,
         snapshot.agent,
     ]
-    rows = [[*head, 0, "snapshot", _NIL, _NIL, _NIL, "", _NIL, "", 0, 0, 0, None, None, ""]]
+    rows = [[*head, 0, _NIL, "snapshot", _NIL, _NIL, "", _NIL, "", 0, 0, 0, None, None, ""]]
     for index, s in enumerate(snapshot.samples, start=1):
         tenant = s.tenant
         rows.append(
             [
                 *head,
                 index,
-                s.kind.value,
                 uuid.UUID(s.uid),
+                s.kind.value,
                 uuid.UUID(tenant.workspace_id),
                 uuid.UUID(tenant.project_id),
                 tenant.environment,
@@ -131,8 +112,8 @@ def _rows(snapshot: UsageSnapshot, received_at: dt.datetime, rejected: Mapping[s
 
 def _sample(r: Sequence[Any]) -> UsageSample:
     return UsageSample(
-        SampleKind(r[7]),
-        str(r[8]),
+        SampleKind(r[8]),
+        str(r[7]),
         TenantKey(str(r[9]), str(r[10]), r[11], str(r[12])),
         r[13],
         cpu_millis=r[14],
@@ -216,7 +197,7 @@ def _group(rows: Sequence[Sequence[Any]], *, keep_empty: bool) -> list[AuditedSn
     grouped: dict[tuple[str, str], tuple[Sequence[Any], list[UsageSample], dict[str, str]]] = {}
     for r in rows:
         key = (str(r[0]), r[1])
-        if r[7] == "snapshot":
+        if r[8] == "snapshot":
             grouped.setdefault(key, (r, [], {}))
             continue
         _, samples, rejected = grouped.setdefault(key, (r, [], {}))

@@ -7,7 +7,7 @@ The usage snapshot (``POST /v1/clusters/{id}/usage-snapshots``) is what Shuttle 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import attrs
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -108,6 +108,15 @@ def _money(amount: int, currency: str) -> str:
     return format_minor(amount, currency)
 
 
+def _totals(subtotal: int, credit: int, total: int, currency: str) -> dict[str, Any]:
+    return {
+        "subtotal": _money(subtotal, currency),
+        "credit": _money(credit, currency),
+        "total": _money(total, currency),
+        "total_minor": total,
+    }
+
+
 class InvoiceLineOut(BaseModel):
     """One line; amounts in major units (``"12.34"``) and in minor units."""
 
@@ -202,10 +211,7 @@ class InvoiceOut(BaseModel):
             status=invoice.status.value,
             currency=c,
             price_sheet=invoice.price_sheet,
-            subtotal=_money(invoice.subtotal_minor, c),
-            credit=_money(invoice.credit_minor, c),
-            total=_money(invoice.total_minor, c),
-            total_minor=invoice.total_minor,
+            **_totals(invoice.subtotal_minor, invoice.credit_minor, invoice.total_minor, c),
             attempt_count=invoice.attempt_count,
             next_payment_attempt=invoice.next_payment_attempt,
             provider_invoice_id=invoice.provider_invoice_id,
@@ -246,10 +252,7 @@ class UsageOut(BaseModel):
             as_of=as_of,
             currency=c,
             price_sheet=computed.price_sheet,
-            subtotal=_money(computed.subtotal_minor, c),
-            credit=_money(computed.credit_minor, c),
-            total=_money(computed.total_minor, c),
-            total_minor=computed.total_minor,
+            **_totals(computed.subtotal_minor, computed.credit_minor, computed.total_minor, c),
             lines=[InvoiceLineOut.of(x, c) for x in computed.lines],
         )
 

@@ -77,28 +77,26 @@ class SampleKind(enum.StrEnum):
     VOLUME = "volume"
 
 
+def _whole_units(field: str, quantity: str, scale: int, limit: str) -> int:
+    try:
+        value = parse_quantity(quantity) * scale
+    except ValueError as exc:
+        raise ValidationError(field, f"{quantity!r} is not a Kubernetes quantity") from exc
+    if value < 0 or value > MAX_REQUEST_BYTES:
+        raise ValidationError(field, f"must be between 0 and {limit}")
+    return math.ceil(value)
+
+
 @functools.lru_cache(maxsize=4096)
 def cpu_millis_of(field: str, quantity: str) -> int:
     """A CPU quantity (``250m``, ``1``, ``0.5``) in whole millicores, rounded up."""
-    try:
-        value = parse_quantity(quantity)
-    except ValueError as exc:
-        raise ValidationError(field, f"{quantity!r} is not a Kubernetes quantity") from exc
-    if value < 0 or value * 1000 > MAX_REQUEST_BYTES:
-        raise ValidationError(field, "must be between 0 and 10^12 cores")
-    return math.ceil(value * 1000)
+    return _whole_units(field, quantity, 1000, "2^50 millicores")
 
 
 @functools.lru_cache(maxsize=4096)
 def bytes_of(field: str, quantity: str) -> int:
     """A memory or storage quantity (``512Mi``, ``1G``) in whole bytes, rounded up."""
-    try:
-        value = parse_quantity(quantity)
-    except ValueError as exc:
-        raise ValidationError(field, f"{quantity!r} is not a Kubernetes quantity") from exc
-    if value < 0 or value > MAX_REQUEST_BYTES:
-        raise ValidationError(field, "must be between 0 and 1 PiB")
-    return math.ceil(value)
+    return _whole_units(field, quantity, 1, "1 PiB")
 
 
 def _check_phase(sample: UsageSample, _attribute: object, value: str) -> None:

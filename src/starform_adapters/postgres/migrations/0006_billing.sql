@@ -221,6 +221,20 @@ CREATE TABLE billing_webhook_events (
     received_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The stored record of a snapshot id (all NULL if none); other content under the id is an error.
+CREATE FUNCTION billing_snapshot_seen(p_cluster uuid, p_snapshot text, p_digest bytea)
+RETURNS billing_snapshots LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_seen billing_snapshots;
+BEGIN
+    SELECT * INTO v_seen FROM billing_snapshots s WHERE s.cluster_id = p_cluster AND s.snapshot_id = p_snapshot;
+    IF FOUND AND v_seen.digest <> p_digest THEN
+        RAISE EXCEPTION 'snapshot % was received before with other content', p_snapshot USING ERRCODE = 'SBB01';
+    END IF;
+    RETURN v_seen;
+END;
+$fn$;
+
 -- Apply one usage snapshot: de-duplicate by id, check every sample's tenancy against this
 -- cluster, add each object's newly covered time to its coverage, cut the new time at month
 -- boundaries (UTC) and plan periods, and add it to the running totals. Returns whether it was a
@@ -237,20 +251,14 @@ LANGUAGE plpgsql
 SET enable_nestloop = off
 AS $fn$
 DECLARE
-    v_digest   bytea;
+    v_seen     billing_snapshots;
     v_billed   integer;
     v_rows     integer;
     v_rejected jsonb;
-    v_received timestamptz;
 BEGIN
-    SELECT s.digest, s.billed, s.rejected, s.received_at INTO v_digest, v_billed, v_rejected, v_received
-        FROM billing_snapshots s WHERE s.cluster_id = p_cluster AND s.snapshot_id = p_snapshot;
-    IF FOUND THEN
-        IF v_digest <> p_digest THEN
-            RAISE EXCEPTION 'snapshot % was received before with other content', p_snapshot
-                USING ERRCODE = 'SBB01';
-        END IF;
-        RETURN QUERY SELECT true, v_billed, 0, v_rejected, v_received;
+    v_seen := billing_snapshot_seen(p_cluster, p_snapshot, p_digest);
+    IF v_seen.snapshot_id IS NOT NULL THEN
+        RETURN QUERY SELECT true, v_seen.billed, 0, v_seen.rejected, v_seen.received_at;
         RETURN;
     END IF;
     WITH input AS (
@@ -330,14 +338,9 @@ BEGIN
                                    billed, rejected)
         VALUES (p_cluster, p_snapshot, p_digest, p_start, p_end, p_samples, v_billed, v_rejected)
         ON CONFLICT (cluster_id, snapshot_id) DO NOTHING;
-    IF NOT FOUND THEN
-        SELECT s.digest, s.received_at INTO v_digest, v_received FROM billing_snapshots s
-            WHERE s.cluster_id = p_cluster AND s.snapshot_id = p_snapshot;
-        IF v_digest <> p_digest THEN
-            RAISE EXCEPTION 'snapshot % was received before with other content', p_snapshot
-                USING ERRCODE = 'SBB01';
-        END IF;
-        RETURN QUERY SELECT true, v_billed, 0, v_rejected, v_received;
+    IF NOT FOUND THEN  -- the same snapshot, applied concurrently: its time was not counted twice
+        v_seen := billing_snapshot_seen(p_cluster, p_snapshot, p_digest);
+        RETURN QUERY SELECT true, v_seen.billed, 0, v_seen.rejected, v_seen.received_at;
         RETURN;
     END IF;
     RETURN QUERY SELECT false, v_billed, v_rows, v_rejected, now();
