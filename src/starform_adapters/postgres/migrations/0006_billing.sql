@@ -18,6 +18,7 @@ CREATE TABLE billing_plan_periods (
     EXCLUDE USING gist (project_id WITH =, during WITH &&)
 );
 CREATE INDEX billing_plan_periods_workspace ON billing_plan_periods (workspace_id);
+CREATE INDEX billing_plan_periods_project ON billing_plan_periods (project_id);
 
 CREATE FUNCTION billing_plan_close(p_project uuid, p_at timestamptz) RETURNS void
 LANGUAGE sql AS $$
@@ -247,7 +248,8 @@ CREATE FUNCTION billing_ingest(
 RETURNS TABLE (duplicate boolean, billed integer, usage_rows integer, rejected jsonb, received_at timestamptz)
 LANGUAGE plpgsql
 -- The planner cannot see the size of the arrays (it guesses 10 rows) and would join the 1,000
--- objects of a snapshot by nested loops; a snapshot is always a batch, so hash joins it is.
+-- objects of a snapshot by nested loops; a snapshot is always a batch, so hash joins it is (the
+-- lookups into large tables are index scans by key arrays, which need no join).
 SET enable_nestloop = off
 AS $fn$
 DECLARE
@@ -266,6 +268,14 @@ BEGIN
                              p_cpu, p_memory, p_storage, p_from, p_to, p_ordinal)
             AS i(uid, is_pod, workspace_id, project_id, environment, service_id, cpu, memory,
                  storage, t_from, t_to, ordinal)
+    ), prj AS (  -- index lookups by key (= ANY), never a scan of the whole table
+        SELECT id, cluster_id, workspace_id FROM projects WHERE id = ANY(p_project)
+    ), svc AS (
+        SELECT id, project_id, environment_id FROM services WHERE id = ANY(p_service)
+    ), env AS (
+        SELECT id, name FROM environments WHERE id = ANY(ARRAY(SELECT environment_id FROM svc))
+    ), plans AS (
+        SELECT project_id, tier, during FROM billing_plan_periods WHERE project_id = ANY(p_project)
     ), checked AS (
         SELECT i.*, CASE
             WHEN p.id IS NULL THEN 'unknown_project'
@@ -275,9 +285,9 @@ BEGIN
                 THEN 'service_mismatch'
             END AS reason
         FROM input i
-        LEFT JOIN projects p ON p.id = i.project_id
-        LEFT JOIN services s ON s.id = i.service_id
-        LEFT JOIN environments e ON e.id = s.environment_id
+        LEFT JOIN prj p ON p.id = i.project_id
+        LEFT JOIN svc s ON s.id = i.service_id
+        LEFT JOIN env e ON e.id = s.environment_id
     ), accepted AS (
         SELECT * FROM checked WHERE reason IS NULL AND t_from < t_to
     ), up AS (
@@ -297,7 +307,7 @@ BEGIN
         FROM up
         JOIN accepted a ON a.uid = up.uid
         CROSS JOIN LATERAL unnest(up.last_new) AS r
-        JOIN billing_plan_periods pp ON pp.project_id = a.project_id AND pp.during && r
+        JOIN plans pp ON pp.project_id = a.project_id AND pp.during && r
         CROSS JOIN LATERAL (
             SELECT ms::date AS month, ms AT TIME ZONE 'UTC' AS month_start,
                    (ms + interval '1 month') AT TIME ZONE 'UTC' AS month_end
