@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import stripe
+from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 from tests.billing.harness import Clock, CrashAfter, RecordingScheduler, billing_on
 from tests.billing.receiver import WebhookReceiver
@@ -27,7 +28,7 @@ from starform_core.billing import (
     UsageSample,
     UsageSnapshot,
 )
-from starform_core.errors import ValidationError
+from starform_core.errors import UsageAuditError, ValidationError
 from starform_core.model.tenant import TenantKey
 
 NOVEMBER = BillingMonth(2026, 11)
@@ -352,3 +353,58 @@ def test_the_monthly_job_lists_workspaces_to_close_or_to_finish(
             "SELECT count(*) FROM billing_invoices WHERE workspace_id = %s", (tenant.workspace_id,)
         ).fetchone()
     assert count == (1,)
+
+
+class _FlakyAudit:
+    """An audit trail that is down for the first ``failures`` appends."""
+
+    def __init__(self, inner: object, failures: int) -> None:
+        self._inner = inner
+        self.failures = failures
+
+    def append(self, *args: object, **kwargs: object) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise UsageAuditError("ClickHouse is down")
+        self._inner.append(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def snapshots(self, **kwargs: object) -> object:
+        return self._inner.snapshots(**kwargs)  # type: ignore[attr-defined]
+
+
+def test_an_audit_outage_is_retried_without_billing_twice(pool: ConnectionPool, database_url: str) -> None:
+    from starform_adapters.postgres.billing import PostgresBillingStore, PostgresUsageAuditTrail
+    from starform_apps.starbase.billing import BillingConfig, assemble_billing
+
+    store = PostgresBillingStore(pool)
+    audit = _FlakyAudit(PostgresUsageAuditTrail(pool), failures=1)
+    billing = assemble_billing(
+        config=BillingConfig(),
+        ledger=store,
+        invoices=store,
+        audit=audit,  # type: ignore[arg-type]
+        provider=None,
+        registry=CollectorRegistry(),
+        clock=Clock(AFTER),
+    )
+    tenant = _tenant(database_url, services=1)
+    start = dt.datetime(2026, 11, 12, tzinfo=dt.UTC)
+    sample = UsageSample(
+        SampleKind.POD,
+        str(uuid.uuid4()),
+        TenantKey(tenant.workspace_id, tenant.project_id, tenant.environment, tenant.services[0]),
+        "Running",
+        cpu_millis=1000,
+        memory_bytes=1,
+    )
+    snapshot = UsageSnapshot(tenant.cluster_id, "outage", start, start + dt.timedelta(minutes=1), [sample])
+    with pytest.raises(UsageAuditError):
+        billing.ingestion.ingest(snapshot)  # answered 503: the agent retries
+    again = billing.ingestion.ingest(snapshot)
+    assert again.duplicate is True
+    (quantities,) = store.usage_totals(tenant.workspace_id, NOVEMBER).values()
+    assert quantities.pod_us == 60 * 10**6
+    audited = PostgresUsageAuditTrail(pool).snapshots(start=start, end=start + dt.timedelta(minutes=1))
+    assert [a.snapshot.snapshot_id for a in audited if a.snapshot.cluster_id == tenant.cluster_id] == [
+        "outage"
+    ]

@@ -108,7 +108,8 @@ class ProviderWebhooks:
             self._invoices.set_provider_invoice(invoice.invoice_id, remote.provider_invoice_id)
         cause = f"webhook {event.type}"
         if event.type == "invoice.payment_failed":
-            self._collection.after_failure(invoice.invoice_id, remote.attempt_count, cause=cause)
+            attempts = max(1, remote.attempt_count)  # the provider counts attempts; never 0 here
+            self._collection.after_failure(invoice.invoice_id, attempts, cause=cause)
             return "processed"
         status = _STATUS_OF.get(event.type)
         if status is None:
