@@ -130,8 +130,6 @@ def report_usage(
         ) from exc
     except UsageAuditError as exc:
         raise HttpError(503, "the usage audit trail is unavailable; retry later") from exc
-    except ValidationError:
-        raise
     except BillingError as exc:
         raise HttpError(503, str(exc)) from exc
     if result.duplicate:
