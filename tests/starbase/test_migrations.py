@@ -41,6 +41,19 @@ STARBASE_TABLES = {
     "service_status",
     "events",
     "audit_log",
+    # 0006: billing
+    "billing_plan_periods",
+    "billing_snapshots",
+    "billing_coverage",
+    "billing_usage",
+    "billing_builds",
+    "billing_accounts",
+    "billing_invoices",
+    "billing_invoice_lines",
+    "billing_invoice_events",
+    "billing_credit_notes",
+    "billing_webhook_events",
+    "billing_audit_snapshots",
 }
 BOOKKEEPING = {"schema_migrations", "_yoyo_migration", "_yoyo_log", "_yoyo_version"}
 

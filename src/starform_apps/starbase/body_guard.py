@@ -1,6 +1,7 @@
 """ASGI middleware that guards request bodies before any route (or token check) sees them.
 
-* A ``/v1`` request with a body but without a bearer token is answered ``401`` unread.
+* A ``/v1`` request with a body but without a bearer token is answered ``401`` unread (but a
+  payment provider's webhook, which is signed instead).
 * ``Content-Length`` over the endpoint's limit is answered ``413`` unread; a body without a
   length is counted while it arrives and cut off with ``413`` at the limit.
 * A JSON body must be UTF-8, well-formed, at most :data:`~bounds.MAX_JSON_DEPTH` deep, with
@@ -24,7 +25,8 @@ from starform_core.errors import StarformError
 
 __all__ = ["BodyGuardMiddleware", "BodyRejectedError", "body_limit_for", "check_json_body"]
 
-_AGENT_REPORT = re.compile(r"/v1/clusters/[^/]+/(status|events)")
+_AGENT_REPORT = re.compile(r"/v1/clusters/[^/]+/(status|events|usage-snapshots)")
+_WEBHOOK = re.compile(r"/v1/billing/webhooks/[^/]+")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _MAX_INT_DIGITS = 100
 
@@ -40,7 +42,15 @@ class BodyRejectedError(StarformError):
 
 def body_limit_for(path: str) -> int:
     """The largest body accepted at ``path``."""
-    return bounds.MAX_AGENT_BODY_BYTES if _AGENT_REPORT.fullmatch(path) else bounds.MAX_BODY_BYTES
+    if _AGENT_REPORT.fullmatch(path):
+        return bounds.MAX_AGENT_BODY_BYTES
+    if _WEBHOOK.fullmatch(path):
+        return bounds.MAX_WEBHOOK_BYTES
+    return bounds.MAX_BODY_BYTES
+
+
+def _needs_token(path: str) -> bool:
+    return path.startswith("/v1/") and not _WEBHOOK.fullmatch(path)
 
 
 def _no_constants(name: str) -> Any:
@@ -180,7 +190,7 @@ class BodyGuardMiddleware:
     @staticmethod
     async def _read(scope: Scope, receive: Receive) -> bytes:
         path = str(scope.get("path", ""))
-        if path.startswith("/v1/") and not (_header(scope, b"authorization") or b"").strip():
+        if _needs_token(path) and not (_header(scope, b"authorization") or b"").strip():
             raise BodyRejectedError(401, "missing bearer token")
         limit = body_limit_for(path)
         declared = _header(scope, b"content-length")
