@@ -79,7 +79,7 @@ def fixed_world(database_url: str) -> None:
 
 def _wipe(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE billing_snapshots, billing_coverage, billing_usage")
+        conn.execute("TRUNCATE billing_snapshots, billing_coverage, billing_cluster_windows, billing_usage")
 
 
 def _ingest(billing: PostgresBillingStore, snapshot: UsageSnapshot) -> None:
@@ -119,7 +119,8 @@ def test_a_retry_is_a_no_op_and_other_content_under_the_same_id_is_a_conflict(
     again = billing.ingest(snapshot, digest=snapshot_digest(snapshot))
     assert (first.duplicate, first.billed) == (False, 1)
     assert (again.duplicate, again.billed, again.rows_written) == (True, 1, 0)
-    assert first.rows_written == 3  # the de-duplication record, the coverage row, one running total
+    # the de-duplication record, the cluster's windows, the new object's coverage, one running total
+    assert first.rows_written == 4
     other = UsageSnapshot(CLUSTER, "s-1", start, start + dt.timedelta(seconds=59), snapshot.samples)
     with pytest.raises(SnapshotConflictError):
         billing.ingest(other, digest=snapshot_digest(other))

@@ -29,6 +29,9 @@ _AGENT_REPORT = re.compile(r"/v1/clusters/[^/]+/(status|events|usage-snapshots)"
 _WEBHOOK = re.compile(r"/v1/billing/webhooks/[^/]+")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _MAX_INT_DIGITS = 100
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A ``\\uD800``-``\\uDFFF`` escape: the only way a UTF-8 body can carry a surrogate (so strings
+are walked only when a body has one)."""
 
 
 class BodyRejectedError(StarformError):
@@ -93,15 +96,30 @@ def _surrogate(loc: list[str | int]) -> BodyRejectedError:
     )
 
 
+def _too_deep() -> BodyRejectedError:
+    return BodyRejectedError(
+        400, f"the body is nested more than {bounds.MAX_JSON_DEPTH} levels deep (the limit)"
+    )
+
+
+def _check_depth(document: Any) -> None:
+    """Check the depth only, visiting containers only (no value deeper than the limit)."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if children and depth + 1 > bounds.MAX_JSON_DEPTH:
+            raise _too_deep()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
 def _walk(document: Any) -> None:
     """Check depth and strings without recursion (the document may be deep)."""
     stack: list[tuple[Any, list[str | int]]] = [(document, ["body"])]
     while stack:
         value, loc = stack.pop()
         if len(loc) - 1 > bounds.MAX_JSON_DEPTH:
-            raise BodyRejectedError(
-                400, f"the body is nested more than {bounds.MAX_JSON_DEPTH} levels deep (the limit)"
-            )
+            raise _too_deep()
         if isinstance(value, str):
             if _has_surrogate(value):
                 raise _surrogate(loc)
@@ -132,10 +150,11 @@ def check_json_body(body: bytes) -> None:
             400, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
     except RecursionError as exc:
-        raise BodyRejectedError(
-            400, f"the body is nested more than {bounds.MAX_JSON_DEPTH} levels deep (the limit)"
-        ) from exc
-    _walk(document)
+        raise _too_deep() from exc
+    if _SURROGATE_ESCAPE.search(body):
+        _walk(document)
+    elif isinstance(document, dict | list):
+        _check_depth(document)
 
 
 def _is_json(scope: Scope) -> bool:

@@ -11,6 +11,7 @@ cluster (or whose tenant key does not match Starbase's rows) are not billed; the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 from uuid import UUID
 
@@ -37,51 +38,43 @@ router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def _tenant(item: PodSampleIn | VolumeSampleIn) -> TenantKey:
-    return TenantKey(item.workspace_id, item.project_id, item.environment, item.service_id)
+def _pod(pod: PodSampleIn, tenant: TenantKey) -> UsageSample:
+    return UsageSample(
+        SampleKind.POD,
+        pod.uid,
+        tenant,
+        pod.phase,
+        cpu_millis=cpu_millis_of("cpu", pod.cpu),
+        memory_bytes=bytes_of("memory", pod.memory),
+        running_since=pod.running_since,
+        running_until=pod.running_until,
+    )
+
+
+def _volume(volume: VolumeSampleIn, tenant: TenantKey) -> UsageSample:
+    return UsageSample(
+        SampleKind.VOLUME, volume.uid, tenant, volume.phase, storage_bytes=bytes_of("storage", volume.storage)
+    )
 
 
 def _samples(body: UsageSnapshotIn) -> list[UsageSample]:
-    samples = []
-    tenants: dict[tuple[str, str, str, str], TenantKey] = {}
-
-    def tenant(item: PodSampleIn | VolumeSampleIn) -> TenantKey:
-        """Pods of one service share their tenant key: validate it once per snapshot."""
-        key = (item.workspace_id, item.project_id, item.environment, item.service_id)
-        if key not in tenants:
-            tenants[key] = _tenant(item)
-        return tenants[key]
-
-    for index, pod in enumerate(body.pods):
-        where = f"pods[{index}]"
-        try:
-            samples.append(
-                UsageSample(
-                    SampleKind.POD,
-                    pod.uid,
-                    tenant(pod),
-                    pod.phase,
-                    cpu_millis=cpu_millis_of("cpu", pod.cpu),
-                    memory_bytes=bytes_of("memory", pod.memory),
-                    running_since=pod.running_since,
-                    running_until=pod.running_until,
-                )
-            )
-        except ValidationError as exc:
-            raise ValidationError(f"{where}.{exc.field}", exc.reason) from exc
-    for index, volume in enumerate(body.volumes):
-        try:
-            samples.append(
-                UsageSample(
-                    SampleKind.VOLUME,
-                    volume.uid,
-                    tenant(volume),
-                    volume.phase,
-                    storage_bytes=bytes_of("storage", volume.storage),
-                )
-            )
-        except ValidationError as exc:
-            raise ValidationError(f"volumes[{index}].{exc.field}", exc.reason) from exc
+    samples: list[UsageSample] = []
+    tenants: dict[tuple[str, str, str, str], TenantKey] = {}  # a service's pods share theirs
+    lists: tuple[tuple[str, Sequence[PodSampleIn | VolumeSampleIn]], ...] = (
+        ("pods", body.pods),
+        ("volumes", body.volumes),
+    )
+    for name, items in lists:
+        for index, item in enumerate(items):
+            key = (item.workspace_id, item.project_id, item.environment, item.service_id)
+            try:
+                tenant = tenants.get(key) or tenants.setdefault(key, TenantKey(*key))
+                if isinstance(item, PodSampleIn):
+                    samples.append(_pod(item, tenant))
+                else:
+                    samples.append(_volume(item, tenant))
+            except ValidationError as exc:
+                raise ValidationError(f"{name}[{index}].{exc.field}", exc.reason) from exc
     return samples
 
 

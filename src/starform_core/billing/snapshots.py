@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import math
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -107,6 +108,10 @@ def _check_phase(sample: UsageSample, _attribute: object, value: str) -> None:
         )
 
 
+def _sample_kind(value: SampleKind | str) -> SampleKind:
+    return value if type(value) is SampleKind else SampleKind(value)  # Enum calls are slow
+
+
 def _since_utc(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else as_utc("running_since", value)
 
@@ -132,7 +137,7 @@ def _non_negative(_instance: object, attribute: attrs.Attribute[int], value: int
 class UsageSample:
     """One pod or volume as observed in a snapshot window."""
 
-    kind: SampleKind = attrs.field(converter=SampleKind)
+    kind: SampleKind = attrs.field(converter=_sample_kind)
     uid: str = attrs.field()
     tenant: TenantKey
     phase: str = attrs.field(validator=_check_phase)
@@ -178,6 +183,12 @@ class UsageSnapshot:
     @cluster_id.validator
     def _check_cluster(self, _attribute: object, value: str) -> None:
         check_uuid("cluster_id", value)
+
+    @functools.cached_property
+    def rows(self) -> tuple[tuple[Any, ...], ...]:
+        """Every sample as a :func:`sample_row`, in sample order (made once: the digest and the
+        audit trails all read them)."""
+        return tuple(sample_row(sample) for sample in self.samples)
 
     def __attrs_post_init__(self) -> None:
         if self.window_end <= self.window_start:
@@ -266,10 +277,10 @@ SAMPLE_ROW = (
 """The fields of :func:`sample_row`, in order (times in microseconds since the epoch)."""
 
 
-def sample_row(sample: UsageSample) -> list[Any]:
+def sample_row(sample: UsageSample) -> tuple[Any, ...]:
     """A sample as a compact JSON-ready row of :data:`SAMPLE_ROW` fields."""
     since, until = sample.running_since, sample.running_until
-    return [
+    return (
         sample.uid,
         sample.kind.value,
         sample.tenant.workspace_id,
@@ -282,7 +293,7 @@ def sample_row(sample: UsageSample) -> list[Any]:
         sample.storage_bytes,
         None if since is None else micros(since),
         None if until is None else micros(until),
-    ]
+    )
 
 
 def sample_from_row(row: Sequence[Any]) -> UsageSample:
@@ -297,7 +308,7 @@ def snapshot_digest(snapshot: UsageSnapshot) -> bytes:
     uid), so it is canonical without a general canonicaliser. A retry of the same snapshot id must
     carry the same digest; another one is a conflict.
     """
-    rows = sorted((sample_row(s) for s in snapshot.samples), key=lambda row: str(row[0]))
+    rows = sorted(snapshot.rows, key=operator.itemgetter(0))
     document = [
         snapshot.cluster_id,
         snapshot.snapshot_id,

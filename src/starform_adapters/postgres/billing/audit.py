@@ -16,7 +16,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres.billing.repository import BillingRepository
-from starform_core.billing.snapshots import MAX_WINDOW, UsageSnapshot, sample_from_row, sample_row
+from starform_core.billing.snapshots import MAX_WINDOW, UsageSnapshot, sample_from_row
 from starform_core.ports.billing import AuditedSnapshot
 
 __all__ = ["PostgresUsageAuditTrail"]
@@ -41,7 +41,7 @@ class PostgresUsageAuditTrail(BillingRepository):
                     snapshot.window_end,
                     received_at,
                     snapshot.agent,
-                    json.dumps([sample_row(s) for s in snapshot.samples], separators=(",", ":")),
+                    json.dumps(snapshot.rows, separators=(",", ":")),
                     Jsonb(dict(rejected)),
                 ),
             )

@@ -76,16 +76,32 @@ CREATE TABLE billing_snapshots (
 );
 CREATE INDEX billing_snapshots_window_end ON billing_snapshots (window_end);
 
--- The time billed so far per object. Updated by every snapshot, so no index beyond the key
--- (HOT updates) and room left in each page.
+-- What has been billed per object (pod or volume, by cluster and Kubernetes UID): the union of
+-- its billable spans over every snapshot (the metering rule). Stored so that a snapshot writes
+-- only the objects whose coverage changes shape, not every object it lists:
+--
+--   covered(object) = windows(cluster) * [claimed_from, infinity) + extra
+--
+-- windows(cluster) is the union of the windows of the cluster's snapshots; claimed_from (NULL:
+-- no claim) says "from here on, the object was in every snapshot of its cluster, for the whole
+-- window". A pod running through contiguous snapshots keeps its row untouched: each new window
+-- extends windows(cluster), and with it the pod's coverage. Its row is written when it appears,
+-- when it is missing from a snapshot (its claim becomes extra), when it runs part of a window,
+-- and when a window overlaps time already seen (then each object's time is recomputed).
+CREATE TABLE billing_cluster_windows (
+    cluster_id uuid PRIMARY KEY REFERENCES clusters (id),
+    windows    tstzmultirange NOT NULL DEFAULT '{}'
+);
+
 CREATE TABLE billing_coverage (
-    cluster_id uuid NOT NULL,
-    uid        uuid NOT NULL,
-    covered    tstzmultirange NOT NULL,
-    last_new   tstzmultirange NOT NULL,
-    last_end   timestamptz NOT NULL,
+    cluster_id   uuid NOT NULL,
+    uid          uuid NOT NULL,
+    claimed_from timestamptz,
+    extra        tstzmultirange NOT NULL DEFAULT '{}',
     PRIMARY KEY (cluster_id, uid)
-) WITH (fillfactor = 70);
+);
+CREATE INDEX billing_coverage_claimed ON billing_coverage (cluster_id, uid) INCLUDE (claimed_from)
+    WHERE claimed_from IS NOT NULL;
 
 -- Running totals per workspace / project / environment / service / month (and the tier the
 -- usage happened under). Quantities are exact integers: pod-microseconds, millicore-microseconds,
@@ -236,38 +252,79 @@ BEGIN
 END;
 $fn$;
 
+-- The cluster's windows, its row locked until the transaction ends: the ingests of one cluster
+-- are serialised (its agent sends one snapshot a minute, so nobody waits in practice).
+CREATE FUNCTION billing_lock_windows(p_cluster uuid) RETURNS tstzmultirange
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_windows tstzmultirange;
+BEGIN
+    SELECT w.windows INTO v_windows FROM billing_cluster_windows w WHERE w.cluster_id = p_cluster FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO billing_cluster_windows (cluster_id) VALUES (p_cluster) ON CONFLICT DO NOTHING;
+        SELECT w.windows INTO v_windows FROM billing_cluster_windows w WHERE w.cluster_id = p_cluster FOR UPDATE;
+    END IF;
+    RETURN v_windows;
+END;
+$fn$;
+
+-- An object's covered time from its billing_coverage row and its cluster's windows.
+CREATE FUNCTION billing_covered(p_windows tstzmultirange, p_claimed_from timestamptz, p_extra tstzmultirange)
+RETURNS tstzmultirange LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_claimed_from IS NULL THEN p_extra
+                ELSE p_windows * tstzmultirange(tstzrange(p_claimed_from, NULL)) + p_extra END
+$$;
+
 -- Apply one usage snapshot: de-duplicate by id, check every sample's tenancy against this
--- cluster, add each object's newly covered time to its coverage, cut the new time at month
+-- cluster, bill each object the part of its span not covered before, cut the new time at month
 -- boundaries (UTC) and plan periods, and add it to the running totals. Returns whether it was a
--- repeat, how many objects it billed, the total rows it upserted and the refused samples.
+-- repeat, how many objects it billed, the rows it wrote and the refused samples.
+--
+-- New time per object: with a window that overlaps no earlier window of the cluster (the usual
+-- case) nothing of it was covered, so the new time is the span itself; otherwise it is the span
+-- less the object's coverage. An object's row is rewritten only when keeping it would make its
+-- coverage wrong: when the part of the fresh window its claim adds differs from its new time.
 CREATE FUNCTION billing_ingest(
     p_cluster uuid, p_snapshot text, p_digest bytea, p_start timestamptz, p_end timestamptz,
     p_samples integer, p_uid uuid[], p_is_pod boolean[], p_workspace uuid[], p_project uuid[],
     p_environment text[], p_service uuid[], p_cpu bigint[], p_memory bigint[], p_storage bigint[],
-    p_from timestamptz[], p_to timestamptz[], p_ordinal integer[])
-RETURNS TABLE (duplicate boolean, billed integer, usage_rows integer, rejected jsonb, received_at timestamptz)
+    p_from bigint[], p_to bigint[], p_ordinal integer[])
+RETURNS TABLE (duplicate boolean, billed integer, rows_written integer, rejected jsonb,
+               received_at timestamptz)
 LANGUAGE plpgsql
 -- The planner cannot see the size of the arrays (it guesses 10 rows) and would join the 1,000
 -- objects of a snapshot by nested loops; a snapshot is always a batch, so hash joins it is (the
--- lookups into large tables are index scans by key arrays, which need no join).
+-- lookups into large tables are index scans by key arrays or by the cluster, which need no join).
 SET enable_nestloop = off
 AS $fn$
 DECLARE
     v_seen     billing_snapshots;
+    v_known    tstzmultirange;  -- the cluster's windows before this snapshot
+    v_window   tstzmultirange := tstzmultirange(tstzrange(p_start, p_end));
+    v_fresh    tstzmultirange;  -- the part of the window no snapshot of the cluster covered yet
+    v_fast     boolean;         -- the window overlaps no earlier one: nothing in it is covered
+    v_latest   boolean;         -- nothing of the cluster was seen after the window's start
     v_billed   integer;
     v_rows     integer;
     v_rejected jsonb;
 BEGIN
+    v_known := billing_lock_windows(p_cluster);
     v_seen := billing_snapshot_seen(p_cluster, p_snapshot, p_digest);
     IF v_seen.snapshot_id IS NOT NULL THEN
         RETURN QUERY SELECT true, v_seen.billed, 0, v_seen.rejected, v_seen.received_at;
         RETURN;
     END IF;
-    WITH input AS (
-        SELECT * FROM unnest(p_uid, p_is_pod, p_workspace, p_project, p_environment, p_service,
-                             p_cpu, p_memory, p_storage, p_from, p_to, p_ordinal)
+    v_fresh := v_window - v_known;
+    v_fast := NOT (v_known && v_window);
+    v_latest := (v_known + v_window) * tstzmultirange(tstzrange(p_start, NULL)) = v_window;
+    WITH input AS (  -- spans arrive as microseconds after the window's start (exact)
+        SELECT i.uid, i.is_pod, i.workspace_id, i.project_id, i.environment, i.service_id, i.cpu,
+               i.memory, i.storage, p_start + i.from_us * interval '1 microsecond' AS t_from,
+               p_start + i.to_us * interval '1 microsecond' AS t_to, i.ordinal
+        FROM unnest(p_uid, p_is_pod, p_workspace, p_project, p_environment, p_service,
+                    p_cpu, p_memory, p_storage, p_from, p_to, p_ordinal)
             AS i(uid, is_pod, workspace_id, project_id, environment, service_id, cpu, memory,
-                 storage, t_from, t_to, ordinal)
+                 storage, from_us, to_us, ordinal)
     ), prj AS (  -- index lookups by key (= ANY), never a scan of the whole table
         SELECT id, cluster_id, workspace_id FROM projects WHERE id = ANY(p_project)
     ), svc AS (
@@ -290,29 +347,69 @@ BEGIN
         LEFT JOIN env e ON e.id = s.environment_id
     ), accepted AS (
         SELECT * FROM checked WHERE reason IS NULL AND t_from < t_to
-    ), up AS (
-        INSERT INTO billing_coverage AS c (cluster_id, uid, covered, last_new, last_end)
-        SELECT p_cluster, a.uid, tstzmultirange(tstzrange(a.t_from, a.t_to)),
-               tstzmultirange(tstzrange(a.t_from, a.t_to)), a.t_to
-        FROM accepted a ORDER BY a.uid
+    ), claims AS (  -- an index-only scan of the cluster's claimed objects
+        SELECT c.uid, c.claimed_from FROM billing_coverage c
+        WHERE c.cluster_id = p_cluster AND c.claimed_from IS NOT NULL
+    ), objects AS (  -- the snapshot's objects and the cluster's claimed ones (absent: no span)
+        SELECT coalesce(a.uid, k.uid) AS uid, a.workspace_id, a.project_id, a.environment,
+               a.service_id, a.is_pod, a.cpu, a.memory, a.storage, a.t_from, a.t_to, k.claimed_from,
+               CASE WHEN a.uid IS NULL THEN '{}'::tstzmultirange
+                    ELSE tstzmultirange(tstzrange(a.t_from, a.t_to)) END AS span
+        FROM accepted a FULL JOIN claims k ON k.uid = a.uid
+    ), covered AS (  -- the slow way (an overlapping window) reads every object's coverage
+        SELECT o.*, CASE WHEN v_fast THEN NULL ELSE billing_covered(v_known, o.claimed_from,
+                    coalesce((SELECT c.extra FROM billing_coverage c
+                              WHERE c.cluster_id = p_cluster AND c.uid = o.uid), '{}')) END AS before
+        FROM objects o
+    ), judged AS (
+        SELECT v.*,
+               CASE WHEN v_fast THEN v.span ELSE v.span - v.before END AS new_time,
+               CASE WHEN v_fast THEN  -- the same test with bounds: the fresh part is the window
+                        CASE WHEN v.t_from IS NULL THEN v.claimed_from IS NULL OR v.claimed_from >= p_end
+                             ELSE coalesce(v.claimed_from < p_end AND v.t_from = greatest(v.claimed_from, p_start)
+                                           AND v.t_to = p_end, false) END
+                    ELSE (CASE WHEN v.claimed_from IS NULL THEN '{}'::tstzmultirange
+                               ELSE v_fresh * tstzmultirange(tstzrange(v.claimed_from, NULL)) END)
+                         = v.span - v.before
+               END AS keeps
+        FROM covered v
+    ), rewritten AS (
+        SELECT r.uid, r.after,
+               CASE WHEN r.t_from = p_start AND r.t_to = p_end AND v_latest THEN p_start END AS claim
+        FROM (
+            SELECT j.uid, j.t_from, j.t_to,
+                   coalesce(j.before, billing_covered(v_known, j.claimed_from,
+                       coalesce((SELECT c.extra FROM billing_coverage c
+                                 WHERE c.cluster_id = p_cluster AND c.uid = j.uid), '{}'))) + j.span AS after
+            FROM judged j WHERE NOT j.keeps
+        ) r
+    ), written AS (
+        INSERT INTO billing_coverage AS c (cluster_id, uid, claimed_from, extra)
+        SELECT p_cluster, w.uid, w.claim,
+               CASE WHEN w.claim IS NULL THEN w.after
+                    ELSE w.after * tstzmultirange(tstzrange(NULL, p_start)) END
+        FROM rewritten w ORDER BY w.uid
         ON CONFLICT (cluster_id, uid) DO UPDATE
-            SET last_new = EXCLUDED.covered - c.covered,
-                covered = c.covered + EXCLUDED.covered,
-                last_end = greatest(c.last_end, EXCLUDED.last_end)
-        RETURNING c.uid, c.last_new
+            SET claimed_from = EXCLUDED.claimed_from, extra = EXCLUDED.extra
+        RETURNING 1
+    ), grouped AS (  -- objects of one service with the same new time are priced together
+        SELECT j.workspace_id, j.project_id, j.environment, j.service_id, j.is_pod,
+               tstzrange(lower(r), upper(r)) AS r, count(*) AS objects, sum(j.cpu) AS cpu,
+               sum(j.memory) AS memory, sum(j.storage) AS storage
+        FROM judged j CROSS JOIN LATERAL unnest(j.new_time) AS r
+        WHERE j.t_from IS NOT NULL
+        GROUP BY j.workspace_id, j.project_id, j.environment, j.service_id, j.is_pod, lower(r), upper(r)
     ), pieces AS (
-        SELECT a.workspace_id, a.project_id, a.environment, a.service_id, a.is_pod, a.cpu, a.memory,
-               a.storage, pp.tier, m.month,
-               r * pp.during * tstzrange(m.month_start, m.month_end) AS piece
-        FROM up
-        JOIN accepted a ON a.uid = up.uid
-        CROSS JOIN LATERAL unnest(up.last_new) AS r
-        JOIN plans pp ON pp.project_id = a.project_id AND pp.during && r
+        SELECT g.workspace_id, g.project_id, g.environment, g.service_id, g.is_pod, g.objects, g.cpu,
+               g.memory, g.storage, pp.tier, m.month,
+               g.r * pp.during * tstzrange(m.month_start, m.month_end) AS piece
+        FROM grouped g
+        JOIN plans pp ON pp.project_id = g.project_id AND pp.during && g.r
         CROSS JOIN LATERAL (
             SELECT ms::date AS month, ms AT TIME ZONE 'UTC' AS month_start,
                    (ms + interval '1 month') AT TIME ZONE 'UTC' AS month_end
-            FROM generate_series(date_trunc('month', lower(r) AT TIME ZONE 'UTC'),
-                                 upper(r) AT TIME ZONE 'UTC' - interval '1 microsecond',
+            FROM generate_series(date_trunc('month', lower(g.r) AT TIME ZONE 'UTC'),
+                                 upper(g.r) AT TIME ZONE 'UTC' - interval '1 microsecond',
                                  interval '1 month') AS ms
         ) m
     ), durations AS (
@@ -322,11 +419,11 @@ BEGIN
         INSERT INTO billing_usage AS u (workspace_id, month, project_id, environment, service_id, tier,
                                         pod_us, cpu_milli_us, memory_byte_us, volume_us, storage_byte_us)
         SELECT d.workspace_id, d.month, d.project_id, d.environment, d.service_id, d.tier,
-               coalesce(sum(d.us) FILTER (WHERE d.is_pod), 0),
-               coalesce(sum(d.us * d.cpu::numeric) FILTER (WHERE d.is_pod), 0),
-               coalesce(sum(d.us * d.memory::numeric) FILTER (WHERE d.is_pod), 0),
-               coalesce(sum(d.us) FILTER (WHERE NOT d.is_pod), 0),
-               coalesce(sum(d.us * d.storage::numeric) FILTER (WHERE NOT d.is_pod), 0)
+               coalesce(sum(d.us * d.objects) FILTER (WHERE d.is_pod), 0),
+               coalesce(sum(d.us * d.cpu) FILTER (WHERE d.is_pod), 0),
+               coalesce(sum(d.us * d.memory) FILTER (WHERE d.is_pod), 0),
+               coalesce(sum(d.us * d.objects) FILTER (WHERE NOT d.is_pod), 0),
+               coalesce(sum(d.us * d.storage) FILTER (WHERE NOT d.is_pod), 0)
         FROM durations d
         GROUP BY d.workspace_id, d.month, d.project_id, d.environment, d.service_id, d.tier
         ORDER BY d.workspace_id, d.month, d.project_id, d.environment, d.service_id, d.tier
@@ -338,22 +435,48 @@ BEGIN
                 storage_byte_us = u.storage_byte_us + EXCLUDED.storage_byte_us
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM up)::integer,
-           (SELECT count(*) FROM totals)::integer,
+    SELECT (SELECT count(*) FROM accepted)::integer,
+           ((SELECT count(*) FROM written) + (SELECT count(*) FROM totals))::integer,
            coalesce((SELECT jsonb_agg(jsonb_build_object('index', k.ordinal, 'uid', k.uid,
                                                          'reason', k.reason) ORDER BY k.ordinal)
                      FROM checked k WHERE k.reason IS NOT NULL), '[]'::jsonb)
         INTO v_billed, v_rows, v_rejected;
+    IF NOT isempty(v_fresh) THEN
+        UPDATE billing_cluster_windows SET windows = v_known + v_window WHERE cluster_id = p_cluster;
+        v_rows := v_rows + 1;
+    END IF;
+    -- The cluster's lock is held: nobody else applies a snapshot of it meanwhile.
     INSERT INTO billing_snapshots (cluster_id, snapshot_id, digest, window_start, window_end, samples,
                                    billed, rejected)
-        VALUES (p_cluster, p_snapshot, p_digest, p_start, p_end, p_samples, v_billed, v_rejected)
-        ON CONFLICT (cluster_id, snapshot_id) DO NOTHING;
-    IF NOT FOUND THEN  -- the same snapshot, applied concurrently: its time was not counted twice
-        v_seen := billing_snapshot_seen(p_cluster, p_snapshot, p_digest);
-        RETURN QUERY SELECT true, v_seen.billed, 0, v_seen.rejected, v_seen.received_at;
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT false, v_billed, v_rows, v_rejected, now();
+        VALUES (p_cluster, p_snapshot, p_digest, p_start, p_end, p_samples, v_billed, v_rejected);
+    RETURN QUERY SELECT false, v_billed, v_rows + 1, v_rejected, now();
+END;
+$fn$;
+
+-- Forget what no acceptable snapshot can touch any more: de-duplication records, the coverage
+-- of objects gone before p_before, the cluster windows before it (and the coverage of clusters
+-- silent since). Returns the de-duplication and coverage rows removed.
+CREATE FUNCTION billing_purge(p_before timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_old     tstzmultirange := tstzmultirange(tstzrange(NULL, p_before));
+    v_removed integer;
+    v_more    integer;
+BEGIN
+    DELETE FROM billing_snapshots WHERE window_end < p_before;
+    GET DIAGNOSTICS v_removed = ROW_COUNT;
+    DELETE FROM billing_coverage
+        WHERE claimed_from IS NULL AND (isempty(extra) OR upper(extra) <= p_before);
+    GET DIAGNOSTICS v_more = ROW_COUNT;
+    v_removed := v_removed + v_more;
+    UPDATE billing_cluster_windows SET windows = windows - v_old WHERE windows && v_old;
+    -- A cluster that sent nothing since: its objects' coverage goes with its windows.
+    DELETE FROM billing_coverage c USING billing_cluster_windows w
+        WHERE w.cluster_id = c.cluster_id AND isempty(w.windows);
+    GET DIAGNOSTICS v_more = ROW_COUNT;
+    v_removed := v_removed + v_more;
+    DELETE FROM billing_cluster_windows WHERE isempty(windows);
+    RETURN v_removed;
 END;
 $fn$;
 
