@@ -32,6 +32,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 
 from starform_adapters.postgres import VarCipher, migrate, open_pool
@@ -245,6 +246,27 @@ def _body(template: tuple[bytes, bytes], step: int, origin: dt.datetime) -> byte
     return head % (step, start.isoformat().encode(), end.isoformat().encode()) + tail
 
 
+def _postgres_processes(url: str) -> list[psutil.Process]:
+    """The PostgreSQL server's processes (the postmaster and its children)."""
+    with psycopg.connect(url) as conn:
+        record = conn.execute("SELECT current_setting('data_directory')").fetchone()
+    assert record is not None
+    with open(os.path.join(record[0], "postmaster.pid")) as handle:
+        postmaster = psutil.Process(int(handle.readline()))
+    return [postmaster, *postmaster.children()]
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def load(path: str, threads: int, seconds: float) -> None:
     """The HTTP load generator (a second process): posts snapshots; prints JSON figures.
 
@@ -292,14 +314,25 @@ def load(path: str, threads: int, seconds: float) -> None:
         t.start()
     barrier.wait()  # every cluster's first snapshot is in
     before = _rows(setup["database"])
+    parts = {
+        "starbase": [psutil.Process(os.getppid())],
+        "postgres": _postgres_processes(setup["database"]),
+        "load generator": [psutil.Process()],
+    }
+    cpu = {name: _cpu_seconds(processes) for name, processes in parts.items()}
     phase["deadline"] = time.monotonic() + seconds
     t0 = time.perf_counter()
     barrier.wait()
     for t in workers:
         t.join()
     elapsed = time.perf_counter() - t0
+    cpu = {name: _cpu_seconds(processes) - cpu[name] for name, processes in parts.items()}
     rows = _stats_settled(setup["database"], before, counts[0] * 400) - before
-    print(json.dumps({"snapshots": counts[0], "seconds": elapsed, "statuses": statuses, "rows": rows}))
+    print(
+        json.dumps(
+            {"snapshots": counts[0], "seconds": elapsed, "statuses": statuses, "rows": rows, "cpu": cpu}
+        )
+    )
 
 
 def bench_http(url: str, world: list[dict[str, Any]], threads: int, seconds: float) -> None:
@@ -340,6 +373,10 @@ def bench_http(url: str, world: list[dict[str, Any]], threads: int, seconds: flo
                 f" snapshots/s = {rate * PODS:,.0f} pod-samples/s; statuses {figures['statuses']}"
             )
             print(f"  PostgreSQL rows written per snapshot (with the audit trail): {figures['rows'] / n:.0f}")
+            print(
+                "  CPU per snapshot: "
+                + ", ".join(f"{name} {1000 * used / n:.1f} ms" for name, used in figures["cpu"].items())
+            )
         finally:
             server.stop()
             os.unlink(handle.name)

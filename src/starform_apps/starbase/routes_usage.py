@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from starform_apps.starbase.auth import bearer, check_agent
 from starform_apps.starbase.billing.dependencies import IngestionDep
+from starform_apps.starbase.body_guard import ParsedJsonRoute
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
 from starform_apps.starbase.schemas_billing import (
     PodSampleIn,
@@ -34,7 +35,8 @@ from starform_core.model.tenant import TenantKey
 
 __all__ = ["router", "snapshot_of"]
 
-router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES, route_class=ParsedJsonRoute)
+"""Snapshot bodies are parsed once, by the body guard (:class:`ParsedJsonRoute`)."""
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
