@@ -95,3 +95,42 @@ def snapshots(draw: st.DrawFn, world: list[PodSpec], *, max_size: int = 8) -> li
             samples.append(sample_of(spec, phase, running_since=since, running_until=until))
         out.append(UsageSnapshot(CLUSTER, f"snap-{index}", start, start + length, samples))
     return out
+
+
+@st.composite
+def aligned_snapshots(draw: st.DrawFn, world: list[PodSpec], *, max_size: int = 10) -> list[UsageSnapshot]:
+    """Snapshots on a coarse grid near the month boundary: windows that repeat, abut, overlap and
+    leave gaps far more often than :func:`snapshots` draws them, with objects that come and go
+    and now and then start or stop inside a window."""
+    count = draw(st.integers(min_value=1, max_value=max_size))
+    offsets = [0, 30, 60, 90, 120, 7170, 7200, 7230]  # 7200 s after ORIGIN: 1 December
+    out = []
+    for index in range(count):
+        start = ORIGIN + dt.timedelta(
+            seconds=draw(st.sampled_from(offsets)) + draw(st.sampled_from([0, 0, 1, 17]))
+        )
+        length = dt.timedelta(seconds=draw(st.sampled_from([30, 60, 60, 90, 300])))
+        members = draw(st.lists(st.sampled_from(world), unique_by=lambda s: s.uid, max_size=len(world)))
+        samples = []
+        for spec in members:
+            phase = draw(
+                st.sampled_from(["Running", "Running", "Running", "Pending", "Succeeded"])
+                if spec.kind is SampleKind.POD
+                else st.sampled_from(["Bound", "Bound", "Pending"])
+            )
+            since = until = None
+            if draw(st.integers(min_value=0, max_value=3)) == 0:
+                since = start + dt.timedelta(seconds=draw(st.integers(min_value=-30, max_value=100)))
+            if draw(st.integers(min_value=0, max_value=3)) == 0:
+                until = (since or start) + dt.timedelta(seconds=draw(st.integers(min_value=0, max_value=100)))
+            samples.append(sample_of(spec, phase, running_since=since, running_until=until))
+        out.append(UsageSnapshot(CLUSTER, f"snap-{index}", start, start + length, samples))
+    return out
+
+
+@st.composite
+def ingestions(draw: st.DrawFn, *, aligned: bool = True) -> tuple[list[UsageSnapshot], list[UsageSnapshot]]:
+    """Snapshots and the order they arrive in (shuffled, two of them sent twice)."""
+    world = draw(objects())
+    snaps = draw(aligned_snapshots(world) if aligned else snapshots(world))
+    return snaps, draw(st.permutations(snaps + snaps[:2]))

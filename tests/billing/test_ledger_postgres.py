@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from importlib.resources import files
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, find, given, settings
 from tests.billing.strategies import (
     CLUSTER,
     PLANS,
@@ -17,13 +17,14 @@ from tests.billing.strategies import (
     SERVICES,
     WORKSPACE,
     PodSpec,
-    objects,
+    ingestions,
     sample_of,
-    snapshots,
 )
 from tests.billing.world import make_tenant
 
+from starform_adapters.postgres import migrate, open_pool
 from starform_adapters.postgres.billing import PostgresBillingStore
+from starform_adapters.postgres.testing import fresh_database
 from starform_core.billing import (
     BillingMonth,
     PlanTimeline,
@@ -48,7 +49,11 @@ DB = settings(
 @pytest.fixture(scope="module")
 def fixed_world(database_url: str) -> None:
     """The tenant the strategies use (fixed ids), on plan ``hobby`` since October."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    _insert_fixed_world(database_url)
+
+
+def _insert_fixed_world(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO regions (name) VALUES ('fra1') ON CONFLICT DO NOTHING")
         conn.execute(
             "INSERT INTO clusters (id, name, region, gateway_namespace, gateway_name, storage_class,"
@@ -94,16 +99,84 @@ def _all_totals(billing: PostgresBillingStore) -> dict[object, object]:
 
 
 @DB
-@given(data=st.data())
+@given(case=ingestions(aligned=False))
 def test_ingestion_in_any_order_with_retries_equals_the_cores_metering(
-    data: st.DataObject, billing: PostgresBillingStore, database_url: str, fixed_world: None
+    case: tuple[list[UsageSnapshot], list[UsageSnapshot]],
+    billing: PostgresBillingStore,
+    database_url: str,
+    fixed_world: None,
 ) -> None:
-    _wipe(database_url)
-    world = data.draw(objects())
-    snaps = data.draw(snapshots(world))
-    for snapshot in data.draw(st.permutations(snaps + snaps[:2])):
+    assert _ingested_totals(billing, database_url, case) == _metered(case)
+
+
+@DB
+@given(case=ingestions())
+def test_overlapping_windows_objects_that_come_and_go_equal_the_cores_metering(
+    case: tuple[list[UsageSnapshot], list[UsageSnapshot]],
+    billing: PostgresBillingStore,
+    database_url: str,
+    fixed_world: None,
+) -> None:
+    """Windows on a grid: repeats, overlaps, gaps and late arrivals (the per-object way) beside
+    contiguous runs (the claims), objects missing from some snapshots."""
+    assert _ingested_totals(billing, database_url, case) == _metered(case)
+
+
+def _ingested_totals(
+    billing: PostgresBillingStore, url: str, case: tuple[list[UsageSnapshot], list[UsageSnapshot]]
+) -> dict[object, object]:
+    _wipe(url)
+    for snapshot in case[1]:
         _ingest(billing, snapshot)
-    assert _all_totals(billing) == meter(snaps, PlanTimeline.of(PLANS))
+    return _all_totals(billing)
+
+
+def _metered(case: tuple[list[UsageSnapshot], list[UsageSnapshot]]) -> dict[object, object]:
+    return dict(meter(case[0], PlanTimeline.of(PLANS)))
+
+
+MUTANTS = {
+    "coverage ignored": ("v_fast := NOT (v_known && v_window);", "v_fast := true;"),
+    "absent objects keep their claims": (
+        "FROM judged j WHERE NOT j.keeps",
+        "FROM judged j WHERE NOT j.keeps AND j.t_from IS NOT NULL",
+    ),
+    "claims on late windows": ("AND v_latest THEN p_start END AS claim", "THEN p_start END AS claim"),
+}
+
+
+def _ingest_function() -> str:
+    text = (files("starform_adapters.postgres") / "migrations" / "0006_billing.sql").read_text()
+    start = text.index("CREATE FUNCTION billing_ingest(")
+    return text[start : text.index("$fn$;", start) + len("$fn$;")]
+
+
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_the_property_catches_a_broken_ingest_function(mutant: str, pg_server: str) -> None:
+    """The same property against a copy of the database whose billing_ingest has one rule
+    broken: Hypothesis finds snapshots where its totals differ from the core's metering."""
+    original, broken = MUTANTS[mutant]
+    source = _ingest_function()
+    assert original in source, "the mutant no longer matches the function"
+    with fresh_database(pg_server, prefix="mutant") as url:
+        migrate(url)
+        _insert_fixed_world(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                source.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION").replace(original, broken)
+            )
+        pool = open_pool(url, max_size=2)
+        try:
+            store = PostgresBillingStore(pool)
+            found = find(
+                ingestions(),
+                lambda case: _ingested_totals(store, url, case) != _metered(case),
+                settings=settings(max_examples=300, phases=[Phase.generate], deadline=None, database=None),
+            )
+        finally:
+            pool.close()
+    assert found[0], "a counterexample has snapshots"
 
 
 def test_a_retry_is_a_no_op_and_other_content_under_the_same_id_is_a_conflict(
