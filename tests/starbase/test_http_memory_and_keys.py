@@ -12,9 +12,9 @@ from starform_adapters.memory_store import MemoryStore
 from starform_adapters.postgres import PostgresStore, VarCipher, open_pool
 from starform_apps.starbase.app import create_app
 from starform_apps.starbase.server import ServerThread
-from starform_apps.starbase.testing import RunningStarbase
 from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
 from starform_core.ports.store import UserRecord
+from starform_testkit.starbase import RunningStarbase
 
 
 def test_the_api_runs_on_the_memory_store() -> None:

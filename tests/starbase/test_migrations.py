@@ -13,8 +13,8 @@ from starform_adapters.postgres.migrations import (
     available_migrations,
     migrate,
 )
-from starform_adapters.postgres.testing import fresh_database
 from starform_core.errors import StoreError
+from starform_testkit.postgres import fresh_database
 
 EXPECTED_TABLES = {
     "users",

@@ -14,13 +14,13 @@ from tests.starbase.world import IMAGE, World, build_world, ok
 from starform_adapters.memory_store import MemoryStore
 from starform_adapters.postgres import PostgresStore
 from starform_apps.starbase.logs import configure_logging
-from starform_apps.starbase.testing import RunningStarbase
 from starform_apps.starbase.tokens import hash_token
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.model.enums import Tier
 from starform_core.payload.rows import ClusterRow, ProjectRow, WorkspaceRow
 from starform_core.ports.store import Actor, ProjectRole, Store, UserRecord
 from starform_core.ports.tokens import ApiTokenStore, NewApiToken, TokenScope
+from starform_testkit.starbase import RunningStarbase
 
 ACTOR = Actor(label="test")
 

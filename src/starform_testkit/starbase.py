@@ -25,7 +25,6 @@ import httpx
 import structlog
 
 from starform_adapters.postgres import VarCipher
-from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
@@ -33,6 +32,7 @@ from starform_apps.starbase.tokens import USER_PREFIX, hash_token, new_token
 from starform_core.errors import StoreNotFoundError
 from starform_core.ports.ratelimit import RateLimit, RateLimiter
 from starform_core.ports.store import UserRecord
+from starform_testkit.postgres import fresh_database, postgres_server
 
 __all__ = ["UNLIMITED", "RunningStarbase", "running_starbase"]
 
