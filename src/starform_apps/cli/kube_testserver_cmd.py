@@ -13,15 +13,12 @@ import ipaddress
 import os
 import re
 import shlex
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import yaml
 
+from starform_apps.signals import StopSignal, stop_signals
 from starform_core.errors import StarformError
 from starform_testkit.kube_testserver import KUBECONFIG_TOKEN, KUBERNETES_SCHEMA_VERSION, KubeTestServer
 
@@ -90,30 +87,12 @@ def _seed_namespaces(kube: KubeTestServer) -> None:
         )
 
 
-@contextmanager
-def _stop_signals() -> Iterator[list[str]]:
-    """Collects SIGINT and SIGTERM (their names) instead of dying; previous handlers restored."""
-    received: list[str] = []
-
-    def handle(signum: int, _frame: object) -> None:
-        received.append(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _serve_until(received: list[str], kube: KubeTestServer) -> str:
+def _serve_until(stop: StopSignal, kube: KubeTestServer) -> str:
     """Block until a stop signal arrives (returns its name) or the server dies (an error)."""
-    pause = threading.Event()
-    while not received:
+    while not stop.wait(_POLL_SECONDS):
         if not kube.running:
             raise click.ClickException("the Kubernetes test server stopped unexpectedly")
-        pause.wait(_POLL_SECONDS)
-    return received[0]
+    return stop.name
 
 
 def _context_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -217,7 +196,7 @@ def kube_testserver(
     if not _loopback(host):
         click.echo(f"warning: listening on {host}: the test server has no authentication", err=True)
     text = ""
-    with _stop_signals() as received:
+    with stop_signals() as stop:
         try:
             try:
                 kube.start()
@@ -228,7 +207,7 @@ def kube_testserver(
             _write_kubeconfig(path, text)
             for line in _usage(kube, path, context, gateway_api=gateway_api):
                 click.echo(line)
-            click.echo(f"kube-testserver: {_serve_until(received, kube)} received: stopping")
+            click.echo(f"kube-testserver: {_serve_until(stop, kube)} received: stopping")
         finally:
             kube.stop()
             if text:
