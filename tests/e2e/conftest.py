@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from starform_adapters.kube_testserver import KubeTestServer
 from starform_adapters.starbase import InMemorySource
 from starform_apps.shuttle import Shuttle, ShuttleConfig, build_shuttle
 from starform_core.payload import DesiredState, example_payload
+from starform_testkit.kube_testserver import KubeTestServer
 
 LB_SERVICE = {
     "apiVersion": "v1",

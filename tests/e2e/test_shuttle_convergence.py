@@ -9,13 +9,13 @@ from typing import Any
 import attrs
 from tests.e2e.conftest import ShuttleFactory, payload_without
 
-from starform_adapters.kube_testserver import KubeTestServer
 from starform_adapters.starbase import InMemorySource
 from starform_apps.shuttle import Shuttle
 from starform_core.kube.labels import LABEL_ENVIRONMENT, LABEL_SERVICE_NAME
 from starform_core.kube.objects import KubeObject, key_of
 from starform_core.payload import example_payload, to_json
 from starform_core.render import render
+from starform_testkit.kube_testserver import KubeTestServer
 
 
 def _deployment(name: str, environment: str = "production") -> KubeObject:

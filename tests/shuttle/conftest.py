@@ -9,8 +9,8 @@ import httpx
 import pytest
 from tests.shuttle.tenant import LB_NAMESPACE, LB_SERVICE
 
-from starform_adapters.kube_testserver import KubeTestServer
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
+from starform_testkit.kube_testserver import KubeTestServer
+from starform_testkit.starbase import RunningStarbase, running_starbase
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import httpx
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 LB_NAMESPACE = "envoy-gateway-system"
 LB_NAME = "envoy-lb"

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from tests.shuttle.tenant import LB_NAME, LB_NAMESPACE, Tenant, make_tenant
 
-from starform_adapters.kube_testserver import KubeTestServer
-from starform_apps.starbase.testing import RunningStarbase
 from starform_core.kube.labels import OWNERSHIP_SELECTOR
 from starform_core.kube.objects import key_of
 from starform_core.payload import parse_payload
 from starform_core.render import render
+from starform_testkit.kube_testserver import KubeTestServer
+from starform_testkit.starbase import RunningStarbase
 
 SHUTTLE = str(Path(sys.executable).parent / "shuttle")
 DEADLINE = 90.0

@@ -12,10 +12,10 @@ import pytest
 from tests.shuttle.tenant import Tenant, make_tenant
 
 from starform_adapters.starbase import StarbaseClient
-from starform_apps.starbase.testing import RunningStarbase
 from starform_core.errors import DesiredStateSourceError
 from starform_core.payload import parse_payload
 from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
+from starform_testkit.starbase import RunningStarbase
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from starform_adapters.postgres import PostgresStore, VarCipher, open_pool
-from starform_adapters.postgres.testing import fresh_database
 from starform_apps.starbase.cli import main
 from starform_apps.starbase.config import StarbaseConfig
 from starform_apps.starbase.embedded import load_cipher
 from starform_apps.starbase.tokens import hash_token
 from starform_core.errors import StoreNotFoundError
+from starform_testkit.postgres import fresh_database
 
 KEY = base64.b64encode(b"c" * 32).decode()
 

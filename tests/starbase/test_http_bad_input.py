@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from tests.starbase.world import IMAGE, World, build_world, ok
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 
 def snapshot(url: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from tests.starbase.test_http_bad_input import snapshot
 from tests.starbase.world import World, build_world, ok
 
 from starform_apps.starbase import bounds
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import pytest
 from tests.starbase.legacy_runner import legacy_migrate, shipped_files
 
 from starform_adapters.postgres.migrations import MIGRATION_LOCK_ID, available_migrations, migrate
-from starform_adapters.postgres.testing import fresh_database
 from starform_core.errors import StoreError
+from starform_testkit.postgres import fresh_database
 
 STARBASE_TABLES = {
     "users",

@@ -18,7 +18,7 @@ from tests.starbase.world import World, build_world, ok
 
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.redaction import redact_event_data
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 VALUES = st.text(
     alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), min_size=16, max_size=80

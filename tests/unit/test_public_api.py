@@ -60,7 +60,7 @@ PACKAGES = [
     "starform_core.ports",
     "starform_adapters.kubernetes",
     "starform_adapters.starbase",
-    "starform_adapters.kube_testserver",
+    "starform_testkit.kube_testserver",
     "starform_apps.shuttle",
 ]
 

@@ -2,8 +2,7 @@
 
 Started on a free loopback port with its configuration and filesystem storage in a directory
 the caller owns (deletes enabled), optionally behind an ``auth`` section (``htpasswd`` or
-``token``), and stopped with the process. The tests and the demo use it as the registry a build
-pushes to and Starbase resolves from.
+``token``), and stopped with the process. The registry contract suite runs against it.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ from typing import Any
 import httpx
 import yaml
 
+from starform_core.errors import StarformError
+
 __all__ = ["DEBIAN_PACKAGE", "LocalDistribution", "RegistryStartError"]
 
 DEBIAN_PACKAGE = "docker-registry"
@@ -27,7 +28,7 @@ DEBIAN_PACKAGE = "docker-registry"
 _BINARIES = ("docker-registry", "registry")
 
 
-class RegistryStartError(RuntimeError):
+class RegistryStartError(StarformError):
     """The registry binary is missing or did not come up."""
 
 

@@ -31,7 +31,10 @@ from .resources import HTTPROUTE, ResourceKind, ResourceRegistry
 from .selectors import LabelSelector
 from .store import Store
 
-__all__ = ["KubeTestServer"]
+__all__ = ["KUBECONFIG_TOKEN", "KubeTestServer"]
+
+KUBECONFIG_TOKEN = "kube-testserver"
+"""The bearer token in the kubeconfig files the server writes (it checks none)."""
 
 T = TypeVar("T")
 
@@ -150,6 +153,11 @@ class KubeTestServer:
         self.stop()
 
     @property
+    def running(self) -> bool:
+        """Whether the server thread is serving (false before :meth:`start` and after it died)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def url(self) -> str:
         """The base URL, e.g. ``http://127.0.0.1:41234``."""
         return f"http://{self._host}:{self._port}"
@@ -164,19 +172,23 @@ class KubeTestServer:
         """A new ``ApiClient`` for :meth:`kube_config` (close it when done)."""
         return kubernetes.client.ApiClient(self.kube_config())
 
-    def write_kubeconfig(self, path: str | Path, *, context: str = "kube-test-server") -> Path:
-        """Write a kubeconfig file for this server (token auth, not checked) and return its path."""
+    def kubeconfig(self, *, context: str = "kube-testserver") -> str:
+        """A kubeconfig document (YAML) for this server: one cluster, user and context."""
         document = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": "kube-test-server"}}],
+            "users": [{"name": context, "user": {"token": KUBECONFIG_TOKEN}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
             "current-context": context,
             "preferences": {},
         }
+        return yaml.safe_dump(document)
+
+    def write_kubeconfig(self, path: str | Path, *, context: str = "kube-testserver") -> Path:
+        """Write :meth:`kubeconfig` to ``path`` (token auth, not checked) and return the path."""
         target = Path(path)
-        target.write_text(yaml.safe_dump(document), encoding="utf-8")
+        target.write_text(self.kubeconfig(context=context), encoding="utf-8")
         return target
 
     # -- CRDs --------------------------------------------------------------------------

@@ -23,13 +23,14 @@ from .requestlog import READ_VERBS, WRITE_VERBS, RequestLog, RequestRecord
 from .resources import BUILTIN_KINDS, HTTPROUTE, ResourceKind, ResourceRegistry
 from .schemas import KUBERNETES_SCHEMA_VERSION
 from .selectors import FieldSelector, LabelSelector
-from .server import KubeTestServer
+from .server import KUBECONFIG_TOKEN, KubeTestServer
 from .ssa import decode_fields, encode_fields
 
 __all__ = [
     "BUILTIN_KINDS",
     "CONTROLLER_MANAGER",
     "HTTPROUTE",
+    "KUBECONFIG_TOKEN",
     "KUBELET",
     "KUBERNETES_SCHEMA_VERSION",
     "READ_VERBS",

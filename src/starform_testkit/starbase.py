@@ -25,13 +25,13 @@ import httpx
 import structlog
 
 from starform_adapters.postgres import VarCipher
-from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
 from starform_apps.starbase.tokens import mint_user_token
 from starform_core.access import Actor
 from starform_core.ports.ratelimit import RateLimit, RateLimiter
+from starform_testkit.postgres import fresh_database, postgres_server
 
 __all__ = ["UNLIMITED", "RunningStarbase", "running_starbase"]
 
