@@ -397,4 +397,4 @@ class TemplateRepository(ServiceRepository):
                 },
             )
             updated = self._load_service(cur, service_id)
-        return UpgradeResult(service=updated, template=target.ref, deployment=deployment)
+        return UpgradeResult(service=updated, template=target.ref, spec=after, deployment=deployment)

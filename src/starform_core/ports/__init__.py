@@ -4,9 +4,9 @@ Starbase's persistence is split by role: each HTTP route and command depends onl
 it uses. ``agents`` (desired state, agent token, reports), ``clusters`` (operators' cluster
 settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services``
 (environments, services, releases), ``vargroups``, ``dashboard`` (observed reads), ``audit``,
-``readiness``, ``tokens`` (API tokens), ``templates`` (the template catalogue) and ``ratelimit``. Their records live in
-:mod:`starform_core.access` and :mod:`starform_core.records`. Shuttle's ports are ``cluster``
-and ``source``; the image pipeline's are ``registry`` and ``build``.
+``readiness``, ``tokens`` (API tokens), ``templates`` (the template catalogue) and
+``ratelimit``. Their records live in :mod:`starform_core.access` and :mod:`starform_core.records`.
+Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``.
 """
 
 from starform_core.ports.agents import AgentStore, DesiredStateReader

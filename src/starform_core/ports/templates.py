@@ -17,7 +17,7 @@ import attrs
 
 from starform_core.access import Actor
 from starform_core.payload.rows import DeploymentRow, ServiceRow, ServiceVarGroupRow
-from starform_core.templates import SpecRows, Template, TemplateRef
+from starform_core.templates import ServiceSpec, SpecRows, Template, TemplateRef
 
 __all__ = [
     "PublishOutcome",
@@ -89,10 +89,11 @@ class TemplateLink:
 
 @attrs.frozen
 class UpgradeResult:
-    """A service moved to another version: its new row and, if the image changed, the new release."""
+    """A service moved to another version: its new row and spec and, if the image changed, the new release."""
 
     service: ServiceRow
     template: TemplateRef
+    spec: ServiceSpec
     deployment: DeploymentRow | None
 
 
