@@ -59,7 +59,7 @@ def _under(where: str, run: Callable[[], T]) -> T:
         return run()
     except TemplateError as exc:
         steps = [part.replace("~1", "/").replace("~0", "~") for part in exc.pointer.split("/")[1:]]
-        raise ValidationError(".".join([where, *steps]), str(exc)) from exc
+        raise ValidationError(".".join(part for part in [where, *steps] if part) or "body", str(exc)) from exc
 
 
 def _template_out(record: TemplateRecord) -> t.TemplateOut:
@@ -145,7 +145,7 @@ def publish_template(
     """Publish a template version (operators): 201, or 200 when the same content is already published."""
     if not user.is_operator:
         raise HttpError(403, "only platform operators publish templates (with an unscoped token)")
-    template = _under("body", lambda: template_from_json(body.model_dump()))
+    template = _under("", lambda: template_from_json(body.model_dump()))
     outcome = templates.publish_template(template, actor=actor_of(user))
     if not outcome.created:
         response.status_code = 200
@@ -200,9 +200,10 @@ def create_from_template(
     request = TemplatedService(
         rows=rows, template=template.ref, attachments=links, required_var_keys=spec.required_var_keys
     )
-    row = _under(
-        "var_groups",
-        lambda: under_body_names(lambda: templates.create_templated_service(request, actor=actor_of(user))),
+    row = under_body_names(
+        lambda: _under(
+            "var_groups", lambda: templates.create_templated_service(request, actor=actor_of(user))
+        )
     )
     attached = [s.AttachmentOut(var_group_id=x.var_group_id, attach_order=x.attach_order) for x in links]  # type: ignore[arg-type]
     return t.TemplatedServiceOut(

@@ -17,7 +17,9 @@ evaluated by the ``jsonschema`` library with three additions:
   by digest), ``kubernetes-cron-schedule``, ``iana-time-zone``, ``qualified-name``,
   ``egress-network``. Any other format name is refused when the template is published.
 
-References are local only (``$ref: "#/$defs/..."``); ``$id`` and dynamic references are refused.
+References are local only (``$ref: "#/$defs/..."``); ``$id`` and dynamic references are refused,
+and so is any keyword that is neither JSON Schema's nor one of the two above (a misspelt
+``maxQuantiy`` would otherwise allow any value).
 A rule's ``description`` is added to the message of a change it refuses.
 """
 
@@ -38,7 +40,7 @@ from referencing.jsonschema import DRAFT202012
 from starform_core.errors import TemplateError
 from starform_core.payload.contract import SCHEMA_FORMATS
 from starform_core.quantity import parse_quantity
-from starform_core.templates.merge import pointer_of
+from starform_core.templates.merge import escape_pointer, pointer_of
 
 __all__ = [
     "QUANTITY_KEYWORDS",
@@ -83,6 +85,24 @@ _STRUCTURAL: Final = (
 )
 _OPENERS: Final = ("additionalProperties", "patternProperties", "unevaluatedProperties")
 _ROOT: Final = "urn:starform:allowed-mutations"
+_ANNOTATIONS: Final = frozenset(
+    {
+        "$schema",
+        "$defs",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "then",
+        "else",
+        "contentMediaType",
+        "contentEncoding",
+    }
+)
 _REFUSED: Final = ("$id", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$vocabulary")
 
 
@@ -180,6 +200,12 @@ def _check_node(node: Mapping[str, Any], pointer: str) -> None:
     for keyword in _REFUSED:
         if keyword in node:
             raise TemplateError(f"{pointer}/{keyword}", "is not supported (references are local only)")
+    for keyword in node:
+        if keyword not in _RulesValidator.VALIDATORS and keyword not in _ANNOTATIONS:
+            raise TemplateError(
+                f"{pointer}/{escape_pointer(keyword)}",
+                "is not a keyword of the rule language (a typo would silently allow any change)",
+            )
     ref = node.get("$ref")
     if ref is not None and (not isinstance(ref, str) or not ref.startswith("#")):
         raise TemplateError(f"{pointer}/$ref", "must be a local reference such as #/$defs/name")
