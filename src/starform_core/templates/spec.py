@@ -253,7 +253,7 @@ def spec_from_json(data: Any) -> ServiceSpec:
         "type": data["type"],
         "state": data.get("state", RunState.ACTIVE.value),
         "resources": _at("/resources", lambda: Resources(**data["resources"])),
-        "image": _optional(data, "image", lambda v: _at("/image", lambda: Release(1, v)).image),
+        "image": None if data.get("image") is None else _at("", lambda: Release(1, data["image"])).image,
         "command": _optional(data, "command", _arguments),
         "args": _optional(data, "args", _arguments),
         "replicas": data.get("replicas"),
