@@ -62,6 +62,10 @@ class TemplateError(ValidationError):
     quotes a submitted value.
     """
 
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.args = (f"{field or '/'}: {reason}",)
+
     @property
     def pointer(self) -> str:
         """The JSON pointer of the problem (``""``: the whole document)."""

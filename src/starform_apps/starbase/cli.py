@@ -220,11 +220,18 @@ def serve(host: str, port: int, metrics_address: str | None, data_dir: pathlib.P
 def migrate_command(data_dir: pathlib.Path | None) -> None:
     """Apply pending schema migrations."""
     config = _config(data_dir=data_dir)
-    with _database(config) as (url, _):
+    with _database(config) as (url, key_dir):
         applied = migrate(url)
-    click.echo(f"applied {applied}" if applied else "schema is up to date")
-    with _store(data_dir) as store:
-        _echo_shipped(publish_shipped(store, actor=_CLI))
+        click.echo(f"applied {applied}" if applied else "schema is up to date")
+        if config.database_url and not config.encryption_key:
+            click.echo("templates: not published (ENCRYPTION_KEY is not set; serve publishes them)", err=True)
+            return
+        pool = open_pool(url, min_size=1, max_size=2)
+        try:
+            store = PostgresStore(pool, load_cipher(config, generate_in=key_dir))
+            _echo_shipped(publish_shipped(store, actor=_CLI))
+        finally:
+            pool.close()
 
 
 def _echo_shipped(results: list[ShippedResult]) -> None:
@@ -501,12 +508,12 @@ def list_templates(data_dir: pathlib.Path | None) -> None:
 @_versioned
 @template.command("show", context_settings=_CONTEXT)
 @click.argument("name")
-@click.argument("version", type=click.IntRange(1, 2**31 - 1), required=False)
+@click.argument("template_version", metavar="[VERSION]", type=click.IntRange(1, 2**31 - 1), required=False)
 @_data_dir
-def show_template(name: str, version: int | None, data_dir: pathlib.Path | None) -> None:
+def show_template(name: str, template_version: int | None, data_dir: pathlib.Path | None) -> None:
     """Print a template's VERSION (default: the latest) as JSON: its spec and allowed mutations."""
     with _store(data_dir) as store:
-        record = store.get_template(name, version)
+        record = store.get_template(name, template_version)
     document = {**template_to_json(record.template), "digest": record.template.digest}
     click.echo(json.dumps(document, indent=2))
 
