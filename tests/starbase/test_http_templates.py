@@ -133,7 +133,8 @@ def test_creating_from_a_template_stores_the_spec_the_release_and_the_template(
         (
             {"volumes": {"data": {"size": "5Gi"}}},
             "changes.volumes.data.size",
-            "/volumes/data/size: at least 10Gi: the world grows, never shrinks (template minecraft-server v1)",
+            "/volumes/data/size: at least 10Gi: the world grows, never shrinks"
+            " (template minecraft-server v1)",
         ),
         (
             {"port": 80},
