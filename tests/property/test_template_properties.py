@@ -226,6 +226,7 @@ def test_errors_of_malformed_changes_are_template_errors_not_rule_errors() -> No
     for changes, pointer in [
         ({"resources": {"cpu_limit": 2}}, "/resources/cpu_limit"),
         ({"replicas": "3"}, "/replicas"),
+        ({"probes": {"readiness": {"period_seconds": 5.0}}}, "/probes/readiness/period_seconds"),
         ({"unknown": 1}, "/unknown"),
         ({"var_keys": {}}, "/var_keys"),
     ]:

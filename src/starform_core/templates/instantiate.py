@@ -34,7 +34,7 @@ from starform_core.errors import TemplateError, TemplateRuleError
 from starform_core.quantity import parse_quantity, quantities_equal
 from starform_core.templates.merge import changed_pointers, merge_diff, merge_patch
 from starform_core.templates.schema_errors import Problem, first_error_of, problems_of
-from starform_core.templates.spec import ServiceSpec, spec_from_json, spec_to_json
+from starform_core.templates.spec import ServiceSpec, check_no_floats, spec_from_json, spec_to_json
 from starform_core.templates.spec_schema import CHANGES_SCHEMA, FIXED_FIELDS
 from starform_core.templates.template import Template
 
@@ -96,6 +96,7 @@ def _check_document(changes: Any) -> None:
     error = first_error_of(_structure_validator(), changes)
     if error is not None:
         raise error
+    check_no_floats(changes)
 
 
 def _same_amounts(base: Mapping[str, Any], merged: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from starform_core.templates.schema_errors import first_error_of
 from starform_core.templates.spec_schema import SPEC_SCHEMA
 from starform_core.validation import check_text, fullmatch, to_enum, tuple_of
 
-__all__ = ["ServiceSpec", "VarKey", "spec_from_json", "spec_to_json", "validated"]
+__all__ = ["ServiceSpec", "VarKey", "check_no_floats", "spec_from_json", "spec_to_json", "validated"]
 
 T = TypeVar("T")
 
@@ -237,11 +237,24 @@ def _arguments(value: list[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def check_no_floats(data: Any, path: tuple[object, ...] = ()) -> None:
+    """Refuse any non-integer number: a spec has none (JSON Schema's ``integer`` takes ``3.0``)."""
+    if isinstance(data, float):
+        raise TemplateError(pointer_of(path), "must be an integer")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            check_no_floats(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            check_no_floats(value, (*path, index))
+
+
 def spec_from_json(data: Any) -> ServiceSpec:
     """Read a spec's JSON form; :class:`TemplateError` names the pointer of the first problem."""
     error = first_error_of(_structure_validator(), data)
     if error is not None:
         raise error
+    check_no_floats(data)
     volumes = [
         _made(f"/volumes/{name}", Volume, body, name=name) for name, body in data.get("volumes", {}).items()
     ]
