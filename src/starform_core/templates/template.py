@@ -12,6 +12,7 @@ under a published version is refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -72,6 +73,17 @@ def _rules_text(rules: Mapping[str, Any]) -> str:
     return json.dumps(rules, sort_keys=True, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=256)
+def _check_rules_text(rules_json: str) -> None:
+    """Check a rules document once per content (every stored version is read back through here)."""
+    try:
+        check_rules(json.loads(rules_json))
+    except TemplateError as exc:
+        raise TemplateError("/allowed_mutations" + exc.pointer, exc.reason) from exc
+    if problems_of(rules_validator(rules_json), {}):
+        raise TemplateError("/allowed_mutations", "must accept the spec unchanged (no changes)")
+
+
 @attrs.frozen
 class Template:
     """One version of a template: its spec (the base) and its rules (the allowed mutations)."""
@@ -89,12 +101,7 @@ class Template:
             check_text(attribute.name, value, max_length=DESCRIPTION_MAX)
 
     def __attrs_post_init__(self) -> None:
-        try:
-            check_rules(self.allowed_mutations)
-        except TemplateError as exc:
-            raise TemplateError("/allowed_mutations" + exc.pointer, exc.reason) from exc
-        if problems_of(self.validator(), {}):
-            raise TemplateError("/allowed_mutations", "must accept the spec unchanged (no changes)")
+        _check_rules_text(self.rules_json)
 
     @property
     def ref(self) -> TemplateRef:
