@@ -35,6 +35,8 @@ __all__ = [
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
+    "TemplateError",
+    "TemplateRuleError",
     "UnsupportedApiVersionError",
     "ValidationError",
 ]
@@ -51,6 +53,38 @@ class ValidationError(StarformError, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class TemplateError(ValidationError):
+    """A template, or a service spec or change read against one, is invalid.
+
+    ``field`` is the JSON pointer of the problem (``/resources/cpu_limit``); the message never
+    quotes a submitted value.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.args = (f"{field or '/'}: {reason}",)
+
+    @property
+    def pointer(self) -> str:
+        """The JSON pointer of the problem (``""``: the whole document)."""
+        return self.field
+
+
+class TemplateRuleError(TemplateError):
+    """A change is outside a template's allowed mutations: names the pointer, the rule and the template.
+
+    ``str(error)`` reads ``/resources/cpu_limit: at most 2 (template web-app v3)``; ``rule`` is the
+    rule's keyword (``maxQuantity``, ``enum``, ``unevaluatedProperties``, ...).
+    """
+
+    def __init__(self, pointer: str, reason: str, *, rule: str, template: str, version: int) -> None:
+        super().__init__(pointer, f"{reason} (template {template} v{version})")
+        self.rule = rule
+        self.rule_reason = reason
+        self.template = template
+        self.version = version
 
 
 class ContractError(StarformError, ValueError):

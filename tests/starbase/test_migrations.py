@@ -41,6 +41,7 @@ STARBASE_TABLES = {
     "service_status",
     "events",
     "audit_log",
+    "templates",
 }
 BOOKKEEPING = {"schema_migrations", "_yoyo_migration", "_yoyo_log", "_yoyo_version"}
 

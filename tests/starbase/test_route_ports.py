@@ -32,6 +32,7 @@ from starform_core.ports import (
     Readiness,
     ReleaseStore,
     ServiceStore,
+    TemplateStore,
     TenancyStore,
     VarGroupStore,
 )
@@ -50,6 +51,7 @@ EXPECTED: dict[str, set[type]] = {
     "routes_observed": {ApiTokenStore, DashboardReads} | _SERVICE_ACCESS,
     "routes_vargroups": {ApiTokenStore, TenancyStore, VarGroupStore},
     "routes_tokens": {ApiTokenStore, TenancyStore},
+    "routes_templates": {ApiTokenStore, TemplateStore} | _SERVICE_ACCESS,
 }
 
 # The provider function of each role, read from StarbasePorts' fields and ports.py's functions.

@@ -19,6 +19,7 @@ from starform_apps.starbase import (
     routes_projects,
     routes_releases,
     routes_services,
+    routes_templates,
     routes_tokens,
     routes_vargroups,
     routes_workspaces,
@@ -45,6 +46,7 @@ ROUTERS = (
     routes_observed,
     routes_vargroups,
     routes_tokens,
+    routes_templates,
 )
 """Every route module of the API, in the order their routers are included."""
 

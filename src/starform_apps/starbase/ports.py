@@ -22,6 +22,7 @@ from starform_core.ports import (
     Readiness,
     ReleaseStore,
     ServiceStore,
+    TemplateStore,
     TenancyStore,
     VarGroupStore,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ReleasesDep",
     "ServicesDep",
     "StarbasePorts",
+    "TemplatesDep",
     "TenancyDep",
     "TokensDep",
     "VarGroupsDep",
@@ -46,6 +48,7 @@ __all__ = [
     "readiness_port",
     "releases_port",
     "services_port",
+    "templates_port",
     "tenancy_port",
     "tokens_port",
     "var_groups_port",
@@ -70,6 +73,7 @@ class StarbasePorts:
     dashboard: DashboardReads
     readiness: Readiness
     tokens: ApiTokenStore
+    templates: TemplateStore
 
 
 def ports_of(request: Request) -> StarbasePorts:
@@ -128,6 +132,11 @@ def tokens_port(request: Request) -> ApiTokenStore:
     return ports_of(request).tokens
 
 
+def templates_port(request: Request) -> TemplateStore:
+    """The templates role: the template catalogue and services made from it."""
+    return ports_of(request).templates
+
+
 AgentsDep = Annotated[AgentStore, Depends(agents_port)]
 ClustersDep = Annotated[ClusterStore, Depends(clusters_port)]
 TenancyDep = Annotated[TenancyStore, Depends(tenancy_port)]
@@ -138,3 +147,4 @@ VarGroupsDep = Annotated[VarGroupStore, Depends(var_groups_port)]
 DashboardDep = Annotated[DashboardReads, Depends(dashboard_port)]
 ReadinessDep = Annotated[Readiness, Depends(readiness_port)]
 TokensDep = Annotated[ApiTokenStore, Depends(tokens_port)]
+TemplatesDep = Annotated[TemplateStore, Depends(templates_port)]

@@ -58,6 +58,7 @@ def postgres_ports(store: PostgresStore) -> StarbasePorts:
         dashboard=store,
         readiness=store,
         tokens=store,
+        templates=store,
     )
 
 

@@ -4,9 +4,9 @@ Starbase's persistence is split by role: each HTTP route and command depends onl
 it uses. ``agents`` (desired state, agent token, reports), ``clusters`` (operators' cluster
 settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services``
 (environments, services, releases), ``vargroups``, ``dashboard`` (observed reads), ``audit``,
-``readiness``, ``tokens`` (API tokens) and ``ratelimit``. Their records live in
-:mod:`starform_core.access` and :mod:`starform_core.records`. Shuttle's ports are ``cluster``
-and ``source``; the image pipeline's are ``registry`` and ``build``.
+``readiness``, ``tokens`` (API tokens), ``templates`` (the template catalogue) and
+``ratelimit``. Their records live in :mod:`starform_core.access` and :mod:`starform_core.records`.
+Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``.
 """
 
 from starform_core.ports.agents import AgentStore, DesiredStateReader
@@ -17,6 +17,7 @@ from starform_core.ports.dashboard import DashboardReads
 from starform_core.ports.readiness import Readiness
 from starform_core.ports.services import EnvironmentStore, ReleaseStore, ServiceStore
 from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
+from starform_core.ports.templates import TemplateStore
 from starform_core.ports.tenancy import TenancyStore, UserStore
 from starform_core.ports.tokens import ApiTokenStore
 from starform_core.ports.vargroups import VarGroupStore
@@ -36,6 +37,7 @@ __all__ = [
     "Readiness",
     "ReleaseStore",
     "ServiceStore",
+    "TemplateStore",
     "TenancyStore",
     "UserStore",
     "VarGroupStore",
