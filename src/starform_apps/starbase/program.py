@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, LazySubcommand] = {
     "token": _subcommand(
         "Manage API tokens (create, list, revoke, rotate); secrets are shown once, stored hashed."
     ),
+    "template": _subcommand("The template catalogue: list, show and publish versioned service blueprints."),
 }
 """Every ``starbase`` subcommand and its one-line help."""
 
