@@ -259,7 +259,7 @@ class Scenario:
         elif what == "foreign":
             self._foreigners(data)
         elif what == "deleting":
-            self._deleting(some)
+            self._deleting(data, some)
         elif what == "replicas":
             self._pin_replicas(data)
         elif what == "drop":
@@ -308,8 +308,13 @@ class Scenario:
                 self.cluster.apply(squatter, "helm")
         self.live = self.view.refresh(self.cluster)
 
-    def _deleting(self, keys: list[ObjectKey]) -> None:
-        """Objects someone started deleting (a finalizer holds them)."""
+    def _deleting(self, data: st.DataObject, keys: list[ObjectKey]) -> None:
+        """Objects someone started deleting (a finalizer holds them), often ones no longer desired
+        (which the prune step must then leave alone)."""
+        desired = {key_of(obj) for obj in self.desired}
+        orphans = sorted(key for key in self.cluster.values if key not in desired)
+        if orphans and data.draw(st.booleans(), label="an orphan"):
+            keys = [*keys, data.draw(st.sampled_from(orphans), label="orphan")]
         for key in keys:
             self.cluster.values[key]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
         self.live = self.view.refresh(self.cluster)
@@ -317,7 +322,15 @@ class Scenario:
     def _pin_replicas(self, data: st.DataObject) -> None:
         """A desired Deployment that sets ``spec.replicas`` (a new object): what an autoscaler
         targeting it must strip, and must stop stripping once the autoscaler goes."""
+        targets = {
+            obj["spec"]["scaleTargetRef"]["name"]
+            for obj in self.desired
+            if obj["kind"] == "HorizontalPodAutoscaler"
+        }
         deployments = [i for i, obj in enumerate(self.desired) if obj["kind"] == "Deployment"]
+        deployments = [
+            i for i in deployments if self.desired[i]["metadata"]["name"] in targets
+        ] or deployments
         if deployments:
             index = data.draw(st.sampled_from(deployments), label="pinned")
             pinned = copy.deepcopy(self.desired[index])
@@ -346,7 +359,7 @@ class Scenario:
 
 
 @SEQUENCES
-@given(data=st.data(), steps=st.lists(st.sampled_from(STEPS), min_size=1, max_size=12))
+@given(data=st.data(), steps=st.lists(st.sampled_from(STEPS), min_size=3, max_size=12))
 def test_incremental_plan_equals_the_full_plan_after_every_step(
     data: st.DataObject, steps: list[str]
 ) -> None:
@@ -411,3 +424,39 @@ def test_duplicates_are_refused_like_the_full_planner() -> None:
     with pytest.raises(StarformError) as incremental:
         IncrementalPlanner().plan(twice, scenario.live, options=scenario.options())
     assert str(incremental.value) == str(full.value)
+
+
+def _primed() -> Scenario:
+    scenario = Scenario()
+    scenario.check()
+    return scenario
+
+
+def test_an_autoscaler_that_goes_rejudges_the_deployment_it_scaled() -> None:
+    scenario = _primed()
+    targets = {
+        o["spec"]["scaleTargetRef"]["name"]
+        for o in scenario.desired
+        if o["kind"] == "HorizontalPodAutoscaler"
+    }
+    index = next(
+        i
+        for i, o in enumerate(scenario.desired)
+        if o["kind"] == "Deployment" and o["metadata"]["name"] in targets
+    )
+    pinned = copy.deepcopy(scenario.desired[index])
+    pinned["spec"]["replicas"] = 2
+    scenario.desired[index] = pinned
+    assert not scenario.check().executable  # replicas are the autoscaler's: stripped, nothing to do
+    scenario.desired = [o for o in scenario.desired if o["kind"] != "HorizontalPodAutoscaler"]
+    assert [a.key.kind for a in scenario.check().executable if a.kind.value == "update"] == ["Deployment"]
+
+
+def test_an_orphan_being_deleted_is_not_pruned_again() -> None:
+    scenario = _primed()
+    orphan = next(key_of(o) for o in scenario.desired if o["kind"] == "ConfigMap" or o["kind"] == "Service")
+    scenario.desired = [o for o in scenario.desired if key_of(o) != orphan]
+    assert [a.key for a in scenario.check().executable] == [orphan]
+    scenario.cluster.values[orphan]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    scenario.live = scenario.view.refresh(scenario.cluster)
+    assert scenario.check().executable == ()
