@@ -33,6 +33,8 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import rfc8785
+
 from benchmarks.bench_shuttle import synthetic_payload as shuttle_payload
 from starform_core.errors import ContractError
 from starform_core.payload import contract, example_payload, parse_payload, strict_json, to_json
@@ -46,7 +48,8 @@ TARGET_MS = 200.0
 
 
 def cloned_example(services: int) -> bytes:
-    """The example payload's projects, cloned with fresh ids and hostnames until ``services``."""
+    """The example payload's projects, cloned with fresh ids and hostnames until ``services``, as
+    the canonical bytes Starbase serves."""
     data = json.loads(to_json(example_payload()))
     per_copy = sum(len(project["services"]) for project in data["projects"])
     text = json.dumps(data["projects"])
@@ -62,7 +65,7 @@ def cloned_example(services: int) -> bytes:
                 service["hostnames"] = [f"c{index}-{host}" for host in service["hostnames"]]
         projects.extend(clone)
     data["projects"] = projects
-    return json.dumps(data, separators=(",", ":")).encode()
+    return rfc8785.dumps(data)
 
 
 def _timed(run: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
@@ -127,14 +130,13 @@ def bench(name: str, body: bytes, repeat: int) -> list[tuple[str, float, float, 
     data = loads(body, max_bytes=PAYLOAD_MAX_BYTES, max_depth=PAYLOAD_MAX_DEPTH)
     reference_validator().is_valid(data)  # warm both validators (schema compilation is one-off)
     compiled_accepts(data)
-    rows = [
+    return [
         (f"{name}: parse_payload", *_timed(lambda: parse_payload(body), repeat)),
         ("  strict JSON read", *_timed(lambda: loads(body, max_bytes=len(body), max_depth=64), repeat)),
         ("  schema (compiled validator)", *_timed(lambda: compiled_accepts(data), repeat)),
         ("  structuring into the model", *_timed(lambda: from_structure(data), repeat)),
         ("  schema (reference validator)", *_timed(lambda: reference_validator().is_valid(data), repeat)),
     ]
-    return rows
 
 
 def main() -> None:
@@ -162,9 +164,8 @@ def main() -> None:
             print(f"{label:44} {median:10.1f} {best:9.1f} {cpu:8.1f}")
         verdict = "met" if rows[0][1] < TARGET_MS else "MISSED"
         speedup = rows[-1][3] / rows[2][3]
-        print(
-            f"  target < {TARGET_MS:.0f} ms (median): {verdict}; compiled vs reference schema (cpu): {speedup:.0f}x"
-        )
+        print(f"  target < {TARGET_MS:.0f} ms (median): {verdict}")
+        print(f"  compiled vs reference schema validation (cpu): {speedup:.0f}x faster")
 
 
 if __name__ == "__main__":

@@ -460,3 +460,19 @@ def test_an_orphan_being_deleted_is_not_pruned_again() -> None:
     scenario.cluster.values[orphan]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     scenario.live = scenario.view.refresh(scenario.cluster)
     assert scenario.check().executable == ()
+
+
+def test_a_copy_next_to_its_original_is_refused_on_a_later_call_too() -> None:
+    scenario = _primed()
+    for twice in (
+        [*scenario.desired, copy.deepcopy(scenario.desired[3])],
+        [*scenario.desired, scenario.desired[3]],
+    ):
+        with pytest.raises(StarformError) as full:
+            plan(twice, scenario.live, options=scenario.options())
+        with pytest.raises(StarformError) as incremental:
+            scenario.planner.plan(twice, scenario.live, options=scenario.options())
+        assert str(incremental.value) == str(full.value)
+    live = [*scenario.live, copy.deepcopy(scenario.live[0])]
+    with pytest.raises(StarformError, match="appears more than once"):
+        scenario.planner.plan(scenario.desired, live, options=scenario.options())

@@ -24,8 +24,10 @@ to every object of the last call (one generation of the live view and the render
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import attrs
 
@@ -128,18 +130,28 @@ class IncrementalStep:
 
 
 @attrs.frozen
-class _DesiredView:
-    index: dict[Identity, _Desired]
-    by_id: Mapping[int, _Desired]
-    scaled: frozenset[Identity]
-    fresh: list[_Desired]
+class _View:
+    """One call's objects: by identity, by object id, the entries read afresh (objects not seen
+    last time) and the identities of the last call's view no longer present."""
+
+    index: dict[Identity, Any]
+    by_id: Mapping[int, Any]
+    fresh: list[Any]
+    gone: set[Identity]
+
+
+_EMPTY_VIEW: Final = _View({}, {}, [], set())
 
 
 @attrs.frozen
-class _LiveView:
-    index: dict[Identity, _Live]
-    by_id: Mapping[int, _Live]
-    fresh: list[_Live]
+class _DesiredView:
+    view: _View
+    scalers: Mapping[Identity, Identity]
+    """Autoscaler identity → the identity it scales."""
+    scaled: frozenset[Identity]
+
+
+_EMPTY_DESIRED: Final = _DesiredView(_EMPTY_VIEW, {}, frozenset())
 
 
 @attrs.frozen
@@ -155,40 +167,64 @@ class _PruneFacts:
 _NO_FACTS: Final = _PruneFacts(0, {}, {})
 
 
-def _entries(
-    objects: Iterable[KubeObject], previous: Mapping[int, Any], read: Callable[[KubeObject], Any]
-) -> tuple[list[Any], list[Any], Mapping[int, Any]]:
-    """(entries in input order, the fresh ones among them, entries by object id): an object seen
-    last time keeps its entry, any other is ``read``. One pass of C-level maps where possible."""
+def _duplicate(entries: list[Any], what: str) -> NoReturn:
+    """Raise the full planner's error for the first identity that appears twice."""
+    seen: set[Identity] = set()
+    for entry in entries:
+        if entry.identity in seen:
+            raise ValidationError(what, f"{key_of(entry.obj)} appears more than once")
+        seen.add(entry.identity)
+    raise AssertionError("no duplicate identity")  # pragma: no cover - callers saw one
+
+
+def _view(
+    objects: Iterable[KubeObject], previous: _View, read: Callable[[KubeObject], Any], what: str
+) -> _View:
+    """The view of ``objects``: an object seen last time keeps its entry, any other is ``read``;
+    the index is the previous one updated (rebuilt from nothing only on the first call).
+
+    Entries are found by object id: the previous view holds its objects, so no other live
+    object can have one of their ids. The loops over all objects are C-level maps.
+    """
     objs = list(objects)
-    found = list(map(previous.get, map(id, objs)))
-    entries = [e if e is not None and e.obj is o else read(o) for o, e in zip(objs, found, strict=True)]
-    fresh = [e for e, f in zip(entries, found, strict=True) if e is not f]
-    same = not fresh and len(entries) == len(previous)
-    return entries, fresh, previous if same else dict(zip(map(id, objs), entries, strict=True))
-
-
-def _by_identity(entries: list[Any], what: str) -> dict[Identity, Any]:
-    index = {entry.identity: entry for entry in entries}
+    ids = list(map(id, objs))
+    entries: list[Any] = list(map(previous.by_id.get, ids))
+    missing = list(itertools.compress(range(len(objs)), map(operator.is_, entries, itertools.repeat(None))))
+    for at in missing:
+        entries[at] = read(objs[at])
+    fresh = [entries[at] for at in missing]
+    if not fresh and len(entries) == len(previous.by_id) and len(set(ids)) == len(ids):
+        return _View(previous.index, previous.by_id, [], set())
+    by_id = dict(zip(ids, entries, strict=True))
+    if len(by_id) != len(entries):
+        _duplicate(entries, what)
+    index = dict(previous.index)
+    for entry in fresh:
+        old = index.get(entry.identity)
+        if old is not None and by_id.get(id(old.obj)) is old:
+            _duplicate(entries, what)
+        index[entry.identity] = entry
+    gone: set[Identity] = set()
     if len(index) != len(entries):
-        seen: set[Identity] = set()
-        for entry in entries:
-            if entry.identity in seen:
-                raise ValidationError(what, f"{key_of(entry.obj)} appears more than once")
-            seen.add(entry.identity)
-    return index
+        gone = {identity for identity, entry in index.items() if by_id.get(id(entry.obj)) is not entry}
+        for identity in gone:
+            del index[identity]
+    return _View(index, by_id, fresh, gone)
 
 
-def _index_desired(desired: Iterable[KubeObject], previous: Mapping[int, _Desired]) -> _DesiredView:
-    entries, fresh, by_id = _entries(desired, previous, _desired_entry)
-    index = _by_identity(entries, "desired")
-    scaled = frozenset(entry.scales for entry in entries if entry.scales is not None)
-    return _DesiredView(index, by_id, scaled, fresh)
-
-
-def _index_live(live: Iterable[KubeObject], previous: Mapping[int, _Live]) -> _LiveView:
-    entries, fresh, by_id = _entries(live, previous, _live_entry)
-    return _LiveView(_by_identity(entries, "live"), by_id, fresh)
+def _index_desired(desired: Iterable[KubeObject], previous: _DesiredView) -> _DesiredView:
+    view = _view(desired, previous.view, _desired_entry, "desired")
+    if not view.fresh and not view.gone:
+        return _DesiredView(view, previous.scalers, previous.scaled)
+    scalers = dict(previous.scalers)
+    for identity in view.gone:
+        scalers.pop(identity, None)
+    for entry in view.fresh:
+        if entry.scales is not None:
+            scalers[entry.identity] = entry.scales
+        else:
+            scalers.pop(entry.identity, None)
+    return _DesiredView(view, scalers, frozenset(scalers.values()))
 
 
 def _count_in(facts: _PruneFacts, entry: _Live, desired: Mapping[Identity, _Desired], sign: int) -> None:
@@ -226,15 +262,6 @@ def _prune_facts(
             owned += after.owned
             _count_in(facts, after, desired, +1)
     return _PruneFacts(owned, facts.candidates, facts.foreign)
-
-
-def _gone(previous: Mapping[Identity, Any], index: Mapping[Identity, Any], fresh: list[Any]) -> set[Identity]:
-    """Identities of ``previous`` no longer in ``index``: none when every previous identity is
-    still there (counted from the fresh entries), else a set difference."""
-    new = sum(1 for entry in fresh if entry.identity not in previous)
-    if len(index) - new == len(previous):
-        return set()
-    return set(previous.keys() - index.keys())
 
 
 class _Judge:
@@ -311,10 +338,8 @@ class IncrementalPlanner:
     _manager: str | None = attrs.field(default=None, alias="_manager")
     _controllers: frozenset[str] = attrs.field(default=frozenset(), alias="_controllers")
     _policies: Mapping[str, DriftPolicy] = attrs.field(factory=dict, repr=False, alias="_policies")
-    _desired: _DesiredView = attrs.field(
-        factory=lambda: _DesiredView({}, {}, frozenset(), []), repr=False, alias="_desired"
-    )
-    _live: _LiveView = attrs.field(factory=lambda: _LiveView({}, {}, []), repr=False, alias="_live")
+    _desired: _DesiredView = attrs.field(default=_EMPTY_DESIRED, repr=False, alias="_desired")
+    _live: _View = attrs.field(default=_EMPTY_VIEW, repr=False, alias="_live")
     _facts: _PruneFacts | None = attrs.field(default=None, repr=False, alias="_facts")
     _judgements: Mapping[Identity, _Judgement] = attrs.field(factory=dict, repr=False, alias="_judgements")
     _acting: Mapping[Identity, tuple[Action, ...]] = attrs.field(factory=dict, repr=False, alias="_acting")
@@ -334,21 +359,20 @@ class IncrementalPlanner:
         options = options or PlanOptions()
         same = (self._manager, self._controllers) == (options.field_manager, options.controller_managers)
         base = self if same else IncrementalPlanner()
-        desired_view = _index_desired(desired, base._desired.by_id)
-        live_view = _index_live(live, self._live.by_id)
-        gone_live = _gone(self._live.index, live_view.index, live_view.fresh)
+        desired_view = _index_desired(desired, base._desired)
+        live_view = _view(live, self._live, _live_entry, "live")
         judge = _Judge(options, base._judgements)
-        judgements, acting, unchanged = self._judge_all(base, judge, desired_view, live_view, gone_live)
+        judgements, acting, unchanged = base._judge_all(judge, desired_view, live_view)
         applies = [action for actions in acting.values() for action in actions]
         partial_actions, partial_unchanged = _partials(options, partials, live_view.index)
         applies.extend(partial_actions)
         applies.sort(key=apply_sort_key)
         facts = _prune_facts(
-            self._facts,
+            self._facts if same else None,
             self._live.index,
             live_view.index,
-            desired_view.index,
-            self._touched(desired_view, live_view, gone_live),
+            desired_view.view.index,
+            self._touched(desired_view, live_view),
         )
         deletions, report = _prune(options, desired_view, facts)
         result = Plan(actions=(*applies, *deletions), unchanged=unchanged + partial_unchanged, prune=report)
@@ -366,22 +390,17 @@ class IncrementalPlanner:
         return IncrementalStep(result, planner, judge.judged, judge.bodies)
 
     def _judge_all(
-        self,
-        base: IncrementalPlanner,
-        judge: _Judge,
-        desired: _DesiredView,
-        live: _LiveView,
-        gone_live: set[Identity],
+        self, judge: _Judge, desired: _DesiredView, live: _View
     ) -> tuple[dict[Identity, _Judgement], dict[Identity, tuple[Action, ...]], int]:
-        """The judgements of every desired object: ``base``'s, except for those gone or dirty."""
-        judgements = dict(base._judgements)
-        acting = dict(base._acting)
-        unchanged = base._unchanged
-        for identity in _gone(base._desired.index, desired.index, desired.fresh):
+        """The judgements of every desired object: this planner's, except for those gone or dirty."""
+        judgements = dict(self._judgements)
+        acting = dict(self._acting)
+        unchanged = self._unchanged
+        for identity in desired.view.gone:
             unchanged -= judgements.pop(identity).unchanged
             acting.pop(identity, None)
-        for identity in base._dirty(judge.policies, desired, live, gone_live):
-            entry, target = desired.index[identity], live.index.get(identity)
+        for identity in self._dirty(judge.policies, desired, live):
+            entry, target = desired.view.index[identity], live.index.get(identity)
             judgement = judge.judgement(entry, target, identity in desired.scaled)
             previous = judgements.get(identity)
             unchanged += judgement.unchanged - (previous.unchanged if previous is not None else 0)
@@ -393,34 +412,31 @@ class IncrementalPlanner:
         return judgements, acting, unchanged
 
     def _dirty(
-        self,
-        policies: Mapping[str, DriftPolicy],
-        desired: _DesiredView,
-        live: _LiveView,
-        gone_live: set[Identity],
+        self, policies: Mapping[str, DriftPolicy], desired: _DesiredView, live: _View
     ) -> set[Identity]:
         """Desired identities whose judgement may no longer hold: a new desired object, a new or
         changed or vanished live object, an autoscaler that came or went, a changed policy."""
-        dirty = {entry.identity for entry in desired.fresh}
+        index = desired.view.index
+        dirty = {entry.identity for entry in desired.view.fresh}
         previous_live = self._live.index
         for entry in live.fresh:
-            if entry.identity in desired.index and not _same_live(previous_live.get(entry.identity), entry):
+            if entry.identity in index and not _same_live(previous_live.get(entry.identity), entry):
                 dirty.add(entry.identity)
-        dirty.update(identity for identity in gone_live if identity in desired.index)
+        dirty.update(identity for identity in live.gone if identity in index)
         if desired.scaled != self._desired.scaled:
-            dirty.update(desired.scaled.symmetric_difference(self._desired.scaled) & desired.index.keys())
+            dirty.update(desired.scaled.symmetric_difference(self._desired.scaled) & index.keys())
         if policies != self._policies:
             old = self._policies
             services = {sid for sid in {*old, *policies} if old.get(sid) != policies.get(sid)}
-            dirty.update(identity for identity, e in desired.index.items() if e.service_id in services)
+            dirty.update(identity for identity, e in index.items() if e.service_id in services)
         return dirty
 
-    def _touched(self, desired: _DesiredView, live: _LiveView, gone_live: set[Identity]) -> set[Identity]:
-        """Identities whose prune facts may have changed since this planner's call."""
-        previous = self._desired.index
-        touched = {entry.identity for entry in live.fresh} | gone_live
-        touched.update(entry.identity for entry in desired.fresh if entry.identity not in previous)
-        touched.update(_gone(previous, desired.index, desired.fresh))
+    def _touched(self, desired: _DesiredView, live: _View) -> set[Identity]:
+        """Identities whose prune facts may have changed since this planner's call: live objects
+        new, changed or gone, desired identities added or removed."""
+        previous = self._desired.view.index
+        touched = {entry.identity for entry in live.fresh} | live.gone | desired.view.gone
+        touched.update(entry.identity for entry in desired.view.fresh if entry.identity not in previous)
         return touched
 
 
@@ -435,5 +451,5 @@ def _prune(
         candidates,
         owned=facts.owned,
         foreign_namespaces=facts.foreign.keys(),
-        claims=lambda: claims_in_use(entry.obj for entry in desired.index.values()),
+        claims=lambda: claims_in_use(entry.obj for entry in desired.view.index.values()),
     )
