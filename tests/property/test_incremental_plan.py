@@ -464,10 +464,8 @@ def test_an_orphan_being_deleted_is_not_pruned_again() -> None:
 
 def test_a_copy_next_to_its_original_is_refused_on_a_later_call_too() -> None:
     scenario = _primed()
-    for twice in (
-        [*scenario.desired, copy.deepcopy(scenario.desired[3])],
-        [*scenario.desired, scenario.desired[3]],
-    ):
+    same, copied = scenario.desired[3], copy.deepcopy(scenario.desired[3])
+    for twice in ([*scenario.desired, copied], [*scenario.desired, same]):
         with pytest.raises(StarformError) as full:
             plan(twice, scenario.live, options=scenario.options())
         with pytest.raises(StarformError) as incremental:
