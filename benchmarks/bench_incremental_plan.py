@@ -26,17 +26,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gc
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_plan import OPTIONS, live_after_apply, synthetic_payload
+from benchmarks.timing import timed
 from starform_core.kube.labels import LABEL_MANAGED_BY, LABEL_SERVICE_ID, MANAGED_BY_VALUE
 from starform_core.plan import Plan, PlanOptions, plan
 from starform_core.plan.incremental import IncrementalPlanner, IncrementalStep
@@ -99,18 +96,6 @@ def one_service_changed(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _timed(run: Callable[[], Any], repeat: int) -> tuple[float, float, float, Any]:
-    wall, cpu = [], []
-    result = None
-    for _ in range(repeat):
-        gc.collect()
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = run()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall) * 1e3, min(wall) * 1e3, statistics.median(cpu) * 1e3, result
-
-
 def main() -> None:
     """Check correctness, print the table; exit 1 if an incremental plan differs from the full one."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -134,12 +119,18 @@ def main() -> None:
 
     failures = []
     rows = []
-    full = _timed(lambda: plan(objects, live, partials=partials, options=options), max(3, args.repeat // 2))
-    rows.append(("full plan (reference)", *full[:3], "-"))
+    full = timed(lambda: plan(objects, live, partials=partials, options=options), max(3, args.repeat // 2))
+    rows.append(("full plan (reference)", full.median * 1e3, full.best * 1e3, full.median_cpu * 1e3, "-"))
     for name, desired, observed in cases:
         expected: Plan = plan(desired, observed, partials=partials, options=options)
-        median, best, cpu, step = _timed(
+        timing = timed(
             lambda d=desired, o=observed: primed.plan(d, o, partials=partials, options=options), args.repeat
+        )
+        median, best, cpu, step = (
+            timing.median * 1e3,
+            timing.best * 1e3,
+            timing.median_cpu * 1e3,
+            timing.result,
         )
         assert isinstance(step, IncrementalStep)
         if step.plan != expected:

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gc
 import json
 import re
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import rfc8785
 
 from benchmarks.bench_shuttle import synthetic_payload as shuttle_payload
+from benchmarks.timing import timed
 from starform_core.errors import ContractError
 from starform_core.payload import contract, example_payload, parse_payload, strict_json, to_json
 from starform_core.payload.codec import from_structure
@@ -70,14 +68,8 @@ def cloned_example(services: int) -> bytes:
 
 def _timed(run: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
     """(median wall, best wall, median CPU) in milliseconds over ``repeat`` runs."""
-    wall, cpu = [], []
-    for _ in range(repeat):
-        gc.collect()
-        start, start_cpu = time.perf_counter(), time.process_time()
-        run()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall) * 1e3, min(wall) * 1e3, statistics.median(cpu) * 1e3
+    timing = timed(run, repeat)
+    return timing.median * 1e3, timing.best * 1e3, timing.median_cpu * 1e3
 
 
 def _outcome(body: bytes) -> Any:

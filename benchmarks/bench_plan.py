@@ -30,9 +30,7 @@ import copy
 import gc
 import json
 import re
-import statistics
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from deepdiff import DeepDiff
 from tests.property.ssa_model import Cluster
 
+from benchmarks.timing import timed
 from starform_core.kube.objects import key_of
 from starform_core.model.cluster import PrunePolicy
 from starform_core.payload.example import example_payload
@@ -83,21 +82,6 @@ def live_after_apply(objects: list[dict[str, Any]], partials: list[dict[str, Any
         cluster.apply(partial, "envoy-gateway")
     cluster.execute(plan(objects, [], partials=partials, options=OPTIONS))
     return cluster.live()
-
-
-def _timed(run: Callable[[], Any], repeat: int) -> tuple[float, float, float, Any]:
-    """(best, median, best CPU, result) over ``repeat`` runs: the best is the least disturbed by
-    the other processes sharing the machine, the median shows how much they disturbed."""
-    times = []
-    cpu = []
-    result = None
-    for _ in range(repeat):
-        gc.collect()
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = run()
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return min(times), statistics.median(times), min(cpu), result
 
 
 def _peak(run: Callable[[], Any]) -> float:
@@ -178,9 +162,8 @@ def main() -> None:
     rows: list[tuple[str, int, float, float, float, float, str]] = []
 
     def case(name: str, desired: list[dict[str, Any]], observed: list[dict[str, Any]]) -> float:
-        best, median, cpu, result = _timed(
-            lambda: plan(desired, observed, partials=partials, options=options), args.repeat
-        )
+        timing = timed(lambda: plan(desired, observed, partials=partials, options=options), args.repeat)
+        best, median, cpu, result = timing.best, timing.median, timing.best_cpu, timing.result
         peak = _peak(lambda: plan(desired, observed, partials=partials, options=options))
         counts = {k: v for k, v in result.summary().items() if v}
         rows.append((name, len(desired), best, median, cpu, peak, json.dumps(counts)))
@@ -191,9 +174,8 @@ def main() -> None:
     case("all new (empty cluster)", objects, [])
     small = case(f"unchanged ({args.services // 10} services)", small_objects, small_live)
     primed = IncrementalPlanner().plan(objects, live, partials=partials, options=options).planner
-    best, median, incremental, step = _timed(
-        lambda: primed.plan(objects, live, partials=partials, options=options), args.repeat
-    )
+    timing = timed(lambda: primed.plan(objects, live, partials=partials, options=options), args.repeat)
+    best, median, incremental, step = timing.best, timing.median, timing.best_cpu, timing.result
     if step.plan != plan(objects, live, partials=partials, options=options):
         print("CORRECTNESS FAILURE: the incremental plan differs from plan(...)", file=sys.stderr)
         sys.exit(1)
@@ -242,7 +224,8 @@ def main() -> None:
     scale = len(objects) / len(pairs)
     peer_cpu = {}
     for peer, differs in PEERS.items():
-        wall, _, cpu, _ = _timed(lambda d=differs: sum(1 for a, b in pairs if d(a, b)), 1)
+        peer_timing = timed(lambda d=differs: sum(1 for a, b in pairs if d(a, b)), 1)
+        wall, cpu = peer_timing.best, peer_timing.best_cpu
         peer_cpu[peer] = cpu * scale
         rows.append(
             (
