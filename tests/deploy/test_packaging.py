@@ -32,6 +32,7 @@ CORE_CLOSURE = {
     "cattrs",
     "rfc8785",
     "jsonschema",
+    "jsonschema-rs",
     "jsonschema-specifications",
     "referencing",
     "rpds-py",
