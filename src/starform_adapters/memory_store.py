@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from starform_core.errors import (
+    AgentReportRefusedError,
     StoreConflictError,
     StoreNotFoundError,
     ValidationError,
@@ -53,6 +54,7 @@ from starform_core.ports.store import (
     VarKeyInfo,
     WorkspaceRole,
 )
+from starform_core.reporting import AgentState, judge_report, next_epoch
 from starform_core.secrets_values import SecretValue
 from starform_core.validation import check_environment_name, check_image_reference
 
@@ -85,6 +87,9 @@ class _State:
     volumes: dict[str, VolumeRow] = attrs.field(factory=dict)
     hostnames: dict[str, HostnameRow] = attrs.field(factory=dict)
     statuses: dict[str, ObservedStatus] = attrs.field(factory=dict)
+    report_keys: dict[tuple[str, str], str] = attrs.field(factory=dict)
+    agents: dict[str, AgentState] = attrs.field(factory=dict)
+    highest_epochs: dict[str, int] = attrs.field(factory=dict)
     events: list[tuple[str, EventRecord]] = attrs.field(factory=list)
     audit: list[tuple[str | None, AuditEntry]] = attrs.field(factory=list)
 
@@ -231,6 +236,11 @@ class MemoryStore:
         token: bytes = _found(self._state.cluster_tokens, cluster_id, "cluster")
         return token
 
+    def cluster_version(self, cluster_id: str) -> tuple[int, int]:
+        """The cluster's (epoch, generation)."""
+        cluster: ClusterRow = _found(self._state.clusters, cluster_id, "cluster")
+        return cluster.epoch, cluster.generation
+
     def record_status(
         self,
         cluster_id: str,
@@ -238,33 +248,99 @@ class MemoryStore:
         applied_generation: int,
         statuses: Sequence[ObservedStatus],
         agent: str = "",
+        report_key: str | None = None,
+        epoch: int | None = None,
+        attempt: Mapping[str, Any] | None = None,
+        reported_at: datetime | None = None,
     ) -> str:
-        """Store a report (refuses a generation ahead of the desired one)."""
+        """Store a report (a refused one is recorded, then raised)."""
+        attempted = (attempt or {}).get("generation")
         with self._write() as st:
             cluster = _found(st.clusters, cluster_id, "cluster")
-            if applied_generation > cluster.generation:
-                raise StoreConflictError(
-                    f"applied_generation: {applied_generation} is ahead of the desired "
-                    f"generation {cluster.generation}"
+            if report_key is not None and (cluster_id, report_key) in st.report_keys:
+                return st.report_keys[(cluster_id, report_key)]
+            refusal = judge_report(
+                cluster_epoch=cluster.epoch,
+                desired_generation=cluster.generation,
+                epoch=epoch,
+                applied_generation=applied_generation,
+                attempted_generation=attempted if isinstance(attempted, int) else None,
+            )
+            st.highest_epochs[cluster_id] = max(st.highest_epochs.get(cluster_id, 0), epoch or 0)
+            state = st.agents.get(cluster_id, AgentState(epoch=cluster.epoch))
+            if refusal is not None:
+                st.agents[cluster_id] = attrs.evolve(
+                    state,
+                    refused_reports=state.refused_reports + 1,
+                    last_refused_at=_now(),
+                    last_refused_reason=f"{refusal.reason.value}: {refusal.detail}",
                 )
-            ids = [s.service_id for s in statuses]
-            if len(set(ids)) != len(ids):
-                raise ValidationError("statuses", "each service may appear once per report")
-            for index, status in enumerate(statuses):
-                service = st.services.get(status.service_id)
-                if service is None:
-                    continue  # deleted since the agent's pull
-                if st.projects[service.project_id].cluster_id != cluster_id:
-                    raise ValidationError(
-                        f"statuses[{index}].service_id", "names a service of another cluster"
+            else:
+                self._store_statuses(st, cluster_id, statuses)
+                report_id = str(uuid.uuid4())
+                if report_key is not None:
+                    st.report_keys[(cluster_id, report_key)] = report_id
+                previous = st.applied.get(cluster_id)
+                if applied_generation >= 1 and (previous is None or previous[0] <= applied_generation):
+                    st.applied[cluster_id] = (applied_generation, _now())
+                if state.reported_at is None or reported_at is None or state.reported_at <= reported_at:
+                    st.agents[cluster_id] = attrs.evolve(
+                        state,
+                        agent=agent,
+                        reported_epoch=epoch,
+                        attempted_generation=attempted if attempt else state.attempted_generation,
+                        outcome=attempt.get("outcome") if attempt else state.outcome,
+                        attempt=dict(attempt) if attempt else state.attempt,
+                        reported_at=reported_at,
                     )
-                current = st.statuses.get(status.service_id)
-                if current is None or current.observed_at <= status.observed_at:
-                    st.statuses[status.service_id] = status
-            previous = st.applied.get(cluster_id)
-            if previous is None or previous[0] <= applied_generation:
-                st.applied[cluster_id] = (applied_generation, _now())
-        return str(uuid.uuid4())
+                return report_id
+        raise AgentReportRefusedError(refusal.reason.value, refusal.detail)
+
+    @staticmethod
+    def _store_statuses(st: _State, cluster_id: str, statuses: Sequence[ObservedStatus]) -> None:
+        ids = [s.service_id for s in statuses]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("statuses", "each service may appear once per report")
+        for index, status in enumerate(statuses):
+            service = st.services.get(status.service_id)
+            if service is None:
+                continue  # deleted since the agent's pull
+            if st.projects[service.project_id].cluster_id != cluster_id:
+                raise ValidationError(f"statuses[{index}].service_id", "names a service of another cluster")
+            current = st.statuses.get(status.service_id)
+            if current is None or current.observed_at <= status.observed_at:
+                st.statuses[status.service_id] = status
+
+    def agent_state(self, cluster_id: str) -> AgentState:
+        """What the agent last reported."""
+        with self._lock:
+            cluster: ClusterRow = _found(self._state.clusters, cluster_id, "cluster")
+            state = self._state.agents.get(cluster_id, AgentState(epoch=cluster.epoch))
+            return attrs.evolve(state, epoch=cluster.epoch)
+
+    def new_epoch(self, cluster_id: str, *, actor: Actor) -> int:
+        """Move the cluster to a new epoch; forget the applied generation."""
+        with self._write() as st:
+            cluster = _found(st.clusters, cluster_id, "cluster")
+            epoch = next_epoch(
+                current=cluster.epoch,
+                highest_reported=st.highest_epochs.get(cluster_id, 0),
+                now_millis=int(_now().timestamp() * 1000),
+            )
+            st.clusters[cluster_id] = attrs.evolve(cluster, epoch=epoch)
+            st.applied.pop(cluster_id, None)
+            self._audit(
+                st,
+                actor,
+                "cluster.new_epoch",
+                "cluster",
+                cluster_id,
+                cluster_id=cluster_id,
+                generation=cluster.generation,
+                before={"epoch": cluster.epoch},
+                after={"epoch": epoch},
+            )
+        return epoch
 
     def last_applied(self, cluster_id: str) -> tuple[int | None, datetime | None]:
         """The last applied generation and when."""
@@ -302,6 +378,14 @@ class MemoryStore:
         matching = [
             e for c, e in st.events if c == cluster_id and e.service_id == service_id and e.seq > after
         ]
+        page = tuple(matching[:limit])
+        more = len(matching) > limit
+        return EventsPage(events=page, next_after=page[-1].seq if more and page else None)
+
+    def cluster_events(self, cluster_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
+        """A page of the cluster's events."""
+        _found(self._state.clusters, cluster_id, "cluster")
+        matching = [e for c, e in self._state.events if c == cluster_id and e.seq > after]
         page = tuple(matching[:limit])
         more = len(matching) > limit
         return EventsPage(events=page, next_after=page[-1].seq if more and page else None)
@@ -422,8 +506,9 @@ class MemoryStore:
     # -- clusters and projects ----------------------------------------------------------------
 
     def register_cluster(self, cluster: ClusterRow, *, agent_token_hash: bytes, actor: Actor) -> ClusterRow:
-        """Register a cluster."""
+        """Register a cluster (its epoch starts now, in Unix milliseconds, as in PostgreSQL)."""
         cluster_settings(cluster)
+        cluster = attrs.evolve(cluster, epoch=int(_now().timestamp() * 1000))
         with self._write() as st:
             self._unique(cluster.cluster_id in st.clusters, "id: a cluster with this id exists")
             self._unique(

@@ -51,7 +51,7 @@ CLUSTER_COLUMNS = (
     "id, name, region, generation, gateway_namespace, gateway_name, storage_class,"
     " gateway_section_name, lb_target_api_version, lb_target_kind, lb_target_namespace,"
     " lb_target_name, lb_size_unit, lb_annotation, prune_max_delete_percent,"
-    " prune_max_delete_count, prune_release_held, egress_allow, metrics_namespace"
+    " prune_max_delete_count, prune_release_held, egress_allow, metrics_namespace, epoch"
 )
 
 SERVICE_COLUMNS = (
@@ -83,6 +83,7 @@ def cluster_from_record(r: tuple[Any, ...]) -> ClusterRow:
         prune_release_held=r[16],
         egress_allow=tuple(r[17] or ()),
         metrics_namespace=r[18],
+        epoch=r[19],
     )
 
 

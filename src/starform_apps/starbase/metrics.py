@@ -21,6 +21,8 @@ class Metrics:
     generation: Gauge = attrs.field(init=False)
     payload_cache_bytes: Gauge = attrs.field(init=False)
     payload_cache_evictions: Counter = attrs.field(init=False)
+    agent_reports_refused: Counter = attrs.field(init=False)
+    agent_events: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -57,6 +59,19 @@ class Metrics:
         self.payload_cache_evictions = Counter(
             "starbase_payload_cache_evictions",
             "Payload bodies evicted to stay within the cache budget",
+            registry=r,
+        )
+
+        self.agent_reports_refused = Counter(
+            "starbase_agent_reports_refused",
+            "Agent status reports refused (409), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.agent_events = Counter(
+            "starbase_agent_events",
+            "Agent events received, by result: stored, or duplicate (re-sent, already stored)",
+            ["result"],
             registry=r,
         )
 

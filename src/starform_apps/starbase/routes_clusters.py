@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends
 
 from starform_apps.starbase import schemas as s
 from starform_apps.starbase.auth import CurrentUser, actor_of, require_operator, store_of
-from starform_apps.starbase.convert import cluster_out
+from starform_apps.starbase.convert import agent_view, cluster_out
 from starform_apps.starbase.http_errors import ERROR_RESPONSES
 from starform_apps.starbase.tokens import AGENT_PREFIX, hash_token, new_token
 from starform_core.payload.rows import ClusterRow
@@ -25,7 +25,12 @@ StoreDep = Annotated[Store, Depends(store_of)]
 
 def _out(store: Store, row: ClusterRow) -> s.ClusterOut:
     applied, at = store.last_applied(row.cluster_id)
-    return cluster_out(row, last_applied_generation=applied, last_applied_at=at)
+    return cluster_out(
+        row,
+        last_applied_generation=applied,
+        last_applied_at=at,
+        **agent_view(store.agent_state(row.cluster_id)),
+    )
 
 
 @router.post("/clusters", status_code=201, response_model=s.ClusterRegistered)
@@ -65,3 +70,15 @@ def update_cluster(
         changes["metrics_namespace"] = None  # an explicit null removes the scraper
     row = store.update_cluster(attrs.evolve(current, **changes), actor=actor_of(user))
     return _out(store, row)
+
+
+@router.post("/clusters/{cluster_id}/new-epoch", response_model=s.NewEpochOut)
+def new_epoch(cluster_id: UUID, user: CurrentUser, store: StoreDep) -> s.NewEpochOut:
+    """Start a new epoch of the cluster's history (operators), after a restore of the database.
+
+    Agents accept the new epoch's payload even where its generation is lower than what they
+    applied, and apply it from scratch; a payload of an older epoch stays refused.
+    """
+    require_operator(user)
+    epoch = store.new_epoch(str(cluster_id), actor=actor_of(user))
+    return s.NewEpochOut(epoch=epoch, generation=store.cluster_version(str(cluster_id))[1])

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from starform_core.model.enums import AccessMode, DriftMode, ProbeKind, RunState, ServiceType, Tier
 from starform_core.ports.store import ProjectRole, WorkspaceRole
 
 __all__ = [
+    "AgentOut",
     "AttachIn",
     "AttachmentOut",
+    "AttemptIn",
     "AutoscalingBody",
     "ClusterIn",
     "ClusterOut",
@@ -32,11 +34,14 @@ __all__ = [
     "EventsPageOut",
     "HostnameIn",
     "MemberIn",
+    "NewEpochOut",
+    "NotAppliedIn",
     "ProbeBody",
     "ProbesBody",
     "ProjectIn",
     "ProjectMemberIn",
     "ProjectOut",
+    "RefusedOut",
     "RollbackIn",
     "ServiceIn",
     "ServiceOut",
@@ -367,6 +372,22 @@ class ClusterPatch(_In):
     storage_class: str | None = Field(default=None, min_length=1, max_length=253)
 
 
+class AgentOut(BaseModel):
+    """What the cluster's agent last reported, and the reports Starbase refused."""
+
+    agent: str
+    epoch: int | None
+    last_attempted_generation: int | None
+    outcome: str | None
+    counts: dict[str, int]
+    reasons: dict[str, int]
+    objects: list[dict[str, Any]]
+    reported_at: datetime | None
+    refused_reports: int
+    last_refused_at: datetime | None
+    last_refused_reason: str | None
+
+
 class ClusterOut(BaseModel):
     """A cluster's settings and generations."""
 
@@ -391,6 +412,12 @@ class ClusterOut(BaseModel):
     metrics_namespace: str | None = None
     last_applied_generation: int | None = None
     last_applied_at: datetime | None = None
+    epoch: int = 0
+    last_attempted_generation: int | None = None
+    applied: bool | None = None
+    held: int = 0
+    failed: int = 0
+    agent: AgentOut | None = None
 
 
 class ClusterRegistered(BaseModel):
@@ -411,12 +438,52 @@ class ServiceStatusIn(_In):
     observed_at: datetime
 
 
+Count = Field(ge=0, le=10_000_000)
+_COUNT_KEYS = r"^[a-z][a-z_-]{0,63}$"
+
+
+class NotAppliedIn(_In):
+    """One object an apply attempt did not bring to its desired state."""
+
+    object: str = Field(min_length=1, max_length=600)
+    kind: str = Field(min_length=1, max_length=100)
+    state: Literal["failed", "skipped", "cancelled", "held", "conflict"]
+    reason: str = Field(default="", max_length=200)
+
+
+class AttemptIn(_In):
+    """The last apply attempt: the generation, its honest outcome, counts per state, kind, reason."""
+
+    epoch: int = Field(ge=0, le=2**53 - 1)
+    generation: int = Field(ge=1, le=2**53 - 1)
+    outcome: Literal["applied", "held", "partial", "failed"]
+    counts: dict[Annotated[str, StringConstraints(pattern=_COUNT_KEYS)], Annotated[int, Count]] = Field(
+        default_factory=dict, max_length=20
+    )
+    by_kind: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=100)],
+        dict[Annotated[str, StringConstraints(pattern=_COUNT_KEYS)], Annotated[int, Count]],
+    ] = Field(default_factory=dict, max_length=100)
+    reasons: dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], Annotated[int, Count]] = (
+        Field(default_factory=dict, max_length=100)
+    )
+    objects: list[NotAppliedIn] = Field(default_factory=list, max_length=50)
+
+
 class StatusReportIn(_In):
-    """An agent's report: the generation it applied and each service's observed status."""
+    """An agent's report: the generation it applied, its last attempt, each service's status.
+
+    ``report_id`` is the agent's own id (a re-sent report is stored once); ``epoch`` the epoch
+    the report was made in (``null``: an agent from before epochs).
+    """
 
     applied_generation: int = Field(ge=0, le=2**53 - 1)
     agent: str = Field(default="", max_length=200)
     services: list[ServiceStatusIn] = Field(default_factory=list, max_length=5000)
+    report_id: str | None = Field(default=None, min_length=1, max_length=200)
+    epoch: int | None = Field(default=None, ge=0, le=2**53 - 1)
+    attempt: AttemptIn | None = None
+    reported_at: datetime | None = None
 
 
 class StatusAccepted(BaseModel):
@@ -425,6 +492,21 @@ class StatusAccepted(BaseModel):
     report_id: UUID
     applied_generation: int
     desired_generation: int
+    epoch: int
+
+
+class RefusedOut(BaseModel):
+    """A refused report: why, for people (``detail``) and machines (``reason``)."""
+
+    detail: str
+    reason: Literal["epoch-ahead", "epoch-behind", "generation-ahead"]
+
+
+class NewEpochOut(BaseModel):
+    """The cluster's new epoch."""
+
+    epoch: int
+    generation: int
 
 
 class EventIn(_In):

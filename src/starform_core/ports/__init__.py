@@ -1,7 +1,7 @@
 """Ports: the protocols the core needs from the outside world (adapters implement them)."""
 
 from starform_core.ports.cluster import ClusterPort
-from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
+from starform_core.ports.source import AgentApi, DesiredStateSource, Fetched, NotModified, ReportSink
 from starform_core.ports.store import (
     Actor,
     AuditEntry,
@@ -20,6 +20,7 @@ from starform_core.ports.store import (
 
 __all__ = [
     "Actor",
+    "AgentApi",
     "AuditEntry",
     "ClusterPort",
     "DesiredStateSource",
@@ -31,6 +32,7 @@ __all__ = [
     "NotModified",
     "ObservedStatus",
     "ProjectRole",
+    "ReportSink",
     "Roles",
     "Store",
     "UserRecord",

@@ -35,6 +35,7 @@ from starform_core.payload.rows import (
     VolumeRow,
     WorkspaceRow,
 )
+from starform_core.reporting.agent import AgentState
 from starform_core.secrets_values import SecretValue
 
 __all__ = [
@@ -180,6 +181,10 @@ class DesiredStateStore(Protocol):
         """Every row of the cluster's desired state, read in one consistent snapshot."""
         ...
 
+    def cluster_version(self, cluster_id: str) -> tuple[int, int]:
+        """The cluster's current ``(epoch, generation)`` (a cheap read)."""
+        ...
+
     def cluster_token_hash(self, cluster_id: str) -> bytes:
         """The SHA-256 of the cluster's agent token."""
         ...
@@ -191,11 +196,20 @@ class DesiredStateStore(Protocol):
         applied_generation: int,
         statuses: Sequence[ObservedStatus],
         agent: str = "",
+        report_key: str | None = None,
+        epoch: int | None = None,
+        attempt: Mapping[str, Any] | None = None,
+        reported_at: datetime | None = None,
     ) -> str:
         """Store an agent report; returns its id.
 
-        Refuses (``StoreConflictError``) a generation above the desired one, and (``ValidationError``)
-        a status of a service of another cluster; statuses of deleted services are skipped.
+        ``report_key`` is the agent's own id of the report: a re-sent report is stored once (the
+        first id is returned). ``attempt`` is the last apply attempt (``generation``, ``outcome``,
+        counts). A report Starbase does not believe (another epoch, a generation above the
+        desired one: see :func:`~starform_core.reporting.judge_report`) is recorded as refused
+        and raises :class:`~starform_core.errors.AgentReportRefusedError`; a status of a service
+        of another cluster raises ``ValidationError``; statuses of deleted services are skipped.
+        The last applied generation moves only forward within an epoch.
         """
         ...
 
@@ -436,4 +450,21 @@ class Store(DesiredStateStore, Protocol):
 
     def audit_entries(self, *, cluster_id: str) -> list[AuditEntry]:
         """The audit entries of changes that touched a cluster, oldest first."""
+        ...
+
+    def cluster_events(self, cluster_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
+        """Every event the cluster's agent reported (cluster-wide ones included), after ``seq``."""
+        ...
+
+    def agent_state(self, cluster_id: str) -> AgentState:
+        """What the cluster's agent last reported, and its refused reports."""
+        ...
+
+    def new_epoch(self, cluster_id: str, *, actor: Actor) -> int:
+        """Start a new epoch of the cluster's history (after a restore); returns it.
+
+        The new epoch is above the current one and every epoch an agent reported, and not before
+        now (Unix milliseconds); the last applied generation is forgotten (it belonged to the
+        old epoch). Audited as ``cluster.new_epoch``.
+        """
         ...
