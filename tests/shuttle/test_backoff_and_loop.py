@@ -12,7 +12,7 @@ import pytest
 
 from starform_apps.shuttle.executor import ActionOutcome, Execution
 from starform_apps.shuttle.loop import Backoff, ShuttleLoop
-from starform_apps.shuttle.pull import PullOutcome, Pulled
+from starform_apps.shuttle.pull import Pulled, PullOutcome
 from starform_apps.shuttle.reconciler import Reconciler, ReconcileResult
 from starform_core.kube.objects import ObjectKey
 from starform_core.plan import Create, Plan, Reason

@@ -23,6 +23,8 @@ EXPECTED_TABLES = {
     "workspace_members",
     "regions",
     "clusters",
+    "agent_state",
+    "agent_report_refusals",
     "projects",
     "project_members",
     "environments",
