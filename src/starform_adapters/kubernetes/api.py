@@ -8,7 +8,8 @@ Every request is observed once, when its answer is known: ``(verb, kind, code)``
 Kubernetes audit verb (``get``, ``list``, ``watch``, ``create``, ``update``, ``patch``,
 ``delete``), the kind the path names and the HTTP status, or ``transport-error`` when no
 complete answer arrived (a connection refused or dropped, even after a ``200`` head). Attempts
-urllib3 retries are observed too (:class:`ObservedRetry`). Writes carry the caller's request id
+that fail inside urllib3 (each of its retries included) are observed by :class:`ObservedRetry`,
+the others by :class:`KubeApi` once the answer is read. Writes carry the caller's request id
 as ``Audit-ID``, the header kube-apiserver records in its audit log.
 """
 
@@ -148,7 +149,8 @@ class KubeApi:
         observer: RequestObserver | None = None,
         timeout: float = 30.0,
     ) -> None:
-        retries = ObservedRetry(total=3)  # urllib3's default policy, observed
+        configured = configuration.retries
+        retries = ObservedRetry(total=configured if isinstance(configured, int) else 3)  # urllib3's default
         retries.observer = observer
         configuration.retries = retries
         self._client = ApiClient(configuration)
@@ -190,11 +192,9 @@ class KubeApi:
         verb, kind = request_labels(method, serialized[1])
         try:
             response = self._client.call_api(*serialized, _request_timeout=timeout or self._timeout)
-        except ApiException as exc:
-            self._observe(verb, kind, TRANSPORT_ERROR)
+        except ApiException as exc:  # every failed attempt was observed by ObservedRetry.increment
             raise ClusterUnavailableError(f"{method} {path}: {exc.reason}", status=0) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            self._observe(verb, kind, TRANSPORT_ERROR)
             raise ClusterUnavailableError(f"{method} {path}: {type(exc).__name__}", status=0) from exc
         status = int(response.status)
         if stream and 200 <= status <= 299:
