@@ -3,11 +3,14 @@ a Kubernetes test server per test with the Gateway API and the gateway's load ba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from tests.shuttle.tenant import LB_NAMESPACE, LB_SERVICE
+from tests.shuttle.cli import Cli
+from tests.shuttle.tenant import LB_NAMESPACE, LB_SERVICE, Tenant
 
 from starform_adapters.kube_testserver import KubeTestServer
 from starform_apps.starbase.testing import RunningStarbase, running_starbase
@@ -35,3 +38,18 @@ def kube() -> Iterator[KubeTestServer]:
         server.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LB_NAMESPACE}})
         server.apply_as("envoy-gateway", LB_SERVICE)
         yield server
+
+
+@pytest.fixture
+def cli_factory(kube: KubeTestServer, tmp_path: Path) -> Iterator[Callable[..., Cli]]:
+    """Build :class:`Cli` runners; every process they started is killed at the end."""
+    made: list[Cli] = []
+
+    def factory(tenant: Tenant, **options: Any) -> Cli:
+        cli = Cli(tenant, kube, tmp_path, **options)
+        made.append(cli)
+        return cli
+
+    yield factory
+    for cli in made:
+        cli.stop_all()

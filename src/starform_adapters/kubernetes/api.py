@@ -69,6 +69,13 @@ def request_labels(method: str, url: str) -> tuple[str, str]:
     return ("watch" if watch else "list"), kind
 
 
+def _no_answer(exc: BaseException) -> str:
+    """Why no answer came, in words (``connection refused``), not a urllib3 class name."""
+    cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
+    text = str(cause).rsplit(": ", 1)[-1] if str(cause) else type(cause).__name__
+    return f"the API server did not answer ({text.strip() or type(cause).__name__})"
+
+
 class ObservedRetry(Retry):
     """urllib3's retry policy, observing each attempt it retries (the final one is observed by
     :class:`KubeApi`), so the request counters match what the API server saw."""
@@ -195,7 +202,7 @@ class KubeApi:
         except ApiException as exc:  # every failed attempt was observed by ObservedRetry.increment
             raise ClusterUnavailableError(f"{method} {path}: {exc.reason}", status=0) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailableError(f"{method} {path}: {type(exc).__name__}", status=0) from exc
+            raise ClusterUnavailableError(f"{method} {path}: {_no_answer(exc)}", status=0) from exc
         status = int(response.status)
         if stream and 200 <= status <= 299:
             self._observe(verb, kind, str(status))  # a watch counts when its stream opens

@@ -21,26 +21,20 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import click
 
-from starform_apps.shuttle.app import Shuttle, build_shuttle, connect
-from starform_apps.shuttle.config import ShuttleConfig
-from starform_apps.shuttle.held import HeldPayload
-from starform_apps.shuttle.logs import LOG_FORMATS, configure_logging
-from starform_apps.shuttle.metrics import ShuttleMetrics
-from starform_apps.shuttle.planning import PlanStep
-from starform_apps.shuttle.reconciler import ReconcileResult
-from starform_core.errors import ContractError, StarformError
-from starform_core.payload import parse_payload
-from starform_core.pipeline import PipelineResult, plan_document, plan_lines
-from starform_core.ports.source import Fetched
-from starform_core.reporting import ApplyOutcome
+from starform_apps.shuttle.config import LOG_FORMATS, ShuttleConfig
+
+if TYPE_CHECKING:  # the commands import what they need: --help and --version stay fast
+    from starform_apps.shuttle.app import Shuttle
+    from starform_apps.shuttle.held import HeldPayload
+    from starform_apps.shuttle.reconciler import ReconcileResult
+    from starform_core.pipeline import PipelineResult
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_HELD", "EXIT_OK", "EXIT_PENDING", "main", "shuttle"]
 
@@ -51,10 +45,10 @@ EXIT_PENDING: Final = 3
 EXIT_FAILED: Final = 4
 
 _EXIT_OF_OUTCOME: Final = {
-    ApplyOutcome.APPLIED: EXIT_OK,
-    ApplyOutcome.HELD: EXIT_HELD,
-    ApplyOutcome.PARTIAL: EXIT_FAILED,
-    ApplyOutcome.FAILED: EXIT_FAILED,
+    "applied": EXIT_OK,
+    "held": EXIT_HELD,
+    "partial": EXIT_FAILED,
+    "failed": EXIT_FAILED,
 }
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -150,6 +144,8 @@ _run_options = _stack(
 
 
 def _config(kwargs: dict[str, Any], **defaults: Any) -> ShuttleConfig:
+    from starform_apps.shuttle.logs import configure_logging
+
     configure_logging(kwargs.pop("log_level"), fmt=kwargs.pop("log_format"))
     return ShuttleConfig(**defaults, **kwargs)
 
@@ -161,6 +157,8 @@ def _fail(message: str) -> NoReturn:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Every error of the project's hierarchy is a user-facing ``Error:`` line and exit 1."""
+    from starform_core.errors import StarformError
+
     try:
         yield
     except StarformError as exc:
@@ -176,6 +174,8 @@ def shuttle() -> None:
 
 
 def _agent(config: ShuttleConfig, *, serve_ops: bool) -> Shuttle:
+    from starform_apps.shuttle.app import build_shuttle
+
     agent = build_shuttle(config, serve_ops=serve_ops)
     try:
         agent.start()
@@ -240,11 +240,21 @@ def once(**kwargs: Any) -> None:
             f"warning: Starbase unreachable ({result.pulled.error}); enforced the last good payload", err=True
         )
     click.echo(json.dumps(_once_line(result)))
-    sys.exit(_EXIT_OF_OUTCOME[result.report.outcome])
+    sys.exit(_EXIT_OF_OUTCOME[result.report.outcome.value])
 
 
 def _plan(config: ShuttleConfig) -> tuple[HeldPayload, PipelineResult]:
     """Fetch the payload unconditionally and plan it against the live cluster (no state written)."""
+    import threading
+
+    from starform_apps.shuttle.app import connect
+    from starform_apps.shuttle.held import HeldPayload
+    from starform_apps.shuttle.metrics import ShuttleMetrics
+    from starform_apps.shuttle.planning import PlanStep
+    from starform_core.errors import ContractError
+    from starform_core.payload import parse_payload
+    from starform_core.ports.source import Fetched
+
     metrics = ShuttleMetrics()
     cluster, source = connect(config, metrics, wake=threading.Event())
     try:
@@ -269,6 +279,8 @@ def _plan(config: ShuttleConfig) -> tuple[HeldPayload, PipelineResult]:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan_command(output: str, **kwargs: Any) -> None:
     """Dry run: plan the current payload against the live cluster (0 nothing to do, 3 changes pending)."""
+    from starform_core.pipeline import plan_document, plan_lines
+
     config = _config(kwargs, state_dir=Path("/nonexistent"))  # plan writes no state
     with _user_errors():
         held, result = _plan(config)

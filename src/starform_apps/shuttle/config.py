@@ -6,7 +6,10 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["ShuttleConfig"]
+__all__ = ["LOG_FORMATS", "ShuttleConfig"]
+
+LOG_FORMATS = ("json", "text")
+"""``--log-format`` choices: JSON lines (for log shippers) or text (for people)."""
 
 
 @attrs.frozen

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import structlog
 
-from starform_apps.shuttle.reconciler import ReconcileResult
+from starform_apps.shuttle.config import LOG_FORMATS
 from starform_core.reporting import ApplyOutcome
 
-__all__ = ["LOG_FORMATS", "configure_logging", "log_reconcile"]
+if TYPE_CHECKING:
+    from starform_apps.shuttle.reconciler import ReconcileResult
 
-LOG_FORMATS: Final = ("json", "text")
+__all__ = ["LOG_FORMATS", "configure_logging", "log_reconcile"]
 
 _log = logging.getLogger("starform.shuttle")
 
