@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from tests.shuttle.tenant import Tenant
 
 from starform_adapters.kube_testserver import KubeTestServer
@@ -138,3 +139,12 @@ def owned(kube: KubeTestServer, kinds: set[tuple[str, str]]) -> dict[Key, dict[s
             assert key not in found, f"{key} listed twice"
             found[key] = obj
     return found
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in a Prometheus text exposition (``None`` when absent)."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return None

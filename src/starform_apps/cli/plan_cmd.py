@@ -19,8 +19,8 @@ from starform_apps.cli.payload_cmd import read_payload_file
 from starform_core.errors import ContractError, StarformError
 from starform_core.health import assess_services
 from starform_core.payload.contract import parse_payload
-from starform_core.plan import Plan, PlanOptions, plan
-from starform_core.render import render
+from starform_core.pipeline import plan_desired_state
+from starform_core.plan import Plan
 
 __all__ = ["health", "load_objects", "plan_command", "plan_to_json"]
 
@@ -132,10 +132,8 @@ def plan_command(*, payload_file: str, live_location: str, output: str) -> None:
     except ContractError as exc:
         raise click.ClickException(f"invalid payload: {exc.pointer or '/'}: {exc.reason}") from exc
     live = load_objects(live_location)
-    rendering = render(document)
-    options = PlanOptions(drift_policies=rendering.drift_policies, prune_policy=document.cluster.prune)
     try:
-        result = plan(rendering.objects, live, partials=rendering.partials, options=options)
+        result = plan_desired_state(document, live).plan
     except StarformError as exc:
         raise click.ClickException(str(exc)) from exc
     if output == "json":
