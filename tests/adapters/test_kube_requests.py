@@ -129,7 +129,7 @@ def test_attempts_urllib3_retries_are_counted_too() -> None:
             "http://h/apis/gateway.networking.k8s.io/v1/namespaces/n/httproutes/r",
             ("delete", "HTTPRoute"),
         ),
-        ("GET", "http://h/apis/gateway.networking.k8s.io/v1", ("list", "discovery")),
+        ("GET", "http://h/apis/gateway.networking.k8s.io/v1", ("get", "discovery")),
     ],
 )
 def test_request_labels(method: str, url: str, labels: tuple[str, str]) -> None:

@@ -53,8 +53,17 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 class Cli:
     """Runs ``shuttle`` for one tenant against one Kubernetes test server."""
 
-    def __init__(self, tenant: Tenant, kube: KubeTestServer, tmp_path: Path, *, state: str = "state") -> None:
+    def __init__(
+        self,
+        tenant: Tenant,
+        kube: KubeTestServer,
+        tmp_path: Path,
+        *,
+        state: str = "state",
+        starbase_url: str | None = None,
+    ) -> None:
         self.tenant = tenant
+        self.starbase_url = starbase_url or tenant.sb.base_url
         self.kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")
         self.state_dir = tmp_path / state
         self.logs = tmp_path / f"logs-{state}"
@@ -66,7 +75,7 @@ class Cli:
             SHUTTLE,
             command,
             "--starbase-url",
-            self.tenant.sb.base_url,
+            self.starbase_url,
             "--cluster-id",
             self.tenant.cluster_id,
             "--kubeconfig",
@@ -108,6 +117,10 @@ class Cli:
 
     def stderr(self, process: subprocess.Popen[bytes]) -> str:
         return (self.logs / f"{self.started.index(process)}.err").read_text(errors="replace")
+
+    def reconciles(self, process: subprocess.Popen[bytes]) -> int:
+        """How many reconciles the process logged so far."""
+        return self.stderr(process).count('"event": "reconciled"')
 
     def stop(self, process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM) -> int:
         process.send_signal(sig)

@@ -90,6 +90,23 @@ class Tenant:
         ok(response)
         return response.content
 
+    def cluster_events(self) -> list[dict[str, Any]]:
+        """Every stored event of the cluster, cluster-wide ones included (all pages, as an operator)."""
+        found: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = ok(
+                self.http.get(
+                    f"/v1/clusters/{self.cluster_id}/events",
+                    headers=self.sb.auth(self.operator),
+                    params={"after": after, "limit": 500},
+                )
+            )
+            found.extend(page["events"])
+            if page["next_after"] is None:
+                return found
+            after = page["next_after"]
+
     def events(self, service_id: str) -> list[dict[str, Any]]:
         """Every stored event of a service (all pages)."""
         found: list[dict[str, Any]] = []

@@ -63,7 +63,7 @@ def request_labels(method: str, url: str) -> tuple[str, str]:
     kind, named = kind_for_path(parts.path)
     if method.upper() != "GET":
         return _VERBS.get(method.upper(), method.lower()), kind
-    if named:
+    if named or kind == "discovery":
         return "get", kind
     watch = parse_qs(parts.query).get("watch", [""])[0].lower() in ("true", "1")
     return ("watch" if watch else "list"), kind

@@ -185,12 +185,17 @@ def bootstrap(
     source: AgentApi,
     metrics: ShuttleMetrics | None = None,
     wake: threading.Event | None = None,
+    stop: threading.Event | None = None,
     health: ServiceHealthFn = service_health,
     serve_ops: bool = True,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Shuttle:
-    """Wire a Shuttle from its ports (nothing connects until :meth:`Shuttle.start`)."""
+    """Wire a Shuttle from its ports (nothing connects until :meth:`Shuttle.start`).
+
+    ``wake`` is set by the cluster's watches on a change (a reconcile follows at once); ``stop``
+    by a signal handler (the reconcile under way starts no further action, the loop returns).
+    """
     metrics = metrics or ShuttleMetrics()
     db = StateDB(config.state_dir)
     outbox = Outbox(db, capacity=config.outbox_capacity, dropped=metrics.outbox_dropped, now=now)
@@ -207,7 +212,7 @@ def bootstrap(
         sender=ReportSender(outbox, source, metrics, monotonic=monotonic),
         metrics=metrics,
     )
-    stop = threading.Event()
+    stop = stop or threading.Event()
     reconciler = Reconciler(
         parts, workers=config.workers, cancelled=stop.is_set, monotonic=monotonic, now=now
     )
@@ -245,14 +250,22 @@ def build_shuttle(
     kube_configuration: Configuration | None = None,
     source: AgentApi | None = None,
     serve_ops: bool = True,
+    stop: threading.Event | None = None,
+    wake: threading.Event | None = None,
 ) -> Shuttle:
     """:func:`connect` then :func:`bootstrap`: a Shuttle on the real adapters (``source`` replaces
     the Starbase client, e.g. with :class:`~starform_adapters.starbase.InMemorySource`)."""
     metrics = ShuttleMetrics()
-    wake = threading.Event()
+    wake = wake or threading.Event()
     cluster, client = connect(config, metrics, wake=wake, kube_configuration=kube_configuration)
     shuttle = bootstrap(
-        config, cluster=cluster, source=source or client, metrics=metrics, wake=wake, serve_ops=serve_ops
+        config,
+        cluster=cluster,
+        source=source or client,
+        metrics=metrics,
+        wake=wake,
+        stop=stop,
+        serve_ops=serve_ops,
     )
     shuttle.closers.append(client.close)
     return shuttle

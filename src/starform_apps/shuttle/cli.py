@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -173,10 +174,16 @@ def shuttle() -> None:
     """Shuttle: makes this cluster match what Starbase says."""
 
 
-def _agent(config: ShuttleConfig, *, serve_ops: bool) -> Shuttle:
+def _agent(
+    config: ShuttleConfig,
+    *,
+    serve_ops: bool,
+    stop: threading.Event | None = None,
+    wake: threading.Event | None = None,
+) -> Shuttle:
     from starform_apps.shuttle.app import build_shuttle
 
-    agent = build_shuttle(config, serve_ops=serve_ops)
+    agent = build_shuttle(config, serve_ops=serve_ops, stop=stop, wake=wake)
     try:
         agent.start()
     except BaseException:
@@ -194,11 +201,17 @@ def _agent(config: ShuttleConfig, *, serve_ops: bool) -> Shuttle:
 @_run_options
 def run(**kwargs: Any) -> None:
     """Run the agent until SIGTERM or SIGINT (exit 0), flushing the outbox on the way out."""
+    stop, wake = threading.Event(), threading.Event()
+
+    def on_signal(*_: object) -> None:  # installed first: a signal while starting stops too
+        stop.set()
+        wake.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     config = _config(kwargs)
     with _user_errors():
-        agent = _agent(config, serve_ops=True)
-    signal.signal(signal.SIGTERM, lambda *_: agent.loop.stop())
-    signal.signal(signal.SIGINT, lambda *_: agent.loop.stop())
+        agent = _agent(config, serve_ops=True, stop=stop, wake=wake)
     try:
         agent.loop.run()
     finally:

@@ -6,11 +6,13 @@ time and confuse dashboards.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from starform_adapters.kubernetes.api import TRANSPORT_ERROR
+from starform_core.errors import AgentStateError
 
 __all__ = ["ShuttleMetrics"]
 
@@ -124,8 +126,8 @@ class ShuttleMetrics:
     def observe_outbox(self, depth: Callable[[], Mapping[str, int]], oldest: Callable[[], float]) -> None:
         """Read the outbox's depth and oldest age at every scrape."""
         for kind in ("event", "status"):
-            self.outbox_depth.labels(kind=kind).set_function(_depth_of(depth, kind))
-        self.outbox_oldest.set_function(oldest)
+            self.outbox_depth.labels(kind=kind).set_function(_readable(_depth_of(depth, kind)))
+        self.outbox_oldest.set_function(_readable(oldest))
 
     def observe_request(self, verb: str, kind: str, code: str) -> None:
         """The Kubernetes adapter's request observer."""
@@ -136,3 +138,15 @@ class ShuttleMetrics:
 
 def _depth_of(depth: Callable[[], Mapping[str, int]], kind: str) -> Callable[[], float]:
     return lambda: float(depth().get(kind, 0))
+
+
+def _readable(read: Callable[[], float]) -> Callable[[], float]:
+    """A scrape-time reading that is NaN, not an error, once the state database is closed."""
+
+    def reading() -> float:
+        try:
+            return float(read())
+        except AgentStateError:
+            return math.nan
+
+    return reading
