@@ -87,6 +87,8 @@ def test_a_payload_far_ahead_then_the_real_one_does_not_stick_once_a_new_epoch_c
     assert stuck.pulled.outcome.value == "rejected"
     assert agent.held is not None and agent.held.version == (ahead.epoch, ahead.generation)
     assert [e["reason"] for e in _events(source, "PayloadRejected")] == ["stale"]
+    rejected = source.refused[-1]["rejected_payload"]
+    assert (rejected["reason"], rejected["generation"]) == ("stale", real.generation), "reported at once"
     new_epoch = attrs.evolve(real, epoch=EXAMPLE.epoch + 1)
     source.publish(new_epoch)
     moved = agent.loop.run_once()

@@ -82,9 +82,15 @@ def test_the_cluster_view_shows_what_the_agent_applied_held_and_attempted(
         "attempt": _attempt(epoch, generation, "applied", applied=30),
         "reported_at": datetime.now(UTC).isoformat(),
     }
+    applied["rejected_payload"] = {
+        "reason": "invalid",
+        "etag": "abc",
+        "detail": "/generation: 'x' is not an integer",
+    }
     ok(_report(client, world, **applied), 201)
     cluster = _cluster(client, world)
     assert (cluster["applied"], cluster["held"], cluster["last_applied_generation"]) == (True, 0, generation)
+    assert cluster["agent"]["rejected_payload"]["reason"] == "invalid", "the payload the agent refused shows"
 
 
 def test_a_refused_report_is_409_with_a_reason_a_warning_a_metric_and_shows_in_the_view(

@@ -72,6 +72,8 @@ class Puller:
         self._now = now
         self._rejected_etag: str | None = None
         self._down = False
+        self.rejected: dict[str, object] | None = None
+        """The last payload refused since the one held was accepted (reason, etag, version)."""
         self.held: HeldPayload | None = store.load()
         """The payload in force (the last good one)."""
         if self.held is not None:
@@ -103,6 +105,7 @@ class Puller:
         held_version = self.held.version if self.held else None
         verdict = judge_payload(held_version, offered.version)
         if not verdict.accepted:
+            self.rejected = {"epoch": offered.version[0], "generation": offered.version[1]}
             return self._reject(
                 fetched.etag,
                 verdict.value,
@@ -112,7 +115,7 @@ class Puller:
                 {"offered": list(offered.version), "held": list(held_version or (0, 0))},
             )
         self._store.save(offered)
-        self.held, self._rejected_etag = offered, None
+        self.held, self._rejected_etag, self.rejected = offered, None, None
         self._show(offered)
         if verdict is PayloadVerdict.NEW_EPOCH:
             self._start_epoch(held_version, offered)
@@ -138,6 +141,8 @@ class Puller:
 
     def _reject(self, etag: str, reason: str, message: str, data: dict[str, object]) -> Pulled:
         self._rejected_etag = etag
+        self.rejected = {"epoch": None, "generation": None, **(self.rejected or {}), "reason": reason}
+        self.rejected.update(etag=etag, detail=message[:500])
         self._metrics.payload_rejected.labels(reason=reason).inc()
         self._outbox.add(
             event_report(

@@ -97,14 +97,17 @@ def status_report(
     applied_generation: int | None,
     attempt: Mapping[str, Any] | None,
     services: list[dict[str, Any]],
+    rejected: Mapping[str, Any] | None = None,
 ) -> Report:
-    """A status report: the generation applied in ``epoch``, the last attempt, each service's health."""
+    """A status report: the generation applied in ``epoch``, the last attempt, the last payload
+    refused (if one was since the held one), each service's health."""
     report_id = str(uuid.uuid4())
     body = {
         "report_id": report_id,
         "epoch": epoch,
         "applied_generation": applied_generation or 0,
         "attempt": None if attempt is None else dict(attempt),
+        "rejected_payload": None if rejected is None else dict(rejected),
         "reported_at": now.isoformat(),
         "services": services,
     }

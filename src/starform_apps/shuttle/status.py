@@ -60,13 +60,16 @@ class StatusReporter:
             self._revision = revision
         return self._services
 
-    def report(self, held: HeldPayload, applied: AppliedState) -> None:
-        """Queue a status report if anything changed since the last one, or a heartbeat is due."""
+    def report(
+        self, held: HeldPayload, applied: AppliedState, *, rejected: Mapping[str, Any] | None = None
+    ) -> None:
+        """Queue a status report if anything changed since the last one (a payload refused
+        included), or a heartbeat is due."""
         epoch = held.version[0]
         generation = applied.generation_in(epoch)
         attempt = applied.last_report.to_wire() if applied.last_report is not None else None
         services = tuple(sorted((sid, h, r) for sid, (h, r) in self._assess().items()))
-        snapshot = (epoch, generation, _comparable(attempt), services)
+        snapshot = (epoch, generation, _comparable(attempt), _comparable(rejected), services)
         due = self._monotonic() - self._last_at >= self._heartbeat
         if snapshot == self._last and not due:
             return
@@ -77,6 +80,7 @@ class StatusReporter:
                 epoch=epoch,
                 applied_generation=generation,
                 attempt=attempt,
+                rejected=rejected,
                 services=[
                     {
                         "service_id": sid,

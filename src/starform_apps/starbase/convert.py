@@ -166,6 +166,7 @@ def agent_view(state: AgentState) -> dict[str, Any]:
         reasons={str(k): int(v) for k, v in (state.attempt.get("reasons") or {}).items()},
         objects=list(state.attempt.get("objects") or []),
         reported_at=state.reported_at,
+        rejected_payload=state.attempt.get("rejected_payload"),
         refused_reports=state.refused_reports,
         last_refused_at=state.last_refused_at,
         last_refused_reason=state.last_refused_reason,

@@ -94,6 +94,16 @@ def _statuses(body: s.StatusReportIn) -> list[ObservedStatus]:
     ]
 
 
+def _attempt(body: s.StatusReportIn) -> dict[str, object] | None:
+    """The attempt as stored: the agent's account, with the payload it refused, if any."""
+    if body.attempt is None:
+        return None
+    attempt: dict[str, object] = body.attempt.model_dump()
+    if body.rejected_payload is not None:
+        attempt["rejected_payload"] = body.rejected_payload.model_dump()
+    return attempt
+
+
 def _refused(request: Request, cluster_id: str, exc: AgentReportRefusedError) -> JSONResponse:
     metrics: Metrics = request.app.state.metrics
     metrics.agent_reports_refused.labels(reason=exc.reason).inc()
@@ -128,7 +138,7 @@ def report_status(
             statuses=_statuses(body),
             report_key=body.report_id,
             epoch=body.epoch,
-            attempt=None if body.attempt is None else body.attempt.model_dump(),
+            attempt=_attempt(body),
             reported_at=body.reported_at,
         )
     except AgentReportRefusedError as exc:

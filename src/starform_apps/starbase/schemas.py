@@ -42,6 +42,7 @@ __all__ = [
     "ProjectMemberIn",
     "ProjectOut",
     "RefusedOut",
+    "RejectedPayloadIn",
     "RollbackIn",
     "ServiceIn",
     "ServiceOut",
@@ -383,6 +384,7 @@ class AgentOut(BaseModel):
     reasons: dict[str, int]
     objects: list[dict[str, Any]]
     reported_at: datetime | None
+    rejected_payload: dict[str, Any] | None = None
     refused_reports: int
     last_refused_at: datetime | None
     last_refused_reason: str | None
@@ -470,6 +472,16 @@ class AttemptIn(_In):
     objects: list[NotAppliedIn] = Field(default_factory=list, max_length=50)
 
 
+class RejectedPayloadIn(_In):
+    """The last payload the agent refused since the one it holds: why, and which."""
+
+    reason: Literal["invalid", "stale", "stale-epoch"]
+    etag: str = Field(default="", max_length=200)
+    epoch: int | None = Field(default=None, ge=0, le=2**53 - 1)
+    generation: int | None = Field(default=None, ge=0, le=2**53 - 1)
+    detail: str = Field(default="", max_length=500)
+
+
 class StatusReportIn(_In):
     """An agent's report: the generation it applied, its last attempt, each service's status.
 
@@ -483,6 +495,7 @@ class StatusReportIn(_In):
     report_id: str | None = Field(default=None, min_length=1, max_length=200)
     epoch: int | None = Field(default=None, ge=0, le=2**53 - 1)
     attempt: AttemptIn | None = None
+    rejected_payload: RejectedPayloadIn | None = None
     reported_at: datetime | None = None
 
 
