@@ -125,6 +125,7 @@ class Reconciler:
             held = p.puller.held
             if held is None:
                 p.sender.drain()
+                p.metrics.reconciles.labels(outcome="no-payload").inc()
                 return ReconcileResult(pulled, None, None, None, None, None, self._monotonic() - started)
             if pulled.new_epoch:
                 p.planner.forget()
