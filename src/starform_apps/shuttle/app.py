@@ -178,6 +178,34 @@ def connect(
     return cluster, source
 
 
+def _parts(
+    config: ShuttleConfig,
+    db: StateDB,
+    cluster: WatchedCluster,
+    source: AgentApi,
+    metrics: ShuttleMetrics,
+    *,
+    health: ServiceHealthFn,
+    now: Callable[[], datetime],
+    monotonic: Callable[[], float],
+) -> ReconcileParts:
+    """The parts of a reconcile, one per verb, over one state database."""
+    outbox = Outbox(db, capacity=config.outbox_capacity, dropped=metrics.outbox_dropped, now=now)
+    metrics.observe_outbox(outbox.depth, outbox.oldest_age)
+    store = PayloadStore(db)
+    return ReconcileParts(
+        cluster=cluster,
+        outbox=outbox,
+        puller=Puller(source, store, outbox, metrics, now=now),
+        planner=PlanStep(cluster, monotonic=monotonic),
+        plan_reports=PlanReporter(outbox, metrics, now=now),
+        applied=AppliedState(store, outbox, metrics, now=now),
+        status=StatusReporter(cluster, outbox, health, monotonic=monotonic, now=now),
+        sender=ReportSender(outbox, source, metrics, monotonic=monotonic),
+        metrics=metrics,
+    )
+
+
 def bootstrap(
     config: ShuttleConfig,
     *,
@@ -198,20 +226,7 @@ def bootstrap(
     """
     metrics = metrics or ShuttleMetrics()
     db = StateDB(config.state_dir)
-    outbox = Outbox(db, capacity=config.outbox_capacity, dropped=metrics.outbox_dropped, now=now)
-    metrics.observe_outbox(outbox.depth, outbox.oldest_age)
-    store = PayloadStore(db)
-    parts = ReconcileParts(
-        cluster=cluster,
-        outbox=outbox,
-        puller=Puller(source, store, outbox, metrics, now=now),
-        planner=PlanStep(cluster, monotonic=monotonic),
-        plan_reports=PlanReporter(outbox, metrics, now=now),
-        applied=AppliedState(store, outbox, metrics, now=now),
-        status=StatusReporter(cluster, outbox, health, monotonic=monotonic, now=now),
-        sender=ReportSender(outbox, source, metrics, monotonic=monotonic),
-        metrics=metrics,
-    )
+    parts = _parts(config, db, cluster, source, metrics, health=health, now=now, monotonic=monotonic)
     stop = stop or threading.Event()
     reconciler = Reconciler(
         parts, workers=config.workers, cancelled=stop.is_set, monotonic=monotonic, now=now

@@ -30,8 +30,15 @@ _LEVEL_OF: Final = {
     ApplyOutcome.PARTIAL: logging.WARNING,
     ApplyOutcome.FAILED: logging.ERROR,
 }
-_QUIET: Final = ("httpx", "httpcore", "urllib3", "kubernetes")
-"""Libraries whose INFO lines (one per request) would drown Shuttle's own."""
+_QUIET: Final = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "kubernetes": logging.WARNING,
+    "urllib3": logging.ERROR,
+}
+"""Libraries whose lines would drown Shuttle's own: one per request, and urllib3's retry warnings
+(Python reprs; every attempt is counted in ``shuttle_kube_api_requests_total``, and a request
+that fails in the end is Shuttle's own warning)."""
 
 
 def configure_logging(level: str = "info", *, fmt: str = "json", stream: TextIO | None = None) -> None:
@@ -59,8 +66,8 @@ def configure_logging(level: str = "info", *, fmt: str = "json", stream: TextIO 
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for name in _QUIET:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name, floor in _QUIET.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))
     logging.captureWarnings(True)
 
 
