@@ -10,9 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.e2e.door import Door
-from tests.shuttle.cli import Cli
-from tests.shuttle.tenant import LB_NAMESPACE, Tenant
-from tests.shuttle.tenant import LB_SERVICE as TENANT_LB
+from tests.shuttle.cli import Cli, cli_runners, gateway_kube
 
 from starform_adapters.kube_testserver import KubeTestServer
 from starform_adapters.postgres.testing import postgres_server
@@ -111,10 +109,7 @@ def http(starbase: RunningStarbase) -> Iterator[httpx.Client]:
 @pytest.fixture
 def tenant_kube() -> Iterator[KubeTestServer]:
     """A Kubernetes test server with the Gateway API and the tenants' load-balancer Service."""
-    with KubeTestServer() as server:
-        server.install_gateway_api_crd()
-        server.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LB_NAMESPACE}})
-        server.apply_as("envoy-gateway", TENANT_LB)
+    with gateway_kube() as server:
         yield server
 
 
@@ -129,13 +124,5 @@ def door(starbase: RunningStarbase) -> Iterator[Door]:
 @pytest.fixture
 def cli_factory(tenant_kube: KubeTestServer, tmp_path: Path) -> Iterator[Callable[..., Cli]]:
     """``shuttle`` runners against ``tenant_kube``; every process they started is killed at the end."""
-    made: list[Cli] = []
-
-    def factory(tenant: Tenant, **options: Any) -> Cli:
-        cli = Cli(tenant, tenant_kube, tmp_path, **options)
-        made.append(cli)
-        return cli
-
-    yield factory
-    for cli in made:
-        cli.stop_all()
+    with cli_runners(tenant_kube, tmp_path) as factory:
+        yield factory

@@ -10,12 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-from tests.shuttle.tenant import Tenant
+from tests.shuttle.tenant import LB_NAMESPACE, LB_SERVICE, Tenant
 
 from starform_adapters.kube_testserver import KubeTestServer
 from starform_core.kube.labels import OWNERSHIP_SELECTOR
@@ -161,3 +162,30 @@ def sample(text: str, name: str, **labels: str) -> float | None:
             if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
                 return float(found.value)
     return None
+
+
+@contextmanager
+def gateway_kube() -> Iterator[KubeTestServer]:
+    """A Kubernetes test server with the Gateway API CRD and the tenants' load-balancer Service."""
+    with KubeTestServer() as server:
+        server.install_gateway_api_crd()
+        server.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LB_NAMESPACE}})
+        server.apply_as("envoy-gateway", LB_SERVICE)
+        yield server
+
+
+@contextmanager
+def cli_runners(kube: KubeTestServer, tmp_path: Path) -> Iterator[Callable[..., Cli]]:
+    """A factory of :class:`Cli` runners; every process they started is killed on exit."""
+    made: list[Cli] = []
+
+    def factory(tenant: Tenant, **options: Any) -> Cli:
+        cli = Cli(tenant, kube, tmp_path, **options)
+        made.append(cli)
+        return cli
+
+    try:
+        yield factory
+    finally:
+        for cli in made:
+            cli.stop_all()
