@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter
 
 from starform_apps.shuttle.outbox import Outbox
@@ -129,3 +131,38 @@ def test_oldest_age_follows_the_oldest_waiting_report(tmp_path: Path) -> None:
     assert outbox.oldest_age() == 0.0
     outbox.add(event_report(EventType.APPLIED, now=NOW))
     assert 0.0 <= outbox.oldest_age() < 60.0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.just("add"), st.just("send"), st.just("status")), min_size=1, max_size=60))
+def test_whatever_happens_nothing_is_lost_silently(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[str]
+) -> None:
+    """Every event added is either still waiting, delivered, or counted in a ReportsDropped event."""
+    outbox = _outbox(tmp_path_factory.mktemp("outbox"), capacity=12)
+    added: list[str] = []
+    delivered: set[str] = set()
+    reported_drops = 0
+    for step in steps:
+        if step == "add":
+            event = event_report(EventType.APPLIED, now=NOW, message=str(len(added)))
+            outbox.add(event)
+            added.append(event.report_id)
+        elif step == "status":
+            outbox.add(status_report(now=NOW, epoch=1, applied_generation=1, attempt=None, services=[]))
+        else:
+            batch = outbox.peek(ReportKind.EVENT, limit=5)
+            delivered |= {q.report_id for q in batch}
+            reported_drops += sum(
+                q.body["data"]["dropped"] for q in batch if q.body["type"] == "ReportsDropped"
+            )
+            outbox.remove(q.report_id for q in batch)
+    waiting = outbox.peek(ReportKind.EVENT, limit=1000)
+    assert sum(outbox.depth().values()) <= 12 + 1, "bounded (plus the drop counter)"
+    assert len(outbox.peek(ReportKind.STATUS, limit=10)) <= 1
+    counted = sum(q.body["data"]["dropped"] for q in waiting if q.body["type"] == "ReportsDropped")
+    kept = {q.report_id for q in waiting} | delivered
+    lost = [i for i in added if i not in kept]
+    assert len(lost) == counted + reported_drops, "every drop is counted in a ReportsDropped event"
+    order = [q.report_id for q in waiting if q.report_id in added]
+    assert order == [i for i in added if i in order], "oldest first"
