@@ -22,6 +22,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -202,8 +203,10 @@ def _agent(
 def run(**kwargs: Any) -> None:
     """Run the agent until SIGTERM or SIGINT (exit 0), flushing the outbox on the way out."""
     stop, wake = threading.Event(), threading.Event()
+    signalled: list[float] = []
 
     def on_signal(*_: object) -> None:  # installed first: a signal while starting stops too
+        signalled.append(time.monotonic())
         stop.set()
         wake.set()
 
@@ -215,7 +218,9 @@ def run(**kwargs: Any) -> None:
     try:
         agent.loop.run()
     finally:
-        agent.stop()
+        # the grace period runs from the signal: the reconcile that was under way spent some of it
+        spent = time.monotonic() - signalled[0] if signalled else 0.0
+        agent.stop(grace_seconds=max(1.0, config.shutdown_timeout - spent))
 
 
 def _once_line(result: ReconcileResult) -> dict[str, Any]:
