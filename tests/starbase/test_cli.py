@@ -36,7 +36,7 @@ def _run(url: str, *args: str, key: str | None = KEY) -> tuple[int, str]:
 
 
 def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
-    assert _run(cli_db, "migrate") == (0, "applied [1, 2, 3, 5]\n")
+    assert _run(cli_db, "migrate") == (0, "applied [1, 2, 3, 4, 5]\n")
     assert _run(cli_db, "migrate") == (0, "schema is up to date\n")
     code, out = _run(cli_db, "user", "create", "--email", "ops@example.com", "--operator")
     assert code == 0
