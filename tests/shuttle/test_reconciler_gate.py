@@ -18,7 +18,7 @@ from starform_apps.shuttle.status import service_health
 from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.kube.objects import KubeObject, key_of
 from starform_core.model import DriftMode
-from starform_core.payload import example_payload
+from starform_core.payload import DesiredState, example_payload
 from starform_core.render import render
 
 
@@ -45,9 +45,9 @@ def _agent(tmp_path: Path, counters: Counters, clock: Clock) -> tuple[Shuttle, F
     cluster = gateway_cluster()
     source = InMemorySource(example_payload())
 
-    def health(objects: Sequence[KubeObject]) -> Mapping[str, tuple[str, str]]:
+    def health(live: Sequence[KubeObject], desired: Sequence[KubeObject]) -> Mapping[str, tuple[str, str]]:
         counters.health += 1
-        return service_health(objects)
+        return service_health(live, desired)
 
     agent = fake_agent(tmp_path / "state", cluster=cluster, source=source, monotonic=clock, health=health)
     return agent, cluster, source
@@ -119,3 +119,43 @@ def test_starbase_going_away_is_a_new_input(tmp_path: Path, counters: Counters) 
     result = agent.loop.run_once()
     assert not result.source_ok
     assert counters.plans == before + 1, "prune permission changed, so the plan is recomputed"
+
+
+def _without(document: DesiredState, service_name: str) -> DesiredState:
+    projects = [
+        attrs.evolve(p, services=tuple(s for s in p.services if s.name != service_name))
+        for p in document.projects
+    ]
+    return attrs.evolve(document, projects=tuple(projects))
+
+
+def test_a_new_payload_is_judged_again_though_the_live_view_did_not_change(
+    tmp_path: Path, counters: Counters
+) -> None:
+    """Health follows the desired objects too: a service added to the payload whose objects the
+    cluster refuses is reported missing, though no write changed the live view."""
+    example = example_payload()
+    first = attrs.evolve(_without(example, "mailer"), generation=example.generation + 1)
+    cluster = gateway_cluster()
+    source = InMemorySource(first)
+    agent = fake_agent(tmp_path / "state", cluster=cluster, source=source)
+    agent.loop.run_once()
+    agent.loop.run_once()
+    mailer = next(s.service_id for p in example.projects for s in p.services if s.name == "mailer")
+    before = {s["service_id"]: s["health"] for s in source.statuses[-1]["services"]}
+    assert mailer not in before
+    kept = {key_of(o) for o in render(first).objects}
+    added = [key_of(o) for o in render(example).objects if key_of(o) not in kept]
+    assert added, "mailer has objects of its own"
+    for key in added:
+        cluster.fail(key)  # nothing of the new service reaches the cluster
+    revision = cluster.revision()
+    source.publish(attrs.evolve(example, generation=first.generation + 1))
+    result = agent.loop.run_once()
+    assert cluster.revision() == revision, "the live view did not change"
+    assert result.report is not None and result.report.outcome.value == "failed"
+    reported = {s["service_id"]: (s["health"], s["reason"]) for s in source.statuses[-1]["services"]}
+    health, reason = reported[mailer]
+    assert health == "missing"
+    assert all(str(key) in reason for key in added if key.kind in ("Deployment", "ServiceAccount")), reason
+    assert {sid: h for sid, (h, _) in reported.items() if sid != mailer} == before

@@ -23,6 +23,7 @@ from starform_adapters.starbase import StarbaseClient
 from starform_apps.shuttle.applied import AppliedState
 from starform_apps.shuttle.config import ShuttleConfig
 from starform_apps.shuttle.held import HeldPayload, PayloadStore
+from starform_apps.shuttle.live import LiveScreens
 from starform_apps.shuttle.logs import log_reconcile
 from starform_apps.shuttle.loop import ShuttleLoop
 from starform_apps.shuttle.metrics import ShuttleMetrics
@@ -193,14 +194,22 @@ def _parts(
     outbox = Outbox(db, capacity=config.outbox_capacity, dropped=metrics.outbox_dropped, now=now)
     metrics.observe_outbox(outbox.depth, outbox.oldest_age)
     store = PayloadStore(db)
+    screens = LiveScreens.counted_by(metrics.live_objects_invalid)
     return ReconcileParts(
         cluster=cluster,
         outbox=outbox,
         puller=Puller(source, store, outbox, metrics, now=now),
-        planner=PlanStep(cluster, monotonic=monotonic),
+        planner=PlanStep(cluster, screens=screens, monotonic=monotonic),
         plan_reports=PlanReporter(outbox, metrics, now=now),
         applied=AppliedState(store, outbox, metrics, now=now),
-        status=StatusReporter(cluster, outbox, health, monotonic=monotonic, now=now),
+        status=StatusReporter(
+            cluster,
+            outbox,
+            health,
+            screens=screens,
+            monotonic=monotonic,
+            now=now,
+        ),
         sender=ReportSender(outbox, source, metrics, monotonic=monotonic),
         metrics=metrics,
     )

@@ -267,6 +267,7 @@ def _plan(config: ShuttleConfig) -> tuple[HeldPayload, PipelineResult]:
 
     from starform_apps.shuttle.app import connect
     from starform_apps.shuttle.held import HeldPayload
+    from starform_apps.shuttle.live import LiveScreens
     from starform_apps.shuttle.metrics import ShuttleMetrics
     from starform_apps.shuttle.planning import PlanStep
     from starform_core.errors import ContractError
@@ -285,7 +286,8 @@ def _plan(config: ShuttleConfig) -> tuple[HeldPayload, PipelineResult]:
             _fail(f"invalid payload at {exc.pointer or '/'}: {exc.reason}")
         if not cluster.start(sync_timeout=60):
             _fail("the Kubernetes API did not list every managed kind in time (check RBAC and connectivity)")
-        planned = PlanStep(cluster).plan(held, allow_prune=True, reuse=False)
+        screens = LiveScreens.counted_by(metrics.live_objects_invalid)
+        planned = PlanStep(cluster, screens=screens).plan(held, allow_prune=True, reuse=False)
     finally:
         cluster.stop()
         source.close()

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import attrs
 
 from starform_core.errors import ClusterApiError
-from starform_core.kube.labels import LABEL_SERVICE_ID
+from starform_core.kube.labels import service_id_of
 from starform_core.kube.objects import ObjectKey
 from starform_core.kube.ordering import apply_rank
 from starform_core.plan import (
@@ -39,7 +39,7 @@ from starform_core.plan import (
 from starform_core.ports.cluster import ClusterPort
 from starform_core.reporting import ActionRecord, ActionResult
 
-__all__ = ["ActionOutcome", "Execution", "Journal", "execute"]
+__all__ = ["ActionOutcome", "Execution", "Journal", "body_of", "execute", "service_of"]
 
 
 @attrs.frozen
@@ -134,13 +134,11 @@ def body_of(action: Action) -> Mapping[str, Any] | None:
             return None
 
 
-def _service_of(action: Action) -> str | None:
+def service_of(action: Action) -> str | None:
+    """The service whose object an action applies (its label in the body; ``None`` for bodiless
+    actions, whose service only the live object tells)."""
     body = body_of(action)
-    if body is None:
-        return None
-    labels = (body.get("metadata") or {}).get("labels") or {}
-    value = labels.get(LABEL_SERVICE_ID)
-    return str(value) if value else None
+    return None if body is None else service_id_of(body)
 
 
 def _pod_spec(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -209,7 +207,7 @@ class _Blocks:
             return False
         if key.namespace in self.namespaces:
             return True
-        service = _service_of(action)
+        service = service_of(action)
         if service is not None and (key.namespace, service) in self.services:
             return True
         return bool(self.objects and _reads(action) & self.objects)
@@ -221,7 +219,7 @@ class _Blocks:
         if key.kind == "Namespace":
             self.namespaces.add(key.name)
         self.objects.add((key.kind, key.namespace, key.name))
-        service = _service_of(outcome.action)
+        service = service_of(outcome.action)
         if service is not None:
             self.services.add((key.namespace, service))
 

@@ -20,12 +20,11 @@ from typing import Any
 
 import attrs
 
-from starform_apps.shuttle.executor import ActionOutcome
+from starform_apps.shuttle.executor import ActionOutcome, service_of
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox, Queued
 from starform_apps.shuttle.redact import Redactor
 from starform_apps.shuttle.reports import EventType, Report, event_report
-from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.kube.objects import ObjectKey
 from starform_core.pipeline.present import action_changes
 from starform_core.plan import (
@@ -99,13 +98,8 @@ def event_data(action: Action, context: ApplyContext, **extra: Any) -> dict[str,
 
 
 def _service(action: Action, context: ApplyContext) -> str | None:
-    match action:
-        case Create(body=body) | Update(body=body):
-            labels = (body.get("metadata") or {}).get("labels") or {}
-            value = labels.get(LABEL_SERVICE_ID)
-            return str(value) if value else context.services.get(action.key)
-        case _:
-            return context.services.get(action.key)
+    """The action's service: from the object it applies, else from the live object's label."""
+    return service_of(action) or context.services.get(action.key)
 
 
 class ApplyJournal:

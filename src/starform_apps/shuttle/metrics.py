@@ -48,6 +48,13 @@ class ShuttleMetrics:
             ["reason"],
             registry=r,
         )
+        self.live_objects_invalid = Gauge(
+            "shuttle_live_objects_invalid",
+            "Live objects left out of planning and health because they are malformed, by source "
+            "(cluster: the watch cache, health: pods and jobs, target: load-balancer targets).",
+            ["source"],
+            registry=r,
+        )
         self.api_requests = Counter(
             "shuttle_kube_api_requests",
             "Kubernetes API requests by verb, kind and code (HTTP status, or transport-error).",

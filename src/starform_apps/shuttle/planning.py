@@ -2,8 +2,10 @@
 
 The inputs are read here and nowhere else: the watch cache (no API call), one GET per
 load-balancer target (an object Shuttle does not own), and which rendered kinds the cluster
-serves. :func:`~starform_core.pipeline.plan_desired_state` does the rest, the same function
-``shuttle plan`` and ``starform plan`` call. A plan that needed nothing is reused while none of
+serves. What is read is screened first (:mod:`~starform_apps.shuttle.live`): a malformed object
+is left out, and its identity is handed to the pipeline as unreadable.
+:func:`~starform_core.pipeline.plan_desired_state` does the rest, the same function ``shuttle
+plan`` and ``starform plan`` call. A plan that needed nothing is reused while none of
 its inputs changed (same ETag, cache revision, target versions, prune permission), at most
 ``full_plan_seconds``; the rendering is kept per payload.
 """
@@ -17,8 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from starform_apps.shuttle.held import HeldPayload
+from starform_apps.shuttle.live import LiveScreens
 from starform_core.errors import ClusterApiError
-from starform_core.kube.labels import LABEL_SERVICE_ID
+from starform_core.kube.labels import service_id_of
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 from starform_core.pipeline import Kind, PipelineResult, plan_desired_state
 from starform_core.ports.cluster import ClusterPort
@@ -47,9 +50,9 @@ class Planned:
 def _services(live: Sequence[KubeObject]) -> dict[ObjectKey, str]:
     found: dict[ObjectKey, str] = {}
     for obj in live:
-        service = ((obj.get("metadata") or {}).get("labels") or {}).get(LABEL_SERVICE_ID)
+        service = service_id_of(obj)
         if service:
-            found[key_of(obj)] = str(service)
+            found[key_of(obj)] = service
     return found
 
 
@@ -60,10 +63,12 @@ class PlanStep:
         self,
         cluster: ClusterPort,
         *,
+        screens: LiveScreens,
         full_plan_seconds: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._cluster = cluster
+        self._screens = screens
         self._full_plan_every = full_plan_seconds
         self._monotonic = monotonic
         self._rendering: tuple[str, Rendering] | None = None
@@ -100,8 +105,12 @@ class PlanStep:
                     "cannot read the load-balancer target", extra={"object": str(key), "error": str(exc)}
                 )
                 continue
-            if target is not None:
-                targets.append(target)
+            if target is None:
+                continue
+            if self._screens.target.screen([target]).rejected:
+                unread.append(str(key))  # warned by the screen: as good as unread
+                continue
+            targets.append(target)
         return targets, unread
 
     def plan(self, held: HeldPayload, *, allow_prune: bool, reuse: bool = True) -> Planned:
@@ -121,15 +130,18 @@ class PlanStep:
                 and now - planned_at < self._full_plan_every
             ):
                 return attrs.evolve(last, fresh=False)
-        live = list(self._cluster.live_objects())
+        screened = self._screens.cluster.screen(self._cluster.live_objects())
         result = plan_desired_state(
             held.document,
-            live,
+            screened.objects,
             targets=targets,
             served_kinds=served,
             allow_prune=allow_prune,
             rendering=rendering,
+            unreadable=screened.unreadable,
         )
-        planned = Planned(result=result, fresh=True, services=_services(live), unread_targets=tuple(unread))
+        planned = Planned(
+            result=result, fresh=True, services=_services(screened.objects), unread_targets=tuple(unread)
+        )
         self._last = (gate, planned, now)
         return planned

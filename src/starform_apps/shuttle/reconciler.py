@@ -138,7 +138,7 @@ class Reconciler:
                 planned.result.plan, records, epoch=held.version[0], generation=held.version[1]
             )
             p.applied.record(held, report)
-            p.status.report(held, p.applied, rejected=p.puller.rejected)
+            p.status.report(held, p.applied, desired=planned.result.desired, rejected=p.puller.rejected)
             p.sender.drain()
         p.metrics.reconciles.labels(outcome=report.outcome.value).inc()
         return ReconcileResult(

@@ -2,7 +2,9 @@
 
 The inputs are everything a plan depends on and nothing else: the payload, the live objects,
 the objects the partials target (the load balancer, which Shuttle does not own), the kinds the
-cluster serves, and whether pruning is allowed. No I/O: callers read the cluster.
+cluster serves, whether pruning is allowed, and which live objects could not be read (they
+failed :func:`~starform_core.kube.validate_live.validate_live_objects`). No I/O: callers read
+the cluster.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from typing import TypeAlias
 
 import attrs
 
-from starform_core.kube.objects import KubeObject, key_of
+from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 from starform_core.payload.document import DesiredState
-from starform_core.plan import Plan, PlanOptions, plan
+from starform_core.plan import Held, Plan, PlanOptions, Reason, plan
 from starform_core.render import Rendering, render
 
 __all__ = ["Kind", "PipelineResult", "plan_desired_state", "rendered_kinds"]
@@ -27,9 +29,10 @@ Kind: TypeAlias = tuple[str, str]
 class PipelineResult:
     """What a payload plans to against a live view.
 
-    ``desired`` are the rendered objects that went into the plan (those of served kinds);
-    ``deferred_kinds`` the rendered kinds the cluster does not serve (left out of the plan, so
-    neither created nor reported missing: a CRD such as the Gateway API is not installed).
+    ``desired`` are the rendered objects that went into the plan (those of served kinds whose
+    live object could be read); ``deferred_kinds`` the rendered kinds the cluster does not serve
+    (left out of the plan, so neither created nor reported missing: a CRD such as the Gateway
+    API is not installed).
     """
 
     rendering: Rendering
@@ -56,20 +59,26 @@ def plan_desired_state(
     served_kinds: frozenset[Kind] | None = None,
     allow_prune: bool = True,
     rendering: Rendering | None = None,
+    unreadable: frozenset[ObjectKey] = frozenset(),
 ) -> PipelineResult:
     """Render ``document`` (or reuse ``rendering``, its memo) and plan it against ``live``.
 
     ``targets`` are the live objects the partials apply to, when the caller read them apart
     from ``live`` (one already in ``live`` is not counted twice); ``served_kinds`` the kinds the
     cluster serves (``None``: every kind); ``allow_prune`` is ``False`` while the payload may be
-    outdated (Starbase unreachable), so nothing new is pruned.
+    outdated (Starbase unreachable), so nothing new is pruned. ``unreadable`` are the identities
+    of live objects the caller left out of ``live`` because they are malformed: what is there is
+    unknown, so a desired object of that identity is held (``live-object-invalid``), never
+    applied over it, and one that is not desired is never pruned (it is not in ``live``).
     """
     rendering = rendering if rendering is not None else render(document)
-    desired = tuple(
+    served = tuple(
         obj
         for obj in rendering.objects
         if served_kinds is None or (key_of(obj).group, key_of(obj).kind) in served_kinds
     )
+    desired = tuple(obj for obj in served if key_of(obj) not in unreadable)
+    held = tuple(Held(key_of(obj), Reason.LIVE_OBJECT_INVALID) for obj in served if key_of(obj) in unreadable)
     deferred = () if served_kinds is None else tuple(sorted(rendered_kinds(rendering) - served_kinds))
     live_objects = list(live)
     seen = {_identity(obj) for obj in live_objects}
@@ -80,4 +89,6 @@ def plan_desired_state(
         allow_prune=allow_prune,
     )
     result = plan(desired, live_objects, partials=rendering.partials, options=options)
+    if held:
+        result = attrs.evolve(result, actions=(*result.actions, *held))
     return PipelineResult(rendering=rendering, desired=desired, deferred_kinds=deferred, plan=result)
