@@ -153,7 +153,10 @@ def test_held_deletions_exit_3_are_never_applied_and_starbase_shows_them_held(
     assert cluster["agent"]["reasons"] == {"mass-deletion": cluster["held"]}
     plan = cli.run("plan")
     assert plan.returncode == 0, "a plan that only holds is nothing to do"
-    assert "notice: nothing Shuttle can do" in plan.stderr
+    held_notice = (
+        f"notice: nothing to execute; the plan holds only reports for a human ({cluster['held']} held)"
+    )
+    assert held_notice in plan.stderr
 
 
 def test_failed_actions_exit_4_with_a_warning_each(

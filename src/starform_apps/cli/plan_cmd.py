@@ -28,8 +28,8 @@ from starform_apps.cli.inputs import read_payload
 from starform_core.errors import StarformError
 from starform_core.health import ServiceHealth, assess_services
 from starform_core.payload.document import DesiredState
-from starform_core.pipeline import plan_desired_state, plan_document, plan_lines
-from starform_core.plan import Plan, is_owned
+from starform_core.pipeline import plan_desired_state, plan_document, plan_lines, reports_notice
+from starform_core.plan import is_owned
 from starform_core.render import Rendering, render
 
 __all__ = [
@@ -67,16 +67,6 @@ def managed_fields_warning(live: Sequence[Mapping[str, Any]]) -> str | None:
     )
 
 
-def _reports_notice(result: Plan) -> str | None:
-    if result.executable or result.is_empty:
-        return None
-    counts: dict[str, int] = {}
-    for action in result.actions:
-        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
-    listed = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
-    return f"notice: nothing to execute; the plan holds only reports for a human ({listed})"
-
-
 def _render(document: DesiredState) -> Rendering:
     try:
         return render(document)
@@ -111,7 +101,7 @@ def plan_command(*, payload_file: str, live_location: str, output: str) -> None:
         click.echo(json.dumps(body, indent=2, default=str))
     else:
         click.echo("\n".join(plan_lines(result)))
-    notice = _reports_notice(result)
+    notice = reports_notice(result)
     if notice:
         click.echo(notice, err=True)
     sys.exit(EXIT_PENDING if result.executable else EXIT_NOTHING_TO_DO)

@@ -299,7 +299,7 @@ def _plan(config: ShuttleConfig) -> tuple[HeldPayload, PipelineResult]:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan_command(output: str, **kwargs: Any) -> None:
     """Dry run: plan the current payload against the live cluster (0 nothing to do, 3 changes pending)."""
-    from starform_core.pipeline import plan_document, plan_lines
+    from starform_core.pipeline import plan_document, plan_lines, reports_notice
 
     config = _config(kwargs, state_dir=Path("/nonexistent"))  # plan writes no state
     with _user_errors():
@@ -315,8 +315,9 @@ def plan_command(output: str, **kwargs: Any) -> None:
             click.echo(line)
         for kind in deferred:
             click.echo(f"deferred: {kind} is not served by this cluster")
-    if the_plan.actions and not the_plan.executable:
-        click.echo("notice: nothing Shuttle can do: the plan only reports holds or conflicts", err=True)
+    notice = reports_notice(the_plan)
+    if notice:
+        click.echo(notice, err=True)
     sys.exit(EXIT_PENDING if the_plan.executable else EXIT_OK)
 
 

@@ -21,7 +21,7 @@ from starform_core.plan import (
 )
 from starform_core.plan.actions import Action
 
-__all__ = ["action_changes", "plan_document", "plan_lines"]
+__all__ = ["action_changes", "plan_document", "plan_lines", "reports_notice"]
 
 
 def action_changes(action: Action) -> tuple[FieldChange, ...]:
@@ -54,6 +54,18 @@ def plan_lines(result: Plan) -> list[str]:
             f"{result.prune.owned} owned objects would be deleted"
         )
     return lines
+
+
+def reports_notice(result: Plan) -> str | None:
+    """A notice when the plan holds only reports for a human (held, conflict, drift detected):
+    nothing to execute, but something to look at (``None`` otherwise)."""
+    if result.executable or result.is_empty:
+        return None
+    counts: dict[str, int] = {}
+    for action in result.actions:
+        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
+    listed = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
+    return f"notice: nothing to execute; the plan holds only reports for a human ({listed})"
 
 
 def _change(change: FieldChange) -> dict[str, Any]:
