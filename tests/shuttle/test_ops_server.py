@@ -20,6 +20,7 @@ EXPECTED = {
     "shuttle_kube_api_errors",
     "shuttle_watch_restarts",
     "shuttle_held_objects",
+    "shuttle_live_objects_invalid",
     "shuttle_applied_generation",
     "shuttle_applied_epoch",
     "shuttle_desired_generation",
