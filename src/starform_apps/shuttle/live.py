@@ -10,7 +10,7 @@ goes to the plan pipeline as *unreadable*, so a desired object of that name is h
 (``live-object-invalid``) rather than applied over something Shuttle cannot see, and an object
 that is not desired is never pruned (Shuttle cannot tell whether it owns it).
 
-A verdict is kept per object version (identity and ``resourceVersion``), so an unchanged view
+A verdict is kept per object version (``uid`` and ``resourceVersion``), so an unchanged view
 costs a lookup per object, not a walk of each.
 """
 
@@ -31,7 +31,8 @@ __all__ = ["LiveScreen", "LiveScreens", "Screened", "readable_key"]
 
 _log = logging.getLogger("starform.shuttle")
 
-_Version = tuple[ObjectKey, str]
+_Version = tuple[str, str]
+"""``(uid, resourceVersion)``: one version of one object (a recreated object has a new uid)."""
 
 
 @attrs.frozen
@@ -57,11 +58,13 @@ def readable_key(obj: object) -> ObjectKey | None:
 
 
 def _version(obj: object) -> _Version | None:
-    key = readable_key(obj)
-    if key is None or not isinstance(obj, Mapping):
+    metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
+    if not isinstance(metadata, Mapping):
         return None
-    resource_version = obj["metadata"].get("resourceVersion")
-    return (key, resource_version) if isinstance(resource_version, str) and resource_version else None
+    uid, resource_version = metadata.get("uid"), metadata.get("resourceVersion")
+    if isinstance(uid, str) and uid and isinstance(resource_version, str) and resource_version:
+        return (uid, resource_version)
+    return None
 
 
 class LiveScreen:
