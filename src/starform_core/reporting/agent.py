@@ -1,6 +1,6 @@
 """What Starbase believes of an agent's report, and how a cluster's epoch moves on.
 
-Both store implementations call these, so the rules live once:
+Every store implementation calls these (the rules live in the core, not in SQL):
 
 * a report made in another epoch than the cluster's is refused (``epoch-ahead``: the agent has
   seen a newer history, Starbase's database was restored; ``epoch-behind``: the agent has not
