@@ -8,6 +8,8 @@ never need to know which library sits behind a port. Messages never carry secret
 from __future__ import annotations
 
 __all__ = [
+    "AgentReportRefusedError",
+    "AgentStateError",
     "BuildConflictError",
     "BuildError",
     "BuildNotFoundError",
@@ -30,6 +32,7 @@ __all__ = [
     "RegistryTagNotFoundError",
     "RegistryUnauthorizedError",
     "RegistryUnavailableError",
+    "ReportRefusedError",
     "StaleGenerationError",
     "StarformError",
     "StoreConflictError",
@@ -139,8 +142,32 @@ class RateLimitBackendError(StarformError):
     """The rate-limit backend (Redis, for several Starbase processes) failed to answer."""
 
 
+class AgentReportRefusedError(StoreConflictError):
+    """Starbase does not believe an agent's report (another epoch, a generation ahead); the store
+    has recorded the refusal. ``reason`` is the machine-readable code, e.g. ``epoch-ahead``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class AgentStateError(StarformError):
+    """The agent's state directory (its last good payload and its outbox) cannot be used."""
+
+
 class DesiredStateSourceError(StarformError):
     """The desired-state source (Starbase, seen from Shuttle) could not be reached or answered badly."""
+
+
+class ReportRefusedError(DesiredStateSourceError):
+    """Starbase received a report and refused it for good (``409``, ``422``, ...): re-sending the
+    same report cannot succeed. ``status`` is the HTTP status, ``reason`` Starbase's explanation."""
+
+    def __init__(self, message: str, *, status: int, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
 
 
 class ClusterApiError(StarformError):

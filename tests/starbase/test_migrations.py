@@ -27,6 +27,8 @@ STARBASE_TABLES = {
     "workspace_members",
     "regions",
     "clusters",
+    "agent_state",
+    "agent_report_refusals",
     "projects",
     "project_members",
     "environments",

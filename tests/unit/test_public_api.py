@@ -58,6 +58,8 @@ PACKAGES = [
     "starform_core.plan",
     "starform_core.health",
     "starform_core.ports",
+    "starform_core.pipeline",
+    "starform_core.reporting",
     "starform_adapters.kubernetes",
     "starform_adapters.starbase",
     "starform_testkit.kube_testserver",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starform_adapters.postgres.repo_agents import AgentRepository
+from starform_adapters.postgres.repo_dashboard import DashboardRepository
 from starform_adapters.postgres.repo_services import ServiceRepository
 from starform_adapters.postgres.repo_templates import TemplateRepository
 from starform_adapters.postgres.repo_tenancy import TenancyRepository
@@ -20,6 +21,7 @@ class PostgresStore(
     ServiceRepository,
     VarGroupRepository,
     AgentRepository,
+    DashboardRepository,
     TokenRepository,
 ):
     """Starbase's system of record on PostgreSQL (psycopg 3 pool, AES-256-GCM var values).

@@ -320,6 +320,26 @@ def register(
 
 
 @_versioned
+@cluster.command("new-epoch", context_settings=_CONTEXT)
+@click.argument("cluster_ids", nargs=-1)
+@click.option("--all", "all_clusters", is_flag=True, help="Every registered cluster (after a restore).")
+@_data_dir
+def new_epoch(cluster_ids: tuple[str, ...], all_clusters: bool, data_dir: pathlib.Path | None) -> None:
+    """Start a new epoch of each cluster's history, after restoring the database.
+
+    Agents then accept the restored desired state, whose generation is lower than what they
+    applied, and apply it from scratch; a payload of an older epoch stays refused.
+    """
+    if bool(cluster_ids) == all_clusters:
+        raise click.UsageError("name the clusters (their ids) or pass --all")
+    with _store(data_dir) as store:
+        ids = [c.cluster_id for c in store.list_clusters()] if all_clusters else list(cluster_ids)
+        for cluster_id in ids:
+            epoch = store.new_epoch(cluster_id, actor=_CLI)
+            click.echo(f"{cluster_id} epoch {epoch}")
+
+
+@_versioned
 @main.group(cls=_Group, context_settings=_CONTEXT)
 def user() -> None:
     """Manage users."""

@@ -16,13 +16,14 @@ from starform_core.ports.clusters import ClusterStore
 from starform_core.ports.dashboard import DashboardReads
 from starform_core.ports.readiness import Readiness
 from starform_core.ports.services import EnvironmentStore, ReleaseStore, ServiceStore
-from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
+from starform_core.ports.source import AgentApi, DesiredStateSource, Fetched, NotModified, ReportSink
 from starform_core.ports.templates import TemplateStore
 from starform_core.ports.tenancy import TenancyStore, UserStore
 from starform_core.ports.tokens import ApiTokenStore
 from starform_core.ports.vargroups import VarGroupStore
 
 __all__ = [
+    "AgentApi",
     "AgentStore",
     "ApiTokenStore",
     "AuditLog",
@@ -36,6 +37,7 @@ __all__ = [
     "NotModified",
     "Readiness",
     "ReleaseStore",
+    "ReportSink",
     "ServiceStore",
     "TemplateStore",
     "TenancyStore",

@@ -159,6 +159,7 @@ class KubeApiApp:
         if not manager and method in _WRITE_METHODS:
             manager = manager_from_user_agent(user_agent)
         content_type = request.headers.get("content-type", "")
+        audit_id = request.headers.get("audit-id", "")
         dry_run = "All" in request.query_params.getlist("dryRun")
 
         def record(status: int, fault: str = "") -> None:
@@ -180,6 +181,7 @@ class KubeApiApp:
                     user_agent=user_agent,
                     dry_run=dry_run,
                     fault=fault,
+                    audit_id=audit_id,
                 )
             )
 

@@ -35,6 +35,8 @@ class RequestRecord:
     user_agent: str = attrs.field(default="", kw_only=True)
     dry_run: bool = attrs.field(default=False, kw_only=True)
     fault: str = attrs.field(default="", kw_only=True)
+    audit_id: str = attrs.field(default="", kw_only=True)
+    """The request's ``Audit-ID`` header (a client's correlation id; kube-apiserver audits it)."""
 
     @property
     def is_write(self) -> bool:
