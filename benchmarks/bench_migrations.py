@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from starform_adapters.postgres.migrations import migrate
-from starform_adapters.postgres.testing import fresh_database, postgres_server
+from starform_testkit.postgres import fresh_database, postgres_server
 
 
 def _timed(run: Callable[[], object]) -> float:

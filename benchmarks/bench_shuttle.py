@@ -62,7 +62,7 @@ CLUSTER_ID = "9b2e7c1d-4a5f-4e8b-b0c9-000000000001"
 
 # --- the Kubernetes test server in a child process ---------------------------------------------
 def _serve_kube(conn: multiprocessing.connection.Connection, controllers: bool) -> None:
-    from starform_adapters.kube_testserver import KubeTestServer
+    from starform_testkit.kube_testserver import KubeTestServer
 
     with KubeTestServer(controllers=controllers) as kube:
         kube.install_gateway_api_crd()
@@ -314,7 +314,7 @@ def _has_image(kube: KubeChild, namespace: str, name: str, image: str) -> Callab
 def bench_latency(interval: float, trials: int) -> list[tuple[str, str]]:
     from tests.shuttle.tenant import make_tenant
 
-    from starform_apps.starbase.testing import running_starbase
+    from starform_testkit.starbase import running_starbase
 
     latencies: list[float] = []
     with running_starbase() as sb, httpx.Client(base_url=sb.base_url, timeout=30) as http:

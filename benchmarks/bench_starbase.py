@@ -28,13 +28,13 @@ import httpx
 import psycopg
 
 from starform_adapters.postgres import VarCipher
-from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.server import ServerThread, open_starbase
 from starform_apps.starbase.tokens import hash_token, new_token
 from starform_core.payload.build import build_payload
 from starform_core.payload.codec import to_json
 from starform_core.secrets_values import SecretValue
+from starform_testkit.postgres import fresh_database, postgres_server
 
 PROJECTS, ENVIRONMENTS, SERVICES_PER_ENV = 20, 2, 50
 IMAGE = "registry.example.com/bench/app@sha256:" + "ab" * 32

@@ -8,6 +8,8 @@ never need to know which library sits behind a port. Messages never carry secret
 from __future__ import annotations
 
 __all__ = [
+    "AgentReportRefusedError",
+    "AgentStateError",
     "BillingError",
     "BuildConflictError",
     "BuildError",
@@ -33,12 +35,15 @@ __all__ = [
     "RegistryTagNotFoundError",
     "RegistryUnauthorizedError",
     "RegistryUnavailableError",
+    "ReportRefusedError",
     "SnapshotConflictError",
     "StaleGenerationError",
     "StarformError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
+    "TemplateError",
+    "TemplateRuleError",
     "UnsupportedApiVersionError",
     "UsageAuditError",
     "ValidationError",
@@ -57,6 +62,38 @@ class ValidationError(StarformError, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class TemplateError(ValidationError):
+    """A template, or a service spec or change read against one, is invalid.
+
+    ``field`` is the JSON pointer of the problem (``/resources/cpu_limit``); the message never
+    quotes a submitted value.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.args = (f"{field or '/'}: {reason}",)
+
+    @property
+    def pointer(self) -> str:
+        """The JSON pointer of the problem (``""``: the whole document)."""
+        return self.field
+
+
+class TemplateRuleError(TemplateError):
+    """A change is outside a template's allowed mutations: names the pointer, the rule and the template.
+
+    ``str(error)`` reads ``/resources/cpu_limit: at most 2 (template web-app v3)``; ``rule`` is the
+    rule's keyword (``maxQuantity``, ``enum``, ``unevaluatedProperties``, ...).
+    """
+
+    def __init__(self, pointer: str, reason: str, *, rule: str, template: str, version: int) -> None:
+        super().__init__(pointer, f"{reason} (template {template} v{version})")
+        self.rule = rule
+        self.rule_reason = reason
+        self.template = template
+        self.version = version
 
 
 class ContractError(StarformError, ValueError):
@@ -111,8 +148,32 @@ class RateLimitBackendError(StarformError):
     """The rate-limit backend (Redis, for several Starbase processes) failed to answer."""
 
 
+class AgentReportRefusedError(StoreConflictError):
+    """Starbase does not believe an agent's report (another epoch, a generation ahead); the store
+    has recorded the refusal. ``reason`` is the machine-readable code, e.g. ``epoch-ahead``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class AgentStateError(StarformError):
+    """The agent's state directory (its last good payload and its outbox) cannot be used."""
+
+
 class DesiredStateSourceError(StarformError):
     """The desired-state source (Starbase, seen from Shuttle) could not be reached or answered badly."""
+
+
+class ReportRefusedError(DesiredStateSourceError):
+    """Starbase received a report and refused it for good (``409``, ``422``, ...): re-sending the
+    same report cannot succeed. ``status`` is the HTTP status, ``reason`` Starbase's explanation."""
+
+    def __init__(self, message: str, *, status: int, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
 
 
 class ClusterApiError(StarformError):

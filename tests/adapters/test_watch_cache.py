@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from starform_adapters.kube_testserver import KubeTestServer
 from starform_adapters.kubernetes import KubeApi, ResourceType, WatchCache
 from starform_core.kube.labels import LABEL_MANAGED_BY, MANAGED_BY_VALUE, OWNERSHIP_SELECTOR
+from starform_testkit.kube_testserver import KubeTestServer
 
 CONFIGMAPS = ResourceType("", "v1", "ConfigMap", "configmaps")
 

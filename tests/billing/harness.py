@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from starform_adapters.postgres.billing import PostgresBillingStore, PostgresUsageAuditTrail
 from starform_adapters.stripe import StripePaymentProvider
-from starform_adapters.stripe_testserver import StripeTestServer
 from starform_apps.starbase.billing import Billing, BillingConfig, assemble_billing
 from starform_core.billing import BillingMonth
 from starform_core.ports.billing import PaymentProvider
+from starform_testkit.stripe_testserver import StripeTestServer
 
 
 @attrs.define

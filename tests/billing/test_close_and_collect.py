@@ -18,7 +18,6 @@ from tests.billing.world import Tenant, change_tier, make_tenant
 
 from starform_adapters.postgres import open_pool
 from starform_adapters.postgres.billing import PostgresInvoiceStore
-from starform_adapters.stripe_testserver import StripeTestServer
 from starform_apps.starbase.billing import Billing
 from starform_core.billing import (
     BillingMonth,
@@ -30,6 +29,7 @@ from starform_core.billing import (
 )
 from starform_core.errors import UsageAuditError, ValidationError
 from starform_core.model.tenant import TenantKey
+from starform_testkit.stripe_testserver import StripeTestServer
 
 NOVEMBER = BillingMonth(2026, 11)
 AFTER = dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC)

@@ -24,18 +24,18 @@ import pytest
 import stripe
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
+from starform_apps.starbase.testing import RunningStarbase, running_starbase
 from tests.billing.harness import Clock, CrashAfter
 from tests.starbase.world import World, build_world, ok
 
 from starform_adapters.postgres import open_pool
 from starform_adapters.postgres.billing import PostgresBillingStore, PostgresUsageAuditTrail
 from starform_adapters.stripe import StripePaymentProvider
-from starform_adapters.stripe_testserver import StripeTestServer
 from starform_apps.starbase.billing import BillingConfig, assemble_billing
 from starform_apps.starbase.billing.verify import verify_usage
 from starform_apps.starbase.cli import main as starbase_cli
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
 from starform_core.billing import BillingMonth, InvoiceStatus
+from starform_testkit.stripe_testserver import StripeTestServer
 
 pytestmark = pytest.mark.slow
 

@@ -11,11 +11,11 @@ import pytest
 from tests.billing.receiver import WebhookReceiver
 
 from starform_adapters.stripe import StripePaymentProvider
-from starform_adapters.stripe_testserver import StripeTestServer, signature_header
 from starform_core.billing import BillingMonth, InvoiceLine, InvoiceStatus, LineKind
 from starform_core.errors import PaymentDeclinedError, PaymentProviderError, WebhookVerificationError
 from starform_core.model.enums import Tier
 from starform_core.ports.billing import BillingAccount, CreditNoteRecord, InvoiceRecord, PaymentProvider
+from starform_testkit.stripe_testserver import StripeTestServer, signature_header
 
 MONTH = BillingMonth(2026, 11)
 PROJECT = "1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b"

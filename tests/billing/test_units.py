@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from starform_adapters.stripe_testserver.errors import StripeApiError
-from starform_adapters.stripe_testserver.forms import decode_form
 from starform_apps.starbase.billing import BillingConfig
 from starform_core.billing import (
     BillingMonth,
@@ -29,6 +27,8 @@ from starform_core.billing import (
 from starform_core.billing.money import round_half_even
 from starform_core.billing.prices import PriceBook
 from starform_core.errors import ValidationError
+from starform_testkit.stripe_testserver.errors import StripeApiError
+from starform_testkit.stripe_testserver.forms import decode_form
 
 
 def _sheet(**changes: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from tests.envtest.control_plane import ControlPlane
 from tests.envtest.crd import install_gateway_api_crd, uninstall_gateway_api_crd
 from tests.envtest.raw import RawClient
 
-from starform_adapters.kube_testserver import KubeTestServer
+from starform_testkit.kube_testserver import KubeTestServer
 
 __all__ = ["Backend", "RealServer", "TestServer"]
 

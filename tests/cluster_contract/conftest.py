@@ -11,7 +11,7 @@ from tests.cluster_contract.backends import Backend, RealServer, TestServer
 from tests.envtest.actors import Actor
 from tests.envtest.raw import RawClient
 
-from starform_adapters.kube_testserver import KubeTestServer
+from starform_testkit.kube_testserver import KubeTestServer
 
 
 @pytest.fixture(scope="module")

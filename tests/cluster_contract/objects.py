@@ -62,16 +62,16 @@ def managers(obj: KubeObject) -> dict[str, tuple[str, str]]:
 
 @attrs.define
 class Recorder:
-    """Every request the adapter made: (verb, path template, status)."""
+    """Every request attempt the adapter made, as its observer sees it: (verb, kind, code)."""
 
-    calls: list[tuple[str, str, int]] = attrs.field(factory=list)
+    calls: list[tuple[str, str, str]] = attrs.field(factory=list)
 
-    def __call__(self, verb: str, path: str, status: int) -> None:
-        self.calls.append((verb, path, status))
+    def __call__(self, verb: str, kind: str, code: str) -> None:
+        self.calls.append((verb, kind, code))
 
-    def count(self, verb: str, path_suffix: str) -> int:
-        """How many ``verb`` requests went to a path ending with ``path_suffix``."""
-        return sum(1 for v, p, _ in self.calls if v == verb and p.endswith(path_suffix))
+    def count(self, verb: str, kind: str) -> int:
+        """How many ``verb`` requests (``list``, ``watch``, ``get``, ...) were made for ``kind``."""
+        return sum(1 for v, k, _ in self.calls if v == verb and k == kind)
 
 
 @contextlib.contextmanager

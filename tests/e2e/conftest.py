@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from tests.e2e.door import Door
+from tests.shuttle.cli import Cli, cli_runners, gateway_kube
 
-from starform_adapters.kube_testserver import KubeTestServer
 from starform_adapters.starbase import InMemorySource
 from starform_apps.shuttle import Shuttle, ShuttleConfig, build_shuttle
 from starform_core.payload import DesiredState, example_payload
+from starform_testkit.kube_testserver import KubeTestServer
+from starform_testkit.postgres import postgres_server
+from starform_testkit.starbase import RunningStarbase, running_starbase
 
 LB_SERVICE = {
     "apiVersion": "v1",
@@ -73,3 +79,50 @@ def payload_without(document: DesiredState, service_name: str) -> DesiredState:
         for p in document.projects
     ]
     return attrs.evolve(document, projects=tuple(projects), generation=document.generation + 1)
+
+
+KEY = base64.b64encode(b"e2e-test-encryption-key-32-bytes").decode()
+"""The encryption key of the end-to-end Starbase (the ``starbase`` CLI needs it with DATABASE_URL)."""
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """One PostgreSQL server for the session's Starbases."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def starbase(pg_server: str) -> Iterator[RunningStarbase]:
+    """A Starbase over a fresh database of its own (a test may restore it from a dump)."""
+    with running_starbase(server_url=pg_server, encryption_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def http(starbase: RunningStarbase) -> Iterator[httpx.Client]:
+    """An HTTP client for the Starbase."""
+    with httpx.Client(base_url=starbase.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def tenant_kube() -> Iterator[KubeTestServer]:
+    """A Kubernetes test server with the Gateway API and the tenants' load-balancer Service."""
+    with gateway_kube() as server:
+        yield server
+
+
+@pytest.fixture
+def door(starbase: RunningStarbase) -> Iterator[Door]:
+    """A second listener of the Starbase app on a port of its own, which the test can close."""
+    opened = Door(starbase)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def cli_factory(tenant_kube: KubeTestServer, tmp_path: Path) -> Iterator[Callable[..., Cli]]:
+    """``shuttle`` runners against ``tenant_kube``; every process they started is killed at the end."""
+    with cli_runners(tenant_kube, tmp_path) as factory:
+        yield factory

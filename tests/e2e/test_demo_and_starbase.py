@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.envtest.waiting import wait_until
 
 from starform_apps.demo import World, open_world, run_demo
 from starform_core.kube.labels import ANNOTATION_VAR_GROUP_CHECKSUM_PREFIX, LABEL_SERVICE_ID
@@ -150,6 +151,35 @@ def test_an_out_of_band_delete_is_restored_and_the_event_is_stored_in_postgres(s
         ("Applied", "missing"),
         ("DriftReverted", "missing"),
     ]
+
+
+def test_a_deleted_deployment_is_reported_missing_until_shuttle_restores_it(shuttle_world: World) -> None:
+    """Health is judged against the desired objects, through Shuttle's report to Starbase."""
+    made = _service(shuttle_world, "vanishing")
+    shuttle_world.converge()
+    service_id = made["service"]["id"]
+    assert shuttle_world.wait_healthy([service_id]) == {service_id: "healthy"}
+    meta = _deployment(shuttle_world, service_id)["metadata"]
+    # the API server refuses to create it again for now (as an admission webhook would)
+    shuttle_world.kube.inject(
+        "error", status=403, methods=["PATCH"], path_pattern=f"/deployments/{meta['name']}$"
+    )
+    shuttle_world.kube.delete("apps/v1", "Deployment", meta["name"], namespace=meta["namespace"])
+    shuttle_world.wait_cache(lambda objs: all(o["metadata"].get("uid") != meta["uid"] for o in objs))
+
+    def reported(health: str) -> dict[str, Any] | None:
+        shuttle_world.reconcile()
+        status: dict[str, Any] = shuttle_world.call("GET", f"/v1/services/{service_id}/status")
+        return status if status["health"] == health else None
+
+    missing = wait_until(lambda: reported("missing"), timeout=20, message="the service reported missing")
+    assert f"Deployment.apps {meta['namespace']}/{meta['name']} is missing" in missing["reason"]
+    cluster = shuttle_world.call("GET", f"/v1/clusters/{shuttle_world.cluster_id}")
+    assert cluster["applied"] is False and cluster["failed"] >= 1
+    shuttle_world.kube.clear_faults()
+    shuttle_world.converge()
+    assert _deployment(shuttle_world, service_id)["metadata"]["uid"] != meta["uid"]
+    assert shuttle_world.wait_healthy([service_id]) == {service_id: "healthy"}
 
 
 def test_a_deleted_service_is_pruned(shuttle_world: World) -> None:

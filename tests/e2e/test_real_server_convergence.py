@@ -19,6 +19,7 @@ from tests.realkube.payloads import LB_NAME, LB_NAMESPACE, install_load_balancer
 
 from starform_adapters.starbase import InMemorySource
 from starform_apps.shuttle import Shuttle, ShuttleConfig, build_shuttle
+from starform_apps.shuttle.reconciler import ReconcileResult
 from starform_core.kube.objects import KubeObject, key_of
 from starform_core.payload import DesiredState, example_payload
 from starform_core.render import render
@@ -53,11 +54,12 @@ def shuttle(own_kube_apiserver: ControlPlane, tmp_path: Path) -> Iterator[tuple[
     agent.stop()
 
 
-def _converge(agent: Shuttle, *, ticks: int = 5) -> None:
+def _converge(agent: Shuttle, *, ticks: int = 5) -> ReconcileResult:
     for _ in range(ticks):
-        if agent.loop.run_once().converged:
-            return
-    raise AssertionError("did not converge")
+        result = agent.loop.run_once()
+        if result.converged:
+            return result
+    raise AssertionError(f"did not converge: {result.outcome}")
 
 
 def _cached(agent: Shuttle, predicate: Callable[[list[KubeObject]], bool], message: str) -> None:
@@ -128,11 +130,11 @@ def test_create_deploy_revert_and_prune_on_the_real_server(
     before = kubectl.get(key_of(storefront))
     assert before is not None
     source.publish(rolled)
-    _converge(agent)
+    deployed = _converge(agent)
     live = kubectl.get(key_of(storefront))
     assert live is not None and live["spec"]["template"]["spec"]["containers"][0]["image"] == _NEW_IMAGE
     assert live["metadata"]["generation"] == before["metadata"]["generation"] + 1
-    assert agent.reconciler.applied_generation == rolled.generation
+    assert deployed.applied_generation == deployed.generation == rolled.generation
     rollout_done(Actor(raw, CONTROLLER), live)  # the controller rolls out revision 2
     _cached(
         agent,

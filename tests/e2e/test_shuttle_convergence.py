@@ -9,13 +9,13 @@ from typing import Any
 import attrs
 from tests.e2e.conftest import ShuttleFactory, payload_without
 
-from starform_adapters.kube_testserver import KubeTestServer
 from starform_adapters.starbase import InMemorySource
 from starform_apps.shuttle import Shuttle
 from starform_core.kube.labels import LABEL_ENVIRONMENT, LABEL_SERVICE_NAME
 from starform_core.kube.objects import KubeObject, key_of
 from starform_core.payload import example_payload, to_json
 from starform_core.render import render
+from starform_testkit.kube_testserver import KubeTestServer
 
 
 def _deployment(name: str, environment: str = "production") -> KubeObject:
@@ -66,7 +66,7 @@ def test_create_converges_and_a_no_op_tick_costs_no_write_and_no_list(
     lb = kube.get("v1", "Service", "envoy-starform-gateway", namespace="envoy-gateway-system")
     assert lb is not None
     assert lb["metadata"]["annotations"]["service.beta.kubernetes.io/do-loadbalancer-size-unit"] == "3"
-    assert agent.reconciler.applied_generation == 42
+    assert agent.applied == (example_payload().epoch, 42)
     _wait_cached(agent, lambda objs: len(objs) >= len(render(example_payload()).objects))
     agent.loop.run_once()
     kube.clear_request_log()
@@ -221,13 +221,13 @@ def test_invalid_and_stale_payloads_are_rejected_and_reported(
     source.publish_bytes(json.dumps(broken).encode())
     agent.loop.run_once()
     agent.loop.run_once()  # the same bad payload again is not re-parsed nor re-reported
-    assert agent.reconciler.payload == example_payload()
+    assert agent.held is not None and agent.held.document == example_payload()
     rejected = [e for e in source.events.values() if e["type"] == "PayloadRejected"]
     assert len(rejected) == 1
     assert rejected and rejected[-1]["reason"] == "invalid" and "/generation" in rejected[-1]["message"]
     source.publish(attrs.evolve(payload_without(example_payload(), "mailer"), generation=7))
     agent.loop.run_once()
-    assert agent.reconciler.payload == example_payload()
+    assert agent.held is not None and agent.held.document == example_payload()
     assert [e for e in source.events.values() if e["type"] == "PayloadRejected"][-1]["reason"] == "stale"
     assert _live(kube, _deployment("mailer")) is not None
 
@@ -255,7 +255,7 @@ def test_a_restart_while_starbase_is_down_enforces_the_last_good_payload(
     key = key_of(target)
     kube.delete(key.api_version, key.kind, key.name, namespace=key.namespace)
     second = make_shuttle(source, state_dir=tmp_path / "durable")
-    assert second.reconciler.payload == example_payload()
+    assert second.held is not None and second.held.document == example_payload()
     second.loop.run_once()
     assert _live(kube, target) is not None
 

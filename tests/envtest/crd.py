@@ -21,7 +21,7 @@ _MANAGER = "starform-test-crds"
 def gateway_api_crd() -> dict[str, Any]:
     """The Gateway API v1.6.1 HTTPRoute CRD shipped with the Kubernetes test server."""
     text = (
-        resources.files("starform_adapters.kube_testserver")
+        resources.files("starform_testkit.kube_testserver")
         .joinpath("data/httproutes.gateway.networking.k8s.io.yaml")
         .read_text()
     )

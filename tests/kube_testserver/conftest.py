@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import kubernetes
 import pytest
 
-from starform_adapters.kube_testserver import KubeTestServer
+from starform_testkit.kube_testserver import KubeTestServer
 
 _counter = itertools.count()
 

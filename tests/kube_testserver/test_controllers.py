@@ -6,7 +6,7 @@ import datetime as dt
 
 import kubernetes
 
-from starform_adapters.kube_testserver import KubeTestServer
+from starform_testkit.kube_testserver import KubeTestServer
 
 from .helpers import APPLY, deployment
 
@@ -182,7 +182,7 @@ def test_no_op_tick_makes_no_writes(kube: KubeTestServer, apps: kubernetes.clien
 
 
 def test_routes_are_accepted_and_claims_bound() -> None:
-    from starform_adapters.kube_testserver import KubeTestServer
+    from starform_testkit.kube_testserver import KubeTestServer
 
     with KubeTestServer(gateway_api=True) as kube:
         kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})

@@ -8,7 +8,7 @@ import kubernetes
 import pytest
 from kubernetes.client.rest import ApiException
 
-from starform_adapters.kube_testserver import KubeTestServer
+from starform_testkit.kube_testserver import KubeTestServer
 
 from .helpers import deployment, raw_request
 

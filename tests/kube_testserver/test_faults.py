@@ -9,7 +9,7 @@ import pytest
 import urllib3
 from kubernetes.client.rest import ApiException
 
-from starform_adapters.kube_testserver import FaultRule, KubeTestServer
+from starform_testkit.kube_testserver import FaultRule, KubeTestServer
 
 
 @pytest.fixture

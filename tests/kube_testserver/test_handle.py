@@ -8,7 +8,7 @@ from pathlib import Path
 import kubernetes
 import pytest
 
-from starform_adapters.kube_testserver import KubeTestServer, KubeTestServerError
+from starform_testkit.kube_testserver import KubeTestServer, KubeTestServerError
 
 
 def test_write_kubeconfig_is_loadable(kube: KubeTestServer, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import kubernetes
 import pytest
 from kubernetes.client.rest import ApiException
 
-from starform_adapters.kube_testserver import KubeTestServer
+from starform_testkit.kube_testserver import KubeTestServer
 
 
 def _collect(func: Any, *args: Any, stop_after: int | None = None, **kwargs: Any) -> list[dict[str, Any]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from starform_adapters.kube_testserver import KubeTestServer
 from starform_core.render import Rendering
+from starform_testkit.kube_testserver import KubeTestServer
 
 
 def load_balancer(kube: KubeTestServer, rendering: Rendering) -> None:

@@ -17,7 +17,6 @@ import pytest
 from kubernetes.dynamic import DynamicClient
 from tests.plan.kube_helpers import load_balancer
 
-from starform_adapters.kube_testserver import KubeTestServer
 from starform_core.health import ServiceStatus, assess_services
 from starform_core.kube.labels import FIELD_MANAGER, OWNERSHIP_SELECTOR
 from starform_core.payload.example import example_payload
@@ -32,6 +31,7 @@ from starform_core.plan import (
     plan,
 )
 from starform_core.render import Rendering, render
+from starform_testkit.kube_testserver import KubeTestServer
 
 _CHILD_KINDS = (("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("batch/v1", "Job"))
 

@@ -23,7 +23,6 @@ from click.testing import CliRunner
 from tests.plan.kube_helpers import load_balancer
 from tests.property.truth_scenarios import ABSENT, leaf_value
 
-from starform_adapters.kube_testserver import ApiError, KubeTestServer
 from starform_apps.cli.main import cli
 from starform_apps.cli.plan_cmd import EXIT_NOTHING_TO_DO, EXIT_PENDING
 from starform_core.kube.labels import FIELD_MANAGER, LABEL_SERVICE_ID
@@ -34,6 +33,7 @@ from starform_core.payload.example import example_payload
 from starform_core.plan import Create, Delete, Plan, PlanOptions, RemoveFields, Update, plan
 from starform_core.plan.fields import to_pointer
 from starform_core.render import Rendering, render
+from starform_testkit.kube_testserver import ApiError, KubeTestServer
 
 _CHILDREN = (("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("batch/v1", "Job"))
 _IDENTITY = (("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace"))

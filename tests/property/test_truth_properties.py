@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from tests.property.ssa_model import Cluster
 from tests.strategies.payloads import desired_states
 
-from starform_apps.cli.plan_cmd import plan_lines, plan_to_json
 from starform_core.health import ServiceStatus, assess_services
 from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.kube.objects import key_of
 from starform_core.model.cluster import PrunePolicy
 from starform_core.payload.document import DesiredState
+from starform_core.pipeline import plan_document, plan_lines
 from starform_core.plan import Plan, PlanOptions, plan
 from starform_core.plan.changes import LAST_APPLIED
 from starform_core.render import Rendering, render
@@ -84,7 +84,13 @@ def _forms(value: str) -> set[str]:
 def _outputs(result: Plan) -> str:
     events = [attrs.asdict(c) for a in result.actions for c in getattr(a, "changes", ())]
     return "\n".join(
-        [*plan_lines(result), json.dumps(plan_to_json(result)), repr(result), json.dumps(events), str(events)]
+        [
+            *plan_lines(result),
+            json.dumps(plan_document(result)),
+            repr(result),
+            json.dumps(events),
+            str(events),
+        ]
     )
 
 

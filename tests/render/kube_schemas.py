@@ -37,7 +37,7 @@ KUBERNETES_VERSION = "1.37.0"
 _REPO = Path(__file__).resolve().parents[2]
 _CRD_CANDIDATES = (
     Path("/work/shared/reference/gateway-api-v1.6.1/httproutes.gateway.networking.k8s.io.yaml"),
-    _REPO / "src/starform_adapters/kube_testserver/data/httproutes.gateway.networking.k8s.io.yaml",
+    _REPO / "src/starform_testkit/kube_testserver/data/httproutes.gateway.networking.k8s.io.yaml",
 )
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

@@ -3,14 +3,15 @@ a Kubernetes test server per test with the Gateway API and the gateway's load ba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from tests.shuttle.tenant import LB_NAMESPACE, LB_SERVICE
+from tests.shuttle.cli import Cli, cli_runners, gateway_kube
 
-from starform_adapters.kube_testserver import KubeTestServer
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
+from starform_testkit.kube_testserver import KubeTestServer
+from starform_testkit.starbase import RunningStarbase, running_starbase
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +31,12 @@ def http(starbase: RunningStarbase) -> Iterator[httpx.Client]:
 @pytest.fixture
 def kube() -> Iterator[KubeTestServer]:
     """A Kubernetes test server with the Gateway API CRD and the gateway's LoadBalancer Service."""
-    with KubeTestServer() as server:
-        server.install_gateway_api_crd()
-        server.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LB_NAMESPACE}})
-        server.apply_as("envoy-gateway", LB_SERVICE)
+    with gateway_kube() as server:
         yield server
+
+
+@pytest.fixture
+def cli_factory(kube: KubeTestServer, tmp_path: Path) -> Iterator[Callable[..., Cli]]:
+    """Build :class:`Cli` runners; every process they started is killed at the end."""
+    with cli_runners(kube, tmp_path) as factory:
+        yield factory

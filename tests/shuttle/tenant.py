@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import httpx
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 LB_NAMESPACE = "envoy-gateway-system"
 LB_NAME = "envoy-lb"
@@ -90,18 +90,19 @@ class Tenant:
         ok(response)
         return response.content
 
+    def cluster_events(self) -> list[dict[str, Any]]:
+        """Every stored event of the cluster, cluster-wide ones included (all pages, as an operator)."""
+        return self._pages(f"/v1/clusters/{self.cluster_id}/events", self.sb.auth(self.operator))
+
     def events(self, service_id: str) -> list[dict[str, Any]]:
         """Every stored event of a service (all pages)."""
+        return self._pages(f"/v1/services/{service_id}/events", self.owner_auth)
+
+    def _pages(self, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         after = 0
         while True:
-            page = ok(
-                self.http.get(
-                    f"/v1/services/{service_id}/events",
-                    headers=self.owner_auth,
-                    params={"after": after, "limit": 500},
-                )
-            )
+            page = ok(self.http.get(path, headers=headers, params={"after": after, "limit": 500}))
             found.extend(page["events"])
             if page["next_after"] is None:
                 return found

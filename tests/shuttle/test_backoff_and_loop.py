@@ -12,9 +12,11 @@ import pytest
 
 from starform_apps.shuttle.executor import ActionOutcome, Execution
 from starform_apps.shuttle.loop import Backoff, ShuttleLoop
+from starform_apps.shuttle.pull import Pulled, PullOutcome
 from starform_apps.shuttle.reconciler import Reconciler, ReconcileResult
 from starform_core.kube.objects import ObjectKey
-from starform_core.plan import Create, Reason
+from starform_core.plan import Create, Plan, Reason
+from starform_core.reporting import ActionResult, assess_apply
 
 DEADLINE = 10.0
 
@@ -72,9 +74,16 @@ def test_backoff_exponent_does_not_overflow_after_many_failures() -> None:
 
 # ShuttleLoop ---------------------------------------------------------------------------------------
 def _result(*, source_ok: bool = True, execution: Execution | None = None) -> ReconcileResult:
-    return ReconcileResult(
-        generation=1, plan=None, execution=execution, source_ok=source_ok, payload_changed=False, seconds=0.0
+    """A result as the reconciler returns it: the outcome follows from ``execution``."""
+    actions = tuple(o.action for o in execution.outcomes) if execution else ()
+    report = assess_apply(
+        Plan(actions=actions),
+        [o.record for o in execution.outcomes] if execution else [],
+        epoch=1,
+        generation=1,
     )
+    pulled = Pulled(PullOutcome.UNCHANGED if source_ok else PullOutcome.UNREACHABLE)
+    return ReconcileResult(pulled, None, None, execution, report, 1, 0.0)
 
 
 class FakeReconciler:
@@ -193,7 +202,11 @@ def test_failed_reconciles_back_off_with_the_api_servers_retry_after() -> None:
     key = ObjectKey(group="apps", kind="Deployment", namespace="ns", name="web")
     action = Create(key=key, reason=Reason.MISSING, body={"apiVersion": "apps/v1", "kind": "Deployment"})
     throttled = Execution(
-        outcomes=(ActionOutcome(action=action, result="failed", error="429", retry_after=0.05),)
+        outcomes=(
+            ActionOutcome(
+                action=action, result=ActionResult.FAILED, error="429", status=429, retry_after=0.05
+            ),
+        )
     )
     backoff = RecordingBackoff()
     reconciler = FakeReconciler([_result(source_ok=False), _result(execution=throttled), _result()])

@@ -1,277 +1,174 @@
-"""The ``shuttle`` command as a user runs it: a subprocess against a real Starbase and the
-Kubernetes test server (``once``, ``plan``, ``run`` with SIGTERM, and SIGKILL mid-apply)."""
+"""The ``shuttle`` command line: exit codes that never collide with usage errors, no traceback
+for any user error, ``--version`` and ``-h``, each subcommand listing only its own flags."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from tests.shuttle.tenant import LB_NAME, LB_NAMESPACE, Tenant, make_tenant
+from tests.shuttle.cli import SHUTTLE, Cli, free_port
+from tests.shuttle.tenant import Tenant, make_tenant
 
-from starform_adapters.kube_testserver import KubeTestServer
-from starform_apps.starbase.testing import RunningStarbase
-from starform_core.kube.labels import OWNERSHIP_SELECTOR
-from starform_core.kube.objects import key_of
-from starform_core.payload import parse_payload
-from starform_core.render import render
-
-SHUTTLE = str(Path(sys.executable).parent / "shuttle")
-DEADLINE = 90.0
-
-Key = tuple[str, str, str, str]
-"""(apiVersion, kind, namespace, name)."""
+from starform_testkit.kube_testserver import KubeTestServer
+from starform_testkit.starbase import RunningStarbase
 
 
-def wait_until(predicate: Callable[[], bool], what: str, *, timeout: float = DEADLINE) -> None:
-    """Poll a condition another process makes true, failing after a deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
+def _shuttle(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SHUTTLE, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Cli:
-    """Runs ``shuttle`` for one tenant against one Kubernetes test server."""
-
-    def __init__(self, tenant: Tenant, kube: KubeTestServer, tmp_path: Path) -> None:
-        self.tenant = tenant
-        self.kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")
-        self.state_dir = tmp_path / "state"
-        self.logs = tmp_path / "logs"
-        self.logs.mkdir()
-        self.started: list[subprocess.Popen[bytes]] = []
-
-    def args(self, command: str, *extra: str) -> list[str]:
-        return [
-            SHUTTLE,
-            command,
-            "--starbase-url",
-            self.tenant.sb.base_url,
-            "--cluster-id",
-            self.tenant.cluster_id,
-            "--state-dir",
-            str(self.state_dir),
-            "--kubeconfig",
-            str(self.kubeconfig),
-            *extra,
-        ]
-
-    def env(self, token: str | None = None) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("SHUTTLE_", "KUBECONFIG", "STARBASE_"))
-        }
-        env["SHUTTLE_TOKEN"] = token or self.tenant.agent_token
-        return env
-
-    def run(self, command: str, *extra: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.args(command, *extra),
-            env=self.env(token),
-            capture_output=True,
-            text=True,
-            timeout=DEADLINE,
-            check=False,
-        )
-
-    def start(self, command: str, *extra: str) -> subprocess.Popen[bytes]:
-        n = len(self.started)
-        process = subprocess.Popen(
-            self.args(command, *extra),
-            env=self.env(),
-            stdout=(self.logs / f"{n}.out").open("wb"),
-            stderr=(self.logs / f"{n}.err").open("wb"),
-        )
-        self.started.append(process)
-        return process
-
-    def stderr(self, process: subprocess.Popen[bytes]) -> str:
-        return (self.logs / f"{self.started.index(process)}.err").read_text(errors="replace")
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=DEADLINE)
+def _one_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """The run failed with exit 1 and exactly one ``Error:`` line (no traceback) naming ``fragments``."""
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
 
 
 @pytest.fixture
-def cli_factory(kube: KubeTestServer, tmp_path: Path) -> Iterator[Callable[[Tenant], Cli]]:
-    made: list[Cli] = []
-
-    def factory(tenant: Tenant) -> Cli:
-        cli = Cli(tenant, kube, tmp_path)
-        made.append(cli)
-        return cli
-
-    yield factory
-    for cli in made:
-        cli.stop_all()
+def tenant(starbase: RunningStarbase, http: httpx.Client) -> Tenant:
+    return make_tenant(starbase, http, services=1)
 
 
-def desired_keys(tenant: Tenant) -> set[Key]:
-    rendering = render(parse_payload(tenant.desired_state()))
-    return {
-        (key.api_version, key.kind, key.namespace, key.name)
-        for key in (key_of(obj) for obj in rendering.objects)
-    }
+def test_version_and_both_help_flags() -> None:
+    version = _shuttle("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("shuttle ") and version.stdout.strip().split()[1][0].isdigit()
+    for flag in ("-h", "--help"):
+        shown = _shuttle(flag)
+        assert shown.returncode == 0 and "run" in shown.stdout and "plan" in shown.stdout
+        assert "Exit codes" not in shown.stdout or "3" in shown.stdout
 
 
-def owned(kube: KubeTestServer, kinds: set[tuple[str, str]]) -> dict[Key, dict[str, Any]]:
-    """Every object carrying Shuttle's ownership labels, of the given (apiVersion, kind)s."""
-    found: dict[Key, dict[str, Any]] = {}
-    for api_version, kind in kinds:
-        for obj in kube.list(api_version, kind, label_selector=OWNERSHIP_SELECTOR):
-            meta = obj["metadata"]
-            key = (api_version, kind, meta.get("namespace") or "", meta["name"])
-            assert key not in found, f"{key} listed twice"
-            found[key] = obj
-    return found
+@pytest.mark.parametrize(
+    ("command", "present", "absent"),
+    [
+        (
+            "plan",
+            {"--starbase-url", "--kubeconfig", "--output", "--log-format"},
+            {
+                "--interval",
+                "--metrics-port",
+                "--metrics-host",
+                "--state-dir",
+                "--workers",
+                "--shutdown-timeout",
+            },
+        ),
+        (
+            "once",
+            {"--state-dir", "--workers", "--outbox-capacity"},
+            {"--interval", "--metrics-port", "--metrics-host", "--shutdown-timeout", "--output"},
+        ),
+        ("run", {"--state-dir", "--interval", "--metrics-port", "--shutdown-timeout"}, {"--output"}),
+    ],
+)
+def test_each_subcommand_lists_only_its_own_flags(command: str, present: set[str], absent: set[str]) -> None:
+    shown = _shuttle(command, "-h")
+    assert shown.returncode == 0, shown.stderr
+    for flag in present:
+        assert flag in shown.stdout, (command, flag)
+    for flag in absent:
+        assert flag not in shown.stdout, (command, flag)
 
 
-def test_plan_lists_creates_then_once_converges_then_plan_is_clean(
-    starbase: RunningStarbase, http: httpx.Client, kube: KubeTestServer, cli_factory: Callable[[Tenant], Cli]
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["frobnicate"],
+        ["plan", "--no-such-flag"],
+        ["once", "--workers", "0", "--starbase-url", "http://x", "--cluster-id", "c", "--token", "t"],
+        ["run", "--interval", "-1", "--starbase-url", "http://x", "--cluster-id", "c", "--token", "t"],
+        ["plan", "-o", "yaml", "--starbase-url", "http://x", "--cluster-id", "c", "--token", "t"],
+        ["once"],
+    ],
+)
+def test_a_usage_error_exits_2_with_usage_and_no_traceback(args: list[str]) -> None:
+    result = _shuttle(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Usage:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "once", "run"])
+def test_a_bad_kubeconfig_is_one_error_line(
+    command: str, tenant: Tenant, kube: KubeTestServer, cli_factory: Callable[..., Cli], tmp_path: Path
 ) -> None:
-    tenant = make_tenant(starbase, http, services=3)
     cli = cli_factory(tenant)
-    wanted = desired_keys(tenant)
-
-    pending = cli.run("plan")
-    assert pending.returncode == 2, pending.stderr
-    lines = pending.stdout.splitlines()
-    creates = [line for line in lines if line.startswith("create ")]
-    assert len(creates) == len(wanted)
-    assert any("Deployment.apps" in line and "svc-000-production" in line for line in creates)
-    assert json.loads(lines[-1])["create"] == len(wanted)
-    assert kube.requests.writes() == [], "plan is a dry run"
-
-    converged = cli.run("once")
-    assert converged.returncode == 0, converged.stderr
-    report = json.loads(converged.stdout.splitlines()[-1])
-    assert report["converged"] is True
-    assert report["generation"] == tenant.desired_generation()
-    assert report["plan"]["create"] == len(wanted)
-    assert set(owned(kube, {(k[0], k[1]) for k in wanted})) == wanted
-    lb = kube.get("v1", "Service", LB_NAME, namespace=LB_NAMESPACE)
-    assert lb is not None
-    assert "2" in lb["metadata"]["annotations"].values(), "the load balancer's size unit was set"
-    assert tenant.applied_generation() == tenant.desired_generation(), "once reported to Starbase"
-
-    clean = cli.run("plan")
-    assert clean.returncode == 0, clean.stderr
-    assert json.loads(clean.stdout.splitlines()[-1]).get("create", 0) == 0
-    assert not [line for line in clean.stdout.splitlines() if line.startswith(("create ", "update "))]
+    garbage = tmp_path / "garbage.yaml"
+    garbage.write_text("this: [is not: a kubeconfig")
+    for kubeconfig, fragment in (
+        (tmp_path / "missing.yaml", "Kubernetes configuration"),
+        (garbage, "Kubernetes"),
+    ):
+        args = [a if a != str(cli.kubeconfig) else str(kubeconfig) for a in cli.args(command)]
+        _one_error(cli.run(command, args=args), fragment)
+    assert kube.requests.writes() == []
 
 
 @pytest.mark.parametrize("command", ["plan", "once"])
-def test_a_bad_token_exits_1_with_a_clear_message(
-    starbase: RunningStarbase,
-    http: httpx.Client,
-    kube: KubeTestServer,
-    cli_factory: Callable[[Tenant], Cli],
-    command: str,
+def test_an_unreachable_kubernetes_api_is_one_error_line(
+    command: str, tenant: Tenant, kube: KubeTestServer, cli_factory: Callable[..., Cli], tmp_path: Path
 ) -> None:
-    tenant = make_tenant(starbase, http, services=1)
     cli = cli_factory(tenant)
-    bad = "sfa_this-is-not-the-agent-token"
+    dead = KubeTestServer()
+    closed = tmp_path / "closed.yaml"
+    dead.write_kubeconfig(closed)  # never started: nothing listens there
+    args = [a if a != str(cli.kubeconfig) else str(closed) for a in cli.args(command)]
+    message = _one_error(cli.run(command, args=args))
+    assert "MaxRetryError" not in message
+    assert "did not answer" in message
+
+
+@pytest.mark.parametrize("command", ["plan", "once"])
+def test_an_unreachable_starbase_is_one_error_line(
+    command: str, tenant: Tenant, cli_factory: Callable[..., Cli]
+) -> None:
+    cli = cli_factory(tenant)
+    args = cli.args(command)
+    args[args.index("--starbase-url") + 1] = f"http://127.0.0.1:{free_port()}"
+    _one_error(cli.run(command, args=args), "ConnectError")
+
+
+@pytest.mark.parametrize("command", ["plan", "once"])
+def test_a_bad_token_is_one_error_line_that_never_shows_the_token(
+    command: str, tenant: Tenant, kube: KubeTestServer, cli_factory: Callable[..., Cli]
+) -> None:
+    cli = cli_factory(tenant)
+    bad = "sba_this-is-not-the-agent-token"
     result = cli.run(command, token=bad)
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert len(error_lines) == 1, result.stderr
-    assert "HTTP 40" in error_lines[0], error_lines[0]
+    _one_error(result, "HTTP 40")
     assert bad not in result.stderr + result.stdout
     assert kube.requests.writes() == []
 
 
-def test_run_serves_probes_and_metrics_and_exits_0_on_sigterm(
-    starbase: RunningStarbase, http: httpx.Client, kube: KubeTestServer, cli_factory: Callable[[Tenant], Cli]
+def test_an_unusable_state_directory_is_one_error_line(
+    tenant: Tenant, cli_factory: Callable[..., Cli], tmp_path: Path
 ) -> None:
-    tenant = make_tenant(starbase, http, services=2)
     cli = cli_factory(tenant)
-    port = free_port()
-    agent = cli.start("run", "--interval", "0.5", "--metrics-host", "127.0.0.1", "--metrics-port", str(port))
-    ops = f"http://127.0.0.1:{port}"
-
-    def answers(path: str, status: int = 200) -> bool:
-        assert agent.poll() is None, cli.stderr(agent)
-        try:
-            return httpx.get(ops + path, timeout=5).status_code == status
-        except httpx.TransportError:
-            return False
-
-    wait_until(lambda: answers("/readyz"), "/readyz")
-    assert answers("/healthz")
-    wait_until(lambda: tenant.applied_generation() == tenant.desired_generation(), "the applied generation")
-    metrics = httpx.get(ops + "/metrics", timeout=5).text
-    assert f"shuttle_applied_generation {float(tenant.desired_generation())}" in metrics
-    assert "shuttle_starbase_reachable 1.0" in metrics
-
-    agent.send_signal(signal.SIGTERM)
-    assert agent.wait(timeout=30) == 0, cli.stderr(agent)
-    stderr = cli.stderr(agent)
-    assert "Traceback" not in stderr
-    assert all(json.loads(line) for line in stderr.splitlines() if line.strip()), "structured JSON logs"
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(ops + "/healthz", timeout=5)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    args = cli.args("once")
+    args[args.index("--state-dir") + 1] = str(blocker / "state")
+    _one_error(cli.run("once", args=args), "state directory")
 
 
-def test_killed_mid_apply_and_restarted_converges_without_duplicates(
-    starbase: RunningStarbase, http: httpx.Client, kube: KubeTestServer, cli_factory: Callable[[Tenant], Cli]
-) -> None:
-    tenant = make_tenant(starbase, http, services=40)
+def test_logs_are_json_lines_and_text_on_request(tenant: Tenant, cli_factory: Callable[..., Cli]) -> None:
     cli = cli_factory(tenant)
-    wanted = desired_keys(tenant)
-    kinds = {(k[0], k[1]) for k in wanted}
-    assert len(wanted) > 100
-    kube.inject("delay", delay_seconds=0.02, verbs=["patch"])  # keep the first apply in flight
-
-    first = cli.start("run", "--interval", "30", "--metrics-host", "127.0.0.1", "--metrics-port", "0")
-    wait_until(lambda: len(kube.requests.writes()) >= 15 or first.poll() is not None, "the first writes")
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
-    assert first.returncode == -signal.SIGKILL
-    before = owned(kube, kinds)
-    assert 0 < len(before) < len(wanted), f"killed after {len(before)} of {len(wanted)} objects"
-    assert tenant.applied_generation() is None, "nothing reported as applied by the killed agent"
-
-    kube.clear_faults()
-    second = cli.start("run", "--interval", "30", "--metrics-host", "127.0.0.1", "--metrics-port", "0")
-    wait_until(
-        lambda: second.poll() is None and tenant.applied_generation() == tenant.desired_generation(),
-        "the restarted agent to report the desired generation",
-    )
-    second.send_signal(signal.SIGTERM)
-    assert second.wait(timeout=30) == 0, cli.stderr(second)
-
-    after = owned(kube, kinds)
-    assert set(after) == wanted, "every desired object exists, nothing extra"
-    uids = [obj["metadata"]["uid"] for obj in after.values()]
-    assert len(set(uids)) == len(uids)
-    for key, obj in before.items():
-        assert after[key]["metadata"]["uid"] == obj["metadata"]["uid"], f"{key} was recreated"
-    deployments = [k for k in wanted if k[1] == "Deployment"]
-    assert len(deployments) == 40
-    for _, _, namespace, name in deployments:
-        sets = [
-            rs
-            for rs in kube.list("apps/v1", "ReplicaSet", namespace=namespace)
-            if any(ref["name"] == name for ref in rs["metadata"].get("ownerReferences") or [])
-        ]
-        assert len(sets) == 1, f"{namespace}/{name} has {len(sets)} ReplicaSets"
-    assert (cli.state_dir / "payload.json").exists()
+    as_json = cli.run("once")
+    assert as_json.returncode == 0, as_json.stderr
+    lines = [json.loads(line) for line in as_json.stderr.splitlines() if line.strip()]
+    reconciled = [line for line in lines if line["event"] == "reconciled"]
+    assert len(reconciled) == 1 and reconciled[0]["outcome"] == "applied"
+    assert {"level", "timestamp", "logger"} <= set(reconciled[0])
+    assert "{'" not in as_json.stderr, "no Python reprs"
+    as_text = cli.run("once", "--log-format", "text")
+    assert as_text.returncode == 0
+    assert "reconciled" in as_text.stderr and not as_text.stderr.lstrip().startswith("{")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,8 +16,9 @@ from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 from starform_core.kube.ordering import apply_rank
 from starform_core.model.cluster import PrunePolicy
 from starform_core.payload import example_payload
-from starform_core.plan import ActionKind, PlanOptions, plan
+from starform_core.plan import Action, ActionKind, PlanOptions, plan
 from starform_core.render import render
+from starform_core.reporting import ActionResult
 
 OPTIONS = PlanOptions(prune_policy=PrunePolicy(release_held=True))
 RENDERED: list[KubeObject] = list(render(example_payload()).objects)
@@ -50,13 +52,39 @@ def service_keys(service: str, environment: str = "production") -> set[ObjectKey
     return keys
 
 
+class RecordingJournal:
+    """A journal that hands out request ids and records what it hears, checking the order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.begun: dict[str, Action] = {}
+        self.ended: list[ActionOutcome] = []
+
+    def begin(self, action: Action) -> str:
+        with self._lock:
+            request_id = f"req-{len(self.begun)}"
+            self.begun[request_id] = action
+            return request_id
+
+    def end(self, outcome: ActionOutcome) -> None:
+        with self._lock:
+            if outcome.result in (ActionResult.OK, ActionResult.FAILED):
+                assert self.begun[str(outcome.request_id)] is outcome.action, "begun before it ended"
+            else:
+                assert outcome.request_id is None, "a skipped action is never sent"
+            self.ended.append(outcome)
+
+
 def run(cluster: FakeCluster, *, desired: Iterable[KubeObject] = RENDERED, workers: int = 4) -> Execution:
     the_plan = plan(list(desired), list(cluster.live_objects()), options=OPTIONS)
-    seen: list[ActionOutcome] = []
-    execution = execute(cluster, the_plan.executable, workers=workers, on_outcome=seen.append)
-    assert sorted(seen, key=lambda o: str(o.action.key)) == sorted(
+    journal = RecordingJournal()
+    before = len(cluster.writes())
+    execution = execute(cluster, the_plan.executable, workers=workers, journal=journal)
+    assert sorted(journal.ended, key=lambda o: str(o.action.key)) == sorted(
         execution.outcomes, key=lambda o: str(o.action.key)
-    ), "on_outcome sees every outcome once"
+    ), "the journal hears of every outcome once"
+    sent = {c.request_id for c in cluster.writes()[before:]}
+    assert sent == set(journal.begun), "every write carries the request id the journal handed out"
     return execution
 
 
@@ -202,7 +230,7 @@ def test_an_unexpected_error_type_is_not_swallowed() -> None:
     the_plan = plan(RENDERED, [], options=OPTIONS)
 
     class Broken(FakeCluster):
-        def apply(self, body: Any, *, force: bool) -> KubeObject:
+        def apply(self, body: Any, *, force: bool, request_id: str | None = None) -> KubeObject:
             raise TypeError("a bug")
 
     with pytest.raises(TypeError, match="a bug"):

@@ -19,14 +19,22 @@ EXPECTED = {
     "shuttle_kube_api_requests",
     "shuttle_kube_api_errors",
     "shuttle_watch_restarts",
+    "shuttle_held_objects",
+    "shuttle_live_objects_invalid",
     "shuttle_applied_generation",
+    "shuttle_applied_epoch",
     "shuttle_desired_generation",
+    "shuttle_desired_epoch",
     "shuttle_drift_detected",
     "shuttle_payload_rejected",
     "shuttle_prune_held",
     "shuttle_starbase_reachable",
-    "shuttle_events_pending",
     "shuttle_last_success_timestamp_seconds",
+    "shuttle_outbox_depth",
+    "shuttle_outbox_oldest_age_seconds",
+    "shuttle_outbox_dropped",
+    "shuttle_reports_sent",
+    "shuttle_reports_refused",
 }
 """Every metric family ShuttleMetrics registers (counters get ``_total`` samples)."""
 
@@ -66,11 +74,14 @@ def test_port_zero_binds_a_free_port_on_loopback(served: tuple[OpsServer, Shuttl
 
 def test_metrics_exposes_every_shuttle_metric(served: tuple[OpsServer, ShuttleMetrics, Flags]) -> None:
     server, metrics, _ = served
-    metrics.reconciles.labels(result="converged").inc()
-    metrics.actions.labels(kind="create", result="ok").inc(3)
-    metrics.observe_request("patch", "/apis/apps/v1/namespaces/p/deployments/web", 201)
-    metrics.observe_request("list", "/api/v1/secrets", 503)
+    metrics.reconciles.labels(outcome="applied").inc()
+    metrics.actions.labels(action="create", kind="Deployment", result="ok").inc(3)
+    metrics.observe_request("patch", "Deployment", "201")
+    metrics.observe_request("list", "Secret", "503")
+    metrics.observe_request("patch", "Deployment", "transport-error")
+    metrics.watch_restarts.labels(kind="Pod").inc()
     metrics.applied_generation.set(42)
+    metrics.observe_outbox(lambda: {"event": 7, "status": 1}, lambda: 12.5)
     with metrics.reconcile_seconds.time():
         pass
     response = _get(server, "/metrics")
@@ -80,12 +91,19 @@ def test_metrics_exposes_every_shuttle_metric(served: tuple[OpsServer, ShuttleMe
     assert _families(metrics) == EXPECTED
     for family in EXPECTED:
         assert re.search(rf"^# TYPE {family}(_total)? ", text, re.MULTILINE), family
-    assert 'shuttle_reconciles_total{result="converged"} 1.0' in text
-    assert 'shuttle_actions_total{kind="create",result="ok"} 3.0' in text
-    assert 'shuttle_kube_api_requests_total{code="201",verb="patch"} 1.0' in text
-    assert 'shuttle_kube_api_errors_total{verb="list"} 1.0' in text
-    assert 'shuttle_kube_api_errors_total{verb="patch"}' not in text
+    assert "_created" not in text, "no *_created series"
+    assert 'shuttle_reconciles_total{outcome="applied"} 1.0' in text
+    assert 'shuttle_actions_total{action="create",kind="Deployment",result="ok"} 3.0' in text
+    assert 'shuttle_kube_api_requests_total{code="201",kind="Deployment",verb="patch"} 1.0' in text
+    assert (
+        'shuttle_kube_api_requests_total{code="transport-error",kind="Deployment",verb="patch"} 1.0' in text
+    )
+    assert 'shuttle_kube_api_errors_total{kind="Secret",verb="list"} 1.0' in text
+    assert 'shuttle_kube_api_errors_total{kind="Deployment",verb="patch"} 1.0' in text, "transport errors"
+    assert 'shuttle_watch_restarts_total{kind="Pod"} 1.0' in text
     assert "shuttle_applied_generation 42.0" in text
+    assert 'shuttle_outbox_depth{kind="event"} 7.0' in text
+    assert "shuttle_outbox_oldest_age_seconds 12.5" in text
     assert "shuttle_reconcile_duration_seconds_count 1.0" in text
 
 

@@ -11,9 +11,9 @@ from tests.starbase.logbuffer import LOG_BUFFER
 from tests.starbase.store_kit import STORE_IMPLEMENTATIONS, StoreUnderTest
 
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
-from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.starbase.logs import configure_logging
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
+from starform_testkit.postgres import fresh_database, postgres_server
+from starform_testkit.starbase import RunningStarbase, running_starbase
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 

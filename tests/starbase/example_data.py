@@ -16,7 +16,7 @@ from starform_core.records import NewDeployment
 
 
 def load_rows_via_api(store: StoreUnderTest, rows: ClusterRows | None = None) -> ClusterRows:
-    """Write every row through the store port; returns the rows (with the stored generation)."""
+    """Write every row through the store port; returns the rows (with the stored epoch and generation)."""
     rows = rows or example_rows()
     user = store.create_user(UserRecord(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex}@example.com"))
     actor = Actor(label=user.email, user_id=user.user_id)
@@ -56,8 +56,8 @@ def load_rows_via_api(store: StoreUnderTest, rows: ClusterRows | None = None) ->
         store.add_volume(volume, actor=actor)
     for host in rows.hostnames:
         store.add_hostname(host, actor=actor)
-    generation = store.cluster_generation(rows.cluster.cluster_id)
-    return attrs.evolve(rows, cluster=attrs.evolve(rows.cluster, generation=generation))
+    epoch, generation = store.cluster_version(rows.cluster.cluster_id)
+    return attrs.evolve(rows, cluster=attrs.evolve(rows.cluster, generation=generation, epoch=epoch))
 
 
 def fresh_ids(rows: ClusterRows) -> ClusterRows:

@@ -20,6 +20,7 @@ from starform_core.ports import (
     Readiness,
     ReleaseStore,
     ServiceStore,
+    TemplateStore,
     TenancyStore,
     VarGroupStore,
 )
@@ -41,6 +42,7 @@ class StoreUnderTest(
     AuditLog,
     Readiness,
     ApiTokenStore,
+    TemplateStore,
     Protocol,
 ):
     """Every Starbase role port at once (what a store implementation provides)."""

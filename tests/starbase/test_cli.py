@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from starform_adapters.postgres import PostgresStore, VarCipher, open_pool
-from starform_adapters.postgres.testing import fresh_database
 from starform_apps.starbase.cli import main
 from starform_apps.starbase.config import StarbaseConfig
 from starform_apps.starbase.embedded import load_cipher
 from starform_apps.starbase.tokens import hash_token
 from starform_core.errors import StoreNotFoundError
+from starform_testkit.postgres import fresh_database
 
 KEY = base64.b64encode(b"c" * 32).decode()
 
@@ -36,8 +36,12 @@ def _run(url: str, *args: str, key: str | None = KEY) -> tuple[int, str]:
 
 
 def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
-    assert _run(cli_db, "migrate") == (0, "applied [1, 2, 3, 5, 6]\njob queue: applied schema.sql\n")
-    assert _run(cli_db, "migrate") == (0, "schema is up to date\n")
+    shipped = "cron-job v1, minecraft-server v1, web-app v1, worker v1"
+    assert _run(cli_db, "migrate") == (
+        0,
+        f"applied [1, 2, 3, 4, 5, 6, 7]\njob queue: applied schema.sql\ntemplates: published {shipped}\n",
+    )
+    assert _run(cli_db, "migrate") == (0, "schema is up to date\ntemplates: up to date\n")
     code, out = _run(cli_db, "user", "create", "--email", "ops@example.com", "--operator")
     assert code == 0
     assert out.startswith("user_id: ")

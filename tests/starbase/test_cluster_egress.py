@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from tests.starbase.world import build_world, ok
 
-from starform_apps.starbase.testing import RunningStarbase
 from starform_core.payload import parse_payload
+from starform_testkit.starbase import RunningStarbase
 
 
 def test_egress_networks_flow_from_the_api_into_the_payload(

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from tests.starbase.world import IMAGE, IMAGE_2, World, build_world, ok, register_cluster
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 
 @pytest.fixture(scope="module")

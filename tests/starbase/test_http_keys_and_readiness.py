@@ -10,7 +10,7 @@ from tests.starbase.world import build_world
 from starform_adapters.postgres import PostgresStore, VarCipher, open_pool
 from starform_apps.starbase.app import create_app
 from starform_apps.starbase.server import ServerThread, postgres_ports
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 
 def test_a_wrong_encryption_key_answers_503_without_values(

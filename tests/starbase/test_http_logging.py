@@ -10,7 +10,7 @@ from tests.starbase.logbuffer import LOG_BUFFER
 from tests.starbase.world import build_world, ok
 
 from starform_apps.starbase.logs import configure_logging
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 
 def test_request_lines_are_json_and_carry_no_secrets(starbase: RunningStarbase, client: httpx.Client) -> None:

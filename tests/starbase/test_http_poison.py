@@ -16,7 +16,7 @@ from tests.starbase.test_http_bad_input import snapshot
 from tests.starbase.world import World, build_world, ok
 
 from starform_apps.starbase import bounds
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,44 @@ def test_reports_within_the_skew_window_are_stored_and_read_back(client: httpx.C
     assert ok(client.get(f"/v1/services/{world.web_id}/status", headers=owner))["health"] == "healthy"
     events = ok(client.get(f"/v1/services/{world.web_id}/events", headers=owner))["events"]
     assert any(e["occurred_at"].startswith("2001-02-02T14:05:06") for e in events)
+
+
+def _attempt(**fields: Any) -> dict[str, Any]:
+    return {"epoch": 1, "generation": 1, "outcome": "applied", **fields}
+
+
+@pytest.mark.parametrize(
+    ("field", "extra"),
+    [
+        ("reported_at", {"reported_at": "2999-01-01T00:00:00Z"}),
+        ("reported_at", {"reported_at": "2025-05-06T07:08:09"}),
+        ("epoch", {"epoch": "5"}),
+        ("epoch", {"epoch": 2**53}),
+        ("attempt.generation", {"attempt": _attempt(generation=True)}),
+        ("attempt.counts.held", {"attempt": _attempt(counts={"held": 10**8})}),
+        ("attempt.counts", {"attempt": _attempt(counts={f"k{i}": 1 for i in range(21)})}),
+        (
+            "attempt.objects",
+            {"attempt": _attempt(objects=[{"object": "x", "kind": "Pod", "state": "held"}] * 51)},
+        ),
+        ("attempt.outcome", {"attempt": _attempt(outcome="perfect")}),
+        ("rejected_payload.detail", {"rejected_payload": {"reason": "invalid", "detail": "x" * 501}}),
+        ("report_id", {"report_id": "r" * 201}),
+    ],
+)
+def test_the_attempt_and_epoch_of_a_report_are_bounded(
+    starbase: RunningStarbase, client: httpx.Client, world: World, field: str, extra: dict[str, Any]
+) -> None:
+    url = starbase.starbase.database_url
+    before = snapshot(url)
+    answer = client.post(
+        f"/v1/clusters/{world.cluster_id}/status",
+        headers=world.h(world.agent_token),
+        json={**_status(world), **extra},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["field"].startswith(field), answer.text
+    assert snapshot(url) == before
 
 
 def _nested(depth: int) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from tests.starbase.world import IMAGE, World, build_world, ok
 
-from starform_apps.starbase.testing import RunningStarbase
 from starform_apps.starbase.tokens import hash_token
+from starform_testkit.starbase import RunningStarbase
 
 ROLES = ("owner", "admin", "billing", "member", "viewer", "developer", "project_admin", "outsider")
 READERS = {"owner", "admin", "viewer", "developer", "project_admin"}

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from tests.starbase.world import World, build_world
 
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
+from starform_testkit.starbase import RunningStarbase, running_starbase
 
 CHECKS = [
     not_a_server_error,

@@ -18,8 +18,8 @@ import pytest
 from tests.starbase.legacy_runner import legacy_migrate, shipped_files
 
 from starform_adapters.postgres.migrations import MIGRATION_LOCK_ID, available_migrations, migrate
-from starform_adapters.postgres.testing import fresh_database
 from starform_core.errors import StoreError
+from starform_testkit.postgres import fresh_database
 
 STARBASE_TABLES = {
     "users",
@@ -28,6 +28,8 @@ STARBASE_TABLES = {
     "workspace_members",
     "regions",
     "clusters",
+    "agent_state",
+    "agent_report_refusals",
     "projects",
     "project_members",
     "environments",
@@ -42,6 +44,8 @@ STARBASE_TABLES = {
     "service_status",
     "events",
     "audit_log",
+    # 0007: templates
+    "templates",
     # 0006: billing
     "billing_plan_periods",
     "billing_snapshots",

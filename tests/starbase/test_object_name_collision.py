@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from tests.starbase.world import build_world, ok
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 
 def test_a_service_whose_objects_would_collide_is_refused_and_nothing_is_written(

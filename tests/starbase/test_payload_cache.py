@@ -1,4 +1,4 @@
-"""The payload cache: built only when the generation moves, bodies bounded, ETags always known."""
+"""The payload cache: built only when (epoch, generation) moves, bodies bounded, ETags always known."""
 
 from __future__ import annotations
 
@@ -13,19 +13,25 @@ CLUSTERS = [f"00000000-0000-4000-8000-{n:012d}" for n in range(1, 5)]
 
 
 class FakeStore:
-    """The two reads the cache makes, over the example rows, with a generation per cluster."""
+    """The two reads the cache makes, over the example rows, with an epoch and generation per cluster."""
 
     def __init__(self) -> None:
         self.generations = dict.fromkeys(CLUSTERS, 1)
+        self.epochs = dict.fromkeys(CLUSTERS, 1000)
         self.row_reads = 0
 
-    def cluster_generation(self, cluster_id: str) -> int:
-        return self.generations[cluster_id]
+    def cluster_version(self, cluster_id: str) -> tuple[int, int]:
+        return self.epochs[cluster_id], self.generations[cluster_id]
 
     def cluster_rows(self, cluster_id: str) -> ClusterRows:
         self.row_reads += 1
         rows = example_rows()
-        cluster = attrs.evolve(rows.cluster, cluster_id=cluster_id, generation=self.generations[cluster_id])
+        cluster = attrs.evolve(
+            rows.cluster,
+            cluster_id=cluster_id,
+            generation=self.generations[cluster_id],
+            epoch=self.epochs[cluster_id],
+        )
         projects = tuple(attrs.evolve(p, cluster_id=cluster_id) for p in rows.projects)
         return attrs.evolve(rows, cluster=cluster, projects=projects)
 
@@ -73,6 +79,25 @@ def test_a_newer_generation_makes_the_known_etag_stale() -> None:
     cache.current(CLUSTERS[1])
     store.generations[CLUSTERS[1]] = 5
     assert cache.current_etag(CLUSTERS[1]) is None
+
+
+def test_a_restored_older_generation_and_a_new_epoch_are_rebuilt() -> None:
+    """After a restore of the database the generation goes back: the cached (newer) bytes are not
+    served; a new epoch changes the bytes at the same generation."""
+    store = FakeStore()
+    cache, _ = _cache(store, max_bytes=10**9)
+    store.generations[CLUSTERS[2]] = 9
+    newer = cache.current(CLUSTERS[2])
+    store.generations[CLUSTERS[2]] = 4  # the database was restored from an older dump
+    assert cache.current_etag(CLUSTERS[2]) is None
+    restored = cache.current(CLUSTERS[2])
+    assert (restored.generation, restored.etag != newer.etag) == (4, True)
+    store.epochs[CLUSTERS[2]] = 2000  # starbase cluster new-epoch
+    assert cache.current_etag(CLUSTERS[2]) is None
+    bumped = cache.current(CLUSTERS[2])
+    assert (bumped.epoch, bumped.generation) == (2000, 4)
+    assert b'"epoch":2000' in bumped.body
+    assert cache.current_etag(CLUSTERS[2]) == bumped.etag
 
 
 def test_a_negative_budget_is_refused() -> None:

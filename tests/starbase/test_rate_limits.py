@@ -17,17 +17,17 @@ from tests.starbase.logbuffer import LOG_BUFFER
 from tests.starbase.world import IMAGE, build_world, ok
 
 from starform_adapters.postgres import VarCipher
-from starform_adapters.postgres.testing import fresh_database
 from starform_adapters.ratelimit import LimitsRateLimiter
-from starform_adapters.ratelimit.testing import redis_server
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, open_starbase
-from starform_apps.starbase.testing import UNLIMITED, RunningStarbase, running_starbase
 from starform_apps.starbase.tokens import hash_token, mint_user_token
 from starform_core.access import Actor
 from starform_core.errors import RateLimitBackendError
 from starform_core.ports.ratelimit import RateLimit
+from starform_testkit.postgres import fresh_database
+from starform_testkit.redis_server import redis_server
+from starform_testkit.starbase import UNLIMITED, RunningStarbase, running_starbase
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from starform_core.ports import (
     Readiness,
     ReleaseStore,
     ServiceStore,
+    TemplateStore,
     TenancyStore,
     UsageAuditTrail,
     UsageLedger,
@@ -56,6 +57,7 @@ EXPECTED: dict[str, set[type]] = {
     "routes_observed": {ApiTokenStore, DashboardReads} | _SERVICE_ACCESS,
     "routes_vargroups": {ApiTokenStore, TenancyStore, VarGroupStore},
     "routes_tokens": {ApiTokenStore, TenancyStore},
+    "routes_templates": {ApiTokenStore, TemplateStore} | _SERVICE_ACCESS,
     # The agent's token is checked by check_agent (as on routes_agents), the snapshot billed by
     # usage ingestion on the usage and usage-audit roles.
     "routes_usage": {UsageLedger, UsageAuditTrail},

@@ -18,7 +18,7 @@ from tests.starbase.world import World, build_world, ok
 
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.redaction import redact_event_data
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 VALUES = st.text(
     alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), min_size=16, max_size=80
@@ -64,12 +64,12 @@ def _header_safe(value: str) -> bytes:
 def _bad_requests(client: httpx.Client, w: World, value: str) -> list[httpx.Response]:
     """Requests that put the value where it does not belong: each must fail without quoting it."""
     owner = w.h(w.owner)
-    wrong = f"{value} !"  # a space and a '!' make it invalid in any of these fields
+    wrong = f"{value} !"  # a space and a '!' make it invalid in any of these fields (and as a key)
     return [
         client.put(
             f"/v1/var-groups/{w.var_group_id}/entries", headers=owner, json={"entries": {"1BAD": value}}
         ),
-        client.put(f"/v1/var-groups/{w.var_group_id}/entries", headers=owner, json={"entries": {value: "x"}}),
+        client.put(f"/v1/var-groups/{w.var_group_id}/entries", headers=owner, json={"entries": {wrong: "x"}}),
         client.put(
             f"/v1/var-groups/{w.var_group_id}/entries", headers=owner, json={"entries": {"K": value + "\x00"}}
         ),

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from tests.starbase.world import World, build_world, ok
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 Probe = Callable[[httpx.Client, dict[str, str], str], httpx.Response]
 

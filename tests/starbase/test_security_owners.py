@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from tests.starbase.world import ok
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 ACTORS = ("owner", "admin", "member", "billing")
 TARGETS = ("owner", "admin", "member")

@@ -109,6 +109,10 @@ def test_serve_on_an_embedded_database(data_dir: Path, stop_with: signal.Signals
             f"http://127.0.0.1:{port}/v1/tokens", headers={"Authorization": f"Bearer {token}"}, timeout=5
         )
         assert me.status_code == 200, "the CLI wrote into the running server's database"
+        catalogue = httpx.get(
+            f"http://127.0.0.1:{port}/v1/templates", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        assert [t["name"] for t in catalogue.json()] == ["cron-job", "minecraft-server", "web-app", "worker"]
         assert _postgres_of(data_dir), "the CLI left the running server's database running"
     finally:
         process.send_signal(stop_with)

@@ -13,13 +13,13 @@ from tests.starbase.store_kit import StoreUnderTest
 from tests.starbase.world import IMAGE, World, build_world, ok
 
 from starform_apps.starbase.logs import configure_logging
-from starform_apps.starbase.testing import RunningStarbase
 from starform_apps.starbase.tokens import hash_token
 from starform_core.access import Actor, ProjectRole, UserRecord
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.model.enums import Tier
 from starform_core.payload.rows import ClusterRow, ProjectRow, WorkspaceRow
 from starform_core.ports.tokens import ApiTokenStore, NewApiToken, TokenScope
+from starform_testkit.starbase import RunningStarbase
 
 ACTOR = Actor(label="test")
 

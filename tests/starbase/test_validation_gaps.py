@@ -12,7 +12,7 @@ from psycopg import errors as pg_errors
 from tests.starbase.test_http_bad_input import snapshot
 from tests.starbase.world import IMAGE, World, build_world, ok
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 
 @pytest.fixture(scope="module")

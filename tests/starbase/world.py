@@ -7,7 +7,7 @@ import uuid
 import attrs
 import httpx
 
-from starform_apps.starbase.testing import RunningStarbase
+from starform_testkit.starbase import RunningStarbase
 
 DIGEST = "sha256:" + "ab" * 32
 IMAGE = f"registry.example.com/team/app@{DIGEST}"

@@ -58,9 +58,11 @@ PACKAGES = [
     "starform_core.plan",
     "starform_core.health",
     "starform_core.ports",
+    "starform_core.pipeline",
+    "starform_core.reporting",
     "starform_adapters.kubernetes",
     "starform_adapters.starbase",
-    "starform_adapters.kube_testserver",
+    "starform_testkit.kube_testserver",
     "starform_apps.shuttle",
 ]
 

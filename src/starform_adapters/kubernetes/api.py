@@ -3,6 +3,14 @@
 The official ``kubernetes`` client does the HTTP (TLS, auth, proxies, retries of connections);
 this module skips its typed models, which would cost seconds at 12,000 objects, and speaks the
 JSON the API serves. Every foreign error becomes a :mod:`starform_core.errors` type.
+
+Every request is observed once, when its answer is known: ``(verb, kind, code)`` with the
+Kubernetes audit verb (``get``, ``list``, ``watch``, ``create``, ``update``, ``patch``,
+``delete``), the kind the path names and the HTTP status, or ``transport-error`` when no
+complete answer arrived (a connection refused or dropped, even after a ``200`` head). Attempts
+that fail inside urllib3 (each of its retries included) are observed by :class:`ObservedRetry`,
+the others by :class:`KubeApi` once the answer is read. Writes carry the caller's request id
+as ``Audit-ID``, the header kube-apiserver records in its audit log.
 """
 
 from __future__ import annotations
@@ -10,13 +18,16 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
 
 import urllib3
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
+from urllib3.util.retry import Retry
 
 from starform_adapters.kubernetes.ratelimit import TokenBucket
+from starform_adapters.kubernetes.resources import kind_for_path
 from starform_core.errors import (
     ClusterApiError,
     ClusterConflictError,
@@ -24,13 +35,75 @@ from starform_core.errors import (
     ClusterUnavailableError,
 )
 
-__all__ = ["APPLY_PATCH", "JSON_PATCH", "KubeApi", "RequestObserver"]
+__all__ = [
+    "APPLY_PATCH",
+    "JSON_PATCH",
+    "TRANSPORT_ERROR",
+    "KubeApi",
+    "ObservedRetry",
+    "RequestObserver",
+    "request_labels",
+]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 JSON_PATCH = "application/json-patch+json"
 
-RequestObserver = Callable[[str, str, int], None]
-"""Called after every request with (verb, path template, HTTP status or 0 for no answer)."""
+TRANSPORT_ERROR: Final = "transport-error"
+"""The ``code`` of a request that got no complete answer."""
+
+RequestObserver = Callable[[str, str, str], None]
+"""Called once per request attempt with (verb, kind, HTTP status or :data:`TRANSPORT_ERROR`)."""
+
+_VERBS: Final = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def request_labels(method: str, url: str) -> tuple[str, str]:
+    """The (audit verb, kind) of a request: ``GET`` is ``get``, ``list`` or ``watch`` by its path."""
+    parts = urlsplit(url)
+    kind, named = kind_for_path(parts.path)
+    if method.upper() != "GET":
+        return _VERBS.get(method.upper(), method.lower()), kind
+    if named or kind == "discovery":
+        return "get", kind
+    watch = parse_qs(parts.query).get("watch", [""])[0].lower() in ("true", "1")
+    return ("watch" if watch else "list"), kind
+
+
+def _no_answer(exc: BaseException) -> str:
+    """Why no answer came, in words (``connection refused``), not a urllib3 class name."""
+    cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
+    text = str(cause).rsplit(": ", 1)[-1] if str(cause) else type(cause).__name__
+    return f"the API server did not answer ({text.strip() or type(cause).__name__})"
+
+
+class ObservedRetry(Retry):
+    """urllib3's retry policy, observing each attempt it retries (the final one is observed by
+    :class:`KubeApi`), so the request counters match what the API server saw."""
+
+    observer: RequestObserver | None = None
+
+    def new(self, **kw: Any) -> ObservedRetry:
+        """The next state of the policy, keeping the observer."""
+        retry = super().new(**kw)
+        retry.observer = self.observer
+        return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> ObservedRetry:
+        """Observe the failed attempt, then let urllib3 decide whether to retry."""
+        if self.observer is not None and method and url:
+            verb, kind = request_labels(method, url)
+            code = str(response.status) if response is not None and error is None else TRANSPORT_ERROR
+            self.observer(verb, kind, code)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
 
 _AUTH = ["BearerToken"]
 
@@ -104,6 +177,10 @@ class KubeApi:
         observer: RequestObserver | None = None,
         timeout: float = 30.0,
     ) -> None:
+        configured = configuration.retries
+        retries = ObservedRetry(total=configured if isinstance(configured, int) else 3)  # urllib3's default
+        retries.observer = observer
+        configuration.retries = retries
         self._client = ApiClient(configuration)
         self._limiter = rate_limiter
         self._observer = observer
@@ -123,12 +200,15 @@ class KubeApi:
         content_type: str | None = None,
         stream: bool = False,
         timeout: float | tuple[float, float] | None = None,
+        request_id: str | None = None,
     ) -> Any:
         if self._limiter is not None:
             self._limiter.acquire()
         headers: dict[str, str] = {"Accept": "application/json"}
         if content_type is not None:
             headers["Content-Type"] = content_type
+        if request_id:
+            headers["Audit-ID"] = request_id
         serialized = self._client.param_serialize(
             method=method,
             resource_path=path,
@@ -137,33 +217,36 @@ class KubeApi:
             body=body,
             auth_settings=_AUTH,
         )
-        verb = "watch" if stream else method.lower()
+        verb, kind = request_labels(method, serialized[1])
         try:
             response = self._client.call_api(*serialized, _request_timeout=timeout or self._timeout)
-        except ApiException as exc:
-            self._observe(verb, path, 0)
+        except ApiException as exc:  # every failed attempt was observed by ObservedRetry.increment
             raise ClusterUnavailableError(f"{method} {path}: {exc.reason}", status=0) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            self._observe(verb, path, 0)
-            raise ClusterUnavailableError(f"{method} {path}: {type(exc).__name__}", status=0) from exc
+            raise ClusterUnavailableError(f"{method} {path}: {_no_answer(exc)}", status=0) from exc
         status = int(response.status)
-        self._observe(verb, path, status)
-        if not 200 <= status <= 299:
-            data = response.read()
-            raise translate(
-                status, data, response.headers, f"{method} {path}", json_patch=content_type == JSON_PATCH
-            )
-        if stream:
+        if stream and 200 <= status <= 299:
+            self._observe(verb, kind, str(status))  # a watch counts when its stream opens
             return response.response
         try:
             data = response.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailableError(f"{method} {path}: reading the answer failed", status=0) from exc
-        return json.loads(data) if data else None
+            # the head arrived, the body did not: the outcome of the request is unknown
+            self._observe(verb, kind, TRANSPORT_ERROR)
+            raise ClusterUnavailableError(f"{method} {path}: the answer was cut off", status=0) from exc
+        self._observe(verb, kind, str(status))
+        if not 200 <= status <= 299:
+            raise translate(
+                status, data, response.headers, f"{method} {path}", json_patch=content_type == JSON_PATCH
+            )
+        try:
+            return json.loads(data) if data else None
+        except ValueError as exc:
+            raise ClusterUnavailableError(f"{method} {path}: the answer is not JSON", status=status) from exc
 
-    def _observe(self, verb: str, path: str, status: int) -> None:
+    def _observe(self, verb: str, kind: str, code: str) -> None:
         if self._observer is not None:
-            self._observer(verb, path, status)
+            self._observer(verb, kind, code)
 
     def get(self, path: str) -> dict[str, Any]:
         """GET one object (raises :class:`ClusterNotFoundError` when it does not exist)."""
@@ -176,18 +259,31 @@ class KubeApi:
         result: dict[str, Any] = self._send("GET", path, query=query)
         return result
 
-    def apply(self, path: str, body: Mapping[str, Any], *, field_manager: str, force: bool) -> dict[str, Any]:
+    def apply(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        field_manager: str,
+        force: bool,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
         """Server-side apply ``body`` as ``field_manager``."""
         query = [("fieldManager", field_manager)]
         if force:
             query.append(("force", "true"))
         result: dict[str, Any] = self._send(
-            "PATCH", path, query=query, body=dict(body), content_type=APPLY_PATCH
+            "PATCH", path, query=query, body=dict(body), content_type=APPLY_PATCH, request_id=request_id
         )
         return result
 
     def json_patch(
-        self, path: str, operations: Sequence[Mapping[str, Any]], *, field_manager: str
+        self,
+        path: str,
+        operations: Sequence[Mapping[str, Any]],
+        *,
+        field_manager: str,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         """Apply an RFC 6902 JSON patch (used to remove fields other managers added)."""
         result: dict[str, Any] = self._send(
@@ -196,10 +292,11 @@ class KubeApi:
             query=[("fieldManager", field_manager)],
             body=[dict(op) for op in operations],
             content_type=JSON_PATCH,
+            request_id=request_id,
         )
         return result
 
-    def delete(self, path: str, *, uid: str | None = None) -> None:
+    def delete(self, path: str, *, uid: str | None = None, request_id: str | None = None) -> None:
         """DELETE with background propagation (and a UID precondition when given)."""
         options: dict[str, Any] = {
             "kind": "DeleteOptions",
@@ -208,7 +305,7 @@ class KubeApi:
         }
         if uid:
             options["preconditions"] = {"uid": uid}
-        self._send("DELETE", path, body=options, content_type="application/json")
+        self._send("DELETE", path, body=options, content_type="application/json", request_id=request_id)
 
     def watch(
         self,

@@ -159,7 +159,7 @@ class WatchCache:
                     return
                 if self._on_restart is not None:
                     self._on_restart(rtype.kind)
-                _log.info("watch of %s restarts: %s", rtype.kind, exc)
+                _log.info("watch restarts", extra={"kind": rtype.kind, "error": str(exc)})
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 

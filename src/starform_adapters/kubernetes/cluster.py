@@ -136,7 +136,7 @@ class KubernetesCluster:
         return installed
 
     # port: writes ---------------------------------------------------------------------------
-    def apply(self, body: Mapping[str, Any], *, force: bool) -> KubeObject:
+    def apply(self, body: Mapping[str, Any], *, force: bool, request_id: str | None = None) -> KubeObject:
         """Server-side apply as Shuttle's field manager."""
         key = key_of(body)
         rtype = self._type(key)
@@ -145,12 +145,18 @@ class KubernetesCluster:
             body,
             field_manager=self._field_manager,
             force=force,
+            request_id=request_id,
         )
         self._remember(live)
         return live
 
     def remove_fields(
-        self, key: ObjectKey, paths: Sequence[str], *, guards: Sequence[tuple[str, Any]] = ()
+        self,
+        key: ObjectKey,
+        paths: Sequence[str],
+        *,
+        guards: Sequence[tuple[str, Any]] = (),
+        request_id: str | None = None,
     ) -> KubeObject:
         """One JSON patch: a ``test`` per guard, then a ``remove`` per path, in the order given.
 
@@ -163,7 +169,9 @@ class KubernetesCluster:
             {"op": "test", "path": pointer, "value": value} for pointer, value in guards
         ]
         operations.extend({"op": "remove", "path": pointer} for pointer in paths)
-        live = self._api.json_patch(path, operations, field_manager=self._field_manager)
+        live = self._api.json_patch(
+            path, operations, field_manager=self._field_manager, request_id=request_id
+        )
         self._remember(live)
         return live
 
@@ -173,11 +181,12 @@ class KubernetesCluster:
         if labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE:
             self._owned.record(live)
 
-    def delete(self, key: ObjectKey, *, uid: str | None = None) -> None:
+    def delete(self, key: ObjectKey, *, uid: str | None = None, request_id: str | None = None) -> None:
         """Delete with background propagation; an object already gone counts as deleted."""
         rtype = self._type(key)
+        path = rtype.object_path(name=key.name, namespace=key.namespace or None)
         with contextlib.suppress(ClusterNotFoundError):
-            self._api.delete(rtype.object_path(name=key.name, namespace=key.namespace or None), uid=uid)
+            self._api.delete(path, uid=uid, request_id=request_id)
         self._owned.forget(key)
 
     def _type(self, key: ObjectKey) -> ResourceType:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import yaml
 from kubernetes import config as kube_config
 from kubernetes.client import Configuration
 from kubernetes.config.config_exception import ConfigException
@@ -23,6 +24,7 @@ def load_configuration(*, kubeconfig: str | None = None, context: str | None = N
             kube_config.load_kube_config(
                 config_file=kubeconfig, context=context, client_configuration=configuration
             )
-    except (ConfigException, OSError, TypeError) as exc:
-        raise ClusterUnavailableError(f"no usable Kubernetes configuration: {exc}") from exc
+    except (ConfigException, OSError, TypeError, ValueError, KeyError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ClusterUnavailableError(f"no usable Kubernetes configuration: {reason}") from exc
     return configuration

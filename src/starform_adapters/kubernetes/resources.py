@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Final
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import attrs
 
@@ -14,6 +14,7 @@ __all__ = [
     "HEALTH_TYPES",
     "MANAGED_TYPES",
     "ResourceType",
+    "kind_for_path",
     "resource_for",
 ]
 
@@ -93,3 +94,24 @@ def resource_for(key: ObjectKey) -> ResourceType:
     if key.version and key.version != found.version:
         return attrs.evolve(found, version=key.version)
     return found
+
+
+_BY_GROUP_PLURAL: Final = {(t.group, t.plural): t.kind for t in (*MANAGED_TYPES, *HEALTH_TYPES, *_EXTRA)}
+
+
+def kind_for_path(path: str) -> tuple[str, bool]:
+    """The kind a REST path names (its plural when the kind is not one Shuttle knows;
+    ``discovery`` for a group-version document) and whether it names one object."""
+    segments = [unquote(s) for s in path.strip("/").split("/") if s]
+    if segments[:1] == ["api"]:
+        group, rest = "", segments[2:]
+    elif segments[:1] == ["apis"] and len(segments) >= 3:
+        group, rest = segments[1], segments[3:]
+    else:
+        return "discovery", False
+    if not rest:
+        return "discovery", False
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        rest = rest[2:]
+    plural, named = rest[0], len(rest) > 1
+    return _BY_GROUP_PLURAL.get((group, plural), plural), named

@@ -55,7 +55,7 @@ CLUSTER_COLUMNS = (
     "id AS cluster_id, name, region, generation, gateway_namespace, gateway_name, storage_class,"
     " gateway_section_name, lb_target_api_version, lb_target_kind, lb_target_namespace,"
     " lb_target_name, lb_size_unit, lb_annotation, prune_max_delete_percent,"
-    " prune_max_delete_count, prune_release_held, egress_allow, metrics_namespace"
+    " prune_max_delete_count, prune_release_held, egress_allow, metrics_namespace, epoch"
 )
 CLUSTER_ROW: RowFactory[ClusterRow] = class_row(ClusterRow)
 

@@ -1,33 +1,46 @@
-"""What agents read (generation, rows) and report (status, events); dashboard reads of both."""
+"""What agents read (version, rows, token) and report (status, events), and a cluster's epochs."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from psycopg.types.json import Jsonb
-
+from starform_adapters.postgres.agent_reports import (
+    AgentReport,
+    known_report,
+    lock_cluster_version,
+    record_refusal,
+    store_report,
+)
 from starform_adapters.postgres.queries import load_cluster, load_rows
 from starform_adapters.postgres.repository import Repository
-from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
+from starform_core.access import Actor
+from starform_core.errors import AgentReportRefusedError, StoreNotFoundError, ValidationError
 from starform_core.payload.rows import ClusterRows
-from starform_core.records import AuditEntry, EventRecord, EventsPage, ObservedStatus
+from starform_core.records import EventRecord, ObservedStatus
+from starform_core.reporting import judge_report, next_epoch
 
 __all__ = ["AgentRepository"]
 
 
 class AgentRepository(Repository):
-    """The agent-facing half of the store."""
+    """The agent-facing part of the store, and the epochs its reports are judged by."""
 
     def cluster_generation(self, cluster_id: str) -> int:
         """The cluster's desired-state generation (one indexed read)."""
+        return self.cluster_version(cluster_id)[1]
+
+    def cluster_version(self, cluster_id: str) -> tuple[int, int]:
+        """The cluster's ``(epoch, generation)`` (one indexed read)."""
         with self._read() as cur:
-            record = cur.execute("SELECT generation FROM clusters WHERE id = %s", (cluster_id,)).fetchone()
+            record = cur.execute(
+                "SELECT epoch, generation FROM clusters WHERE id = %s", (cluster_id,)
+            ).fetchone()
         if record is None:
             raise StoreNotFoundError(f"cluster {cluster_id} not found")
-        return int(record[0])
+        return int(record[0]), int(record[1])
 
     def cluster_rows(self, cluster_id: str) -> ClusterRows:
         """Every row of the cluster's desired state, in one REPEATABLE READ snapshot."""
@@ -53,82 +66,42 @@ class AgentRepository(Repository):
         applied_generation: int,
         statuses: Sequence[ObservedStatus],
         agent: str = "",
+        report_key: str | None = None,
+        epoch: int | None = None,
+        attempt: Mapping[str, Any] | None = None,
+        reported_at: datetime | None = None,
     ) -> str:
-        """Store an agent report: the generation applied and each service's observed status.
+        """Store an agent report: the generation applied, the last attempt, each service's status.
 
-        Statuses of services that no longer exist (deleted since the agent's pull) are skipped;
-        a service of another cluster is refused.
+        A re-sent ``report_key`` returns the first report's id. Statuses of services that no
+        longer exist (deleted since the agent's pull) are skipped; a service of another cluster is
+        refused. A report Starbase does not believe is recorded as refused, then raised.
         """
-        report_id = str(uuid.uuid4())
+        report = AgentReport(
+            applied_generation=applied_generation,
+            statuses=tuple(statuses),
+            agent=agent,
+            report_key=report_key,
+            epoch=epoch,
+            attempt=attempt,
+            reported_at=reported_at,
+        )
         with self._tx() as cur:
-            record = cur.execute(
-                "SELECT generation FROM clusters WHERE id = %s FOR NO KEY UPDATE", (cluster_id,)
-            ).fetchone()
-            if record is None:
-                raise StoreNotFoundError(f"cluster {cluster_id} not found")
-            if applied_generation > int(record[0]):
-                raise StoreConflictError(
-                    f"applied_generation: {applied_generation} is ahead of the desired generation {record[0]}"
-                )
-            ids = [s.service_id for s in statuses]
-            if len(set(ids)) != len(ids):
-                raise ValidationError("statuses", "each service may appear once per report")
-            owner = dict(
-                cur.execute(
-                    "SELECT s.id, p.cluster_id FROM services s JOIN projects p ON p.id = s.project_id"
-                    " WHERE s.id = ANY(%s::uuid[])",
-                    (ids,),
-                ).fetchall()
+            cluster_epoch, desired = lock_cluster_version(cur, cluster_id)
+            known = known_report(cur, cluster_id, report_key)
+            if known is not None:
+                return known  # re-sent after a lost answer: stored once
+            refusal = judge_report(
+                cluster_epoch=cluster_epoch,
+                desired_generation=desired,
+                epoch=epoch,
+                applied_generation=applied_generation,
+                attempted_generation=report.attempted_generation,
             )
-            for index, service_id in enumerate(ids):
-                if owner.get(service_id, cluster_id) != cluster_id:
-                    raise ValidationError(
-                        f"statuses[{index}].service_id", "names a service of another cluster"
-                    )
-            statuses = [s for s in statuses if s.service_id in owner]
-            cur.execute(
-                "INSERT INTO agent_reports (id, cluster_id, applied_generation, agent)"
-                " VALUES (%s, %s, %s, %s)",
-                (report_id, cluster_id, applied_generation, agent),
-            )
-            cur.execute(
-                "UPDATE clusters SET last_applied_generation = %s, last_applied_at = now(),"
-                " last_applied_report_id = %s WHERE id = %s"
-                " AND (last_applied_generation IS NULL OR last_applied_generation <= %s)",
-                (applied_generation, report_id, cluster_id, applied_generation),
-            )
-            for status in statuses:
-                cur.execute(
-                    "INSERT INTO service_status (service_id, cluster_id, health, reason, status,"
-                    " generation, observed_at, report_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (service_id) DO UPDATE SET cluster_id = EXCLUDED.cluster_id,"
-                    " health = EXCLUDED.health, reason = EXCLUDED.reason, status = EXCLUDED.status,"
-                    " generation = EXCLUDED.generation, observed_at = EXCLUDED.observed_at,"
-                    " report_id = EXCLUDED.report_id"
-                    " WHERE service_status.observed_at <= EXCLUDED.observed_at",
-                    (
-                        status.service_id,
-                        cluster_id,
-                        status.health,
-                        status.reason,
-                        Jsonb(dict(status.status)),
-                        status.generation,
-                        status.observed_at,
-                        report_id,
-                    ),
-                )
-        return report_id
-
-    def last_applied(self, cluster_id: str) -> tuple[int | None, datetime | None]:
-        """The generation last reported applied, and when."""
-        with self._read() as cur:
-            record = cur.execute(
-                "SELECT last_applied_generation, last_applied_at FROM clusters WHERE id = %s",
-                (cluster_id,),
-            ).fetchone()
-        if record is None:
-            raise StoreNotFoundError(f"cluster {cluster_id} not found")
-        return record[0], record[1]
+            if refusal is None:
+                return store_report(cur, cluster_id, report)
+            record_refusal(cur, cluster_id, report, refusal)
+        raise AgentReportRefusedError(refusal.reason.value, refusal.detail)
 
     def append_events(self, cluster_id: str, events: Sequence[EventRecord]) -> int:
         """Append a batch; ids already stored for the cluster are skipped. Returns new ones."""
@@ -165,70 +138,34 @@ class AgentRepository(Repository):
             )
             return cur.rowcount
 
-    def service_status(self, service_id: str) -> ObservedStatus | None:
-        """The cached observed status of a service."""
-        with self._read() as cur:
-            record = cur.execute(
-                "SELECT service_id, health, generation, observed_at, reason, status"
-                " FROM service_status WHERE service_id = %s",
-                (service_id,),
-            ).fetchone()
-        if record is None:
-            return None
-        return ObservedStatus(
-            service_id=record[0],
-            health=record[1],
-            generation=record[2],
-            observed_at=record[3],
-            reason=record[4],
-            status=record[5],
-        )
-
-    def service_events(self, service_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
-        """A service's events reported by its own cluster's agent, after the ``seq`` cursor."""
+    def new_epoch(self, cluster_id: str, *, actor: Actor) -> int:
+        """Move the cluster to a new epoch; forget the applied generation of the old one."""
         with self._tx() as cur:
-            scope = self._scope_of(cur, "services", service_id, lock=False)
-            records = cur.execute(
-                "SELECT seq, event_id, type, occurred_at, service_id, reason, message, data"
-                " FROM events WHERE service_id = %s AND cluster_id = %s AND seq > %s"
-                " ORDER BY seq LIMIT %s",
-                (service_id, scope.cluster_id, after, limit + 1),
-            ).fetchall()
-        events = tuple(
-            EventRecord(
-                seq=r[0],
-                event_id=r[1],
-                type=r[2],
-                occurred_at=r[3],
-                service_id=r[4],
-                reason=r[5],
-                message=r[6],
-                data=r[7],
-            )
-            for r in records[:limit]
-        )
-        more = len(records) > limit
-        return EventsPage(events=events, next_after=events[-1].seq if more and events else None)
-
-    def audit_entries(self, *, cluster_id: str) -> list[AuditEntry]:
-        """Audit entries of changes that touched a cluster, oldest first."""
-        with self._read() as cur:
-            records = cur.execute(
-                "SELECT seq, actor, action, target_type, target_id, created_at, generation,"
-                " before, after FROM audit_log WHERE cluster_id = %s ORDER BY seq",
+            record = cur.execute(
+                "SELECT c.epoch, c.generation, coalesce(a.highest_epoch_seen, 0),"
+                " (floor(extract(epoch FROM clock_timestamp()) * 1000))::bigint"
+                " FROM clusters c LEFT JOIN agent_state a ON a.cluster_id = c.id"
+                " WHERE c.id = %s FOR UPDATE OF c",
                 (cluster_id,),
-            ).fetchall()
-        return [
-            AuditEntry(
-                seq=r[0],
-                actor=r[1],
-                action=r[2],
-                target_type=r[3],
-                target_id=r[4],
-                created_at=r[5],
-                generation=r[6],
-                before=r[7],
-                after=r[8],
+            ).fetchone()
+            if record is None:
+                raise StoreNotFoundError(f"cluster {cluster_id} not found")
+            current, generation, highest, now_millis = (int(value) for value in record)
+            epoch = next_epoch(current=current, highest_reported=highest, now_millis=now_millis)
+            cur.execute(
+                "UPDATE clusters SET epoch = %s, last_applied_generation = NULL, last_applied_at = NULL,"
+                " last_applied_report_id = NULL WHERE id = %s",
+                (epoch, cluster_id),
             )
-            for r in records
-        ]
+            self._audit(
+                cur,
+                actor,
+                "cluster.new_epoch",
+                "cluster",
+                cluster_id,
+                cluster_id=cluster_id,
+                generation=generation,
+                before={"epoch": current},
+                after={"epoch": epoch},
+            )
+        return epoch

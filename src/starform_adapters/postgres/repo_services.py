@@ -69,6 +69,80 @@ def _service_params(service: ServiceRow) -> dict[str, object]:
 class ServiceRepository(Repository):
     """Environments, services and what hangs off a service."""
 
+    @staticmethod
+    def _insert_service(cur: Cursor, service: ServiceRow) -> None:
+        cur.execute(
+            "INSERT INTO services (id, project_id, environment_id, name, type, state,"
+            " cpu_request, memory_request, cpu_limit, memory_limit, replicas, autoscaling,"
+            " probes, port, public, cron_schedule, cron_time_zone, drift_mode,"
+            " drift_ignore_fields) VALUES (%(id)s, %(project_id)s, %(environment_id)s,"
+            " %(name)s, %(type)s, %(state)s, %(cpu_request)s, %(memory_request)s,"
+            " %(cpu_limit)s, %(memory_limit)s, %(replicas)s, %(autoscaling)s, %(probes)s,"
+            " %(port)s, %(public)s, %(cron_schedule)s, %(cron_time_zone)s, %(drift_mode)s,"
+            " %(drift_ignore_fields)s)",
+            _service_params(service),
+        )
+
+    @staticmethod
+    def _write_service(cur: Cursor, service: ServiceRow) -> None:
+        cur.execute(
+            "UPDATE services SET name = %(name)s, type = %(type)s, state = %(state)s,"
+            " cpu_request = %(cpu_request)s, memory_request = %(memory_request)s,"
+            " cpu_limit = %(cpu_limit)s, memory_limit = %(memory_limit)s,"
+            " replicas = %(replicas)s, autoscaling = %(autoscaling)s, probes = %(probes)s,"
+            " port = %(port)s, public = %(public)s, cron_schedule = %(cron_schedule)s,"
+            " cron_time_zone = %(cron_time_zone)s, drift_mode = %(drift_mode)s,"
+            " drift_ignore_fields = %(drift_ignore_fields)s, updated_at = now()"
+            " WHERE id = %(id)s",
+            _service_params(service),
+        )
+
+    @staticmethod
+    def _insert_deployment(cur: Cursor, deployment: NewDeployment, actor: Actor) -> DeploymentRow:
+        """Store the service's next version (the cluster row must be locked by the caller)."""
+        record = cur.execute(
+            "SELECT coalesce(max(version), 0) + 1 FROM deployments WHERE service_id = %s",
+            (deployment.service_id,),
+        ).fetchone()
+        assert record is not None
+        row = DeploymentRow(
+            deployment_id=deployment.deployment_id,
+            service_id=deployment.service_id,
+            version=int(record[0]),
+            image=deployment.image,
+            command=deployment.command,
+            args=deployment.args,
+        )
+        cur.execute(
+            "INSERT INTO deployments (id, service_id, version, image, command, args, created_by)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                row.deployment_id,
+                row.service_id,
+                row.version,
+                row.image,
+                None if row.command is None else list(row.command),
+                None if row.args is None else list(row.args),
+                actor.user_id,
+            ),
+        )
+        return row
+
+    @staticmethod
+    def _insert_volume(cur: Cursor, volume: VolumeRow) -> None:
+        cur.execute(
+            "INSERT INTO volumes (id, service_id, name, mount_path, size, access_mode)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (*attrs.astuple(volume, recurse=False)[:5], volume.access_mode.value),
+        )
+
+    @staticmethod
+    def _insert_hostname(cur: Cursor, hostname: HostnameRow) -> None:
+        cur.execute(
+            "INSERT INTO hostnames (hostname, service_id) VALUES (%s, %s)",
+            (hostname.hostname, hostname.service_id),
+        )
+
     def create_environment(self, environment: EnvironmentRow, *, actor: Actor) -> EnvironmentRow:
         """Create an environment (name unique per project)."""
         with self._tx() as cur:
@@ -194,17 +268,7 @@ class ServiceRepository(Repository):
         with self._tx() as cur:
             scope = self._scope_of_project(cur, service.project_id, lock=True)
             self._check_service(cur, service)
-            cur.execute(
-                "INSERT INTO services (id, project_id, environment_id, name, type, state,"
-                " cpu_request, memory_request, cpu_limit, memory_limit, replicas, autoscaling,"
-                " probes, port, public, cron_schedule, cron_time_zone, drift_mode,"
-                " drift_ignore_fields) VALUES (%(id)s, %(project_id)s, %(environment_id)s,"
-                " %(name)s, %(type)s, %(state)s, %(cpu_request)s, %(memory_request)s,"
-                " %(cpu_limit)s, %(memory_limit)s, %(replicas)s, %(autoscaling)s, %(probes)s,"
-                " %(port)s, %(public)s, %(cron_schedule)s, %(cron_time_zone)s, %(drift_mode)s,"
-                " %(drift_ignore_fields)s)",
-                _service_params(service),
-            )
+            self._insert_service(cur, service)
             self._finish_change(
                 cur,
                 scope,
@@ -227,17 +291,7 @@ class ServiceRepository(Repository):
             ):
                 raise StoreConflictError("environment_id: a service cannot move")
             self._check_service(cur, service)
-            cur.execute(
-                "UPDATE services SET name = %(name)s, type = %(type)s, state = %(state)s,"
-                " cpu_request = %(cpu_request)s, memory_request = %(memory_request)s,"
-                " cpu_limit = %(cpu_limit)s, memory_limit = %(memory_limit)s,"
-                " replicas = %(replicas)s, autoscaling = %(autoscaling)s, probes = %(probes)s,"
-                " port = %(port)s, public = %(public)s, cron_schedule = %(cron_schedule)s,"
-                " cron_time_zone = %(cron_time_zone)s, drift_mode = %(drift_mode)s,"
-                " drift_ignore_fields = %(drift_ignore_fields)s, updated_at = now()"
-                " WHERE id = %(id)s",
-                _service_params(service),
-            )
+            self._write_service(cur, service)
             self._finish_change(
                 cur,
                 scope,
@@ -280,32 +334,7 @@ class ServiceRepository(Repository):
         """Deploy: store the next version of the service (monotonic per service)."""
         with self._tx() as cur:
             scope = self._scope_of(cur, "services", deployment.service_id)
-            record = cur.execute(
-                "SELECT coalesce(max(version), 0) + 1 FROM deployments WHERE service_id = %s",
-                (deployment.service_id,),
-            ).fetchone()
-            assert record is not None
-            row = DeploymentRow(
-                deployment_id=deployment.deployment_id,
-                service_id=deployment.service_id,
-                version=int(record[0]),
-                image=deployment.image,
-                command=deployment.command,
-                args=deployment.args,
-            )
-            cur.execute(
-                "INSERT INTO deployments (id, service_id, version, image, command, args, created_by)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    row.deployment_id,
-                    row.service_id,
-                    row.version,
-                    row.image,
-                    None if row.command is None else list(row.command),
-                    None if row.args is None else list(row.args),
-                    actor.user_id,
-                ),
-            )
+            row = self._insert_deployment(cur, deployment, actor)
             self._finish_change(
                 cur,
                 scope,
@@ -345,11 +374,7 @@ class ServiceRepository(Repository):
         """Add a volume to a service."""
         with self._tx() as cur:
             scope = self._scope_of(cur, "services", volume.service_id)
-            cur.execute(
-                "INSERT INTO volumes (id, service_id, name, mount_path, size, access_mode)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                (*attrs.astuple(volume, recurse=False)[:5], volume.access_mode.value),
-            )
+            self._insert_volume(cur, volume)
             self._finish_change(
                 cur,
                 scope,
@@ -396,10 +421,7 @@ class ServiceRepository(Repository):
         """Route a hostname (unique across Starform) to a web service."""
         with self._tx() as cur:
             scope = self._scope_of(cur, "services", hostname.service_id)
-            cur.execute(
-                "INSERT INTO hostnames (hostname, service_id) VALUES (%s, %s)",
-                (hostname.hostname, hostname.service_id),
-            )
+            self._insert_hostname(cur, hostname)
             self._finish_change(
                 cur,
                 scope,

@@ -27,6 +27,7 @@ _WORKSPACE_ROW = class_row(WorkspaceRow)
 def _cluster_audit(cluster: ClusterRow) -> dict[str, object]:
     data: dict[str, object] = jsonable(cluster)
     data.pop("generation", None)
+    data.pop("epoch", None)
     return data
 
 
@@ -240,14 +241,17 @@ class TenancyRepository(Repository):
                 " lb_target_namespace, lb_target_name, lb_size_unit, lb_annotation,"
                 " prune_max_delete_percent, prune_max_delete_count, prune_release_held,"
                 " egress_allow, metrics_namespace, agent_token_hash) VALUES"
-                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " RETURNING epoch",
                 (
-                    *attrs.astuple(cluster, recurse=False)[:-2],
+                    *attrs.astuple(cluster, recurse=False)[:-3],
                     list(cluster.egress_allow),
                     cluster.metrics_namespace,
                     agent_token_hash,
                 ),
             )
+            epoch_record = cur.fetchone()
+            cluster = attrs.evolve(cluster, epoch=int(epoch_record[0]) if epoch_record else cluster.epoch)
             self._audit(
                 cur,
                 actor,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starform_adapters.postgres.repo_agents import AgentRepository
+from starform_adapters.postgres.repo_dashboard import DashboardRepository
 from starform_adapters.postgres.repo_services import ServiceRepository
+from starform_adapters.postgres.repo_templates import TemplateRepository
 from starform_adapters.postgres.repo_tenancy import TenancyRepository
 from starform_adapters.postgres.repo_tokens import TokenRepository
 from starform_adapters.postgres.repo_vars import VarGroupRepository
@@ -14,12 +16,19 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    TenancyRepository, ServiceRepository, VarGroupRepository, AgentRepository, TokenRepository
+    TemplateRepository,
+    TenancyRepository,
+    ServiceRepository,
+    VarGroupRepository,
+    AgentRepository,
+    DashboardRepository,
+    TokenRepository,
 ):
     """Starbase's system of record on PostgreSQL (psycopg 3 pool, AES-256-GCM var values).
 
     It implements every Starbase role port of :mod:`starform_core.ports` (agents, clusters,
-    tenancy, services and releases, var groups, dashboard reads, audit, readiness, API tokens);
+    tenancy, services and releases, var groups, dashboard reads, audit, readiness, API tokens,
+    templates);
     the composition root hands each route only the ports it uses.
 
     Construct it with an open pool (:func:`~starform_adapters.postgres.pool.open_pool`) and a
@@ -42,6 +51,7 @@ if TYPE_CHECKING:
         Readiness,
         ReleaseStore,
         ServiceStore,
+        TemplateStore,
         TenancyStore,
         VarGroupStore,
     )
@@ -60,5 +70,6 @@ if TYPE_CHECKING:
         AuditLog,
         Readiness,
         ApiTokenStore,
+        TemplateStore,
     ]:
-        return (store, store, store, store, store, store, store, store, store, store, store)
+        return (store, store, store, store, store, store, store, store, store, store, store, store)

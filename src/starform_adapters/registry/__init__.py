@@ -1,8 +1,10 @@
 """The image registry port's adapter (the OCI distribution API over httpx), its in-memory
-double, a writer to push images, small real OCI images, and a local Distribution registry."""
+double, a writer to push images, and small real OCI images (what the build double pushes).
+
+A real Distribution registry process for tests is test kit: :mod:`starform_testkit.distribution`.
+"""
 
 from .client import DistributionRegistry
-from .local import DEBIAN_PACKAGE, LocalDistribution, RegistryStartError
 from .memory import InMemoryRegistry, InMemoryRegistryClient
 from .metrics import RegistryMetrics
 from .oci_image import BuiltImage, BuiltIndex, ImageFile, ImageSpec, build_image, build_index, push_image
@@ -11,7 +13,6 @@ from .session import RegistrySession
 from .writer import DistributionWriter, ImageWriter
 
 __all__ = [
-    "DEBIAN_PACKAGE",
     "BuiltImage",
     "BuiltIndex",
     "DistributionRegistry",
@@ -21,10 +22,8 @@ __all__ = [
     "ImageWriter",
     "InMemoryRegistry",
     "InMemoryRegistryClient",
-    "LocalDistribution",
     "RegistryMetrics",
     "RegistrySession",
-    "RegistryStartError",
     "RetryPolicy",
     "build_image",
     "build_index",

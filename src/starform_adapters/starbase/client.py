@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
-from starform_core.errors import DesiredStateSourceError
+from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.ports.source import Fetched, NotModified
 
-__all__ = ["StarbaseClient"]
+__all__ = ["REFUSED_STATUSES", "StarbaseClient"]
+
+REFUSED_STATUSES: Final = frozenset({400, 409, 413, 422})
+"""Answers that refuse a report for good: sending it again cannot succeed (401, 403, 404, 429 and
+5xx can change once an operator or Starbase recovers, so those reports are kept and re-sent)."""
 
 
 def _quoted(etag: str) -> str:
@@ -21,8 +25,16 @@ def _unquoted(etag: str) -> str:
     return etag.removeprefix("W/").strip('"')
 
 
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 class StarbaseClient:
-    """Implements :class:`~starform_core.ports.source.DesiredStateSource` against Starbase's agent API."""
+    """Implements :class:`~starform_core.ports.source.AgentApi` against Starbase's agent API."""
 
     def __init__(
         self,
@@ -57,15 +69,14 @@ class StarbaseClient:
     def _check(response: httpx.Response, what: str) -> None:
         if response.is_success or response.status_code == 304:
             return
-        detail = ""
-        try:
-            body = response.json()
-            detail = (
-                str(body.get("detail") or body.get("reason") or "")[:300] if isinstance(body, dict) else ""
+        body = _body(response)
+        detail = str(body.get("detail") or body.get("reason") or "")[:300]
+        message = f"{what}: HTTP {response.status_code} {detail}".strip()
+        if response.status_code in REFUSED_STATUSES and what != "desired-state":
+            raise ReportRefusedError(
+                message, status=response.status_code, reason=str(body.get("reason") or "")[:100]
             )
-        except ValueError:
-            pass
-        raise DesiredStateSourceError(f"{what}: HTTP {response.status_code} {detail}".strip())
+        raise DesiredStateSourceError(message)
 
     def fetch(self, *, etag: str | None) -> Fetched | NotModified:
         """GET the cluster's desired state; ``If-None-Match`` makes an unchanged payload a 304."""
@@ -80,21 +91,19 @@ class StarbaseClient:
             raise DesiredStateSourceError("desired-state: the answer carries no ETag")
         return Fetched(body=response.content, etag=_unquoted(served))
 
-    def report_status(self, *, applied_generation: int | None, services: Sequence[Mapping[str, Any]]) -> None:
-        """POST observed per-service status and the generation applied."""
-        body = {
-            "applied_generation": applied_generation or 0,
-            "agent": self._agent,
-            "services": [dict(s) for s in services],
-        }
+    def report_status(self, report: Mapping[str, Any]) -> None:
+        """POST one status report (Starbase stores each ``report_id`` once)."""
+        body = {"agent": self._agent, **report}
         response = self._request("POST", f"/v1/clusters/{self._cluster_id}/status", json=body)
         self._check(response, "status report")
 
-    def report_events(self, events: Sequence[Mapping[str, Any]]) -> None:
-        """POST a batch of events (Starbase stores each ``event_id`` once)."""
+    def report_events(self, events: Sequence[Mapping[str, Any]]) -> int:
+        """POST a batch of events; returns how many Starbase had not stored yet."""
         if not events:
-            return
+            return 0
         response = self._request(
             "POST", f"/v1/clusters/{self._cluster_id}/events", json={"events": [dict(e) for e in events]}
         )
         self._check(response, "event report")
+        stored = _body(response).get("stored")
+        return int(stored) if isinstance(stored, int) else len(events)

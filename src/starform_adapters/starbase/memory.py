@@ -1,33 +1,58 @@
-"""An in-memory desired-state source: the test double of the source port.
+"""An in-memory Starbase agent API: the test double of the source and report-sink ports.
 
-Serves canonical payload bytes with ETag semantics, records status reports and events, and can
-be switched "down" to simulate an unreachable Starbase.
+Serves canonical payload bytes with ETag semantics; keeps status reports (once per
+``report_id``) and events (once per ``event_id``); judges reports as Starbase does (a report of
+another epoch, or of a generation above the published one, is refused for good). ``down``
+simulates an unreachable Starbase; ``lose_answers`` stores a report, then fails as if the answer
+was lost (so the agent sends it again).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from starform_core.errors import DesiredStateSourceError
+from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.payload import DesiredState, etag_of, to_json
 from starform_core.ports.source import Fetched, NotModified
+from starform_core.reporting import judge_report
 
 __all__ = ["InMemorySource"]
 
 
+def _version(body: bytes) -> tuple[int, int]:
+    """(epoch, generation) of published bytes, (0, 0) when they do not say."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return (0, 0)
+    if not isinstance(data, dict):
+        return (0, 0)
+    epoch, generation = data.get("epoch", 0), data.get("generation", 0)
+    return (
+        epoch if isinstance(epoch, int) else 0,
+        generation if isinstance(generation, int) else 0,
+    )
+
+
 class InMemorySource:
-    """Implements :class:`~starform_core.ports.source.DesiredStateSource` in memory."""
+    """Implements :class:`~starform_core.ports.source.AgentApi` in memory (thread-safe)."""
 
     def __init__(self, document: DesiredState | None = None) -> None:
         self._lock = threading.Lock()
         self._body: bytes | None = None
+        self._version = (0, 0)
         self.down = False
+        self.lose_answers = 0
         self.fetches = 0
         self.not_modified = 0
         self.statuses: list[dict[str, Any]] = []
+        self.refused: list[dict[str, Any]] = []
         self.events: dict[str, dict[str, Any]] = {}
+        self.duplicates = 0
+        self._report_ids: set[str] = set()
         if document is not None:
             self.publish(document)
 
@@ -39,6 +64,7 @@ class InMemorySource:
         """Serve raw bytes (to test invalid payloads)."""
         with self._lock:
             self._body = body
+            self._version = _version(body)
 
     def fetch(self, *, etag: str | None) -> Fetched | NotModified:
         """The current payload, or ``NotModified`` when ``etag`` matches."""
@@ -54,22 +80,59 @@ class InMemorySource:
                 return NotModified(etag=current)
             return Fetched(body=self._body, etag=current)
 
-    def report_status(self, *, applied_generation: int | None, services: Sequence[Mapping[str, Any]]) -> None:
-        """Record a status report."""
-        with self._lock:
-            if self.down:
-                raise DesiredStateSourceError("starbase is down (simulated)")
-            self.statuses.append({"applied_generation": applied_generation, "services": list(services)})
+    def _answer(self) -> None:
+        """Called after a report was stored: simulates a lost answer when asked to."""
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            raise DesiredStateSourceError("the answer was lost (simulated)")
 
-    def report_events(self, events: Sequence[Mapping[str, Any]]) -> None:
-        """Record events, once per ``event_id``."""
+    def report_status(self, report: Mapping[str, Any]) -> None:
+        """Record a status report once per ``report_id``; refuse it as Starbase would."""
         with self._lock:
             if self.down:
                 raise DesiredStateSourceError("starbase is down (simulated)")
+            report_id = str(report.get("report_id") or "")
+            if report_id and report_id in self._report_ids:
+                return self._answer()
+            attempt = report.get("attempt") or {}
+            refusal = judge_report(
+                cluster_epoch=self._version[0],
+                desired_generation=self._version[1],
+                epoch=report.get("epoch"),
+                applied_generation=int(report.get("applied_generation") or 0),
+                attempted_generation=attempt.get("generation"),
+            )
+            if refusal is not None:
+                self.refused.append({**report, "reason": refusal.reason.value})
+                raise ReportRefusedError(
+                    f"status report: HTTP 409 {refusal.detail}", status=409, reason=refusal.reason.value
+                )
+            self._report_ids.add(report_id)
+            self.statuses.append(dict(report))
+            return self._answer()
+
+    def report_events(self, events: Sequence[Mapping[str, Any]]) -> int:
+        """Record events, once per ``event_id``; returns how many were new."""
+        with self._lock:
+            if self.down:
+                raise DesiredStateSourceError("starbase is down (simulated)")
+            stored = 0
             for event in events:
-                self.events.setdefault(str(event["event_id"]), dict(event))
+                if str(event["event_id"]) in self.events:
+                    self.duplicates += 1
+                    continue
+                self.events[str(event["event_id"])] = dict(event)
+                stored += 1
+            self._answer()
+            return stored
 
     def event_types(self) -> list[str]:
         """The types of the events received, in arrival order."""
         with self._lock:
             return [e["type"] for e in self.events.values()]
+
+    @property
+    def applied_generation(self) -> int | None:
+        """The applied generation of the last status report received (``None`` before any)."""
+        with self._lock:
+            return int(self.statuses[-1]["applied_generation"]) if self.statuses else None

@@ -41,11 +41,13 @@ HEALTH_KINDS = frozenset({"Pod", "Job"})
 
 @attrs.frozen
 class ClusterCall:
-    """One call made on the fake: the verb, the object and, for applies, the ``force`` flag."""
+    """One call made on the fake: the verb, the object, for applies the ``force`` flag, and the
+    caller's ``request_id`` (the ``Audit-ID`` a real API server would record)."""
 
     verb: str
     key: ObjectKey
     force: bool | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
 
 
 @attrs.define
@@ -166,11 +168,11 @@ class FakeCluster:
             obj = self._objects.get(key)
             return copy.deepcopy(obj) if obj is not None else None
 
-    def apply(self, body: Mapping[str, Any], *, force: bool) -> KubeObject:
+    def apply(self, body: Mapping[str, Any], *, force: bool, request_id: str | None = None) -> KubeObject:
         """Store ``body`` merged over the live object's metadata (uid kept, resourceVersion bumped)."""
         key = key_of(body)
         with self._lock:
-            self._call("apply", key, force=force)
+            self._call("apply", key, force=force, request_id=request_id)
             if key.kind in self._unsupported:
                 raise ClusterNotFoundError(f"the server could not find the requested resource ({key.kind})")
             if self._require_namespaces and key.namespace:
@@ -180,11 +182,16 @@ class FakeCluster:
             return copy.deepcopy(self._store(body))
 
     def remove_fields(
-        self, key: ObjectKey, paths: Sequence[str], *, guards: Sequence[tuple[str, Any]] = ()
+        self,
+        key: ObjectKey,
+        paths: Sequence[str],
+        *,
+        guards: Sequence[tuple[str, Any]] = (),
+        request_id: str | None = None,
     ) -> KubeObject:
         """Remove each JSON pointer in ``paths``, in order, if every guard still holds."""
         with self._lock:
-            self._call("remove_fields", key)
+            self._call("remove_fields", key, request_id=request_id)
             obj = self._objects.get(key)
             if obj is None:
                 raise ClusterNotFoundError(f"{key} not found", status=404)
@@ -204,10 +211,10 @@ class FakeCluster:
             self._revision += 1
             return copy.deepcopy(obj)
 
-    def delete(self, key: ObjectKey, *, uid: str | None = None) -> None:
+    def delete(self, key: ObjectKey, *, uid: str | None = None, request_id: str | None = None) -> None:
         """Delete the object (absent is fine); a ``uid`` that does not match is a conflict."""
         with self._lock:
-            self._call("delete", key)
+            self._call("delete", key, request_id=request_id)
             obj = self._objects.get(key)
             if obj is None:
                 return
@@ -229,9 +236,24 @@ class FakeCluster:
         with self._lock:
             return key.kind not in self._unsupported
 
+    # lifecycle (nothing to connect) ----------------------------------------------------------
+    def start(self, *, sync_timeout: float = 60.0) -> bool:
+        """Nothing to connect: the fake is synced from the start."""
+        return True
+
+    def stop(self) -> None:
+        """Nothing to release."""
+
+    @property
+    def synced(self) -> bool:
+        """Always True."""
+        return True
+
     # internals (lock held) -----------------------------------------------------------------
-    def _call(self, verb: str, key: ObjectKey, *, force: bool | None = None) -> None:
-        self.calls.append(ClusterCall(verb=verb, key=key, force=force))
+    def _call(
+        self, verb: str, key: ObjectKey, *, force: bool | None = None, request_id: str | None = None
+    ) -> None:
+        self.calls.append(ClusterCall(verb=verb, key=key, force=force, request_id=request_id))
         failure = self._failures.get(key)
         if failure is None or verb not in failure.verbs:
             return

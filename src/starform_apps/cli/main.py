@@ -1,9 +1,10 @@
 """Entry point of the ``starform`` command: one click group, one module per subcommand.
 
-Conventions every subcommand keeps: ``-h``/``--help`` and ``--version``; its help lists only its
-own options; a user error is one line on stderr (``invalid: ...`` or ``error: ...``) and exit
-status 1, a usage error (an unknown flag, a missing argument) click's usage message and exit
-status 2; never a traceback.
+Each subcommand is imported only when it runs (see :mod:`starform_apps.lazy_cli`), so
+``starform --help`` imports none of them. Conventions every subcommand keeps: ``-h``/``--help``
+and ``--version``; its help lists only its own options; a user error is one line on stderr
+(``invalid: ...`` or ``error: ...``) and exit status 1, a usage error (an unknown flag, a
+missing argument) click's usage message and exit status 2; never a traceback.
 """
 
 from __future__ import annotations
@@ -14,29 +15,44 @@ from importlib import metadata
 
 import click
 
-from starform_apps.cli.demo_cmd import demo
-from starform_apps.cli.payload_cmd import payload
-from starform_apps.cli.plan_cmd import health, plan_command
-from starform_apps.cli.render_cmd import render
+from starform_apps.lazy_cli import LazyGroup, LazySubcommand
 from starform_core.errors import StarformError
 
-__all__ = ["INTERNAL_ERROR_EXIT", "cli", "main"]
+__all__ = ["INTERNAL_ERROR_EXIT", "SUBCOMMANDS", "cli", "main"]
 
 INTERNAL_ERROR_EXIT = 70
 """Exit status of an unexpected internal error (a bug): ``EX_SOFTWARE`` of sysexits.h."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="starform", prog_name="starform")
-def cli() -> None:
-    """Starform: Starbase decides, Shuttle applies."""
-
-
-cli.add_command(payload)
-cli.add_command(render)
-cli.add_command(plan_command)
-cli.add_command(health)
-cli.add_command(demo)
+SUBCOMMANDS: dict[str, LazySubcommand] = {
+    "payload": LazySubcommand(
+        "starform_apps.cli.payload_cmd:payload", "The desired-state payload contract (§25.1).", "cli"
+    ),
+    "render": LazySubcommand(
+        "starform_apps.cli.render_cmd:render",
+        "Render payload FILE (- for stdin): owned objects in apply order, then partials, as YAML.",
+        "cli",
+    ),
+    "plan": LazySubcommand(
+        "starform_apps.cli.plan_cmd:plan_command", "Plan PAYLOAD against live objects.", "cli"
+    ),
+    "health": LazySubcommand(
+        "starform_apps.cli.plan_cmd:health",
+        "Print the health of every service (pods included), judged against --payload when given.",
+        "cli",
+    ),
+    "demo": LazySubcommand(
+        "starform_apps.cli.demo_cmd:demo",
+        "Start PostgreSQL, Starbase, a Kubernetes test server and Shuttle; tell the story; stop.",
+        "demo",
+    ),
+    "kube-testserver": LazySubcommand(
+        "starform_apps.cli.kube_testserver_cmd:kube_testserver",
+        "Run the in-memory Kubernetes test server and write a kubeconfig for kubectl and Shuttle.",
+        "kube-testserver",
+    ),
+}
+"""Every ``starform`` subcommand: where it lives, its one-line help, the extra it needs."""
 
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -58,12 +74,20 @@ def _with_version(command: click.Command) -> None:
                 help="Show the version and exit.",
             )
         )
-    if isinstance(command, click.Group):
+    if isinstance(command, click.Group) and not isinstance(command, LazyGroup):
         for sub in command.commands.values():
             _with_version(sub)
 
 
-_with_version(cli)
+@click.group(
+    cls=LazyGroup,
+    lazy=SUBCOMMANDS,
+    on_load=_with_version,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(package_name="starform", prog_name="starform")
+def cli() -> None:
+    """Starform: Starbase decides, Shuttle applies."""
 
 
 def main() -> None:

@@ -28,7 +28,8 @@ from starform_apps.cli.inputs import read_payload
 from starform_core.errors import StarformError
 from starform_core.health import ServiceHealth, assess_services
 from starform_core.payload.document import DesiredState
-from starform_core.plan import Plan, PlanOptions, is_owned, plan
+from starform_core.pipeline import plan_desired_state, plan_document, plan_lines, reports_notice
+from starform_core.plan import is_owned
 from starform_core.render import Rendering, render
 
 __all__ = [
@@ -40,8 +41,6 @@ __all__ = [
     "load_objects",
     "managed_fields_warning",
     "plan_command",
-    "plan_lines",
-    "plan_to_json",
 ]
 
 EXIT_NOTHING_TO_DO: Final = 0
@@ -68,78 +67,6 @@ def managed_fields_warning(live: Sequence[Mapping[str, Any]]) -> str | None:
     )
 
 
-def _change(change: Any) -> dict[str, Any]:
-    return {
-        "path": change.path,
-        "live": change.live,
-        "desired": change.desired,
-        "redacted": change.redacted,
-        "manager": change.manager,
-        "time": change.time,
-    }
-
-
-def plan_to_json(result: Plan) -> dict[str, Any]:
-    """A JSON-ready view of a plan (no apply bodies: they may carry secret values)."""
-    actions = []
-    for action in result.actions:
-        entry: dict[str, Any] = {
-            "kind": action.kind.value,
-            "object": str(action.key),
-            "apiVersion": action.key.api_version,
-            "reason": action.reason.value,
-        }
-        changes = getattr(action, "changes", ())
-        if changes:
-            entry["changes"] = [_change(c) for c in changes]
-        paths = getattr(action, "paths", None)
-        if paths:
-            entry["paths"] = list(paths)
-        managed_by = getattr(action, "managed_by", None)
-        if managed_by:
-            entry["managedBy"] = managed_by
-        actions.append(entry)
-    prune = result.prune
-    return {
-        "summary": result.summary(),
-        "prune": {
-            "owned": prune.owned,
-            "wouldDelete": prune.would_delete,
-            "held": prune.held,
-            "reason": prune.reason.value if prune.reason else None,
-        },
-        "actions": actions,
-    }
-
-
-def plan_lines(result: Plan) -> list[str]:
-    """The plan as text: one line per action, its field changes indented, then the summary."""
-    lines = []
-    for action in result.actions:
-        managed_by = getattr(action, "managed_by", None)
-        owner = f", managed by {managed_by}" if managed_by else ""
-        lines.append(f"{action.kind.value:15} {action.key}  ({action.reason.value}{owner})")
-        lines.extend(f"    {change}" for change in getattr(action, "changes", ()))
-    summary = ", ".join(f"{count} {kind}" for kind, count in result.summary().items() if count)
-    lines.append(f"plan: {summary or 'nothing'}")
-    if result.prune_held and result.prune.reason is not None:
-        lines.append(
-            f"prune held ({result.prune.reason.value}): {result.prune.would_delete} of "
-            f"{result.prune.owned} owned objects would be deleted"
-        )
-    return lines
-
-
-def _reports_notice(result: Plan) -> str | None:
-    if result.executable or result.is_empty:
-        return None
-    counts: dict[str, int] = {}
-    for action in result.actions:
-        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
-    listed = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
-    return f"notice: nothing to execute; the plan holds only reports for a human ({listed})"
-
-
 def _render(document: DesiredState) -> Rendering:
     try:
         return render(document)
@@ -161,22 +88,20 @@ def plan_command(*, payload_file: str, live_location: str, output: str) -> None:
     """
     document = read_payload(payload_file)
     live = load_objects(live_location)
-    rendering = _render(document)
-    options = PlanOptions(drift_policies=rendering.drift_policies, prune_policy=document.cluster.prune)
     try:
-        result = plan(rendering.objects, live, partials=rendering.partials, options=options)
+        result = plan_desired_state(document, live, rendering=_render(document)).plan
     except StarformError as exc:
         raise click.ClickException(str(exc)) from exc
     warning = managed_fields_warning(live)
     if warning:
         click.echo(warning, err=True)
     if output == "json":
-        body = plan_to_json(result)
+        body = plan_document(result)
         body["warnings"] = [warning] if warning else []
         click.echo(json.dumps(body, indent=2, default=str))
     else:
         click.echo("\n".join(plan_lines(result)))
-    notice = _reports_notice(result)
+    notice = reports_notice(result)
     if notice:
         click.echo(notice, err=True)
     sys.exit(EXIT_PENDING if result.executable else EXIT_NOTHING_TO_DO)

@@ -17,15 +17,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from starform_adapters.kube_testserver import KubeTestServer
 from starform_adapters.postgres import VarCipher
-from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.shuttle import Shuttle, ShuttleConfig, build_shuttle
 from starform_apps.shuttle.reconciler import ReconcileResult
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
 from starform_apps.starbase.tokens import mint_user_token
 from starform_core.access import Actor
 from starform_core.errors import StarformError
+from starform_testkit.kube_testserver import KubeTestServer
+from starform_testkit.postgres import fresh_database, postgres_server
 
 __all__ = ["GATEWAY_NAMESPACE", "LB_SERVICE", "World", "open_world"]
 

@@ -1,89 +1,127 @@
-"""Shuttle's composition root: wires the Kubernetes adapter, the Starbase client and the loop.
+"""Shuttle's composition root.
 
-Nothing connects at import time; :func:`build_shuttle` builds, :meth:`Shuttle.start` connects.
+:func:`bootstrap` builds a :class:`Shuttle` from its ports: the cluster (anything that
+implements :class:`WatchedCluster`, such as the Kubernetes adapter or the shipped
+:class:`~starform_adapters.testing.FakeCluster`) and Starbase's agent API (the HTTP client, or
+:class:`~starform_adapters.starbase.InMemorySource`). :func:`connect` builds the real adapters
+from the configuration. Nothing connects at import time; :meth:`Shuttle.start` connects.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
 
+import attrs
 from kubernetes.client import Configuration
 
 from starform_adapters.kubernetes import KubernetesCluster, load_configuration
 from starform_adapters.starbase import StarbaseClient
+from starform_apps.shuttle.applied import AppliedState
 from starform_apps.shuttle.config import ShuttleConfig
-from starform_apps.shuttle.events import EventBuffer
+from starform_apps.shuttle.held import HeldPayload, PayloadStore
+from starform_apps.shuttle.live import LiveScreens
+from starform_apps.shuttle.logs import log_reconcile
 from starform_apps.shuttle.loop import ShuttleLoop
 from starform_apps.shuttle.metrics import ShuttleMetrics
-from starform_apps.shuttle.reconciler import Reconciler, ReconcileResult
+from starform_apps.shuttle.outbox import Outbox
+from starform_apps.shuttle.plan_reports import PlanReporter
+from starform_apps.shuttle.planning import PlanStep
+from starform_apps.shuttle.pull import Puller
+from starform_apps.shuttle.reconciler import ReconcileParts, Reconciler, ReconcileResult
+from starform_apps.shuttle.sender import ReportSender, Sent
 from starform_apps.shuttle.server import OpsServer
-from starform_apps.shuttle.state import StateDir
-from starform_core.health import assess_services
-from starform_core.kube.objects import KubeObject
-from starform_core.ports.source import DesiredStateSource
+from starform_apps.shuttle.statedb import StateDB
+from starform_apps.shuttle.status import ServiceHealthFn, StatusReporter, service_health
+from starform_core.ports.cluster import ClusterPort
+from starform_core.ports.source import AgentApi
+from starform_core.reporting import Version
 
-__all__ = ["Shuttle", "build_shuttle", "service_health"]
-
-_log = logging.getLogger("starform.shuttle")
-
-
-def service_health(objects: Sequence[KubeObject]) -> Mapping[str, tuple[str, str]]:
-    """Per-service (health, reason) from live objects, as Starbase stores it (lower case)."""
-    return {
-        service_id: (str(health.status.value).lower(), health.reason)
-        for service_id, health in assess_services(objects).items()
-    }
+__all__ = ["Heartbeat", "Shuttle", "WatchedCluster", "bootstrap", "build_shuttle", "connect"]
 
 
+class WatchedCluster(ClusterPort, Protocol):
+    """The cluster port plus the lifecycle of its watch cache."""
+
+    def start(self, *, sync_timeout: float = 60.0) -> bool:
+        """Start watching; True once every kind has been listed within ``sync_timeout``."""
+        ...
+
+    def stop(self) -> None:
+        """Stop watching and release connections."""
+        ...
+
+    @property
+    def synced(self) -> bool:
+        """True once the cache holds a full listing."""
+        ...
+
+
+class Heartbeat:
+    """When the loop last finished a reconcile (liveness)."""
+
+    def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._last = monotonic()
+
+    def beat(self, _result: ReconcileResult | None = None) -> None:
+        """A reconcile finished (successfully or not: it returned)."""
+        self._last = self._monotonic()
+
+    def alive(self, max_age: float) -> bool:
+        """True when the last reconcile finished less than ``max_age`` seconds ago."""
+        return self._monotonic() - self._last < max_age
+
+
+@attrs.define
 class Shuttle:
-    """A running agent: cluster cache, reconciler, loop and ops server."""
+    """A running agent: the cluster's watches, the loop, the outbox and the ops server."""
 
-    def __init__(
-        self,
-        *,
-        config: ShuttleConfig,
-        cluster: KubernetesCluster,
-        source: DesiredStateSource,
-        metrics: ShuttleMetrics,
-        reconciler: Reconciler,
-        loop: ShuttleLoop,
-        ops: OpsServer | None,
-    ) -> None:
-        self.config = config
-        self.cluster = cluster
-        self.source = source
-        self.metrics = metrics
-        self.reconciler = reconciler
-        self.loop = loop
-        self.ops = ops
-        self._thread: threading.Thread | None = None
-        self._last_tick = time.monotonic()
+    config: ShuttleConfig
+    cluster: WatchedCluster
+    reconciler: Reconciler
+    loop: ShuttleLoop
+    heartbeat: Heartbeat
+    db: StateDB
+    ops: OpsServer | None = None
+    closers: list[Callable[[], None]] = attrs.field(factory=list)
+    """Called last by :meth:`stop` (adapters this Shuttle's builder opened)."""
+    _thread: threading.Thread | None = None
+    _stopped: bool = False
 
-    def _on_result(self, result: ReconcileResult) -> None:
-        self._last_tick = time.monotonic()
-        summary = result.plan.summary() if result.plan else {}
-        _log.info(
-            "reconciled generation=%s converged=%s source_ok=%s seconds=%.3f actions=%s",
-            result.generation,
-            result.converged,
-            result.source_ok,
-            result.seconds,
-            {k: v for k, v in summary.items() if v},
-        )
+    @property
+    def metrics(self) -> ShuttleMetrics:
+        """Shuttle's metrics."""
+        return self.reconciler.parts.metrics
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox of reports."""
+        return self.reconciler.parts.outbox
+
+    @property
+    def held(self) -> HeldPayload | None:
+        """The payload in force (the last good one)."""
+        return self.reconciler.parts.puller.held
+
+    @property
+    def applied(self) -> Version | None:
+        """The ``(epoch, generation)`` applied in full."""
+        return self.reconciler.parts.applied.version
 
     def healthy(self) -> bool:
-        """Liveness: the loop ticked within three intervals."""
-        return time.monotonic() - self._last_tick < 3 * self.config.interval + 60
+        """Liveness: the loop finished a reconcile within three intervals (plus a minute)."""
+        return self.heartbeat.alive(3 * self.config.interval + 60)
 
     def ready(self) -> bool:
         """Readiness: the caches hold a full listing."""
         return self.cluster.synced
 
     def start(self, *, sync_timeout: float = 60.0) -> None:
-        """Connect: start the watches and the ops server."""
+        """Connect: start the ops server and the watches."""
         if self.ops is not None:
             self.ops.start()
         self.cluster.start(sync_timeout=sync_timeout)
@@ -93,77 +131,165 @@ class Shuttle:
         self._thread = threading.Thread(target=self.loop.run, name="shuttle-loop", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the loop (finishing the reconcile under way), the watches and the ops server."""
+    def drain(self, *, budget_seconds: float) -> Sent:
+        """Send what the outbox holds, for at most ``budget_seconds`` (what is left stays on disk)."""
+        return self.reconciler.parts.sender.drain(budget_seconds=budget_seconds)
+
+    def stop(self, *, grace_seconds: float | None = None) -> Sent:
+        """Stop the loop (the reconcile under way starts no further action), flush the outbox
+        within the grace period, then stop the watches and the ops server (once; later calls
+        do nothing)."""
+        if self._stopped:
+            return Sent()
+        self._stopped = True
+        deadline = time.monotonic() + (
+            self.config.shutdown_timeout if grace_seconds is None else grace_seconds
+        )
         self.loop.stop()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        sent = self.drain(budget_seconds=max(0.0, deadline - time.monotonic()))
         self.cluster.stop()
         if self.ops is not None:
             self.ops.stop()
-        close = getattr(self.source, "close", None)
-        if callable(close):
+        self.db.close()
+        for close in self.closers:
             close()
+        return sent
+
+
+def connect(
+    config: ShuttleConfig,
+    metrics: ShuttleMetrics,
+    *,
+    wake: threading.Event,
+    kube_configuration: Configuration | None = None,
+) -> tuple[KubernetesCluster, StarbaseClient]:
+    """The real adapters: the Kubernetes watch cache (waking ``wake`` on changes) and Starbase's client."""
+    cluster = KubernetesCluster(
+        kube_configuration or load_configuration(kubeconfig=config.kubeconfig),
+        qps=config.qps,
+        burst=config.burst,
+        resync_seconds=config.resync_seconds,
+        on_change=lambda _event, _key: wake.set(),
+        on_watch_restart=lambda kind: metrics.watch_restarts.labels(kind=kind).inc(),
+        observer=metrics.observe_request,
+    )
+    source = StarbaseClient(config.starbase_url, cluster_id=config.cluster_id, token=config.token)
+    return cluster, source
+
+
+def _parts(
+    config: ShuttleConfig,
+    db: StateDB,
+    cluster: WatchedCluster,
+    source: AgentApi,
+    metrics: ShuttleMetrics,
+    *,
+    health: ServiceHealthFn,
+    now: Callable[[], datetime],
+    monotonic: Callable[[], float],
+) -> ReconcileParts:
+    """The parts of a reconcile, one per verb, over one state database."""
+    outbox = Outbox(db, capacity=config.outbox_capacity, dropped=metrics.outbox_dropped, now=now)
+    metrics.observe_outbox(outbox.depth, outbox.oldest_age)
+    store = PayloadStore(db)
+    screens = LiveScreens.counted_by(metrics.live_objects_invalid)
+    return ReconcileParts(
+        cluster=cluster,
+        outbox=outbox,
+        puller=Puller(source, store, outbox, metrics, now=now),
+        planner=PlanStep(cluster, screens=screens, monotonic=monotonic),
+        plan_reports=PlanReporter(outbox, metrics, now=now),
+        applied=AppliedState(store, outbox, metrics, now=now),
+        status=StatusReporter(
+            cluster,
+            outbox,
+            health,
+            screens=screens,
+            monotonic=monotonic,
+            now=now,
+        ),
+        sender=ReportSender(outbox, source, metrics, monotonic=monotonic),
+        metrics=metrics,
+    )
+
+
+def bootstrap(
+    config: ShuttleConfig,
+    *,
+    cluster: WatchedCluster,
+    source: AgentApi,
+    metrics: ShuttleMetrics | None = None,
+    wake: threading.Event | None = None,
+    stop: threading.Event | None = None,
+    health: ServiceHealthFn = service_health,
+    serve_ops: bool = True,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Shuttle:
+    """Wire a Shuttle from its ports (nothing connects until :meth:`Shuttle.start`).
+
+    ``wake`` is set by the cluster's watches on a change (a reconcile follows at once); ``stop``
+    by a signal handler (the reconcile under way starts no further action, the loop returns).
+    """
+    metrics = metrics or ShuttleMetrics()
+    db = StateDB(config.state_dir)
+    parts = _parts(config, db, cluster, source, metrics, health=health, now=now, monotonic=monotonic)
+    stop = stop or threading.Event()
+    reconciler = Reconciler(
+        parts, workers=config.workers, cancelled=stop.is_set, monotonic=monotonic, now=now
+    )
+    heartbeat = Heartbeat(monotonic=monotonic)
+
+    def on_result(result: ReconcileResult) -> None:
+        heartbeat.beat(result)
+        log_reconcile(result)
+
+    loop = ShuttleLoop(
+        reconciler,
+        interval=config.interval,
+        on_result=on_result,
+        on_crash=lambda: metrics.reconciles.labels(outcome="crashed").inc(),
+        wake=wake,
+        stop=stop,
+    )
+    shuttle = Shuttle(
+        config=config, cluster=cluster, reconciler=reconciler, loop=loop, heartbeat=heartbeat, db=db
+    )
+    if serve_ops:
+        shuttle.ops = OpsServer(
+            registry=metrics.registry,
+            healthy=shuttle.healthy,
+            ready=shuttle.ready,
+            host=config.metrics_host,
+            port=config.metrics_port,
+        )
+    return shuttle
 
 
 def build_shuttle(
     config: ShuttleConfig,
     *,
     kube_configuration: Configuration | None = None,
-    source: DesiredStateSource | None = None,
+    source: AgentApi | None = None,
     serve_ops: bool = True,
+    stop: threading.Event | None = None,
+    wake: threading.Event | None = None,
 ) -> Shuttle:
-    """Wire a Shuttle from its configuration (nothing connects until :meth:`Shuttle.start`)."""
+    """:func:`connect` then :func:`bootstrap`: a Shuttle on the real adapters (``source`` replaces
+    the Starbase client, e.g. with :class:`~starform_adapters.starbase.InMemorySource`)."""
     metrics = ShuttleMetrics()
-    loop_ref: list[ShuttleLoop] = []
-
-    def on_change(_event: str, _key: object) -> None:
-        if loop_ref:
-            loop_ref[0].trigger()
-
-    cluster = KubernetesCluster(
-        kube_configuration or load_configuration(kubeconfig=config.kubeconfig),
-        qps=config.qps,
-        burst=config.burst,
-        resync_seconds=config.resync_seconds,
-        on_change=on_change,
-        on_watch_restart=lambda kind: metrics.watch_restarts.labels(kind=kind).inc(),
-        observer=metrics.observe_request,
-    )
-    source = source or StarbaseClient(config.starbase_url, cluster_id=config.cluster_id, token=config.token)
-    reconciler = Reconciler(
-        source=source,
+    wake = wake or threading.Event()
+    cluster, client = connect(config, metrics, wake=wake, kube_configuration=kube_configuration)
+    shuttle = bootstrap(
+        config,
         cluster=cluster,
-        state=StateDir(config.state_dir),
-        events=EventBuffer(),
+        source=source or client,
         metrics=metrics,
-        health=service_health,
-        workers=config.workers,
+        wake=wake,
+        stop=stop,
+        serve_ops=serve_ops,
     )
-    shuttle_ref: list[Shuttle] = []
-    loop = ShuttleLoop(
-        reconciler,
-        interval=config.interval,
-        on_result=lambda result: shuttle_ref[0]._on_result(result) if shuttle_ref else None,
-    )
-    loop_ref.append(loop)
-    ops = None
-    if serve_ops:
-        ops = OpsServer(
-            registry=metrics.registry,
-            healthy=lambda: shuttle_ref[0].healthy(),
-            ready=lambda: shuttle_ref[0].ready(),
-            host=config.metrics_host,
-            port=config.metrics_port,
-        )
-    shuttle = Shuttle(
-        config=config,
-        cluster=cluster,
-        source=source,
-        metrics=metrics,
-        reconciler=reconciler,
-        loop=loop,
-        ops=ops,
-    )
-    shuttle_ref.append(shuttle)
+    shuttle.closers.append(client.close)
     return shuttle

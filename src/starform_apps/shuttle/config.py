@@ -6,7 +6,10 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["ShuttleConfig"]
+__all__ = ["LOG_FORMATS", "ShuttleConfig"]
+
+LOG_FORMATS = ("json", "text")
+"""``--log-format`` choices: JSON lines (for log shippers) or text (for people)."""
 
 
 @attrs.frozen
@@ -25,3 +28,7 @@ class ShuttleConfig:
     qps: float = 50.0
     burst: int = 100
     resync_seconds: float = 600.0
+    shutdown_timeout: float = 25.0
+    """Seconds ``run`` takes at most to stop after SIGTERM (Kubernetes' grace period is 30 s)."""
+    outbox_capacity: int = 50_000
+    """Reports the outbox keeps at most (beyond, the oldest events are dropped and counted)."""

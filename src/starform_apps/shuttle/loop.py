@@ -38,7 +38,11 @@ class Backoff:
 
 
 class ShuttleLoop:
-    """Drives a :class:`Reconciler` until stopped."""
+    """Drives a :class:`Reconciler` until stopped.
+
+    ``wake`` is set by the watch cache on a change to an owned object; ``stop`` by a signal
+    (the reconcile under way sees it too, and starts no further action).
+    """
 
     def __init__(
         self,
@@ -48,14 +52,18 @@ class ShuttleLoop:
         debounce: float = 1.0,
         backoff: Backoff | None = None,
         on_result: Callable[[ReconcileResult], None] | None = None,
+        on_crash: Callable[[], None] | None = None,
+        wake: threading.Event | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._reconciler = reconciler
         self._interval = interval
         self._debounce = debounce
         self._backoff = backoff or Backoff()
         self._on_result = on_result
-        self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._on_crash = on_crash
+        self._stop = stop or threading.Event()
+        self._wake = wake or threading.Event()
         self.ticks = 0
 
     def trigger(self, *_: object) -> None:
@@ -63,7 +71,7 @@ class ShuttleLoop:
         self._wake.set()
 
     def stop(self) -> None:
-        """Finish the current reconcile, then return from :meth:`run`."""
+        """Finish the current reconcile (starting no further action), then return from :meth:`run`."""
         self._stop.set()
         self._wake.set()
 
@@ -81,24 +89,27 @@ class ShuttleLoop:
             self._on_result(result)
         return result
 
+    def _delay(self, result: ReconcileResult) -> float:
+        failed = result.report is not None and result.report.outcome.value in ("partial", "failed")
+        if not (failed or not result.source_ok):
+            self._backoff.success()
+            return self._interval
+        retry_after = result.execution.retry_after if result.execution else None
+        delay = min(self._interval, self._backoff.failure(retry_after=retry_after))
+        return max(delay, retry_after) if retry_after else delay
+
     def run(self) -> None:
         """Reconcile until :meth:`stop`."""
         while not self._stop.is_set():
             try:
                 result = self.run_once()
             except Exception:  # a bug must not kill the agent: log, back off, go on
-                _log.exception("reconcile crashed")
+                _log.exception("reconcile crashed", extra={"outcome": "crashed"})
+                if self._on_crash is not None:
+                    self._on_crash()
                 delay = self._backoff.failure()
             else:
-                failed = result.execution is not None and not result.execution.complete
-                if failed or not result.source_ok:
-                    retry_after = result.execution.retry_after if result.execution else None
-                    delay = min(self._interval, self._backoff.failure(retry_after=retry_after))
-                    if retry_after:
-                        delay = max(delay, retry_after)
-                else:
-                    self._backoff.success()
-                    delay = self._interval
+                delay = self._delay(result)
             if self._wake.wait(delay) and not self._stop.is_set():
                 # coalesce a burst of watch events (including our own writes) into one reconcile
                 self._stop.wait(self._debounce)

@@ -20,6 +20,7 @@ from starform_apps.starbase import (
     routes_projects,
     routes_releases,
     routes_services,
+    routes_templates,
     routes_tokens,
     routes_usage,
     routes_vargroups,
@@ -48,6 +49,7 @@ ROUTERS = (
     routes_observed,
     routes_vargroups,
     routes_tokens,
+    routes_templates,
     routes_usage,
     routes_billing,
 )

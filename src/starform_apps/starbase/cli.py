@@ -1,4 +1,4 @@
-"""The ``starbase`` command: serve, migrate, register clusters, create users, manage tokens, and
+"""The ``starbase`` command: serve, migrate, clusters, users, tokens, the template catalogue and
 billing (``starbase billing ...``, ``starbase worker``: :mod:`~starform_apps.starbase.cli_billing`).
 
 Without ``DATABASE_URL`` every command uses the embedded PostgreSQL in ``--data-dir`` (and a
@@ -10,6 +10,7 @@ the other commands start quickly.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import signal
 import sys
@@ -27,6 +28,13 @@ from starform_adapters.postgres import PostgresStore, migrate, open_pool
 from starform_apps.starbase import cli_billing
 from starform_apps.starbase.config import DEFAULT_DATA_DIR, StarbaseConfig, parse_address
 from starform_apps.starbase.embedded import embedded_database, load_cipher
+from starform_apps.starbase.template_files import (
+    TEMPLATE_FILE_MAX_BYTES,
+    ShippedResult,
+    publish_shipped,
+    read_template,
+    shipped_templates,
+)
 from starform_apps.starbase.tokens import (
     AGENT_PREFIX,
     USER_PREFIX,
@@ -40,6 +48,7 @@ from starform_core.errors import StarformError, StoreConflictError, StoreNotFoun
 from starform_core.payload.rows import ClusterRow
 from starform_core.ports import UserStore
 from starform_core.ports.tokens import ApiTokenInfo, NewApiToken, TokenScope
+from starform_core.templates import template_to_json
 
 __all__ = ["main"]
 
@@ -180,6 +189,7 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
             )
             _progress(f"metrics on {metrics_server.start()}/metrics")
             stack.callback(metrics_server.stop)
+        publish_shipped(starbase.store, actor=Actor(label="starbase"))
         server = ServerThread(starbase.app, host=config.host, sock=api_socket)
         _progress(f"listening on {server.start()}")
         stack.callback(server.stop)
@@ -217,12 +227,31 @@ def migrate_command(data_dir: pathlib.Path | None) -> None:
     from starform_adapters.postgres.job_schema import migrate_job_queue
 
     config = _config(data_dir=data_dir)
-    with _database(config) as (url, _):
+    with _database(config) as (url, key_dir):
         applied = migrate(url)
         queue = migrate_job_queue(url)
-    click.echo(f"applied {applied}" if applied else "schema is up to date")
-    if queue:
-        click.echo(f"job queue: applied {', '.join(queue)}")
+        click.echo(f"applied {applied}" if applied else "schema is up to date")
+        if queue:
+            click.echo(f"job queue: applied {', '.join(queue)}")
+        if config.database_url and not config.encryption_key:
+            click.echo("templates: not published (ENCRYPTION_KEY is not set; serve publishes them)", err=True)
+            return
+        pool = open_pool(url, min_size=1, max_size=2)
+        try:
+            store = PostgresStore(pool, load_cipher(config, generate_in=key_dir))
+            _echo_shipped(publish_shipped(store, actor=_CLI))
+        finally:
+            pool.close()
+
+
+def _echo_shipped(results: list[ShippedResult]) -> None:
+    published = [f"{r.name} v{r.version}" for r in results if r.result == "published"]
+    click.echo(f"templates: published {', '.join(published)}" if published else "templates: up to date")
+    for r in results:
+        if r.result == "conflict":
+            click.echo(
+                f"warning: shipped template {r.name} v{r.version} not published (see the log)", err=True
+            )
 
 
 @_versioned
@@ -298,6 +327,26 @@ def register(
         store.register_cluster(row, agent_token_hash=hash_token(token), actor=_CLI)
     click.echo(f"cluster_id: {row.cluster_id}")
     click.echo(f"agent_token: {token}")
+
+
+@_versioned
+@cluster.command("new-epoch", context_settings=_CONTEXT)
+@click.argument("cluster_ids", nargs=-1)
+@click.option("--all", "all_clusters", is_flag=True, help="Every registered cluster (after a restore).")
+@_data_dir
+def new_epoch(cluster_ids: tuple[str, ...], all_clusters: bool, data_dir: pathlib.Path | None) -> None:
+    """Start a new epoch of each cluster's history, after restoring the database.
+
+    Agents then accept the restored desired state, whose generation is lower than what they
+    applied, and apply it from scratch; a payload of an older epoch stays refused.
+    """
+    if bool(cluster_ids) == all_clusters:
+        raise click.UsageError("name the clusters (their ids) or pass --all")
+    with _store(data_dir) as store:
+        ids = [c.cluster_id for c in store.list_clusters()] if all_clusters else list(cluster_ids)
+        for cluster_id in ids:
+            epoch = store.new_epoch(cluster_id, actor=_CLI)
+            click.echo(f"{cluster_id} epoch {epoch}")
 
 
 @_versioned
@@ -466,6 +515,64 @@ def rotate_token(
             actor=_CLI,
         )
     click.echo(secret)
+
+
+@_versioned
+@main.group(cls=_Group, context_settings=_CONTEXT)
+def template() -> None:
+    """The template catalogue: list, show and publish versioned service blueprints."""
+
+
+@_versioned
+@template.command("list", context_settings=_CONTEXT)
+@_data_dir
+def list_templates(data_dir: pathlib.Path | None) -> None:
+    """Every template, tab-separated: name, latest version, versions, title."""
+    with _store(data_dir) as store:
+        summaries = store.list_templates()
+    click.echo("name\tlatest\tversions\ttitle")
+    for x in summaries:
+        click.echo(f"{x.name}\t{x.latest_version}\t{','.join(map(str, x.versions))}\t{x.title}")
+
+
+@_versioned
+@template.command("show", context_settings=_CONTEXT)
+@click.argument("name")
+@click.argument("template_version", metavar="[VERSION]", type=click.IntRange(1, 2**31 - 1), required=False)
+@_data_dir
+def show_template(name: str, template_version: int | None, data_dir: pathlib.Path | None) -> None:
+    """Print a template's VERSION (default: the latest) as JSON: its spec and allowed mutations."""
+    with _store(data_dir) as store:
+        record = store.get_template(name, template_version)
+    document = {**template_to_json(record.template), "digest": record.template.digest}
+    click.echo(json.dumps(document, indent=2))
+
+
+@_versioned
+@template.command("publish", context_settings=_CONTEXT)
+@click.argument("file", type=click.Path(path_type=pathlib.Path, dir_okay=False), required=False)
+@click.option("--shipped", is_flag=True, help="Publish the templates Starbase ships (idempotent).")
+@_data_dir
+def publish_template(file: pathlib.Path | None, shipped: bool, data_dir: pathlib.Path | None) -> None:
+    """Publish a template version from a YAML or JSON FILE (a published version never changes)."""
+    if (file is None) == (not shipped):
+        raise click.UsageError("give a FILE or --shipped")
+    if shipped:
+        shipped_templates()  # a broken package fails here, before the database starts
+        with _store(data_dir) as store:
+            _echo_shipped(publish_shipped(store, actor=_CLI))
+        return
+    assert file is not None
+    try:
+        with file.open("rb") as handle:
+            text = handle.read(TEMPLATE_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from exc
+    parsed = read_template(text)
+    with _store(data_dir) as store:
+        outcome = store.publish_template(parsed, actor=_CLI)
+    state = "published" if outcome.created else "unchanged (already published with this content):"
+    click.echo(f"{state} {parsed.name} v{parsed.version} {parsed.digest}")
 
 
 cli_billing.register(main, database=_database, data_dir_option=_data_dir, versioned=_versioned)

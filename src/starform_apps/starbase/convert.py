@@ -22,8 +22,10 @@ from starform_core.payload.rows import (
     VolumeRow,
 )
 from starform_core.records import EventRecord, ObservedStatus, VarKeyInfo
+from starform_core.reporting import AgentState
 
 __all__ = [
+    "agent_view",
     "autoscaling_of",
     "cluster_out",
     "deployment_out",
@@ -159,6 +161,33 @@ def cluster_out(row: ClusterRow, **extra: Any) -> s.ClusterOut:
     data = attrs.asdict(row, recurse=False)
     data["id"] = data.pop("cluster_id")
     return s.ClusterOut.model_validate({**data, **extra})
+
+
+def agent_view(state: AgentState) -> dict[str, Any]:
+    """The cluster view's agent fields: the last attempt (applied? how much held, failed) and refusals."""
+    counts = {str(k): int(v) for k, v in (state.attempt.get("counts") or {}).items()}
+    agent = s.AgentOut(
+        agent=state.agent,
+        epoch=state.reported_epoch,
+        last_attempted_generation=state.attempted_generation,
+        outcome=state.outcome,
+        counts=counts,
+        reasons={str(k): int(v) for k, v in (state.attempt.get("reasons") or {}).items()},
+        objects=list(state.attempt.get("objects") or []),
+        reported_at=state.reported_at,
+        rejected_payload=state.attempt.get("rejected_payload"),
+        refused_reports=state.refused_reports,
+        last_refused_at=state.last_refused_at,
+        last_refused_reason=state.last_refused_reason,
+    )
+    reported = state.reported_at is not None or state.refused_reports > 0
+    return {
+        "last_attempted_generation": state.attempted_generation,
+        "applied": None if state.outcome is None else state.outcome == "applied",
+        "held": counts.get("held", 0) + counts.get("conflicts", 0),
+        "failed": counts.get("failed", 0) + counts.get("skipped", 0),
+        "agent": agent if reported else None,
+    }
 
 
 def status_out(status: ObservedStatus) -> s.StatusOut:

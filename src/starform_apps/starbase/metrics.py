@@ -24,6 +24,8 @@ class Metrics:
     rate_limited: Counter = attrs.field(init=False)
     rate_limit_errors: Counter = attrs.field(init=False)
     body_rejected: Counter = attrs.field(init=False)
+    agent_reports_refused: Counter = attrs.field(init=False)
+    agent_events: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -78,6 +80,18 @@ class Metrics:
             "starbase_request_bodies_rejected",
             "Request bodies refused before reading or parsing, by status (401, 400, 413, 422)",
             ["status"],
+            registry=r,
+        )
+        self.agent_reports_refused = Counter(
+            "starbase_agent_reports_refused",
+            "Agent status reports refused (409), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.agent_events = Counter(
+            "starbase_agent_events",
+            "Agent events received, by result: stored, or duplicate (re-sent, already stored)",
+            ["result"],
             registry=r,
         )
 

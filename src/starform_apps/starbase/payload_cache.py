@@ -1,7 +1,9 @@
-"""The per-process cache of built payloads: (generation, canonical bytes, ETag) per cluster.
+"""The per-process cache of built payloads: (epoch, generation, canonical bytes, ETag) per cluster.
 
-A cheap ``SELECT generation`` decides whether the cached bytes are current; only a newer
-generation triggers the set-based queries, the build and the serialisation.
+A cheap ``SELECT epoch, generation`` decides whether the cached bytes are current; only another
+version triggers the set-based queries, the build and the serialisation. Versions are compared
+for equality, not order: after a restore of the database the generation goes back, and a new
+epoch changes the bytes without a new generation.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ class CachedPayload:
     generation: int
     body: bytes
     etag: str
+    epoch: int = 0
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """``(epoch, generation)``."""
+        return (self.epoch, self.generation)
 
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -57,7 +65,7 @@ class PayloadCache:
         self._metrics = metrics
         self._max_bytes = max_bytes
         self._bodies: OrderedDict[str, CachedPayload] = OrderedDict()
-        self._tags: dict[str, tuple[int, str]] = {}
+        self._tags: dict[str, tuple[tuple[int, int], str]] = {}
         self._bytes = 0
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -73,23 +81,23 @@ class PayloadCache:
             return self._locks.setdefault(cluster_id, threading.Lock())
 
     def current_etag(self, cluster_id: str) -> str | None:
-        """The ETag of the cluster's current payload, if known, at the cost of one generation read."""
-        generation = self._store.cluster_generation(cluster_id)
+        """The ETag of the cluster's current payload, if known, at the cost of one version read."""
+        version = self._store.cluster_version(cluster_id)
         with self._guard:
             tag = self._tags.get(cluster_id)
-        return tag[1] if tag is not None and tag[0] >= generation else None
+        return tag[1] if tag is not None and tag[0] == version else None
 
-    def _hit(self, cluster_id: str, generation: int) -> CachedPayload | None:
+    def _hit(self, cluster_id: str, version: tuple[int, int]) -> CachedPayload | None:
         with self._guard:
             cached = self._bodies.get(cluster_id)
-            if cached is None or cached.generation < generation:
+            if cached is None or cached.version != version:
                 return None
             self._bodies.move_to_end(cluster_id)
             return cached
 
     def _keep(self, cluster_id: str, built: CachedPayload) -> None:
         with self._guard:
-            self._tags[cluster_id] = (built.generation, built.etag)
+            self._tags[cluster_id] = (built.version, built.etag)
             previous = self._bodies.pop(cluster_id, None)
             if previous is not None:
                 self._bytes -= len(previous.body)
@@ -102,19 +110,21 @@ class PayloadCache:
             self._metrics.payload_cache_bytes.set(self._bytes)
 
     def current(self, cluster_id: str) -> CachedPayload:
-        """The payload for the cluster's current generation (built only if it changed or was evicted)."""
-        generation = self._store.cluster_generation(cluster_id)
-        cached = self._hit(cluster_id, generation)
+        """The payload for the cluster's current version (built only if it changed or was evicted)."""
+        version = self._store.cluster_version(cluster_id)
+        cached = self._hit(cluster_id, version)
         if cached is not None:
             return cached
         with self._lock_for(cluster_id):
-            cached = self._hit(cluster_id, generation)
+            cached = self._hit(cluster_id, version)
             if cached is not None:
                 return cached
             started = time.perf_counter()
             rows = self._store.cluster_rows(cluster_id)
             body = to_json(build_payload(rows, checksum_key=self._checksum_key(cluster_id)))
-            built = CachedPayload(generation=rows.cluster.generation, body=body, etag=etag_of(body))
+            built = CachedPayload(
+                generation=rows.cluster.generation, body=body, etag=etag_of(body), epoch=rows.cluster.epoch
+            )
             self._metrics.payload_builds.inc()
             self._metrics.payload_build_seconds.observe(time.perf_counter() - started)
             self._metrics.generation.labels(cluster_id=cluster_id).set(built.generation)

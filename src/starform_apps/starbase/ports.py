@@ -31,6 +31,7 @@ from starform_core.ports import (
     Readiness,
     ReleaseStore,
     ServiceStore,
+    TemplateStore,
     TenancyStore,
     UsageAuditTrail,
     UsageLedger,
@@ -49,6 +50,7 @@ __all__ = [
     "ReleasesDep",
     "ServicesDep",
     "StarbasePorts",
+    "TemplatesDep",
     "TenancyDep",
     "TokensDep",
     "UsageAuditDep",
@@ -65,6 +67,7 @@ __all__ = [
     "readiness_port",
     "releases_port",
     "services_port",
+    "templates_port",
     "tenancy_port",
     "tokens_port",
     "usage_audit_port",
@@ -91,6 +94,7 @@ class StarbasePorts:
     dashboard: DashboardReads
     readiness: Readiness
     tokens: ApiTokenStore
+    templates: TemplateStore
     usage: UsageLedger
     invoices: InvoiceStore
     usage_audit: UsageAuditTrail
@@ -154,6 +158,11 @@ def tokens_port(request: Request) -> ApiTokenStore:
     return ports_of(request).tokens
 
 
+def templates_port(request: Request) -> TemplateStore:
+    """The templates role: the template catalogue and services made from it."""
+    return ports_of(request).templates
+
+
 def usage_port(request: Request) -> UsageLedger:
     """The usage role: running totals per tenant and month, builds, plan periods."""
     return ports_of(request).usage
@@ -192,6 +201,7 @@ VarGroupsDep = Annotated[VarGroupStore, Depends(var_groups_port)]
 DashboardDep = Annotated[DashboardReads, Depends(dashboard_port)]
 ReadinessDep = Annotated[Readiness, Depends(readiness_port)]
 TokensDep = Annotated[ApiTokenStore, Depends(tokens_port)]
+TemplatesDep = Annotated[TemplateStore, Depends(templates_port)]
 UsageDep = Annotated[UsageLedger, Depends(usage_port)]
 InvoicesDep = Annotated[InvoiceStore, Depends(invoices_port)]
 UsageAuditDep = Annotated[UsageAuditTrail, Depends(usage_audit_port)]

@@ -1,6 +1,10 @@
 """The agent API: desired state with ETag/304, status reports, event batches.
 
-Agents authenticate with their own cluster's token; any other token gets 404.
+Agents authenticate with their own cluster's token; any other token gets 404. Status reports
+are de-duplicated by the agent's ``report_id`` and judged (epoch, generation): a refused one is
+recorded, logged as a warning, counted and answered ``409``. Events are de-duplicated by
+``event_id``. Operators read a cluster's events at ``GET /v1/clusters/{id}/events``
+(:mod:`~starform_apps.starbase.routes_clusters`).
 """
 
 from __future__ import annotations
@@ -8,7 +12,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from starform_apps.starbase import schemas as s
@@ -17,10 +23,12 @@ from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import PayloadCache
 from starform_apps.starbase.ports import AgentsDep
-from starform_core.errors import ValidationError
+from starform_core.errors import AgentReportRefusedError, ValidationError
 from starform_core.records import EventRecord, ObservedStatus
 
 __all__ = ["etag_matches", "router"]
+
+_log = structlog.get_logger("starbase.agents")
 
 router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -72,39 +80,75 @@ def desired_state(
     return Response(content=payload.body, media_type="application/json", headers=headers)
 
 
-@router.post("/clusters/{cluster_id}/status", status_code=201, response_model=s.StatusAccepted)
+def _statuses(body: s.StatusReportIn) -> list[ObservedStatus]:
+    return [
+        ObservedStatus(
+            service_id=str(item.service_id),
+            health=item.health,
+            generation=item.generation,
+            observed_at=item.observed_at,
+            reason=item.reason,
+            status=item.status,
+        )
+        for item in body.services
+    ]
+
+
+def _attempt(body: s.StatusReportIn) -> dict[str, object] | None:
+    """The attempt as stored: the agent's account, with the payload it refused, if any."""
+    if body.attempt is None:
+        return None
+    attempt: dict[str, object] = body.attempt.model_dump()
+    if body.rejected_payload is not None:
+        attempt["rejected_payload"] = body.rejected_payload.model_dump()
+    return attempt
+
+
+def _refused(request: Request, cluster_id: str, exc: AgentReportRefusedError) -> JSONResponse:
+    metrics: Metrics = request.app.state.metrics
+    metrics.agent_reports_refused.labels(reason=exc.reason).inc()
+    _log.warning("agent report refused", cluster_id=cluster_id, reason=exc.reason, detail=exc.detail)
+    return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=409)
+
+
+@router.post(
+    "/clusters/{cluster_id}/status",
+    status_code=201,
+    response_model=s.StatusAccepted,
+    responses={409: {"model": s.RefusedOut, "description": "Refused: another epoch, or a generation ahead"}},
+)
 def report_status(
     cluster_id: UUID,
     body: s.StatusReportIn,
     request: Request,
     credentials: Credentials,
     store: AgentsDep,
-) -> s.StatusAccepted:
-    """Store the generation the agent applied and each service's observed status.
+) -> s.StatusAccepted | JSONResponse:
+    """Store the generation the agent applied, its last apply attempt and each service's status.
 
-    ``409`` if ``applied_generation`` is ahead of the desired generation.
+    A re-sent ``report_id`` is stored once. ``409`` (recorded, logged, counted) when the report
+    was made in another epoch than the cluster's, or names a generation above the desired one.
     """
     check_agent(request, str(cluster_id), credentials)
-    report_id = store.record_status(
-        str(cluster_id),
-        applied_generation=body.applied_generation,
-        agent=body.agent,
-        statuses=[
-            ObservedStatus(
-                service_id=str(item.service_id),
-                health=item.health,
-                generation=item.generation,
-                observed_at=item.observed_at,
-                reason=item.reason,
-                status=item.status,
-            )
-            for item in body.services
-        ],
-    )
+    try:
+        report_id = store.record_status(
+            str(cluster_id),
+            applied_generation=body.applied_generation,
+            agent=body.agent,
+            statuses=_statuses(body),
+            report_key=body.report_id,
+            epoch=body.epoch,
+            attempt=_attempt(body),
+            reported_at=body.reported_at,
+        )
+    except AgentReportRefusedError as exc:
+        return _refused(request, str(cluster_id), exc)
+    epoch, generation = store.cluster_version(str(cluster_id))
     return s.StatusAccepted(
         report_id=report_id,  # type: ignore[arg-type]
         applied_generation=body.applied_generation,
-        desired_generation=store.cluster_generation(str(cluster_id)),
+        desired_generation=generation,
+        epoch=epoch,
     )
 
 
@@ -133,4 +177,7 @@ def report_events(
             for e in body.events
         ],
     )
+    metrics: Metrics = request.app.state.metrics
+    metrics.agent_events.labels(result="stored").inc(stored)
+    metrics.agent_events.labels(result="duplicate").inc(len(body.events) - stored)
     return s.EventsAccepted(received=len(body.events), stored=stored)

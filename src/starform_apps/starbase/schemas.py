@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from starform_apps.starbase import bounds
 from starform_apps.starbase.redaction import redact_event_data
@@ -37,8 +37,10 @@ from starform_core.access import ProjectRole, WorkspaceRole
 from starform_core.model.enums import AccessMode, DriftMode, ProbeKind, RunState, ServiceType, Tier
 
 __all__ = [
+    "AgentOut",
     "AttachIn",
     "AttachmentOut",
+    "AttemptIn",
     "AutoscalingBody",
     "ClusterIn",
     "ClusterOut",
@@ -57,11 +59,15 @@ __all__ = [
     "EventsPageOut",
     "HostnameIn",
     "MemberIn",
+    "NewEpochOut",
+    "NotAppliedIn",
     "ProbeBody",
     "ProbesBody",
     "ProjectIn",
     "ProjectMemberIn",
     "ProjectOut",
+    "RefusedOut",
+    "RejectedPayloadIn",
     "RollbackIn",
     "ServiceIn",
     "ServiceOut",
@@ -393,6 +399,23 @@ class ClusterPatch(_In):
     storage_class: Subdomain | None = None
 
 
+class AgentOut(BaseModel):
+    """What the cluster's agent last reported, and the reports Starbase refused."""
+
+    agent: str
+    epoch: int | None
+    last_attempted_generation: int | None
+    outcome: str | None
+    counts: dict[str, int]
+    reasons: dict[str, int]
+    objects: list[dict[str, Any]]
+    reported_at: datetime | None
+    rejected_payload: dict[str, Any] | None = None
+    refused_reports: int
+    last_refused_at: datetime | None
+    last_refused_reason: str | None
+
+
 class ClusterOut(BaseModel):
     """A cluster's settings and generations."""
 
@@ -417,6 +440,12 @@ class ClusterOut(BaseModel):
     metrics_namespace: str | None = None
     last_applied_generation: int | None = None
     last_applied_at: datetime | None = None
+    epoch: int = 0
+    last_attempted_generation: int | None = None
+    applied: bool | None = None
+    held: int = 0
+    failed: int = 0
+    agent: AgentOut | None = None
 
 
 class ClusterRegistered(BaseModel):
@@ -437,12 +466,64 @@ class ServiceStatusIn(_In):
     observed_at: AgentTimestamp
 
 
+Count = Field(ge=0, le=10_000_000, strict=True)
+_WireInt = Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]
+_COUNT_KEYS = r"^[a-z][a-z_-]{0,63}$"
+
+
+class NotAppliedIn(_In):
+    """One object an apply attempt did not bring to its desired state."""
+
+    object: str = Field(min_length=1, max_length=600)
+    kind: str = Field(min_length=1, max_length=100)
+    state: Literal["failed", "skipped", "cancelled", "held", "conflict"]
+    reason: str = Field(default="", max_length=200)
+
+
+class AttemptIn(_In):
+    """The last apply attempt: the generation, its honest outcome, counts per state, kind, reason."""
+
+    epoch: _WireInt
+    generation: int = Field(ge=1, le=2**53 - 1, strict=True)
+    outcome: Literal["applied", "held", "partial", "failed"]
+    counts: dict[Annotated[str, StringConstraints(pattern=_COUNT_KEYS)], Annotated[int, Count]] = Field(
+        default_factory=dict, max_length=20
+    )
+    by_kind: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=100)],
+        dict[Annotated[str, StringConstraints(pattern=_COUNT_KEYS)], Annotated[int, Count]],
+    ] = Field(default_factory=dict, max_length=100)
+    reasons: dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], Annotated[int, Count]] = (
+        Field(default_factory=dict, max_length=100)
+    )
+    objects: list[NotAppliedIn] = Field(default_factory=list, max_length=50)
+
+
+class RejectedPayloadIn(_In):
+    """The last payload the agent refused since the one it holds: why, and which."""
+
+    reason: Literal["invalid", "stale", "stale-epoch"]
+    etag: str = Field(default="", max_length=200)
+    epoch: _WireInt | None = None
+    generation: _WireInt | None = None
+    detail: str = Field(default="", max_length=500)
+
+
 class StatusReportIn(_In):
-    """An agent's report: the generation it applied and each service's observed status."""
+    """An agent's report: the generation it applied, its last attempt, each service's status.
+
+    ``report_id`` is the agent's own id (a re-sent report is stored once); ``epoch`` the epoch
+    the report was made in (``null``: an agent from before epochs).
+    """
 
     applied_generation: int = Field(ge=0, le=2**53 - 1, strict=True)
     agent: str = Field(default="", max_length=200)
     services: list[ServiceStatusIn] = Field(default_factory=list, max_length=5000)
+    report_id: str | None = Field(default=None, min_length=1, max_length=200)
+    epoch: _WireInt | None = None
+    attempt: AttemptIn | None = None
+    rejected_payload: RejectedPayloadIn | None = None
+    reported_at: AgentTimestamp | None = None
 
 
 class StatusAccepted(BaseModel):
@@ -451,6 +532,21 @@ class StatusAccepted(BaseModel):
     report_id: UUID
     applied_generation: int
     desired_generation: int
+    epoch: int
+
+
+class RefusedOut(BaseModel):
+    """A refused report: why, for people (``detail``) and machines (``reason``)."""
+
+    detail: str
+    reason: Literal["epoch-ahead", "epoch-behind", "generation-ahead"]
+
+
+class NewEpochOut(BaseModel):
+    """The cluster's new epoch."""
+
+    epoch: int
+    generation: int
 
 
 class EventIn(_In):

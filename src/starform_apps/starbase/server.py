@@ -65,6 +65,7 @@ def postgres_ports(store: PostgresStore, billing: Billing) -> StarbasePorts:
         dashboard=store,
         readiness=store,
         tokens=store,
+        templates=store,
         usage=billing.ledger,
         invoices=billing.invoices,
         usage_audit=billing.audit,

@@ -26,9 +26,9 @@ from starform_core.health.status import ObjectHealth, ObjectStatus, ServiceHealt
 from starform_core.kube.labels import (
     ANNOTATION_DESIRED_HASH,
     LABEL_MANAGED_BY,
-    LABEL_SERVICE_ID,
     LABEL_SERVICE_NAME,
     MANAGED_BY_VALUE,
+    service_id_of,
 )
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 
@@ -162,11 +162,6 @@ def assess_service(
     return ServiceHealth(status, reason, tuple(judged), name=name)
 
 
-def _service_id(obj: KubeObject) -> str | None:
-    value = _labels(obj).get(LABEL_SERVICE_ID)
-    return value if isinstance(value, str) and value else None
-
-
 def assess_services(
     live: Iterable[KubeObject], *, desired: Iterable[KubeObject] | None = None
 ) -> Mapping[str, ServiceHealth]:
@@ -181,13 +176,13 @@ def assess_services(
     wanted: dict[str, list[KubeObject]] = defaultdict(list)
     owner_of: dict[ObjectKey, str] = {}
     for obj in desired or ():
-        service_id = _service_id(obj)
+        service_id = service_id_of(obj)
         if service_id:
             wanted[service_id].append(obj)
             owner_of[key_of(obj)] = service_id
     groups: dict[str, list[KubeObject]] = defaultdict(list)
     for obj in live:
-        service_id = owner_of.get(key_of(obj)) or _service_id(obj)
+        service_id = owner_of.get(key_of(obj)) or service_id_of(obj)
         if service_id:
             groups[service_id].append(obj)
     ids = sorted(set(groups) | set(wanted))

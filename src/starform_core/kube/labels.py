@@ -7,7 +7,8 @@ conveniences. ``docs/kubernetes-objects.md`` lists them and a test keeps the pag
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 __all__ = [
     "ANNOTATION_DEPLOYMENT_VERSION",
@@ -41,6 +42,7 @@ __all__ = [
     "OWNERSHIP_SELECTOR",
     "POD_SECURITY_LEVEL",
     "PRUNE_PROTECTION_VOLUME",
+    "service_id_of",
 ]
 
 FIELD_MANAGER: Final = "shuttle"
@@ -115,3 +117,10 @@ ANNOTATION_PRUNE_PROTECTION: Final = "starform.io/prune-protection"
 """On PersistentVolumeClaims (value ``volume``): the planner may hold the claim's deletion."""
 PRUNE_PROTECTION_VOLUME: Final = "volume"
 """Value of :data:`ANNOTATION_PRUNE_PROTECTION` on claims that hold customer data."""
+
+
+def service_id_of(obj: Mapping[str, Any]) -> str | None:
+    """The service an object belongs to: its :data:`LABEL_SERVICE_ID` label (``None``: none)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    value = labels.get(LABEL_SERVICE_ID) if isinstance(labels, Mapping) else None
+    return value if isinstance(value, str) and value else None

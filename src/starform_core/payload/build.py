@@ -219,6 +219,7 @@ def build_payload(rows: ClusterRows, *, checksum_key: bytes) -> DesiredState:
         "payload",
         lambda: DesiredState(
             generation=rows.cluster.generation,
+            epoch=rows.cluster.epoch,
             cluster=cluster_settings(rows.cluster),
             projects=built,
         ),

@@ -10,14 +10,11 @@ whatever shape the document has, and no other value either.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from importlib import resources
 from typing import Any, Final
 
-import jsonschema
 from cattrs.errors import (
     AttributeValidationNote,
     ClassValidationError,
@@ -28,13 +25,16 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
 
 from starform_core.errors import ContractError, UnsupportedApiVersionError, ValidationError
-from starform_core.model.networks import check_egress_network
-from starform_core.model.schedule import check_cron_schedule, check_time_zone
 from starform_core.payload.codec import WrongTypeError, from_structure
 from starform_core.payload.document import API_GROUP, SUPPORTED_MAJOR, DesiredState
+from starform_core.payload.schema_validators import (
+    SCHEMA_FORMATS,
+    SCHEMA_RESOURCE,
+    compiled_accepts,
+    payload_schema,
+    reference_validator,
+)
 from starform_core.payload.strict_json import loads
-from starform_core.quantity import check_quantity
-from starform_core.validation import check_image_reference, check_qualified_name
 
 __all__ = [
     "PAYLOAD_MAX_BYTES",
@@ -46,26 +46,11 @@ __all__ = [
     "validate_structure",
 ]
 
-SCHEMA_RESOURCE = "desired-state-v1.schema.json"
-"""File name of the JSON Schema, shipped as package data of ``starform_core.payload``."""
-
 PAYLOAD_MAX_BYTES: Final = 64 * 1024 * 1024
 """The largest payload :func:`parse_payload` reads (64 MiB)."""
 
 PAYLOAD_MAX_DEPTH: Final = 64
 """The deepest nesting of arrays and objects a payload may have."""
-
-SCHEMA_FORMATS: Final[dict[str, Callable[[str, Any], object]]] = {
-    "kubernetes-cron-schedule": check_cron_schedule,
-    "iana-time-zone": check_time_zone,
-    "kubernetes-quantity": check_quantity,
-    "egress-network": check_egress_network,
-    "image-reference": check_image_reference,
-    "qualified-name": check_qualified_name,
-}
-"""The schema's own ``format`` names and the domain check behind each: the rules a regular
-expression cannot state (cron semantics, the tz database, quantity bounds, forbidden networks,
-name-length limits). The schema names them; this build enforces them."""
 
 _API_VERSION = re.compile(
     r"(?P<group>[a-z0-9.-]{1,253})/v(?P<major>0|[1-9][0-9]{0,8})(?:(?:alpha|beta)[0-9]{1,9})?"
@@ -76,36 +61,6 @@ _GENERIC = "fails the schema's rules"
 _END: Final = "$(?!\\n)"
 """How every schema pattern ends: the end of the string in every regex dialect (Python's ``$``
 alone also matches before a final newline)."""
-
-
-@functools.cache
-def _schema_text() -> str:
-    return resources.files("starform_core.payload").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
-
-
-def payload_schema() -> dict[str, Any]:
-    """The payload's JSON Schema (draft 2020-12) as a fresh dict."""
-    schema: dict[str, Any] = json.loads(_schema_text())
-    return schema
-
-
-@functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    schema = payload_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    formats = jsonschema.FormatChecker(formats=())
-    for name, check in SCHEMA_FORMATS.items():
-        formats.checks(name, raises=ValidationError)(_format_check(check))
-    return jsonschema.Draft202012Validator(schema, format_checker=formats)
-
-
-def _format_check(check: Callable[[str, Any], object]) -> Callable[[object], bool]:
-    def run(instance: object) -> bool:
-        if isinstance(instance, str):
-            check("value", instance)
-        return True
-
-    return run
 
 
 def _pointer(parts: Iterable[object]) -> str:
@@ -227,11 +182,18 @@ def _first_problem(errors: Iterable[SchemaError]) -> SchemaError | None:
 
 
 def validate_structure(data: object) -> None:
-    """Check JSON-ready data against the contract; raise :class:`ContractError` on the first problem."""
+    """Check JSON-ready data against the contract; raise :class:`ContractError` on the first problem.
+
+    The compiled validator accepts a valid document fast; a document it does not accept goes to the
+    reference validator, which decides and whose errors word the :class:`ContractError` (so the
+    errors are the same as without the fast path; see :mod:`.schema_validators`).
+    """
     if not isinstance(data, dict):
         raise ContractError("", "the payload must be a JSON object")
     _check_api_version(data)
-    error = _first_problem(_validator().iter_errors(data))
+    if compiled_accepts(data):
+        return
+    error = _first_problem(reference_validator().iter_errors(data))
     if error is None:
         return
     path = list(error.absolute_path)

@@ -31,11 +31,18 @@ class DesiredState:
 
     ``generation`` is the cluster's monotonic desired-state generation: it grows with every
     change Starbase stores, so Shuttle can report what it applied and refuse to go backwards.
+    ``epoch`` identifies the control plane's history of the cluster the generation counts in: a
+    restore of Starbase's database (or an operator's ``starbase cluster new-epoch``) starts a new,
+    greater epoch, and Shuttle orders payloads by ``(epoch, generation)``. ``0`` is the history
+    before epochs existed (a payload without the field), older than any real epoch.
     """
 
     generation: int = attrs.field(validator=lambda _i, a, v: check_range(a.name, v, low=1, high=2**53 - 1))
     cluster: ClusterSettings = attrs.field(validator=instance_of(ClusterSettings))
     projects: tuple[Project, ...] = attrs.field(default=(), converter=_projects_sorted)
+    epoch: int = attrs.field(
+        default=0, kw_only=True, validator=lambda _i, a, v: check_range(a.name, v, low=0, high=2**53 - 1)
+    )
     api_version: str = API_VERSION
     kind: str = KIND
 

@@ -58,6 +58,7 @@ def example_rows() -> ClusterRows:
         lb_size_unit=3,
         egress_allow=("10.110.0.0/20",),
         metrics_namespace="monitoring",
+        epoch=1767225600000,
     )
     projects = (
         ProjectRow(project_id=SHOP, workspace_id=WS, cluster_id=cluster.cluster_id, name="Shop", tier="pro"),

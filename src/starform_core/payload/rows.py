@@ -39,7 +39,7 @@ class WorkspaceRow:
 
 @attrs.frozen
 class ClusterRow:
-    """``clusters`` joined with its desired-state generation."""
+    """``clusters`` joined with its desired-state epoch and generation."""
 
     cluster_id: str
     name: str
@@ -60,6 +60,8 @@ class ClusterRow:
     prune_release_held: bool = False
     egress_allow: tuple[str, ...] = attrs.field(default=(), converter=as_str_tuple)
     metrics_namespace: str | None = None
+    epoch: int = attrs.field(default=1, kw_only=True)
+    """The epoch the generation counts in (see :class:`~starform_core.payload.DesiredState`)."""
 
 
 @attrs.frozen

@@ -6,6 +6,13 @@ into infinity, fails with a bare ``ValueError`` on integers over 4,300 digits an
 ``RecursionError`` on deep nesting, and returns lone surrogates (``"\\ud800"``) that no UTF-8
 writer can print. :func:`loads` refuses all of that with a :class:`ContractError` naming the JSON
 pointer; :func:`check_tree` applies the same rules to data parsed by something else (YAML).
+
+:func:`loads` does not walk every node of what it read: the parser's hooks note every literal
+they refused or found suspect (a duplicate key, a non-finite number, an integer of 20 characters
+or more), a look at the text notes any ``\\uD800``-``\\uDFFF`` escape (and, for text given as a
+string, any raw surrogate), and one breadth-first pass over the containers measures the depth.
+Only when something was noted does the full :func:`check_tree` walk run, to find and word the
+first problem, so the errors are exactly :func:`check_tree`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ INTEGER_DIGITS_MAX: Final = 20
 """The most digits an integer may have (an int64 has 19; nothing in the contract needs more)."""
 
 _SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+"""A ``\\u`` escape of a UTF-16 surrogate (paired or not: either sends the text to the full check)."""
 
 
 class _Refused:
@@ -66,6 +75,70 @@ def _integer(text: str) -> int | _Refused:
 def _number(text: str) -> float | _Refused:
     value = float(text)
     return value if math.isfinite(value) else _Refused("number is out of range")
+
+
+class _Reader:
+    """The parser's hooks for one :func:`loads` call; ``noted`` once a literal needs a full check.
+
+    Integers of fewer than :data:`INTEGER_DIGITS_MAX` characters always fit in 64 bits; longer
+    ones (and every duplicate key, constant and non-finite number) are noted.
+    """
+
+    __slots__ = ("noted",)
+
+    def __init__(self) -> None:
+        self.noted = False
+
+    def object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = _object(pairs)
+        if type(result) is not dict:
+            self.noted = True
+        return result
+
+    def constant(self, name: str) -> _Refused:
+        self.noted = True
+        return _constant(name)
+
+    def integer(self, text: str) -> int | _Refused:
+        if len(text) < INTEGER_DIGITS_MAX:
+            return int(text)
+        self.noted = True
+        return _integer(text)
+
+    def number(self, text: str) -> float | _Refused:
+        value = _number(text)
+        if type(value) is not float:
+            self.noted = True
+        return value
+
+
+def _deeper_than(value: Any, max_depth: int) -> bool:
+    """True when ``value`` nests plain dicts and lists more than ``max_depth`` levels deep
+    (breadth-first, one level at a time: no recursion, no per-node path)."""
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            return True
+        below: list[Any] = []
+        for node in level:
+            children = node.values() if type(node) is dict else node
+            below.extend([child for child in children if type(child) is dict or type(child) is list])
+        level = below
+    return False
+
+
+def _needs_full_check(text: str, reader: _Reader, data: Any, *, max_depth: int, decoded: bool) -> bool:
+    """False only when nothing :func:`check_tree` refuses can be in ``data`` read from ``text``.
+
+    ``decoded``: ``text`` came from UTF-8 bytes, which cannot hold a raw surrogate.
+    """
+    if reader.noted or _SURROGATE_ESCAPE.search(text) is not None:
+        return True
+    if not decoded and not text.isascii() and _SURROGATE.search(text) is not None:
+        return True
+    return _deeper_than(data, max_depth)
 
 
 def pointer_of(path: tuple[str | int, ...]) -> str:
@@ -131,6 +204,7 @@ def loads(body: bytes | str, *, max_bytes: int, max_depth: int) -> Any:
     """
     if len(body) > max_bytes:
         raise ContractError("", f"is larger than {max_bytes} bytes")
+    decoded = isinstance(body, bytes | bytearray)
     if isinstance(body, bytes | bytearray):
         try:
             text = bytes(body).decode("utf-8")
@@ -138,13 +212,14 @@ def loads(body: bytes | str, *, max_bytes: int, max_depth: int) -> Any:
             raise ContractError("", f"is not UTF-8 text (byte {exc.start})") from None
     else:
         text = body
+    reader = _Reader()
     try:
         data = json.loads(
             text,
-            object_pairs_hook=_object,
-            parse_constant=_constant,
-            parse_int=_integer,
-            parse_float=_number,
+            object_pairs_hook=reader.object,
+            parse_constant=reader.constant,
+            parse_int=reader.integer,
+            parse_float=reader.number,
         )
     except json.JSONDecodeError as exc:
         raise ContractError(
@@ -152,5 +227,6 @@ def loads(body: bytes | str, *, max_bytes: int, max_depth: int) -> Any:
         ) from None
     except RecursionError:
         raise ContractError("", f"not valid JSON (nested more than {max_depth} levels deep)") from None
-    check_tree(data, max_depth=max_depth)
+    if _needs_full_check(text, reader, data, max_depth=max_depth, decoded=decoded):
+        check_tree(data, max_depth=max_depth)
     return data

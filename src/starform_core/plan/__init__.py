@@ -18,6 +18,7 @@ from starform_core.plan.actions import (
 from starform_core.plan.apply_body import build_apply_body
 from starform_core.plan.fields import FieldRule, parse_rule
 from starform_core.plan.hashing import desired_hash
+from starform_core.plan.incremental import IncrementalPlanner, IncrementalStep
 from starform_core.plan.options import PlanOptions
 from starform_core.plan.ownership import CONTROLLER_MANAGERS, is_owned
 from starform_core.plan.planner import plan
@@ -33,6 +34,8 @@ __all__ = [
     "FieldChange",
     "FieldRule",
     "Held",
+    "IncrementalPlanner",
+    "IncrementalStep",
     "Plan",
     "PlanOptions",
     "PruneReport",

@@ -59,6 +59,7 @@ class Reason(enum.StrEnum):
     PVC_IN_USE = "pvc-in-use"
     NAMESPACE_NOT_EMPTY = "namespace-holds-foreign-objects"
     TARGET_MISSING = "target-missing"
+    LIVE_OBJECT_INVALID = "live-object-invalid"
 
 
 @attrs.frozen

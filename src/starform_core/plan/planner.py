@@ -12,7 +12,7 @@ See ``docs/planning.md`` for the semantics; the short version:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Final, TypeAlias
 
 from starform_core.errors import ValidationError
@@ -35,6 +35,7 @@ from starform_core.plan.actions import (
     FieldChange,
     Held,
     Plan,
+    PruneReport,
     Reason,
     RemoveFields,
     Update,
@@ -57,7 +58,17 @@ from starform_core.plan.options import PlanOptions
 from starform_core.plan.ownership import is_owned, managed_by
 from starform_core.plan.valve import judge_prune
 
-__all__ = ["ALWAYS_IGNORED", "plan"]
+__all__ = [
+    "ALWAYS_IGNORED",
+    "Identity",
+    "PlanRun",
+    "apply_sort_key",
+    "claims_in_use",
+    "hpa_target",
+    "identity_of",
+    "plan",
+    "prune_actions",
+]
 
 ALWAYS_IGNORED: Final = (
     FieldRule(None, ("spec", "template", "metadata", "annotations", "kubectl.kubernetes.io/restartedAt")),
@@ -85,7 +96,8 @@ Identity: TypeAlias = tuple[str, str, str, str]
 """(group, kind, namespace, name): a cheap stand-in for ObjectKey while indexing."""
 
 
-def _identity(obj: KubeObject) -> Identity:
+def identity_of(obj: KubeObject) -> Identity:
+    """(group, kind, namespace, name) of an object."""
     metadata = obj.get("metadata") or {}
     return (
         str(obj.get("apiVersion", "")).rpartition("/")[0],
@@ -98,26 +110,29 @@ def _identity(obj: KubeObject) -> Identity:
 def _index(objects: Iterable[KubeObject], what: str) -> dict[Identity, KubeObject]:
     index: dict[Identity, KubeObject] = {}
     for obj in objects:
-        identity = _identity(obj)
+        identity = identity_of(obj)
         if identity in index:
             raise ValidationError(what, f"{key_of(obj)} appears more than once")
         index[identity] = obj
     return index
 
 
+def hpa_target(obj: KubeObject) -> Identity | None:
+    """The identity a desired HorizontalPodAutoscaler scales (``None`` for any other object)."""
+    if obj.get("kind") != "HorizontalPodAutoscaler":
+        return None
+    ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+    group = str(ref.get("apiVersion", "apps/v1")).rpartition("/")[0]
+    namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+    return (group, str(ref.get("kind", "")), namespace, str(ref.get("name", "")))
+
+
 def _hpa_targets(desired: Iterable[KubeObject]) -> set[Identity]:
-    targets = set()
-    for obj in desired:
-        if obj.get("kind") != "HorizontalPodAutoscaler":
-            continue
-        ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
-        group = str(ref.get("apiVersion", "apps/v1")).rpartition("/")[0]
-        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-        targets.add((group, str(ref.get("kind", "")), namespace, str(ref.get("name", ""))))
-    return targets
+    return {target for obj in desired if (target := hpa_target(obj)) is not None}
 
 
-def _claims_in_use(desired: Iterable[KubeObject]) -> set[tuple[str, str]]:
+def claims_in_use(desired: Iterable[KubeObject]) -> set[tuple[str, str]]:
+    """(namespace, claim name) of every PersistentVolumeClaim the desired pod templates mount."""
     claims = set()
     for obj in desired:
         spec: Any = obj.get("spec") or {}
@@ -132,8 +147,8 @@ def _claims_in_use(desired: Iterable[KubeObject]) -> set[tuple[str, str]]:
     return claims
 
 
-class _Planner:
-    """One planning run (a class only to share the indexes between the steps)."""
+class PlanRun:
+    """One planning run: judges objects, collecting ``actions`` and counting ``unchanged``."""
 
     def __init__(self, options: PlanOptions) -> None:
         self.options = options
@@ -153,14 +168,30 @@ class _Planner:
             self._rules[service_id or ""] = rules
         return policy, rules
 
+    def rules_for(
+        self, identity: Identity, desired: KubeObject, *, autoscaled: bool
+    ) -> tuple[DriftPolicy, tuple[FieldRule, ...]]:
+        """The policy and ignore rules of one desired object (``autoscaled``: an HPA targets it)."""
+        policy, rules = self.policy_for(desired)
+        if autoscaled:
+            rules = (*rules, FieldRule(identity[1], ("spec", "replicas")))
+        return policy, rules
+
     def desired_object(
         self, identity: Identity, desired: KubeObject, live: KubeObject | None, hpa: set[Identity]
     ) -> None:
-        policy, rules = self.policy_for(desired)
-        if identity in hpa:
-            rules = (*rules, FieldRule(identity[1], ("spec", "replicas")))
-        body = build_apply_body(desired, rules)
-        key = key_of(desired)
+        policy, rules = self.rules_for(identity, desired, autoscaled=identity in hpa)
+        self.judge(key_of(desired), build_apply_body(desired, rules), live, policy, rules)
+
+    def judge(
+        self,
+        key: ObjectKey,
+        body: dict[str, Any],
+        live: KubeObject | None,
+        policy: DriftPolicy,
+        rules: tuple[FieldRule, ...],
+    ) -> None:
+        """Judge one desired object (as its apply ``body``) against its live counterpart."""
         if live is None:
             self.actions.append(Create(key, Reason.MISSING, body))
         elif not (is_owned(live) or self._unlabelled_but_ours(live)):
@@ -322,11 +353,10 @@ class _Planner:
 
 
 def _prune(
-    planner: _Planner,
+    planner: PlanRun,
     desired: Mapping[Identity, KubeObject],
     live: Mapping[Identity, KubeObject],
-) -> tuple[list[Action], Any]:
-    options = planner.options
+) -> tuple[list[Action], PruneReport]:
     owned = 0
     candidates: dict[ObjectKey, KubeObject] = {}
     foreign_namespaces: set[str] = set()
@@ -338,16 +368,36 @@ def _prune(
         owned += 1
         if identity not in desired and not (obj.get("metadata") or {}).get("deletionTimestamp"):
             candidates[key_of(obj)] = obj
+    return prune_actions(
+        planner.options,
+        candidates,
+        owned=owned,
+        foreign_namespaces=foreign_namespaces,
+        claims=lambda: claims_in_use(desired.values()),
+    )
+
+
+def prune_actions(
+    options: PlanOptions,
+    candidates: Mapping[ObjectKey, KubeObject],
+    *,
+    owned: int,
+    foreign_namespaces: Collection[str],
+    claims: Callable[[], set[tuple[str, str]]],
+) -> tuple[list[Action], PruneReport]:
+    """The deletions (or holds) for owned live objects no longer desired (``candidates``), in
+    deletion order, and the valve's report. ``claims`` gives the claims desired pods mount (asked
+    only when a protected claim is a candidate)."""
     held: dict[ObjectKey, Held] = {}
-    claims: set[tuple[str, str]] | None = None
+    in_use: set[tuple[str, str]] | None = None
     for key, obj in candidates.items():
         if key.kind == "Namespace" and key.name in foreign_namespaces:
             held[key] = Held(key, Reason.NAMESPACE_NOT_EMPTY)
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         if key.kind == "PersistentVolumeClaim" and ANNOTATION_PRUNE_PROTECTION in annotations:
-            if claims is None:
-                claims = _claims_in_use(desired.values())
-            if (key.namespace, key.name) in claims:
+            if in_use is None:
+                in_use = claims()
+            if (key.namespace, key.name) in in_use:
                 held[key] = Held(key, Reason.PVC_IN_USE)
     deletable = [key for key in candidates if key not in held]
     report = judge_prune(
@@ -368,7 +418,8 @@ def _prune(
     return actions, report
 
 
-def _apply_sort_key(action: Action) -> tuple[int, tuple[str, str, str, str], int]:
+def apply_sort_key(action: Action) -> tuple[int, tuple[str, str, str, str], int]:
+    """Where an apply-phase action goes: kind rank, identity, then removals before updates."""
     key = action.key
     return (apply_rank(key), (key.group, key.kind, key.namespace, key.name), _ACTION_ORDER[type(action)])
 
@@ -390,12 +441,12 @@ def plan(
     options = options or PlanOptions()
     desired_index = _index(desired, "desired")
     live_index = _index(live, "live")
-    planner = _Planner(options)
+    planner = PlanRun(options)
     hpa = _hpa_targets(desired_index.values())
     for identity, obj in desired_index.items():
         planner.desired_object(identity, obj, live_index.get(identity), hpa)
     for identity, obj in _index(partials, "partials").items():
         planner.partial(key_of(obj), obj, live_index.get(identity))
-    applies = sorted(planner.actions, key=_apply_sort_key)
+    applies = sorted(planner.actions, key=apply_sort_key)
     deletions, report = _prune(planner, desired_index, live_index)
     return Plan(actions=(*applies, *deletions), unchanged=planner.unchanged, prune=report)

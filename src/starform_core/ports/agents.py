@@ -6,14 +6,16 @@ transaction (see the other role ports); these reads see one consistent snapshot.
 :class:`~starform_core.secrets_values.SecretValue`).
 
 Errors: :class:`~starform_core.errors.StoreNotFoundError` for an unknown cluster,
-:class:`~starform_core.errors.StoreConflictError` for a report ahead of the desired state,
+:class:`~starform_core.errors.AgentReportRefusedError` (a
+:class:`~starform_core.errors.StoreConflictError`) for a report Starbase does not believe,
 :class:`~starform_core.errors.ValidationError` for a report naming another cluster's service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from starform_core.payload.rows import ClusterRows
 from starform_core.records import EventRecord, ObservedStatus
@@ -26,6 +28,10 @@ class DesiredStateReader(Protocol):
 
     def cluster_generation(self, cluster_id: str) -> int:
         """The cluster's current desired-state generation (a cheap read)."""
+        ...
+
+    def cluster_version(self, cluster_id: str) -> tuple[int, int]:
+        """The cluster's current ``(epoch, generation)`` (a cheap read; the payload cache's key)."""
         ...
 
     def cluster_rows(self, cluster_id: str) -> ClusterRows:
@@ -47,11 +53,20 @@ class AgentStore(DesiredStateReader, Protocol):
         applied_generation: int,
         statuses: Sequence[ObservedStatus],
         agent: str = "",
+        report_key: str | None = None,
+        epoch: int | None = None,
+        attempt: Mapping[str, Any] | None = None,
+        reported_at: datetime | None = None,
     ) -> str:
         """Store an agent report; returns its id.
 
-        Refuses (``StoreConflictError``) a generation above the desired one, and (``ValidationError``)
-        a status of a service of another cluster; statuses of deleted services are skipped.
+        ``report_key`` is the agent's own id of the report: a re-sent report is stored once (the
+        first id is returned). ``attempt`` is the last apply attempt (``generation``, ``outcome``,
+        counts). A report Starbase does not believe (another epoch, a generation above the
+        desired one: see :func:`~starform_core.reporting.judge_report`) is recorded as refused
+        and raises :class:`~starform_core.errors.AgentReportRefusedError`; a status of a service
+        of another cluster raises ``ValidationError``; statuses of deleted services are skipped.
+        The last applied generation moves only forward within an epoch.
         """
         ...
 

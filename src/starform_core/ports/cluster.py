@@ -14,7 +14,9 @@ class ClusterPort(Protocol):
     """Read live objects (from a watch cache), apply, strip fields, delete.
 
     Implementations translate every foreign error into :class:`~starform_core.errors.ClusterApiError`
-    and its subclasses.
+    and its subclasses (``status`` ``0`` when no answer arrived: the outcome is unknown). A write's
+    ``request_id`` travels as the request's ``Audit-ID``, so the API server's audit log and the
+    event Shuttle reports name the same id.
     """
 
     def live_objects(self) -> Sequence[KubeObject]:
@@ -34,18 +36,23 @@ class ClusterPort(Protocol):
         """Read one object from the API (``None`` when it does not exist)."""
         ...
 
-    def apply(self, body: Mapping[str, Any], *, force: bool) -> KubeObject:
+    def apply(self, body: Mapping[str, Any], *, force: bool, request_id: str | None = None) -> KubeObject:
         """Server-side apply ``body`` with Shuttle's field manager; returns the live object."""
         ...
 
     def remove_fields(
-        self, key: ObjectKey, paths: Sequence[str], *, guards: Sequence[tuple[str, Any]] = ()
+        self,
+        key: ObjectKey,
+        paths: Sequence[str],
+        *,
+        guards: Sequence[tuple[str, Any]] = (),
+        request_id: str | None = None,
     ) -> KubeObject:
         """Remove the fields at ``paths`` (JSON pointers, removed in the order given) that other
         managers added, provided every ``(pointer, value)`` guard still holds (else a conflict)."""
         ...
 
-    def delete(self, key: ObjectKey, *, uid: str | None = None) -> None:
+    def delete(self, key: ObjectKey, *, uid: str | None = None, request_id: str | None = None) -> None:
         """Delete an object (background propagation; ``uid`` as a precondition when given)."""
         ...
 

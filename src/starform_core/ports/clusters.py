@@ -1,6 +1,7 @@
 """Clusters as operators manage them: registration (with the agent token's hash) and settings.
 
-A registration or a settings change is audited; a change bumps the cluster's generation.
+A registration, a settings change or a new epoch is audited; a settings change bumps the
+cluster's generation.
 Errors: :class:`~starform_core.errors.StoreNotFoundError` for an unknown cluster,
 :class:`~starform_core.errors.StoreConflictError` for a taken name or a changed region,
 :class:`~starform_core.errors.ValidationError` for settings the payload would refuse.
@@ -33,4 +34,13 @@ class ClusterStore(Protocol):
 
     def list_clusters(self) -> list[ClusterRow]:
         """Every cluster."""
+        ...
+
+    def new_epoch(self, cluster_id: str, *, actor: Actor) -> int:
+        """Start a new epoch of the cluster's history (after a restore); returns it.
+
+        The new epoch is above the current one and every epoch an agent reported, and not before
+        now (Unix milliseconds); the last applied generation is forgotten (it belonged to the
+        old epoch). Audited as ``cluster.new_epoch``.
+        """
         ...

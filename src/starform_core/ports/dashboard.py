@@ -1,4 +1,5 @@
-"""What the dashboard reads of agents' reports: applied generations, observed status, events.
+"""What the dashboard reads of agents' reports: applied generations, the last apply attempt,
+observed status, events.
 
 Errors: :class:`~starform_core.errors.StoreNotFoundError` for an unknown cluster or service.
 """
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from starform_core.records import EventsPage, ObservedStatus
+from starform_core.reporting.agent import AgentState
 
 __all__ = ["DashboardReads"]
 
@@ -20,10 +22,18 @@ class DashboardReads(Protocol):
         """The generation the cluster's agent last reported applied, and when."""
         ...
 
+    def agent_state(self, cluster_id: str) -> AgentState:
+        """What the cluster's agent last reported (its last apply attempt), and its refused reports."""
+        ...
+
     def service_status(self, service_id: str) -> ObservedStatus | None:
         """The cached observed status of a service, if any agent reported one."""
         ...
 
     def service_events(self, service_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
         """A service's events in order, after the ``seq`` cursor."""
+        ...
+
+    def cluster_events(self, cluster_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
+        """Every event the cluster's agent reported (cluster-wide ones included), after ``seq``."""
         ...

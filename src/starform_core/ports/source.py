@@ -1,4 +1,9 @@
-"""The desired-state source port: where Shuttle gets its payload and sends what it observes."""
+"""The ports Shuttle talks to Starbase through: where it pulls its payload, where it reports.
+
+Sized by role: :class:`DesiredStateSource` pulls (``shuttle plan`` needs only that);
+:class:`ReportSink` takes what Shuttle reports; :class:`AgentApi` is both, what the agent's
+composition root needs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any, Protocol
 
 import attrs
 
-__all__ = ["DesiredStateSource", "Fetched", "NotModified"]
+__all__ = ["AgentApi", "DesiredStateSource", "Fetched", "NotModified", "ReportSink"]
 
 
 @attrs.frozen
@@ -26,16 +31,30 @@ class NotModified:
 
 
 class DesiredStateSource(Protocol):
-    """Starbase, seen from Shuttle. Failures raise :class:`~starform_core.errors.DesiredStateSourceError`."""
+    """Starbase's payload, seen from Shuttle. Failures raise
+    :class:`~starform_core.errors.DesiredStateSourceError`."""
 
     def fetch(self, *, etag: str | None) -> Fetched | NotModified:
         """Pull the cluster's payload, conditionally on ``etag``."""
         ...
 
-    def report_status(self, *, applied_generation: int | None, services: Sequence[Mapping[str, Any]]) -> None:
-        """Send observed per-service status and the generation applied."""
+
+class ReportSink(Protocol):
+    """Where Shuttle's reports go; every report carries a stable id, so re-sending is harmless.
+
+    A report refused for good raises :class:`~starform_core.errors.ReportRefusedError`; any other
+    failure :class:`~starform_core.errors.DesiredStateSourceError` (send it again later).
+    """
+
+    def report_status(self, report: Mapping[str, Any]) -> None:
+        """Send one status report (``report_id``, ``epoch``, ``applied_generation``, ``attempt``,
+        ``services``); a re-sent ``report_id`` is stored once."""
         ...
 
-    def report_events(self, events: Sequence[Mapping[str, Any]]) -> None:
-        """Send a batch of events (idempotent by each event's ``event_id``)."""
+    def report_events(self, events: Sequence[Mapping[str, Any]]) -> int:
+        """Send a batch of events; returns how many were new (re-sent ``event_id``s are not)."""
         ...
+
+
+class AgentApi(DesiredStateSource, ReportSink, Protocol):
+    """Starbase's whole agent API: pull and report."""

@@ -21,12 +21,12 @@ from starform_adapters.registry import (
     DistributionWriter,
     ImageWriter,
     InMemoryRegistry,
-    LocalDistribution,
     RegistrySession,
     RetryPolicy,
 )
 from starform_core.registry import RegistryCredentials, Repository
 from starform_core.secrets_values import SecretValue
+from starform_testkit.distribution import LocalDistribution
 
 from .token_server import ISSUER, SERVICE, TokenServer
 

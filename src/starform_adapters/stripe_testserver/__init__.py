@@ -1,7 +1,0 @@
-"""A Stripe-compatible test server: the payment port's double, spoken to over real HTTP."""
-
-from starform_adapters.stripe_testserver.server import StripeTestServer
-from starform_adapters.stripe_testserver.state import DECLINING_PAYMENT_METHODS
-from starform_adapters.stripe_testserver.webhooks import signature_header
-
-__all__ = ["DECLINING_PAYMENT_METHODS", "StripeTestServer", "signature_header"]
