@@ -44,12 +44,12 @@ import psycopg
 from starform_adapters.postgres import VarCipher, migrate, open_pool
 from starform_adapters.postgres.billing import PostgresUsageLedger
 from starform_adapters.postgres.job_schema import migrate_job_queue
-from starform_adapters.postgres.testing import fresh_database, postgres_server
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.server import ServerThread, open_starbase
 from starform_apps.starbase.tokens import hash_token, new_token
 from starform_core.billing import SampleKind, UsageSample, UsageSnapshot, snapshot_digest
 from starform_core.model.tenant import TenantKey
+from starform_testkit.postgres import fresh_database, postgres_server
 
 PODS, PROJECTS, SERVICES = 1000, 10, 40
 TABLES = (

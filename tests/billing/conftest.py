@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 import stripe
-from starform_adapters.postgres.testing import fresh_database, postgres_server
 from tests.billing.receiver import WebhookReceiver
 
 from starform_adapters.postgres import migrate, open_pool
 from starform_adapters.postgres.billing import PostgresBillingStore
+from starform_testkit.postgres import fresh_database, postgres_server
 from starform_testkit.stripe_testserver import StripeTestServer
 
 

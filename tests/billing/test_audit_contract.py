@@ -20,11 +20,11 @@ from clickhouse_connect.driver.client import Client
 from starform_adapters.clickhouse import ClickHouseUsageAuditTrail
 from starform_adapters.postgres import migrate, open_pool
 from starform_adapters.postgres.billing import PostgresUsageAuditTrail
-from starform_adapters.postgres.testing import fresh_database
 from starform_core.billing import SampleKind, UsageSample, UsageSnapshot
 from starform_core.errors import UsageAuditError
 from starform_core.model.tenant import TenantKey
 from starform_core.ports.billing import UsageAuditTrail
+from starform_testkit.postgres import fresh_database
 
 T0 = dt.datetime(2026, 11, 12, 9, 30, 0, 123456, tzinfo=dt.UTC)
 RECEIVED = dt.datetime(2026, 11, 12, 9, 31, 2, 5, tzinfo=dt.UTC)

@@ -24,7 +24,6 @@ import pytest
 import stripe
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
 from tests.billing.harness import Clock, CrashAfter
 from tests.starbase.world import World, build_world, ok
 
@@ -35,6 +34,7 @@ from starform_apps.starbase.billing import BillingConfig, assemble_billing
 from starform_apps.starbase.billing.verify import verify_usage
 from starform_apps.starbase.cli import main as starbase_cli
 from starform_core.billing import BillingMonth, InvoiceStatus
+from starform_testkit.starbase import RunningStarbase, running_starbase
 from starform_testkit.stripe_testserver import StripeTestServer
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from tests.starbase.world import World, build_world, ok, register_cluster
 
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
 from starform_core.billing import MAX_SAMPLES, BillingMonth
+from starform_testkit.starbase import RunningStarbase, running_starbase
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
 from tests.starbase.world import World, build_world
 
 from starform_apps.starbase import bounds
@@ -21,6 +20,7 @@ from starform_apps.starbase.billing import BillingConfig
 from starform_apps.starbase.quotas import Quota
 from starform_core.billing import MAX_SAMPLES
 from starform_core.ports.ratelimit import RateLimit
+from starform_testkit.starbase import RunningStarbase, running_starbase
 from starform_testkit.stripe_testserver import StripeTestServer, signature_header
 
 SECRET = "whsec_test_" + "b" * 24

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from starform_apps.starbase.testing import RunningStarbase, running_starbase
 
 from starform_apps.starbase.billing import BillingConfig
 from starform_apps.starbase.bounds import MAX_WEBHOOK_BYTES
+from starform_testkit.starbase import RunningStarbase, running_starbase
 from starform_testkit.stripe_testserver import StripeTestServer, signature_header
 
 SECRET = "whsec_test_" + "a" * 24

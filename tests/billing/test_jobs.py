@@ -15,13 +15,13 @@ from tests.billing.world import make_tenant
 
 from starform_adapters.postgres import migrate, open_pool
 from starform_adapters.postgres.job_schema import migrate_job_queue
-from starform_adapters.postgres.testing import fresh_database
 from starform_apps.starbase.billing import Billing, BillingConfig
 from starform_apps.starbase.billing.tasks import CLOSE_CRON, PURGE_CRON, TransientErrors
 from starform_apps.starbase.billing.wiring import open_billing
 from starform_apps.starbase.jobs import ProcrastinateScheduler, create_job_app, run_worker
 from starform_core.billing import BillingMonth, InvoiceStatus
 from starform_core.errors import PaymentProviderError, StoreError, ValidationError
+from starform_testkit.postgres import fresh_database
 
 CLOSE_TIME = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
 

@@ -24,7 +24,6 @@ from tests.billing.world import make_tenant
 
 from starform_adapters.postgres import migrate, open_pool
 from starform_adapters.postgres.billing import PostgresBillingStore
-from starform_adapters.postgres.testing import fresh_database
 from starform_core.billing import (
     BillingMonth,
     PlanTimeline,
@@ -37,6 +36,7 @@ from starform_core.billing import (
 from starform_core.errors import SnapshotConflictError
 from starform_core.model.tenant import TenantKey
 from starform_core.ports.billing import BuildUsage
+from starform_testkit.postgres import fresh_database
 
 POD = PodSpec(str(uuid.UUID(int=77)), SampleKind.POD, SERVICES[0], 250, 2**29, 0)
 DB = settings(
