@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import getpass
 import pathlib
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from importlib.resources import files
 from typing import Any
 
 import psycopg
 import pytest
 from tests.starbase.legacy_runner import legacy_migrate, shipped_files
 
-from starform_adapters.postgres.migrations import MIGRATION_LOCK_ID, available_migrations, migrate
+from starform_adapters.postgres.migrations import (
+    MIGRATION_LOCK_ID,
+    MIGRATIONS,
+    available_migrations,
+    migrate,
+)
 from starform_core.errors import StoreError
 from starform_testkit.postgres import fresh_database
 
@@ -361,11 +368,26 @@ def test_an_error_while_recording_rolls_the_migration_back(
         assert _applied_state(url) == (True, ["0001_t"], [1])
 
 
+def _synthetic_source(folder: pathlib.Path) -> tuple[str, int]:
+    source = _write(folder, "0001_a.sql", "CREATE TABLE a (x int);\nCREATE TABLE b (x int);")
+    _write(folder, "0002_c.sql", "CREATE TABLE c (x int);")
+    return source, 2
+
+
+def _shipped_source(_folder: pathlib.Path) -> tuple[str, int]:
+    return MIGRATIONS, len(available_migrations())
+
+
+@pytest.mark.parametrize("make_source", [_synthetic_source, _shipped_source], ids=["synthetic", "shipped"])
 def test_a_migrations_steps_nest_in_its_transaction_as_savepoints(
-    pg_server: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    pg_server: str,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_source: Callable[[pathlib.Path], tuple[str, int]],
 ) -> None:
     """Each migration: one BEGIN on the runner's own connection, yoyo's step transactions inside
-    it as savepoints, its records, one COMMIT (so a failing statement takes its records with it)."""
+    it as savepoints, its records, one COMMIT (so a failing statement takes its records with it).
+    The shipped files (0006 billing, 0007 templates among them) run the same way."""
     from starform_adapters.postgres import migrations
 
     calls: list[tuple[str, int]] = []
@@ -379,17 +401,37 @@ def test_a_migrations_steps_nest_in_its_transaction_as_savepoints(
             return _call(self, *args, **kw)
 
         monkeypatch.setattr(migrations._Backend, name, spy)
-    source = _write(tmp_path / "m", "0001_a.sql", "CREATE TABLE a (x int);\nCREATE TABLE b (x int);")
-    _write(tmp_path / "m", "0002_c.sql", "CREATE TABLE c (x int);")
+    source, count = make_source(tmp_path / "m")
     with fresh_database(pg_server) as url:
-        assert migrate(url, source=source) == [1, 2]
+        assert len(migrate(url, source=source)) == count
     assert len({conn for _, conn in calls}) == 1, "the statements run on the connection that records them"
     kinds = [kind for kind, _ in calls]
     logged = [i for i, kind in enumerate(kinds) if kind == "log_migration"]
-    assert len(logged) == 2 and "rollback" not in kinds
+    assert len(logged) == count and "rollback" not in kinds
     for index in logged:
         begin = max(i for i in range(index) if kinds[i] == "begin")
         commit = min(i for i in range(index, len(kinds)) if kinds[i] == "commit")
         inside = kinds[begin + 1 : commit]
         assert "savepoint" in inside[: index - begin], kinds
         assert "mark_one" in inside and "begin" not in inside and "commit" not in inside, kinds
+
+
+def test_a_database_at_0007_without_0006_gets_billing_applied(pg_server: str, tmp_path: pathlib.Path) -> None:
+    """Templates (0007) landed before billing (0006): the next run applies 0006 alone, and the
+    database then holds every shipped table and the shipped checksums."""
+    folder = tmp_path / "without-billing"
+    folder.mkdir()
+    shipped = pathlib.Path(str(files("starform_adapters.postgres") / "migrations"))
+    for path in sorted(shipped.glob("*.sql")):
+        if not path.name.startswith("0006_"):
+            shutil.copy(path, folder / path.name)
+    versions, labels = _shipped()
+    with fresh_database(pg_server) as url:
+        assert migrate(url, source=str(folder)) == [v for v in versions if v != 6]
+        assert "billing_usage" not in _tables(url) and "templates" in _tables(url)
+        assert migrate(url) == [6]
+        assert _tables(url) == STARBASE_TABLES | BOOKKEEPING
+        ledger, ids = _recorded(url)
+        assert migrate(url) == []
+    assert ledger == [(m.version, m.checksum) for m in available_migrations()]
+    assert ids == labels
