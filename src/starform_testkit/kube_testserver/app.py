@@ -463,8 +463,11 @@ class KubeApiApp:
         if rv is not None and rv != "0" and not rv.isdigit():
             raise ApiError(400, f"invalid resource version {rv!r}")
         watch = _WatchFilter(kind=kind, namespace=target.namespace, labels=labels, fields=fields)
+        # The watch belongs to the epoch it was requested in, not the one its stream starts in:
+        # a watch the request log shows is one that ``kill_watches`` ends.
+        epoch = self.state.engine.store.watch_epoch
         stream = _watch_stream(
-            self.state.engine, watch, rv, timeout, _truthy(query.get("allowWatchBookmarks"))
+            self.state.engine, watch, rv, timeout, _truthy(query.get("allowWatchBookmarks")), epoch=epoch
         )
         return StreamingResponse(stream, media_type="application/json")
 
@@ -508,7 +511,7 @@ class _WatchFilter:
 
 @attrs.frozen
 class _WatchStart:
-    """Where a watch starts: the store's epoch, the cursor, the initial objects (or too old)."""
+    """Where a watch starts: the epoch it was requested in, the cursor, the initial objects (or too old)."""
 
     epoch: int
     cursor: int
@@ -517,7 +520,7 @@ class _WatchStart:
     oldest: int
 
 
-def _watch_start(engine: Engine, watch: _WatchFilter, rv: str | None) -> _WatchStart:
+def _watch_start(engine: Engine, watch: _WatchFilter, rv: str | None, *, epoch: int) -> _WatchStart:
     """Take the starting point under the store's lock: a snapshot for ``rv`` unset or ``"0"``."""
     store = engine.store
     kind = watch.kind
@@ -536,7 +539,7 @@ def _watch_start(engine: Engine, watch: _WatchFilter, rv: str | None) -> _WatchS
             cursor = int(rv or 0)
             too_old = store.events_after(cursor) is None
         return _WatchStart(
-            epoch=store.watch_epoch,
+            epoch=epoch,
             cursor=cursor,
             initial=initial,
             too_old=too_old,
@@ -550,6 +553,8 @@ async def _watch_stream(
     rv: str | None,
     timeout: float,
     bookmarks: bool,
+    *,
+    epoch: int,
 ) -> AsyncIterator[bytes]:
     store = engine.store
     loop = asyncio.get_running_loop()
@@ -562,7 +567,7 @@ async def _watch_stream(
 
     store.subscribe(notify)
     try:
-        start = _watch_start(engine, watch, rv)
+        start = _watch_start(engine, watch, rv, epoch=epoch)
         if start.too_old:
             yield _gone(str(rv), start.oldest)
             return
