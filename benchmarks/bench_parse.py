@@ -34,12 +34,13 @@ import rfc8785
 
 from benchmarks.bench_shuttle import synthetic_payload as shuttle_payload
 from benchmarks.timing import timed
+from starform_core import strict_json
 from starform_core.errors import ContractError
-from starform_core.payload import contract, example_payload, parse_payload, strict_json, to_json
+from starform_core.payload import contract, example_payload, parse_payload, to_json
 from starform_core.payload.codec import from_structure
 from starform_core.payload.contract import PAYLOAD_MAX_BYTES, PAYLOAD_MAX_DEPTH
 from starform_core.payload.schema_validators import compiled_accepts, reference_validator
-from starform_core.payload.strict_json import loads
+from starform_core.strict_json import loads
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TARGET_MS = 200.0

@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from tests.strategies.json_trees import JSON_VALUES, Path, mutated, parent_of, paths
 from tests.strategies.payloads import desired_states
 
+from starform_core import strict_json
 from starform_core.errors import ContractError
-from starform_core.payload import contract, example_payload, parse_payload, strict_json, to_json
+from starform_core.payload import contract, example_payload, parse_payload, to_json
 from starform_core.payload.contract import PAYLOAD_MAX_DEPTH, validate_structure
 from starform_core.payload.schema_validators import (
     SCHEMA_FORMATS,
@@ -32,7 +33,7 @@ from starform_core.payload.schema_validators import (
     payload_schema,
     reference_validator,
 )
-from starform_core.payload.strict_json import check_tree, loads
+from starform_core.strict_json import check_tree, loads
 
 DIFFERENTIAL = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 Outcome = tuple[str, str, str] | None

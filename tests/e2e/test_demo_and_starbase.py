@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.envtest.waiting import wait_until
 
-from starform_apps.demo import World, open_world, run_demo
+from starform_apps.demo import LocalStarform, open_local_starform, run_demo
 from starform_core.kube.labels import ANNOTATION_VAR_GROUP_CHECKSUM_PREFIX, LABEL_SERVICE_ID
 
 DIGEST = "sha256:" + "ab" * 32
@@ -33,13 +33,13 @@ def test_the_demo_tells_the_whole_story_and_leaves_nothing_running() -> None:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with open_world() as opened:
+def world() -> Iterator[LocalStarform]:
+    with open_local_starform() as opened:
         opened.register_cluster()
         yield opened
 
 
-def _service(world: World, name: str, env_name: str = "production", **spec: Any) -> dict[str, Any]:
+def _service(world: LocalStarform, name: str, env_name: str = "production", **spec: Any) -> dict[str, Any]:
     ws = world.call("POST", "/v1/workspaces", {"name": f"ws-{name}"}, expect=201)
     project = world.call(
         "POST", f"/v1/workspaces/{ws['id']}/projects", {"name": f"p-{name}", "cluster_id": world.cluster_id}
@@ -64,14 +64,14 @@ def _service(world: World, name: str, env_name: str = "production", **spec: Any)
     return {"service": service, "group": group, "project": project}
 
 
-def _deployment(world: World, service_id: str) -> dict[str, Any]:
+def _deployment(world: LocalStarform, service_id: str) -> dict[str, Any]:
     for obj in world.kube.list("apps/v1", "Deployment"):
         if obj["metadata"]["labels"].get(LABEL_SERVICE_ID) == service_id:
             return obj
     raise AssertionError("no deployment")
 
 
-def _replicasets(world: World, deployment: dict[str, Any]) -> set[str]:
+def _replicasets(world: LocalStarform, deployment: dict[str, Any]) -> set[str]:
     namespace = deployment["metadata"]["namespace"]
     return {
         rs["metadata"]["name"]
@@ -84,12 +84,12 @@ def _replicasets(world: World, deployment: dict[str, Any]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def shuttle_world(world: World) -> World:
+def shuttle_world(world: LocalStarform) -> LocalStarform:
     world.start_shuttle()
     return world
 
 
-def test_create_converges_healthy_and_applied_generation_is_stored(shuttle_world: World) -> None:
+def test_create_converges_healthy_and_applied_generation_is_stored(shuttle_world: LocalStarform) -> None:
     made = _service(shuttle_world, "api")
     shuttle_world.converge()
     service_id = made["service"]["id"]
@@ -100,7 +100,7 @@ def test_create_converges_healthy_and_applied_generation_is_stored(shuttle_world
     assert cluster["last_applied_generation"] == cluster["generation"]
 
 
-def test_a_new_image_rolls_the_deployment(shuttle_world: World) -> None:
+def test_a_new_image_rolls_the_deployment(shuttle_world: LocalStarform) -> None:
     made = _service(shuttle_world, "roller")
     shuttle_world.converge()
     service_id = made["service"]["id"]
@@ -118,7 +118,7 @@ def test_a_new_image_rolls_the_deployment(shuttle_world: World) -> None:
     assert after["status"]["updatedReplicas"] == 2
 
 
-def test_a_var_group_value_change_rolls_the_pods_through_the_checksum(shuttle_world: World) -> None:
+def test_a_var_group_value_change_rolls_the_pods_through_the_checksum(shuttle_world: LocalStarform) -> None:
     made = _service(shuttle_world, "config-user")
     shuttle_world.converge()
     service_id, group_id = made["service"]["id"], made["group"]["id"]
@@ -134,7 +134,9 @@ def test_a_var_group_value_change_rolls_the_pods_through_the_checksum(shuttle_wo
     assert len(_replicasets(shuttle_world, after)) == 2, "the pods rolled"
 
 
-def test_an_out_of_band_delete_is_restored_and_the_event_is_stored_in_postgres(shuttle_world: World) -> None:
+def test_an_out_of_band_delete_is_restored_and_the_event_is_stored_in_postgres(
+    shuttle_world: LocalStarform,
+) -> None:
     made = _service(shuttle_world, "victim")
     shuttle_world.converge()
     service_id = made["service"]["id"]
@@ -153,7 +155,9 @@ def test_an_out_of_band_delete_is_restored_and_the_event_is_stored_in_postgres(s
     ]
 
 
-def test_a_deleted_deployment_is_reported_missing_until_shuttle_restores_it(shuttle_world: World) -> None:
+def test_a_deleted_deployment_is_reported_missing_until_shuttle_restores_it(
+    shuttle_world: LocalStarform,
+) -> None:
     """Health is judged against the desired objects, through Shuttle's report to Starbase."""
     made = _service(shuttle_world, "vanishing")
     shuttle_world.converge()
@@ -182,7 +186,7 @@ def test_a_deleted_deployment_is_reported_missing_until_shuttle_restores_it(shut
     assert shuttle_world.wait_healthy([service_id]) == {service_id: "healthy"}
 
 
-def test_a_deleted_service_is_pruned(shuttle_world: World) -> None:
+def test_a_deleted_service_is_pruned(shuttle_world: LocalStarform) -> None:
     made = _service(shuttle_world, "doomed")
     shuttle_world.converge()
     service_id = made["service"]["id"]

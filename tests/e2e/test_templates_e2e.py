@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from starform_apps.demo import World, open_world
+from starform_apps.demo import LocalStarform, open_local_starform
 from starform_apps.starbase.template_files import publish_shipped
 from starform_core.access import Actor
 from starform_core.kube.labels import LABEL_SERVICE_ID
@@ -19,8 +19,8 @@ IMAGE_V2 = "docker.io/itzg/minecraft-server@sha256:" + "9e" * 32
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with open_world() as opened:
+def world() -> Iterator[LocalStarform]:
+    with open_local_starform() as opened:
         opened.register_cluster()
         publish_shipped(opened.starbase.store, actor=Actor(label="e2e"))
         opened.start_shuttle()
@@ -28,7 +28,7 @@ def world() -> Iterator[World]:
 
 
 @pytest.fixture(scope="module")
-def project(world: World) -> dict[str, str]:
+def project(world: LocalStarform) -> dict[str, str]:
     ws = world.call("POST", "/v1/workspaces", {"name": "games"}, expect=201)
     project = world.call(
         "POST",
@@ -46,7 +46,9 @@ def project(world: World) -> dict[str, str]:
     return {"project": project["id"], "environment": env["id"], "group": group["id"]}
 
 
-def _create(world: World, project: dict[str, str], name: str, changes: dict[str, Any]) -> httpx.Response:
+def _create(
+    world: LocalStarform, project: dict[str, str], name: str, changes: dict[str, Any]
+) -> httpx.Response:
     return world.http.post(
         f"/v1/projects/{project['project']}/services/from-template",
         headers={"Authorization": f"Bearer {world.token}"},
@@ -60,7 +62,7 @@ def _create(world: World, project: dict[str, str], name: str, changes: dict[str,
     )
 
 
-def _owned(world: World, api_version: str, kind: str, service_id: str) -> list[dict[str, Any]]:
+def _owned(world: LocalStarform, api_version: str, kind: str, service_id: str) -> list[dict[str, Any]]:
     return [
         obj
         for obj in world.kube.list(api_version, kind)
@@ -69,7 +71,7 @@ def _owned(world: World, api_version: str, kind: str, service_id: str) -> list[d
 
 
 def test_a_server_made_from_the_template_converges_to_its_objects(
-    world: World, project: dict[str, str]
+    world: LocalStarform, project: dict[str, str]
 ) -> None:
     response = _create(
         world,
@@ -104,7 +106,7 @@ def test_a_server_made_from_the_template_converges_to_its_objects(
 
 
 def test_a_change_outside_the_rules_is_refused_with_the_rule_named_and_nothing_reaches_the_cluster(
-    world: World, project: dict[str, str]
+    world: LocalStarform, project: dict[str, str]
 ) -> None:
     before = world.call("GET", f"/v1/clusters/{world.cluster_id}")["generation"]
     response = _create(world, project, "greedy", {"resources": {"memory_limit": "32Gi"}})
@@ -119,7 +121,7 @@ def test_a_change_outside_the_rules_is_refused_with_the_rule_named_and_nothing_r
 
 
 def test_a_newer_version_is_offered_and_an_explicit_upgrade_rolls_the_new_image(
-    world: World, project: dict[str, str]
+    world: LocalStarform, project: dict[str, str]
 ) -> None:
     made = _create(world, project, "creative", {"resources": {"memory_limit": "4Gi"}})
     assert made.status_code == 201, made.text

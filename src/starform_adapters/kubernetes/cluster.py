@@ -20,14 +20,11 @@ from starform_adapters.kubernetes.resources import (
     resource_for,
 )
 from starform_core.errors import ClusterApiError, ClusterNotFoundError
+from starform_core.kube.json_patch import removal_patch
 from starform_core.kube.labels import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY_VALUE, OWNERSHIP_SELECTOR
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 
 __all__ = ["KubernetesCluster"]
-
-
-def _escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
 
 
 class KubernetesCluster:
@@ -165,12 +162,11 @@ class KubernetesCluster:
         """
         rtype = self._type(key)
         path = rtype.object_path(name=key.name, namespace=key.namespace or None)
-        operations: list[dict[str, Any]] = [
-            {"op": "test", "path": pointer, "value": value} for pointer, value in guards
-        ]
-        operations.extend({"op": "remove", "path": pointer} for pointer in paths)
         live = self._api.json_patch(
-            path, operations, field_manager=self._field_manager, request_id=request_id
+            path,
+            removal_patch(paths, guards=guards),
+            field_manager=self._field_manager,
+            request_id=request_id,
         )
         self._remember(live)
         return live

@@ -1,7 +1,7 @@
 """What the ``starform`` subcommands read: payload files and live objects, bounded and checked.
 
 One reader for every subcommand. Every input is size-limited (files and standard input alike),
-parsed strictly (JSON: ``starform_core.payload.strict_json``; YAML: :mod:`.strict_yaml`) and
+parsed strictly (JSON: ``starform_core.strict_json``; YAML: :mod:`.strict_yaml`) and
 checked before any command logic sees it. Every problem is one line on stderr and exit status 1,
 never a traceback:
 
@@ -27,7 +27,7 @@ from starform_core.kube.objects import KubeObject
 from starform_core.kube.validate_live import LIVE_MAX_DEPTH, validate_live_object
 from starform_core.payload.contract import parse_payload
 from starform_core.payload.document import DesiredState
-from starform_core.payload.strict_json import check_tree, loads
+from starform_core.strict_json import check_tree, loads
 
 __all__ = [
     "INPUT_MAX_BYTES",

@@ -7,7 +7,7 @@ dates into ``datetime`` values no JSON reader expects. :class:`StrictLoader` ref
 aliases, nesting deeper than :data:`YAML_MAX_DEPTH` and oversized integers with a
 ``yaml.MarkedYAMLError`` (line and column), and leaves timestamps as strings, as the API server's
 YAML-to-JSON conversion does. What remains non-JSON (``!!binary``, ``!!set``, ``.nan``) is left for
-the caller's JSON check (``starform_core.payload.strict_json.check_tree``) to refuse.
+the caller's JSON check (``starform_core.strict_json.check_tree``) to refuse.
 """
 
 from __future__ import annotations

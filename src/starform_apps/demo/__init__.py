@@ -1,6 +1,6 @@
 """The demo: the whole loop on embedded defaults, told as a timeline."""
 
-from starform_apps.demo.story import run_demo
-from starform_apps.demo.world import World, open_world
+from starform_apps.demo.local_starform import LocalStarform, open_local_starform
+from starform_apps.demo.walkthrough import run_demo
 
-__all__ = ["World", "open_world", "run_demo"]
+__all__ = ["LocalStarform", "open_local_starform", "run_demo"]

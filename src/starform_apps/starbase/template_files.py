@@ -21,8 +21,8 @@ import yaml
 from starform_apps.cli.strict_yaml import YAML_MAX_DEPTH, StrictLoader
 from starform_core.access import Actor
 from starform_core.errors import ContractError, StoreConflictError, TemplateError
-from starform_core.payload.strict_json import check_tree
 from starform_core.ports.templates import PublishOutcome, TemplateStore
+from starform_core.strict_json import check_tree
 from starform_core.templates import Template, template_from_json
 
 __all__ = [

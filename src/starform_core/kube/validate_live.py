@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, TypeAlias
 
 from starform_core.errors import ContractError, LiveObjectError
+from starform_core.kube.associative_lists import ASSOCIATIVE_KEYS
 from starform_core.kube.objects import KubeObject
-from starform_core.payload.strict_json import check_tree, loads, pointer_of
-from starform_core.plan.normalize import ASSOCIATIVE_KEYS
+from starform_core.strict_json import check_tree, loads, pointer_of
 
 __all__ = ["LIVE_MAX_DEPTH", "MERGE_KEYS", "validate_live_object", "validate_live_objects"]
 

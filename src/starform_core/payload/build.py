@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import attrs
 
 from starform_core.errors import ValidationError
 from starform_core.model.cluster import (
@@ -20,45 +22,52 @@ from starform_core.model.tenant import TenantKey
 from starform_core.model.vargroup import VarGroup, VarGroupAttachment
 from starform_core.model.workload import CronSchedule, DriftPolicy, Release, Resources, Volume
 from starform_core.payload.document import DesiredState
-from starform_core.payload.rows import ClusterRow, ClusterRows, DeploymentRow, ServiceRow
+from starform_core.payload.rows import (
+    ClusterRow,
+    ClusterRows,
+    DeploymentRow,
+    EnvironmentRow,
+    ProjectRow,
+    ServiceRow,
+)
 from starform_core.secrets_values import SecretValue, keyed_checksum
 
 __all__ = ["build_payload", "cluster_settings"]
 
-T = TypeVar("T")
 
-
-def _within(where: str, make: Callable[[], T]) -> T:
-    """Run a constructor and prefix any validation error with where it happened."""
+@contextmanager
+def _errors_prefixed(where: str) -> Iterator[None]:
+    """Prefix a validation error raised inside the block with where it happened (``where.field``)."""
     try:
-        return make()
+        yield
     except ValidationError as exc:
         raise ValidationError(f"{where}.{exc.field}", exc.reason) from exc
 
 
+def _load_balancer(row: ClusterRow) -> LoadBalancerSettings | None:
+    if row.lb_target_name is None:
+        return None
+    if row.lb_size_unit is None or row.lb_target_kind is None or row.lb_target_api_version is None:
+        raise ValidationError(
+            "cluster.load_balancer",
+            "a load-balancer target needs a kind, apiVersion and size unit",
+        )
+    target = ObjectRef(
+        api_version=row.lb_target_api_version,
+        kind=row.lb_target_kind,
+        name=row.lb_target_name,
+        namespace=row.lb_target_namespace,
+    )
+    if row.lb_annotation is None:
+        return LoadBalancerSettings(target=target, size_unit=row.lb_size_unit)
+    return LoadBalancerSettings(target=target, size_unit=row.lb_size_unit, annotation=row.lb_annotation)
+
+
 def cluster_settings(row: ClusterRow) -> ClusterSettings:
     """The cluster's settings from its row."""
-    load_balancer = None
-    if row.lb_target_name is not None:
-        if row.lb_size_unit is None or row.lb_target_kind is None or row.lb_target_api_version is None:
-            raise ValidationError(
-                "cluster.load_balancer",
-                "a load-balancer target needs a kind, apiVersion and size unit",
-            )
-        target = ObjectRef(
-            api_version=row.lb_target_api_version,
-            kind=row.lb_target_kind,
-            name=row.lb_target_name,
-            namespace=row.lb_target_namespace,
-        )
-        load_balancer = (
-            LoadBalancerSettings(target=target, size_unit=row.lb_size_unit, annotation=row.lb_annotation)
-            if row.lb_annotation is not None
-            else LoadBalancerSettings(target=target, size_unit=row.lb_size_unit)
-        )
-    return _within(
-        "cluster",
-        lambda: ClusterSettings(
+    load_balancer = _load_balancer(row)
+    with _errors_prefixed("cluster"):
+        return ClusterSettings(
             cluster_id=row.cluster_id,
             name=row.name,
             region=row.region,
@@ -76,8 +85,7 @@ def cluster_settings(row: ClusterRow) -> ClusterSettings:
             ),
             egress_allow=row.egress_allow,
             metrics_namespace=row.metrics_namespace,
-        ),
-    )
+        )
 
 
 def _current_releases(deployments: tuple[DeploymentRow, ...]) -> dict[str, DeploymentRow]:
@@ -94,147 +102,164 @@ def _current_releases(deployments: tuple[DeploymentRow, ...]) -> dict[str, Deplo
     return current
 
 
-def build_payload(rows: ClusterRows, *, checksum_key: bytes) -> DesiredState:
-    """Fold one cluster's rows into its :class:`DesiredState`.
+@attrs.frozen
+class _Scope:
+    """The rows of one cluster's projects, indexed by the ids the other tables refer to."""
 
-    The result does not depend on the order of any row collection. ``checksum_key`` keys the var
-    group checksums (§38.7) so they reveal nothing about the values.
-    """
-    cluster_id = rows.cluster.cluster_id
-    projects = [p for p in rows.projects if p.cluster_id == cluster_id]
-    project_ids = {p.project_id for p in projects}
-    env_by_id = {e.environment_id: e for e in rows.environments if e.project_id in project_ids}
+    projects: tuple[ProjectRow, ...]
+    project_ids: frozenset[str]
+    environments: Mapping[str, EnvironmentRow]
 
+    @classmethod
+    def of(cls, rows: ClusterRows) -> _Scope:
+        projects = tuple(p for p in rows.projects if p.cluster_id == rows.cluster.cluster_id)
+        ids = {p.project_id for p in projects}
+        environments = {e.environment_id: e for e in rows.environments if e.project_id in ids}
+        return cls(projects=projects, project_ids=frozenset(ids), environments=environments)
+
+
+def _var_groups(rows: ClusterRows, scope: _Scope, checksum_key: bytes) -> dict[str, list[VarGroup]]:
+    """Each project's var groups with their entries and keyed checksum."""
     entries: defaultdict[str, list[tuple[str, SecretValue]]] = defaultdict(list)
     for entry in rows.var_group_entries:
         entries[entry.var_group_id].append((entry.key, entry.value))
-    groups_by_project: defaultdict[str, list[VarGroup]] = defaultdict(list)
+    groups: defaultdict[str, list[VarGroup]] = defaultdict(list)
     for group in rows.var_groups:
-        if group.project_id not in project_ids:
+        if group.project_id not in scope.project_ids:
             continue
         environment = None
         if group.environment_id is not None:
-            env_row = env_by_id.get(group.environment_id)
+            env_row = scope.environments.get(group.environment_id)
             if env_row is None:
                 raise ValidationError(
                     f"var_groups[{group.var_group_id}].environment_id", "unknown environment"
                 )
             environment = env_row.name
         items = entries.get(group.var_group_id, [])
-        groups_by_project[group.project_id].append(
-            _within(
-                f"var_groups[{group.var_group_id}]",
-                lambda group=group, items=items, environment=environment: VarGroup(  # type: ignore[misc]
+        with _errors_prefixed(f"var_groups[{group.var_group_id}]"):
+            groups[group.project_id].append(
+                VarGroup(
                     var_group_id=group.var_group_id,
                     name=group.name,
                     checksum=keyed_checksum(checksum_key, items),
                     entries=items,
                     environment=environment,
-                ),
+                )
             )
+    return groups
+
+
+@attrs.frozen
+class _ServiceParts:
+    """What the other tables contribute to each service, by service id."""
+
+    releases: Mapping[str, DeploymentRow]
+    attachments: Mapping[str, list[VarGroupAttachment]]
+    volumes: Mapping[str, list[Volume]]
+    hostnames: Mapping[str, list[str]]
+
+    @classmethod
+    def of(cls, rows: ClusterRows) -> _ServiceParts:
+        releases = _current_releases(rows.deployments)
+        attachments: defaultdict[str, list[VarGroupAttachment]] = defaultdict(list)
+        for link in rows.service_var_groups:
+            with _errors_prefixed(f"service_var_groups[{link.service_id}]"):
+                attachments[link.service_id].append(
+                    VarGroupAttachment(attach_order=link.attach_order, var_group_id=link.var_group_id)
+                )
+        volumes: defaultdict[str, list[Volume]] = defaultdict(list)
+        for vol in rows.volumes:
+            with _errors_prefixed(f"volumes[{vol.volume_id}]"):
+                volumes[vol.service_id].append(
+                    Volume(
+                        name=vol.name, mount_path=vol.mount_path, size=vol.size, access_mode=vol.access_mode
+                    )
+                )
+        hostnames: defaultdict[str, list[str]] = defaultdict(list)
+        for host in rows.hostnames:
+            hostnames[host.service_id].append(host.hostname)
+        return cls(
+            releases=releases,
+            attachments=attachments,
+            volumes=volumes,
+            hostnames=hostnames,
         )
 
-    releases = _current_releases(rows.deployments)
-    attachments: defaultdict[str, list[VarGroupAttachment]] = defaultdict(list)
-    for link in rows.service_var_groups:
-        attachments[link.service_id].append(
-            _within(
-                f"service_var_groups[{link.service_id}]",
-                lambda link=link: VarGroupAttachment(  # type: ignore[misc]
-                    attach_order=link.attach_order, var_group_id=link.var_group_id
-                ),
-            )
-        )
-    volumes: defaultdict[str, list[Volume]] = defaultdict(list)
-    for vol in rows.volumes:
-        volumes[vol.service_id].append(
-            _within(
-                f"volumes[{vol.volume_id}]",
-                lambda vol=vol: Volume(  # type: ignore[misc]
-                    name=vol.name,
-                    mount_path=vol.mount_path,
-                    size=vol.size,
-                    access_mode=vol.access_mode,
-                ),
-            )
-        )
-    hostnames: defaultdict[str, list[str]] = defaultdict(list)
-    for host in rows.hostnames:
-        hostnames[host.service_id].append(host.hostname)
 
-    workspace_of = {p.project_id: p.workspace_id for p in projects}
-    services_by_project: defaultdict[str, list[Service]] = defaultdict(list)
+def _services(rows: ClusterRows, scope: _Scope) -> dict[str, list[Service]]:
+    """Each project's services, with their release, var groups, volumes and hostnames."""
+    parts = _ServiceParts.of(rows)
+    workspace_of = {p.project_id: p.workspace_id for p in scope.projects}
+    services: defaultdict[str, list[Service]] = defaultdict(list)
     for svc in rows.services:
-        if svc.project_id not in project_ids:
+        if svc.project_id not in scope.project_ids:
             continue
-        env_row = env_by_id.get(svc.environment_id)
+        env_row = scope.environments.get(svc.environment_id)
         if env_row is None or env_row.project_id != svc.project_id:
             raise ValidationError(f"services[{svc.service_id}].environment_id", "unknown environment")
-        services_by_project[svc.project_id].append(
-            _within(
-                f"services[{svc.service_id}]",
-                lambda svc=svc, env=env_row.name: _service(  # type: ignore[misc]
-                    svc,
-                    tenant=TenantKey(
-                        workspace_id=workspace_of[svc.project_id],
-                        project_id=svc.project_id,
-                        environment=env,
-                        service_id=svc.service_id,
-                    ),
-                    release=releases.get(svc.service_id),
-                    attachments=attachments.get(svc.service_id, []),
-                    volumes=volumes.get(svc.service_id, []),
-                    hostnames=hostnames.get(svc.service_id, []),
-                ),
+        with _errors_prefixed(f"services[{svc.service_id}]"):
+            tenant = TenantKey(
+                workspace_id=workspace_of[svc.project_id],
+                project_id=svc.project_id,
+                environment=env_row.name,
+                service_id=svc.service_id,
             )
-        )
+            services[svc.project_id].append(_service(svc, tenant=tenant, parts=parts))
+    return services
 
-    environments_by_project: defaultdict[str, list[Environment]] = defaultdict(list)
-    for env in env_by_id.values():
-        environments_by_project[env.project_id].append(
-            _within(
-                f"environments[{env.environment_id}]",
-                lambda env=env: Environment(  # type: ignore[misc]
-                    name=env.name, is_ephemeral=env.is_ephemeral, protected=env.protected
-                ),
+
+def _environments(scope: _Scope) -> dict[str, list[Environment]]:
+    """Each project's environments."""
+    environments: defaultdict[str, list[Environment]] = defaultdict(list)
+    for env in scope.environments.values():
+        with _errors_prefixed(f"environments[{env.environment_id}]"):
+            environments[env.project_id].append(
+                Environment(name=env.name, is_ephemeral=env.is_ephemeral, protected=env.protected)
             )
-        )
+    return environments
 
-    built = [
-        _within(
-            f"projects[{p.project_id}]",
-            lambda p=p: Project(  # type: ignore[misc]
-                project_id=p.project_id,
-                workspace_id=p.workspace_id,
-                name=p.name,
-                tier=p.tier,
-                environments=environments_by_project.get(p.project_id, []),
-                var_groups=groups_by_project.get(p.project_id, []),
-                services=services_by_project.get(p.project_id, []),
-            ),
-        )
-        for p in projects
-    ]
-    return _within(
-        "payload",
-        lambda: DesiredState(
+
+def build_payload(rows: ClusterRows, *, checksum_key: bytes) -> DesiredState:
+    """Fold one cluster's rows into its :class:`DesiredState`.
+
+    The result does not depend on the order of any row collection. ``checksum_key`` keys the var
+    group checksums (§38.7) so they reveal nothing about the values.
+    """
+    scope = _Scope.of(rows)
+    var_groups = _var_groups(rows, scope, checksum_key)
+    services = _services(rows, scope)
+    environments = _environments(scope)
+    projects = []
+    for p in scope.projects:
+        with _errors_prefixed(f"projects[{p.project_id}]"):
+            projects.append(
+                Project(
+                    project_id=p.project_id,
+                    workspace_id=p.workspace_id,
+                    name=p.name,
+                    tier=p.tier,
+                    environments=environments.get(p.project_id, []),
+                    var_groups=var_groups.get(p.project_id, []),
+                    services=services.get(p.project_id, []),
+                )
+            )
+    with _errors_prefixed("payload"):
+        return DesiredState(
             generation=rows.cluster.generation,
             epoch=rows.cluster.epoch,
             cluster=cluster_settings(rows.cluster),
-            projects=built,
-        ),
-    )
+            projects=projects,
+        )
 
 
 def _service(
     row: ServiceRow,
     *,
     tenant: TenantKey,
-    release: DeploymentRow | None,
-    attachments: list[VarGroupAttachment],
-    volumes: list[Volume],
-    hostnames: list[str],
+    parts: _ServiceParts,
 ) -> Service:
+    release = parts.releases.get(row.service_id)
+    volumes = parts.volumes.get(row.service_id, [])
     cron = None
     if row.cron_schedule is not None:
         cron = CronSchedule(schedule=row.cron_schedule, time_zone=row.cron_time_zone or "UTC")
@@ -258,10 +283,10 @@ def _service(
         autoscaling=row.autoscaling,
         probes=row.probes,
         port=row.port,
-        hostnames=tuple(hostnames),
+        hostnames=tuple(parts.hostnames.get(row.service_id, [])),
         public=row.public,
         cron=cron,
         volumes=tuple(sorted(volumes, key=lambda v: v.name)),
-        var_groups=attachments,
+        var_groups=parts.attachments.get(row.service_id, []),
         drift=DriftPolicy(mode=row.drift_mode, ignore_fields=tuple(sorted(row.drift_ignore_fields))),
     )

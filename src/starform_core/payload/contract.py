@@ -34,7 +34,7 @@ from starform_core.payload.schema_validators import (
     payload_schema,
     reference_validator,
 )
-from starform_core.payload.strict_json import loads
+from starform_core.strict_json import loads
 
 __all__ = [
     "PAYLOAD_MAX_BYTES",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from starform_core.convert import as_str_tuple
+from starform_core.field_converters import as_str_tuple
 from starform_core.model.enums import AccessMode, DriftMode, RunState, ServiceType, Tier
 from starform_core.model.workload import Autoscaling, Probes
 from starform_core.secrets_values import SecretValue

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
+from starform_core.kube.json_patch import removal_patch
 from starform_core.kube.objects import ObjectKey
 
 __all__ = [
@@ -136,8 +137,7 @@ class RemoveFields:
         the server refuses the whole patch (422) and the next plan recomputes it. Status writes
         by controllers do not disturb it (no resourceVersion test).
         """
-        tests = [{"op": "test", "path": path, "value": value} for path, value in self.guards]
-        return [*tests, *({"op": "remove", "path": path} for path in self.paths)]
+        return removal_patch(self.paths, guards=self.guards)
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from starform_core.kube.associative_lists import ASSOCIATIVE_KEYS
 from starform_core.plan.fields import (
     Path,
     Segment,
@@ -20,7 +21,7 @@ from starform_core.plan.fields import (
     resolve_fields_key,
     to_pointer,
 )
-from starform_core.plan.normalize import ASSOCIATIVE_KEYS, MISSING
+from starform_core.plan.normalize import MISSING
 
 __all__ = ["find_additions", "removal_guards", "removal_order"]
 

@@ -20,12 +20,12 @@ from typing import Any, Final
 
 import attrs
 
+from starform_core.kube.associative_lists import ASSOCIATIVE_KEYS
 from starform_core.kube.labels import ANNOTATION_DESIRED_HASH
 from starform_core.plan.fields import KEY_DEFAULTS, Path
 from starform_core.quantity import quantities_equal
 
 __all__ = [
-    "ASSOCIATIVE_KEYS",
     "MISSING",
     "Comparison",
     "Mismatch",
@@ -46,20 +46,6 @@ class _Missing:
 
 MISSING: Final = _Missing()
 """Stands for a field that is absent (distinct from ``None``)."""
-
-ASSOCIATIVE_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "containers": ("name",),
-    "initContainers": ("name",),
-    "ephemeralContainers": ("name",),
-    "env": ("name",),
-    "volumes": ("name",),
-    "volumeMounts": ("mountPath",),
-    "volumeDevices": ("devicePath",),
-    "imagePullSecrets": ("name",),
-    "hostAliases": ("ip",),
-    "resourceClaims": ("name",),
-}
-"""Merge keys of the associative lists (``ports`` is handled separately: port + protocol)."""
 
 _QUANTITY_PARENTS: Final = frozenset(
     {"requests", "limits", "hard", "capacity", "default", "defaultRequest", "max", "min"}

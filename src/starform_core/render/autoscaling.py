@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starform_core.model.workload import Autoscaling
-from starform_core.render.metadata import metadata, service_labels, source_annotations
+from starform_core.render.metadata import service_metadata
 from starform_core.render.scopes import ServiceScope
 
 __all__ = ["horizontal_pod_autoscaler"]
@@ -50,12 +50,7 @@ def horizontal_pod_autoscaler(scope: ServiceScope, autoscaling: Autoscaling) -> 
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": metadata(
-            name=scope.names.base,
-            namespace=scope.namespace,
-            labels=service_labels(scope),
-            annotations=source_annotations(scope.cluster.cluster_id),
-        ),
+        "metadata": service_metadata(scope, scope.names.base),
         "spec": {
             "behavior": _behavior(autoscaling),
             "maxReplicas": autoscaling.max_replicas,

@@ -6,10 +6,8 @@ from typing import Any, Final
 
 from starform_core.model.enums import ServiceType
 from starform_core.render.metadata import (
-    metadata,
     selector_labels,
-    service_labels,
-    source_annotations,
+    service_metadata,
 )
 from starform_core.render.naming import route_name
 from starform_core.render.pod import container_port_name
@@ -46,12 +44,7 @@ def kube_service(scope: ServiceScope) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(
-            name=scope.names.base,
-            namespace=scope.namespace,
-            labels=service_labels(scope),
-            annotations=source_annotations(scope.cluster.cluster_id),
-        ),
+        "metadata": service_metadata(scope, scope.names.base),
         "spec": {
             "ports": [
                 {
@@ -85,11 +78,8 @@ def http_route(scope: ServiceScope) -> dict[str, Any]:
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
-        "metadata": metadata(
-            name=route_name(tenant.project_id, tenant.service_id, tenant.environment),
-            namespace=scope.namespace,
-            labels=service_labels(scope),
-            annotations=source_annotations(scope.cluster.cluster_id),
+        "metadata": service_metadata(
+            scope, route_name(tenant.project_id, tenant.service_id, tenant.environment)
         ),
         "spec": {
             "hostnames": list(service.hostnames[:MAX_ROUTE_HOSTNAMES]),

@@ -20,6 +20,7 @@ __all__ = [
     "project_labels",
     "selector_labels",
     "service_labels",
+    "service_metadata",
     "source_annotations",
 ]
 
@@ -75,3 +76,13 @@ def metadata(
     result["labels"] = dict(sorted(labels.items()))
     result["annotations"] = dict(sorted(annotations.items()))
     return result
+
+
+def service_metadata(scope: ServiceScope, name: str) -> dict[str, Any]:
+    """The ``metadata`` block of a service-scoped object: its labels and provenance annotation."""
+    return metadata(
+        name=name,
+        namespace=scope.namespace,
+        labels=service_labels(scope),
+        annotations=source_annotations(scope.cluster.cluster_id),
+    )

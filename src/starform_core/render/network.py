@@ -21,7 +21,7 @@ from starform_core.render.metadata import (
     metadata,
     project_labels,
     selector_labels,
-    service_labels,
+    service_metadata,
     source_annotations,
 )
 from starform_core.render.naming import DEFAULT_DENY_NAME, environment_policy_name
@@ -139,12 +139,7 @@ def gateway_ingress_policy(scope: ServiceScope) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": metadata(
-            name=scope.names.gateway_policy,
-            namespace=scope.namespace,
-            labels=service_labels(scope),
-            annotations=source_annotations(scope.cluster.cluster_id),
-        ),
+        "metadata": service_metadata(scope, scope.names.gateway_policy),
         "spec": {
             "podSelector": {"matchLabels": selector_labels(service)},
             "policyTypes": ["Ingress"],

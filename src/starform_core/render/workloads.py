@@ -12,10 +12,8 @@ from typing import Any, Final
 from starform_core.model.enums import AccessMode, RunState, ServiceType
 from starform_core.model.workload import Release
 from starform_core.render.metadata import (
-    metadata,
     selector_labels,
-    service_labels,
-    source_annotations,
+    service_metadata,
 )
 from starform_core.render.pod import pod_template
 from starform_core.render.scopes import ServiceScope
@@ -48,21 +46,12 @@ CRON_BACKOFF_LIMIT: Final = 2
 """Retries of a failed cron run before the Job fails."""
 
 
-def _meta(scope: ServiceScope, name: str) -> dict[str, Any]:
-    return metadata(
-        name=name,
-        namespace=scope.namespace,
-        labels=service_labels(scope),
-        annotations=source_annotations(scope.cluster.cluster_id),
-    )
-
-
 def service_account(scope: ServiceScope) -> dict[str, Any]:
     """The service's own identity, with no API token mounted."""
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(scope, scope.names.base),
+        "metadata": service_metadata(scope, scope.names.base),
         "automountServiceAccountToken": False,
     }
 
@@ -101,7 +90,7 @@ def deployment(scope: ServiceScope, release: Release) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(scope, scope.names.base),
+        "metadata": service_metadata(scope, scope.names.base),
         "spec": dict(sorted(spec.items())),
     }
 
@@ -114,7 +103,7 @@ def cronjob(scope: ServiceScope, release: Release) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": _meta(scope, scope.names.cronjob),
+        "metadata": service_metadata(scope, scope.names.cronjob),
         "spec": {
             "concurrencyPolicy": "Forbid",
             "failedJobsHistoryLimit": CRON_FAILED_HISTORY,

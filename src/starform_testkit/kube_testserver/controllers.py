@@ -387,72 +387,54 @@ class Controllers:
     # -- deployments -------------------------------------------------------------------
 
     def _deployment(self, namespace: str, name: str) -> None:
-        engine = self.engine
-        deploy = engine.stored(self.deployments, namespace, name)
+        deploy = self.engine.stored(self.deployments, namespace, name)
         if deploy is None:
             return
         uid = deploy["metadata"]["uid"]
         spec = deploy.get("spec") or {}
-        template = spec.get("template") or {}
-        replicas = int(spec.get("replicas", 1))
-        pod_hash = template_hash(template)
-        rs_name = f"{name}-{pod_hash}"
-        owned = [rs for rs in engine.store.dependents(self.replicasets.key, uid) if _controlled_by(rs, uid)]
-        revisions = [
-            int(rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "0"))
-            for rs in owned
+        rs_name = f"{name}-{template_hash(spec.get('template') or {})}"
+        owned = [
+            rs for rs in self.engine.store.dependents(self.replicasets.key, uid) if _controlled_by(rs, uid)
         ]
+        current = self._current_replicaset(deploy, rs_name, owned)
+        old_sets = sorted((rs for rs in owned if rs["metadata"]["name"] != rs_name), key=_revision_of)
+        self._retire(namespace, old_sets, keep=int(spec.get("revisionHistoryLimit", 10)))
+        self._record_revision(deploy, current)
+        self._deployment_status(namespace, name)
+
+    def _current_replicaset(self, deploy: Obj, rs_name: str, owned: list[Obj]) -> Obj:
+        """The ReplicaSet of the Deployment's pod template, created or scaled to its replicas."""
+        spec = deploy.get("spec") or {}
+        replicas = int(spec.get("replicas", 1))
+        namespace = deploy["metadata"]["namespace"]
         current = next((rs for rs in owned if rs["metadata"]["name"] == rs_name), None)
         if current is None:
-            labels = {**((template.get("metadata") or {}).get("labels") or {}), "pod-template-hash": pod_hash}
-            rs_template = clone(template)
-            rs_template.setdefault("metadata", {})["labels"] = dict(labels)
-            selector = clone(spec.get("selector") or {})
-            selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
-            body: Obj = {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {
-                    "name": rs_name,
-                    "namespace": namespace,
-                    "labels": labels,
-                    "annotations": {
-                        "deployment.kubernetes.io/revision": str(max(revisions, default=0) + 1),
-                        "deployment.kubernetes.io/desired-replicas": str(replicas),
-                    },
-                    "ownerReferences": [_owner_ref(deploy, self.deployments)],
-                },
-                "spec": {"replicas": replicas, "selector": selector, "template": rs_template},
-            }
-            current = engine.create(
+            revision = max((_revision_of(rs) for rs in owned), default=0) + 1
+            body = _replicaset_for(deploy, self.deployments, rs_name, revision=revision)
+            return self.engine.create(
                 self.replicasets, namespace, body, manager=CONTROLLER_MANAGER, trusted=True
             )
-        elif int(current["spec"].get("replicas", 1)) != replicas:
-            updated = clone(current)
-            updated["spec"]["replicas"] = replicas
-            updated["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = (
-                str(replicas)
-            )
-            current = self._write(self.replicasets, current, updated, manager=CONTROLLER_MANAGER)
-        history = int(spec.get("revisionHistoryLimit", 10))
-        old_sets = sorted(
-            (rs for rs in owned if rs["metadata"]["name"] != rs_name),
-            key=lambda rs: int(
-                rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "0")
-            ),
+        if int(current["spec"].get("replicas", 1)) == replicas:
+            return current
+        updated = clone(current)
+        updated["spec"]["replicas"] = replicas
+        updated["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(
+            replicas
         )
+        return self._write(self.replicasets, current, updated, manager=CONTROLLER_MANAGER)
+
+    def _retire(self, namespace: str, old_sets: list[Obj], *, keep: int) -> None:
+        """Old ReplicaSets (oldest first) scale to zero; all but the newest ``keep`` are deleted."""
         for index, rs in enumerate(old_sets):
-            stored = engine.stored(self.replicasets, namespace, rs["metadata"]["name"])
+            stored = self.engine.stored(self.replicasets, namespace, rs["metadata"]["name"])
             if stored is None:
                 continue
-            if index < len(old_sets) - history:
-                engine.remove_cascading(self.replicasets, stored, orphan=False)
+            if index < len(old_sets) - keep:
+                self.engine.remove_cascading(self.replicasets, stored, orphan=False)
             elif int(stored["spec"].get("replicas", 1)) != 0:
                 scaled = clone(stored)
                 scaled["spec"]["replicas"] = 0
                 self._write(self.replicasets, stored, scaled, manager=CONTROLLER_MANAGER)
-        self._record_revision(deploy, current)
-        self._deployment_status(namespace, name)
 
     def _record_revision(self, deploy: Obj, current: Obj) -> None:
         """The Deployment carries its newest ReplicaSet's revision, written as the real controller
@@ -643,60 +625,19 @@ class Controllers:
         spec = cron.get("spec") or {}
         if spec.get("suspend"):
             return
-        status = cron.get("status") or {}
-        since_text = status.get("lastScheduleTime") or cron["metadata"]["creationTimestamp"]
-        since = _dt.datetime.strptime(since_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.UTC)
-        now = engine.now().replace(second=0)
-        fired: _dt.datetime | None = None
-        probe = now
-        limit = 7 * 24 * 60
-        while probe > since and limit > 0:
-            if cron_matches(str(spec.get("schedule", "")), probe):
-                fired = probe
-                break
-            probe -= _dt.timedelta(minutes=1)
-            limit -= 1
+        fired = _last_firing(cron, engine.now().replace(second=0))
         if fired is None:
             return
         stamp = format_time(fired)
         job_name = f"{name}-{int(fired.timestamp() // 60)}"
-        job_spec = clone((spec.get("jobTemplate") or {}).get("spec") or {})
-        job_meta = clone((spec.get("jobTemplate") or {}).get("metadata") or {})
-        job_meta.update(
-            {"name": job_name, "namespace": namespace, "ownerReferences": [_owner_ref(cron, self.cronjobs)]}
-        )
         if engine.stored(self.jobs, namespace, job_name) is None:
-            body: Obj = {"apiVersion": "batch/v1", "kind": "Job", "metadata": job_meta, "spec": job_spec}
-            job = engine.create(self.jobs, namespace, body, manager=CONTROLLER_MANAGER, trusted=True)
-            stored_job = engine.stored(self.jobs, namespace, job["metadata"]["name"])
-            if stored_job is not None:
-                self._set_status(
-                    self.jobs,
-                    stored_job,
-                    {
-                        "startTime": stamp,
-                        "completionTime": stamp,
-                        "succeeded": 1,
-                        "conditions": [
-                            {
-                                "type": "Complete",
-                                "status": "True",
-                                "lastProbeTime": stamp,
-                                "lastTransitionTime": stamp,
-                            }
-                        ],
-                    },
-                    manager=CONTROLLER_MANAGER,
-                )
-        keep = int(spec.get("successfulJobsHistoryLimit", 3))
+            self._run_job(cron, job_name, stamp)
+        uid = cron["metadata"]["uid"]
         jobs = sorted(
-            (
-                j
-                for j in engine.store.dependents(self.jobs.key, cron["metadata"]["uid"])
-                if _controlled_by(j, cron["metadata"]["uid"])
-            ),
+            (j for j in engine.store.dependents(self.jobs.key, uid) if _controlled_by(j, uid)),
             key=lambda j: j["metadata"]["name"],
         )
+        keep = int(spec.get("successfulJobsHistoryLimit", 3))
         for job in jobs[: max(0, len(jobs) - keep)]:
             engine.remove_cascading(self.jobs, job, orphan=False)
         current = engine.stored(self.cronjobs, namespace, name)
@@ -705,6 +646,78 @@ class Controllers:
             new_status["lastScheduleTime"] = stamp
             new_status["lastSuccessfulTime"] = stamp
             self._set_status(self.cronjobs, current, new_status, manager=CONTROLLER_MANAGER)
+
+    def _run_job(self, cron: Obj, job_name: str, stamp: str) -> None:
+        """Create the Job of one firing from the template, and complete it at once."""
+        engine = self.engine
+        namespace = cron["metadata"]["namespace"]
+        template = (cron.get("spec") or {}).get("jobTemplate") or {}
+        job_meta = clone(template.get("metadata") or {})
+        job_meta.update(
+            {"name": job_name, "namespace": namespace, "ownerReferences": [_owner_ref(cron, self.cronjobs)]}
+        )
+        body: Obj = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": job_meta,
+            "spec": clone(template.get("spec") or {}),
+        }
+        job = engine.create(self.jobs, namespace, body, manager=CONTROLLER_MANAGER, trusted=True)
+        stored_job = engine.stored(self.jobs, namespace, job["metadata"]["name"])
+        if stored_job is None:
+            return
+        complete = {"type": "Complete", "status": "True", "lastProbeTime": stamp, "lastTransitionTime": stamp}
+        status = {"startTime": stamp, "completionTime": stamp, "succeeded": 1, "conditions": [complete]}
+        self._set_status(self.jobs, stored_job, status, manager=CONTROLLER_MANAGER)
+
+
+def _revision_of(replicaset: Obj) -> int:
+    return int(replicaset["metadata"].get("annotations", {}).get(_REVISION, "0"))
+
+
+def _replicaset_for(deploy: Obj, kind: ResourceKind, rs_name: str, *, revision: int) -> Obj:
+    """A new ReplicaSet for the Deployment's pod template (labelled with its hash)."""
+    spec = deploy.get("spec") or {}
+    template = spec.get("template") or {}
+    replicas = int(spec.get("replicas", 1))
+    pod_hash = template_hash(template)
+    labels = {**((template.get("metadata") or {}).get("labels") or {}), "pod-template-hash": pod_hash}
+    rs_template = clone(template)
+    rs_template.setdefault("metadata", {})["labels"] = dict(labels)
+    selector = clone(spec.get("selector") or {})
+    selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": rs_name,
+            "namespace": deploy["metadata"]["namespace"],
+            "labels": labels,
+            "annotations": {
+                _REVISION: str(revision),
+                "deployment.kubernetes.io/desired-replicas": str(replicas),
+            },
+            "ownerReferences": [_owner_ref(deploy, kind)],
+        },
+        "spec": {"replicas": replicas, "selector": selector, "template": rs_template},
+    }
+
+
+def _last_firing(cron: Obj, now: _dt.datetime) -> _dt.datetime | None:
+    """The latest minute after the last schedule (or creation) and up to ``now`` that the
+    schedule matches, looking back at most a week; ``None`` when there is none."""
+    status = cron.get("status") or {}
+    since_text = status.get("lastScheduleTime") or cron["metadata"]["creationTimestamp"]
+    since = _dt.datetime.strptime(since_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.UTC)
+    schedule = str((cron.get("spec") or {}).get("schedule", ""))
+    probe = now
+    limit = 7 * 24 * 60
+    while probe > since and limit > 0:
+        if cron_matches(schedule, probe):
+            return probe
+        probe -= _dt.timedelta(minutes=1)
+        limit -= 1
+    return None
 
 
 def _condition(kind: str, value: tuple[str, str, str], old: Obj | None, now: str) -> Obj:

@@ -300,25 +300,7 @@ class Engine:
             raise ApiError(400, f"the body of the request was in an unknown format: {exc}") from exc
         with self.store.lock:
             old = self._require(kind, namespace, name)
-            current = clone(old)
-            if ctype == _JSON_PATCH:
-                new = json_patch(current, patch)
-            elif ctype == _MERGE_PATCH:
-                if not isinstance(patch, dict):
-                    raise ApiError(400, "merge patch must be a JSON object")
-                new = json_merge_patch(current, patch)
-            elif ctype == _STRATEGIC:
-                if kind.is_crd:
-                    raise ApiError(
-                        415,
-                        "the body of the request was in an unknown format - accepted media "
-                        f"types include: {_JSON_PATCH}, {_MERGE_PATCH}, {APPLY_PATCH}",
-                    )
-                if not isinstance(patch, dict):
-                    raise ApiError(400, "strategic merge patch must be a JSON object")
-                new = strategic_merge_patch(current, patch, structure.root(kind))
-            else:
-                raise ApiError(415, f"unsupported patch type {content_type!r}")
+            new = _patched(kind, clone(old), patch, ctype, content_type)
             self._check_precondition(kind, old, new)
             result = self._finish(
                 kind,
@@ -340,35 +322,8 @@ class Engine:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         return yaml.load(raw.decode("utf-8") or "null", Loader=loader)  # noqa: S506 - safe loader
 
-    def _apply(
-        self,
-        kind: ResourceKind,
-        namespace: str | None,
-        name: str,
-        raw: bytes,
-        *,
-        manager: str | None,
-        force: bool,
-        dry_run: bool,
-        subresource: str,
-    ) -> tuple[Obj, bool]:
-        if not manager:
-            raise ApiError(
-                422,
-                'PatchOptions.meta.k8s.io "" is invalid: '
-                "fieldManager: Required value: is required for apply patch",
-                details={
-                    "group": "meta.k8s.io",
-                    "kind": "PatchOptions",
-                    "causes": [
-                        {
-                            "reason": "FieldValueRequired",
-                            "message": "Required value: is required for apply patch",
-                            "field": "fieldManager",
-                        }
-                    ],
-                },
-            )
+    def _apply_config(self, kind: ResourceKind, namespace: str | None, name: str, raw: bytes) -> Obj:
+        """The apply configuration in ``raw`` (JSON or YAML), checked against the URL."""
         try:
             config = self._load_apply(raw)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -386,6 +341,23 @@ class Engine:
             raise ApiError(400, "the name of the object does not match the name on the URL")
         if kind.namespaced and meta.get("namespace") not in (None, namespace):
             raise ApiError(400, "the namespace of the object does not match the namespace on the request")
+        return config
+
+    def _apply(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        name: str,
+        raw: bytes,
+        *,
+        manager: str | None,
+        force: bool,
+        dry_run: bool,
+        subresource: str,
+    ) -> tuple[Obj, bool]:
+        if not manager:
+            raise _field_manager_required()
+        config = self._apply_config(kind, namespace, name, raw)
         check_apply_typed(kind, namespace, name, config)
         with self.store.lock:
             old = self.stored(kind, namespace, name)
@@ -466,64 +438,61 @@ class Engine:
         managed_fields: builtins.list[Obj] | None = None,
         trusted: bool = False,
     ) -> Obj:
+        """Complete a write: server-owned metadata, defaults, validation, managed fields, a new
+        resourceVersion and the stored event (none for a no-op or a dry run)."""
         space = self.space(kind, namespace)
         candidate["apiVersion"] = kind.api_version
         candidate["kind"] = kind.kind
-        meta = _meta(candidate)
         if old is not None:
-            if subresource == "status":
-                # a status write changes the status and, as kube-apiserver's status strategies
-                # allow, the annotations (the deployment controller sets its revision that way)
-                status = candidate.get("status")
-                annotations = meta.get("annotations")
-                candidate = clone(old)
-                meta = candidate["metadata"]
-                if status is None:
-                    candidate.pop("status", None)
-                else:
-                    candidate["status"] = status
-                if annotations:
-                    meta["annotations"] = annotations
-                else:
-                    meta.pop("annotations", None)
-            elif kind.has_status:
-                if "status" in old:
-                    candidate["status"] = clone(old["status"])
-                else:
-                    candidate.pop("status", None)
-            old_meta = old["metadata"]
-            for field in ("uid", "creationTimestamp", "name", "generation"):
-                if field in old_meta:
-                    meta[field] = old_meta[field]
-                else:
-                    meta.pop(field, None)
-            meta["managedFields"] = clone(old_meta.get("managedFields") or [])
-            if kind.kind == "Service":
-                _keep_service_allocations(old, candidate)
+            candidate = _carry_over(kind, old, candidate, subresource)
         else:
-            meta["uid"] = self.new_uid()
-            meta["creationTimestamp"] = format_time(self.now())
-            if _has_generation(kind):
-                meta["generation"] = 1
-            else:
-                meta.pop("generation", None)
-            meta.pop("managedFields", None)
-        if kind.namespaced:
-            meta["namespace"] = space
-        else:
-            meta.pop("namespace", None)
-        meta.pop("resourceVersion", None)
-        meta.pop("deletionTimestamp", None)
-        for key in ("selfLink",):
-            meta.pop(key, None)
+            self._stamp_identity(kind, _meta(candidate))
+        _normalise_metadata(kind, _meta(candidate), space)
         apply_defaults(kind, candidate, self.allocators)
         if old is not None:
             check_immutable(kind, old, candidate)
         if not trusted:
             field_validation.enforce(kind, candidate)
             validate(kind, candidate)
-        if managed_fields is None:
-            managed_fields = ssa.update_managed_fields(
+        self._track_fields(
+            kind, old, candidate, manager=manager, subresource=subresource, managed=managed_fields
+        )
+        if old is None:
+            admit_create(kind.kind, candidate)
+        else:
+            meta = candidate["metadata"]
+            if subresource != "status" and _has_generation(kind) and _generation_moves(kind, old, candidate):
+                meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+            meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+            if _without_times(old) == _without_times(candidate):
+                return old
+        if dry_run:
+            return candidate
+        return self._commit(kind, space, candidate, created=old is None)
+
+    def _stamp_identity(self, kind: ResourceKind, meta: Obj) -> None:
+        """A new object's uid, creation time and first generation (no managed fields yet)."""
+        meta["uid"] = self.new_uid()
+        meta["creationTimestamp"] = format_time(self.now())
+        if _has_generation(kind):
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
+        meta.pop("managedFields", None)
+
+    def _track_fields(
+        self,
+        kind: ResourceKind,
+        old: Obj | None,
+        candidate: Obj,
+        *,
+        manager: str,
+        subresource: str,
+        managed: builtins.list[Obj] | None,
+    ) -> None:
+        """Set ``managedFields``: the ones given (an apply computed them) or an update's."""
+        if managed is None:
+            managed = ssa.update_managed_fields(
                 old,
                 candidate,
                 structure.root(kind),
@@ -532,22 +501,16 @@ class Engine:
                 now=self.now(),
                 subresource=subresource,
             )
-        if managed_fields:
-            meta["managedFields"] = managed_fields
+        meta = candidate["metadata"]
+        if managed:
+            meta["managedFields"] = managed
         else:
             meta.pop("managedFields", None)
-        if old is None:
-            admit_create(kind.kind, candidate)
-        if old is not None:
-            if subresource != "status" and _has_generation(kind) and _generation_moves(kind, old, candidate):
-                meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
-            meta["resourceVersion"] = old["metadata"]["resourceVersion"]
-            if _without_times(old) == _without_times(candidate):
-                return old
-        if dry_run:
-            return candidate
-        meta["resourceVersion"] = str(self.store.next_rv())
-        self.store.put(kind.key, space, candidate, "ADDED" if old is None else "MODIFIED")
+
+    def _commit(self, kind: ResourceKind, space: str, candidate: Obj, *, created: bool) -> Obj:
+        """Store the object under a new resourceVersion and let the controllers react."""
+        candidate["metadata"]["resourceVersion"] = str(self.store.next_rv())
+        self.store.put(kind.key, space, candidate, "ADDED" if created else "MODIFIED")
         if self.controllers is not None:
             self.controllers.after_write(kind, candidate)
         return candidate
@@ -713,3 +676,92 @@ def _keep_service_allocations(old: Obj, new: Obj) -> None:
             previous = old_ports.get(port.get("port"))
             if previous and "nodePort" in previous:
                 port["nodePort"] = previous["nodePort"]
+
+
+def _carry_over(kind: ResourceKind, old: Obj, candidate: Obj, subresource: str) -> Obj:
+    """An update keeps what the server owns: status (or, for a status write, everything but the
+    status and annotations), identity, generation, managed fields and a Service's allocations."""
+    meta = _meta(candidate)
+    if subresource == "status":
+        # a status write changes the status and, as kube-apiserver's status strategies
+        # allow, the annotations (the deployment controller sets its revision that way)
+        status = candidate.get("status")
+        annotations = meta.get("annotations")
+        candidate = clone(old)
+        meta = candidate["metadata"]
+        if status is None:
+            candidate.pop("status", None)
+        else:
+            candidate["status"] = status
+        if annotations:
+            meta["annotations"] = annotations
+        else:
+            meta.pop("annotations", None)
+    elif kind.has_status:
+        if "status" in old:
+            candidate["status"] = clone(old["status"])
+        else:
+            candidate.pop("status", None)
+    old_meta = old["metadata"]
+    for field in ("uid", "creationTimestamp", "name", "generation"):
+        if field in old_meta:
+            meta[field] = old_meta[field]
+        else:
+            meta.pop(field, None)
+    meta["managedFields"] = clone(old_meta.get("managedFields") or [])
+    if kind.kind == "Service":
+        _keep_service_allocations(old, candidate)
+    return candidate
+
+
+def _normalise_metadata(kind: ResourceKind, meta: Obj, space: str) -> None:
+    """The namespace the URL names (none for a cluster-scoped kind); no client-set versions."""
+    if kind.namespaced:
+        meta["namespace"] = space
+    else:
+        meta.pop("namespace", None)
+    for key in ("resourceVersion", "deletionTimestamp", "selfLink"):
+        meta.pop(key, None)
+
+
+def _patched(kind: ResourceKind, current: Obj, patch: Any, media_type: str, content_type: str) -> Obj:
+    """``current`` with a JSON, merge or strategic merge patch applied (by its media type)."""
+    if media_type == _JSON_PATCH:
+        patched: Obj = json_patch(current, patch)
+        return patched
+    if media_type == _MERGE_PATCH:
+        if not isinstance(patch, dict):
+            raise ApiError(400, "merge patch must be a JSON object")
+        merged: Obj = json_merge_patch(current, patch)
+        return merged
+    if media_type == _STRATEGIC:
+        if kind.is_crd:
+            raise ApiError(
+                415,
+                "the body of the request was in an unknown format - accepted media "
+                f"types include: {_JSON_PATCH}, {_MERGE_PATCH}, {APPLY_PATCH}",
+            )
+        if not isinstance(patch, dict):
+            raise ApiError(400, "strategic merge patch must be a JSON object")
+        strategic: Obj = strategic_merge_patch(current, patch, structure.root(kind))
+        return strategic
+    raise ApiError(415, f"unsupported patch type {content_type!r}")
+
+
+def _field_manager_required() -> ApiError:
+    """kube-apiserver's answer to an apply patch without ``fieldManager``."""
+    return ApiError(
+        422,
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+        details={
+            "group": "meta.k8s.io",
+            "kind": "PatchOptions",
+            "causes": [
+                {
+                    "reason": "FieldValueRequired",
+                    "message": "Required value: is required for apply patch",
+                    "field": "fieldManager",
+                }
+            ],
+        },
+    )

@@ -273,18 +273,7 @@ class KubeTestServer:
 
     def apply_as(self, manager: str, obj: Obj, *, force: bool = False) -> Obj:
         """Server-side apply ``obj`` as ``manager`` (like ``kubectl apply --server-side``)."""
-        found = self._kind(str(obj.get("apiVersion")), str(obj.get("kind")))
-        meta = obj.get("metadata") or {}
-        result, _ = self.engine.patch(
-            found,
-            meta.get("namespace"),
-            str(meta.get("name", "")),
-            json.dumps(obj).encode(),
-            APPLY_PATCH,
-            manager=manager,
-            force=force,
-        )
-        return clone(result)
+        return self._patch_named(manager, obj, APPLY_PATCH, force=force)
 
     def patch_as(self, manager: str, obj: Obj, *, subresource: str = "") -> Obj:
         """JSON-merge-patch ``obj`` into the stored object as an Update by ``manager``.
@@ -293,6 +282,12 @@ class KubeTestServer:
         ``kubectl scale``: ``obj`` names the object (apiVersion, kind, metadata.name and
         namespace) and carries the fields to change; ``null`` removes a field.
         """
+        return self._patch_named(manager, obj, _MERGE_PATCH, subresource=subresource)
+
+    def _patch_named(
+        self, manager: str, obj: Obj, media_type: str, *, force: bool = False, subresource: str = ""
+    ) -> Obj:
+        """Patch the object ``obj`` names (apiVersion, kind, metadata) with ``obj`` itself."""
         found = self._kind(str(obj.get("apiVersion")), str(obj.get("kind")))
         meta = obj.get("metadata") or {}
         result, _ = self.engine.patch(
@@ -300,8 +295,9 @@ class KubeTestServer:
             meta.get("namespace"),
             str(meta.get("name", "")),
             json.dumps(obj).encode(),
-            _MERGE_PATCH,
+            media_type,
             manager=manager,
+            force=force,
             subresource=subresource,
         )
         return clone(result)

@@ -376,6 +376,32 @@ def _owned_by(paths: set[FieldPath], path: FieldPath) -> bool:
     return any(p[:size] == path for p in paths)
 
 
+def _applied_part(config: Obj, subresource: str) -> Obj:
+    """What an apply configuration sets: no nulls, no server-owned metadata, and only the
+    status (for the status subresource) or everything but the status."""
+    config = _strip_nulls(config)
+    meta_in = config.get("metadata") or {}
+    config["metadata"] = {k: v for k, v in meta_in.items() if k not in _IGNORED_META}
+    if subresource == "status":
+        return {"metadata": {}, "status": config.get("status") or {}}
+    config.pop("status", None)
+    return config
+
+
+def _changed_by_apply(
+    live: Obj | None, merged: Obj, applied: set[FieldPath], node: structure.Node
+) -> set[FieldPath]:
+    """The applied fields the merge adds or whose leaf value it changes (conflict candidates)."""
+    live_entries = _entries(live, node) if live else {}
+    merged_entries = _entries(merged, node)
+    changed: set[FieldPath] = set()
+    for path in applied:
+        before, after = live_entries.get(path), merged_entries.get(path)
+        if before is None or (after is not None and after[0] == _LEAF and before != after):
+            changed.add(path)
+    return changed
+
+
 def apply_config(
     live: Obj | None,
     config: Obj,
@@ -396,13 +422,7 @@ def apply_config(
     Raises ``409 Conflict`` (with one cause per conflicting field) when another manager owns
     a field whose value the configuration changes and ``force`` is off.
     """
-    config = _strip_nulls(config)
-    meta_in = config.get("metadata") or {}
-    config["metadata"] = {k: v for k, v in meta_in.items() if k not in _IGNORED_META}
-    if subresource == "status":
-        config = {"metadata": {}, "status": config.get("status") or {}}
-    else:
-        config.pop("status", None)
+    config = _applied_part(config, subresource)
     base: Obj = clone(live) if live else {}
     merged: Obj = _merge(base, config, node)
     applied = fieldset(config, node)
@@ -417,13 +437,7 @@ def apply_config(
             _remove(merged, path, node)
     if prepare is not None:
         prepare(merged)
-    live_entries = _entries(live, node) if live else {}
-    merged_entries = _entries(merged, node)
-    changed: set[FieldPath] = set()
-    for path in applied:
-        before, after = live_entries.get(path), merged_entries.get(path)
-        if before is None or (after is not None and after[0] == _LEAF and before != after):
-            changed.add(path)
+    changed = _changed_by_apply(live, merged, applied, node)
     conflicts = [(key, path) for key, paths in others.items() for path in sorted(changed & paths)]
     if conflicts and not force:
         raise _conflict_error(conflicts, api_version, sets)

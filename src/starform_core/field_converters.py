@@ -1,4 +1,5 @@
-"""Typed converters for attrs fields (mypy understands these, unlike bare ``tuple``)."""
+"""Converters for attrs fields: a list of strings frozen into a typed tuple (mypy understands these,
+unlike a bare ``tuple`` converter)."""
 
 from __future__ import annotations
 

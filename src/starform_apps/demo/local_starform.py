@@ -1,7 +1,8 @@
 """A whole Starform in one process: embedded PostgreSQL, Starbase over HTTP, the Kubernetes test
-server, and a Shuttle pointed at both. The demo tells a story with it; end-to-end tests use it too.
+server, and a Shuttle pointed at both. The demo's walkthrough runs on it; end-to-end tests too.
 
-Everything listens on 127.0.0.1 and everything started is stopped by :meth:`World.close`.
+Everything listens on 127.0.0.1 and everything started is stopped when
+:func:`open_local_starform` exits (Shuttle and the HTTP client by :meth:`LocalStarform.close`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starform_core.errors import StarformError
 from starform_testkit.kube_testserver import KubeTestServer
 from starform_testkit.postgres import fresh_database, postgres_server
 
-__all__ = ["GATEWAY_NAMESPACE", "LB_SERVICE", "World", "open_world"]
+__all__ = ["GATEWAY_NAMESPACE", "LB_SERVICE", "LocalStarform", "open_local_starform"]
 
 T = TypeVar("T")
 
@@ -41,10 +42,10 @@ LB_SERVICE: dict[str, Any] = {
 
 
 class DemoError(StarformError):
-    """A step of the demo world failed (Starbase refused a request, a wait timed out)."""
+    """A step of the local Starform failed (Starbase refused a request, a wait timed out)."""
 
 
-class World:
+class LocalStarform:
     """Handles on every part, plus small helpers to drive Starbase's API as a person would."""
 
     def __init__(self, *, starbase: Starbase, base_url: str, kube: KubeTestServer, state_dir: Path) -> None:
@@ -146,7 +147,7 @@ class World:
         )
 
     def close(self) -> None:
-        """Stop Shuttle and the HTTP client (the rest is stopped by :func:`open_world`)."""
+        """Stop Shuttle and the HTTP client (the rest is stopped by :func:`open_local_starform`)."""
         if self.shuttle is not None:
             self.shuttle.stop()
             self.shuttle = None
@@ -166,7 +167,7 @@ def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str) 
 
 
 @contextmanager
-def open_world(*, data_dir: Path | None = None) -> Iterator[World]:
+def open_local_starform(*, data_dir: Path | None = None) -> Iterator[LocalStarform]:
     """Start PostgreSQL (embedded, or ``DATABASE_URL``), Starbase, the Kubernetes test server."""
     with ExitStack() as stack:
         root = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="starform-demo-")))
@@ -181,6 +182,8 @@ def open_world(*, data_dir: Path | None = None) -> Iterator[World]:
         kube.install_gateway_api_crd()
         kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GATEWAY_NAMESPACE}})
         kube.apply_as("envoy-gateway", LB_SERVICE)
-        world = World(starbase=starbase, base_url=base_url, kube=kube, state_dir=root / "shuttle-state")
-        stack.callback(world.close)
-        yield world
+        starform = LocalStarform(
+            starbase=starbase, base_url=base_url, kube=kube, state_dir=root / "shuttle-state"
+        )
+        stack.callback(starform.close)
+        yield starform
