@@ -6,7 +6,8 @@ PostgreSQL composition is :func:`~starform_apps.starbase.server.open_starbase`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -17,6 +18,7 @@ from starform_apps.starbase import (
     routes_health,
     routes_observed,
     routes_projects,
+    routes_reconcile,
     routes_releases,
     routes_services,
     routes_templates,
@@ -24,13 +26,17 @@ from starform_apps.starbase import (
     routes_vargroups,
     routes_workspaces,
 )
+from starform_apps.starbase.agent_views import AgentViews
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
+from starform_apps.starbase.change_hub import ChangeHub, follow_changes
 from starform_apps.starbase.http_errors import install_error_handlers
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.middleware import RequestMetricsMiddleware
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES, PayloadCache
 from starform_apps.starbase.ports import StarbasePorts
 from starform_apps.starbase.ratelimit import RateLimits
+from starform_apps.starbase.wakeups import Wakeups
+from starform_core.ports.notifications import ClusterChanges
 from starform_core.ports.ratelimit import RateLimiter
 
 __all__ = ["ROUTERS", "create_app"]
@@ -43,6 +49,7 @@ ROUTERS = (
     routes_projects,
     routes_services,
     routes_releases,
+    routes_reconcile,
     routes_observed,
     routes_vargroups,
     routes_tokens,
@@ -60,6 +67,7 @@ def create_app(
     metrics: Metrics | None = None,
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    changes: ClusterChanges | None = None,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -69,13 +77,28 @@ def create_app(
     counters (one Starbase process). ``metrics_token``: ``/metrics`` on this
     app answers only that bearer token (``None``: ``/metrics`` is not served here; see
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
+    ``changes``: the cluster change feed the app follows while it runs (its lifespan), which
+    wakes held long-polls and lets the agent views be trusted; ``None``: every agent request
+    reads the store and held polls re-check every second.
     """
     metrics = metrics or Metrics()
+    views = AgentViews(ports.agents)
+    wakeups = Wakeups()
+    hub = ChangeHub(views, wakeups, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with follow_changes(changes, hub, wakeups):
+            yield
+
     app = FastAPI(
         title="Starbase",
         version="1",
         summary="Starform's control plane: desired state per cluster, agent reports, people API.",
+        lifespan=lifespan,
     )
+    app.state.agent_views = views
+    app.state.wakeups = wakeups
     app.state.ports = ports
     app.state.metrics = metrics
     app.state.metrics_token = metrics_token

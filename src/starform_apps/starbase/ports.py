@@ -20,6 +20,7 @@ from starform_core.ports import (
     DashboardReads,
     EnvironmentStore,
     Readiness,
+    ReconcileStore,
     ReleaseStore,
     ServiceStore,
     TemplateStore,
@@ -33,6 +34,7 @@ __all__ = [
     "DashboardDep",
     "EnvironmentsDep",
     "ReadinessDep",
+    "ReconcileDep",
     "ReleasesDep",
     "ServicesDep",
     "StarbasePorts",
@@ -46,6 +48,7 @@ __all__ = [
     "environments_port",
     "ports_of",
     "readiness_port",
+    "reconcile_port",
     "releases_port",
     "services_port",
     "templates_port",
@@ -74,6 +77,7 @@ class StarbasePorts:
     readiness: Readiness
     tokens: ApiTokenStore
     templates: TemplateStore
+    reconcile: ReconcileStore
 
 
 def ports_of(request: Request) -> StarbasePorts:
@@ -137,6 +141,11 @@ def templates_port(request: Request) -> TemplateStore:
     return ports_of(request).templates
 
 
+def reconcile_port(request: Request) -> ReconcileStore:
+    """The reconcile role: reconcile-now requests, and marking them served."""
+    return ports_of(request).reconcile
+
+
 AgentsDep = Annotated[AgentStore, Depends(agents_port)]
 ClustersDep = Annotated[ClusterStore, Depends(clusters_port)]
 TenancyDep = Annotated[TenancyStore, Depends(tenancy_port)]
@@ -148,3 +157,4 @@ DashboardDep = Annotated[DashboardReads, Depends(dashboard_port)]
 ReadinessDep = Annotated[Readiness, Depends(readiness_port)]
 TokensDep = Annotated[ApiTokenStore, Depends(tokens_port)]
 TemplatesDep = Annotated[TemplateStore, Depends(templates_port)]
+ReconcileDep = Annotated[ReconcileStore, Depends(reconcile_port)]

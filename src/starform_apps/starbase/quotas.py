@@ -21,6 +21,7 @@ class Quota(enum.StrEnum):
     TOKEN = "token"
     AGENT = "agent"
     DEPLOY = "deploy"
+    RECONCILE = "reconcile"
 
 
 DEFAULT_LIMITS: dict[Quota, RateLimit] = {
@@ -28,8 +29,10 @@ DEFAULT_LIMITS: dict[Quota, RateLimit] = {
     Quota.TOKEN: RateLimit(100, 60),
     Quota.AGENT: RateLimit(600, 60),
     Quota.DEPLOY: RateLimit(10, 60),
+    Quota.RECONCILE: RateLimit(6, 60),
 }
-"""Seeds §39.2 #5: 100 requests a minute per user; CI tokens alike; agents and deploys apart."""
+"""Seeds §39.2 #5: 100 requests a minute per user; CI tokens alike; agents and deploys apart;
+reconcile-now requests per service (or per cluster) apart."""
 
 
 def parse_rate(setting: str, text: str) -> RateLimit:

@@ -29,6 +29,7 @@ _WHO = {
     Quota.TOKEN: "this token",
     Quota.AGENT: "this cluster's agent",
     Quota.DEPLOY: "deploys of this service",
+    Quota.RECONCILE: "reconcile requests of this service or cluster",
 }
 
 

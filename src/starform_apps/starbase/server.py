@@ -20,6 +20,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
+from starform_adapters.postgres.notifications import PostgresClusterChanges
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase.app import create_app
 from starform_apps.starbase.metrics import Metrics
@@ -30,7 +31,30 @@ from starform_apps.starbase.ratelimit import RateLimits
 from starform_core.errors import StarformError
 from starform_core.ports.ratelimit import RateLimit, RateLimiter
 
-__all__ = ["ServerThread", "Starbase", "bind_socket", "open_starbase", "postgres_ports"]
+__all__ = [
+    "EVENT_LOOP",
+    "HTTP_PARSER",
+    "ServerThread",
+    "Starbase",
+    "bind_socket",
+    "drain_held_polls",
+    "open_starbase",
+    "postgres_ports",
+]
+
+EVENT_LOOP = "uvloop"
+"""uvicorn's event loop: uvloop (``uvicorn[standard]``), not asyncio's pure-Python one."""
+
+HTTP_PARSER = "httptools"
+"""uvicorn's HTTP/1.1 implementation: the httptools C parser, not h11."""
+
+
+def drain_held_polls(app: ASGIApp) -> None:
+    """Answer every held long-poll of a Starbase app now (before a shutdown); thread-safe."""
+    state = getattr(app, "state", None)
+    wakeups = getattr(state, "wakeups", None)
+    if wakeups is not None:
+        wakeups.drain()
 
 
 @attrs.frozen
@@ -59,6 +83,7 @@ def postgres_ports(store: PostgresStore) -> StarbasePorts:
         readiness=store,
         tokens=store,
         templates=store,
+        reconcile=store,
     )
 
 
@@ -73,12 +98,16 @@ def open_starbase(
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
     metrics_token: str | None = None,
+    run_migrations: bool = True,
 ) -> Iterator[Starbase]:
     """Migrate the database, open a pool and build the app; closes the pool on exit.
 
-    ``rate_limiter`` defaults to in-process counters (one Starbase process).
+    ``rate_limiter`` defaults to in-process counters (one Starbase process). The app follows
+    cluster changes on its own ``LISTEN`` connection while it runs (its ASGI lifespan).
+    ``run_migrations=False``: the schema is migrated already (``--workers`` processes).
     """
-    migrate(database_url)
+    if run_migrations:
+        migrate(database_url)
     pool = open_pool(database_url, max_size=pool_max_size)
     try:
         store = PostgresStore(pool, cipher)
@@ -96,6 +125,7 @@ def open_starbase(
             metrics=metrics,
             metrics_token=metrics_token,
             payload_cache_bytes=payload_cache_bytes,
+            changes=PostgresClusterChanges(database_url),
         )
         yield Starbase(
             store=store,
@@ -134,8 +164,17 @@ class ServerThread:
         self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
     ) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", log_config=None
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="auto",
+            log_config=None,
+            loop=EVENT_LOOP,
+            http=HTTP_PARSER,
         )
+        self._app = app
         self._server = uvicorn.Server(config)
         sockets = None if sock is None else [sock]
         self._thread = threading.Thread(
@@ -162,6 +201,7 @@ class ServerThread:
             pass
 
     def stop(self) -> None:
-        """Stop serving (finishing requests in flight) and wait for the thread."""
+        """Stop serving (answering held long-polls at once, finishing requests in flight)."""
+        drain_held_polls(self._app)
         self._server.should_exit = True
         self._thread.join(timeout=10)

@@ -1,0 +1,128 @@
+"""Answering ``GET /desired-state``: the ETag check, the held long-poll, reconcile requests.
+
+With ``If-None-Match`` naming the current ETag and ``Prefer: wait=N``, the request is held until
+the cluster's payload changes (``200``), a reconcile request is pending (``304`` naming it), the
+wait elapses (``304``) or the server drains (``304``). The steady-state ``304`` costs no query:
+the version and the token hash come from the notification-fed
+:class:`~starform_apps.starbase.agent_views.AgentViews`, the ETag of that version from the
+payload cache. Only a ``200`` reads the payload (built in a worker thread when it is not cached).
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+from anyio import to_thread
+from fastapi import Request, Response
+
+from starform_apps.starbase.agent_views import AgentViews
+from starform_apps.starbase.http_errors import HttpError
+from starform_apps.starbase.metrics import Metrics
+from starform_apps.starbase.payload_cache import CachedPayload, PayloadCache
+from starform_apps.starbase.wakeups import Wakeups
+from starform_core.errors import ValidationError
+from starform_core.records import AgentView
+
+__all__ = ["RECONCILE_HEADER", "UNTRUSTED_RECHECK_SECONDS", "Poll", "answer_poll", "etag_matches"]
+
+RECONCILE_HEADER = "Starform-Reconcile-Request"
+"""Names the pending reconcile request ids (comma-separated) the answer wakes the agent for."""
+
+UNTRUSTED_RECHECK_SECONDS = 1.0
+"""While no change listener runs, a held request re-reads its cluster this often."""
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names the ETag (weak or strong, or ``*``)."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip().removeprefix("W/").strip('"')
+        if tag in (etag, "*"):
+            return True
+    return False
+
+
+@attrs.frozen
+class Poll:
+    """One desired-state request: the cluster, its ``If-None-Match`` and the wait it prefers."""
+
+    cluster_id: str
+    if_none_match: str | None
+    wait: int | None
+
+
+async def _payload(cache: PayloadCache, cluster_id: str) -> CachedPayload:
+    try:
+        return await to_thread.run_sync(cache.current, cluster_id)
+    except ValidationError as exc:
+        raise HttpError(
+            500, f"the stored desired state does not validate at {exc.field}: {exc.reason}"
+        ) from exc
+
+
+def _headers(etag: str, view: AgentView, wait: int | None) -> dict[str, str]:
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
+    if wait is not None:
+        headers["Preference-Applied"] = f"wait={wait}"
+    if view.pending_requests:
+        headers[RECONCILE_HEADER] = ", ".join(view.pending_requests)
+    return headers
+
+
+async def _changed(request: Request, poll: Poll, view: AgentView) -> tuple[Response | None, str]:
+    """The ``200`` when the client's ETag is not the current one (else ``None``), and that ETag."""
+    cache: PayloadCache = request.app.state.payload_cache
+    etag = cache.known_etag(poll.cluster_id, view.version)
+    payload = None
+    if etag is None:
+        payload = await _payload(cache, poll.cluster_id)
+        etag = payload.etag
+    if etag_matches(poll.if_none_match, etag):
+        return None, etag
+    if payload is None:
+        payload = await _payload(cache, poll.cluster_id)
+    headers = _headers(payload.etag, view, poll.wait)
+    return Response(content=payload.body, media_type="application/json", headers=headers), payload.etag
+
+
+def _not_modified(request: Request, poll: Poll, view: AgentView, etag: str) -> Response:
+    metrics: Metrics = request.app.state.metrics
+    metrics.not_modified.inc()
+    return Response(status_code=304, headers=_headers(etag, view, poll.wait))
+
+
+async def _hold(request: Request, poll: Poll, view: AgentView, etag: str) -> Response:
+    """Hold until the payload changes, a reconcile is requested, the wait elapses or we drain."""
+    views: AgentViews = request.app.state.agent_views
+    wakeups: Wakeups = request.app.state.wakeups
+    metrics: Metrics = request.app.state.metrics
+    deadline = time.monotonic() + (poll.wait or 0)
+    metrics.held_polls.inc()
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or wakeups.draining:
+                metrics.poll_wakeups.labels(reason="draining" if wakeups.draining else "timeout").inc()
+                return _not_modified(request, poll, view, etag)
+            ticket = wakeups.ticket(poll.cluster_id)  # before the read: no change can slip between
+            view = await views.get(poll.cluster_id)
+            changed, etag = await _changed(request, poll, view)
+            if changed is not None or view.pending_requests:
+                metrics.poll_wakeups.labels(reason="changed" if changed is not None else "reconcile").inc()
+                return changed or _not_modified(request, poll, view, etag)
+            await wakeups.wait(ticket, remaining if views.live else min(remaining, UNTRUSTED_RECHECK_SECONDS))
+    finally:
+        metrics.held_polls.dec()
+
+
+async def answer_poll(request: Request, poll: Poll, view: AgentView) -> Response:
+    """The answer to one desired-state request, ``view`` being what authenticated it."""
+    changed, etag = await _changed(request, poll, view)
+    if changed is not None:
+        return changed
+    wakeups: Wakeups = request.app.state.wakeups
+    if poll.wait is None or view.pending_requests or wakeups.draining:
+        return _not_modified(request, poll, view, etag)
+    return await _hold(request, poll, view, etag)
