@@ -30,6 +30,7 @@ from starform_core.ports import (
     DashboardReads,
     EnvironmentStore,
     Readiness,
+    ReconcileStore,
     ReleaseStore,
     ServiceStore,
     TemplateStore,
@@ -42,7 +43,7 @@ _SERVICE_ACCESS = {ServiceStore, EnvironmentStore, TenancyStore}
 
 EXPECTED: dict[str, set[type]] = {
     "routes_health": {Readiness},
-    "routes_agents": {AgentStore},
+    "routes_agents": {AgentStore, ReconcileStore},
     "routes_clusters": {ApiTokenStore, ClusterStore, DashboardReads},
     "routes_workspaces": {ApiTokenStore, TenancyStore},
     "routes_projects": {ApiTokenStore, TenancyStore, EnvironmentStore, ServiceStore},
@@ -52,6 +53,7 @@ EXPECTED: dict[str, set[type]] = {
     "routes_vargroups": {ApiTokenStore, TenancyStore, VarGroupStore},
     "routes_tokens": {ApiTokenStore, TenancyStore},
     "routes_templates": {ApiTokenStore, TemplateStore} | _SERVICE_ACCESS,
+    "routes_reconcile": {ApiTokenStore, ClusterStore, ReconcileStore} | _SERVICE_ACCESS,
 }
 
 # The provider function of each role, read from StarbasePorts' fields and ports.py's functions.

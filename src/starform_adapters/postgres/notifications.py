@@ -54,7 +54,7 @@ class PostgresClusterChanges:
     async def _connect(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(psycopg.Error),
-            wait=wait_exponential_jitter(initial=self._backoff_initial, max=self._backoff_max),
+            wait=wait_exponential_jitter(multiplier=self._backoff_initial, max=self._backoff_max),
             before_sleep=_log_retry,
             reraise=True,
         )

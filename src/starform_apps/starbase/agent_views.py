@@ -52,6 +52,11 @@ class AgentViews:
         self._stamps[cluster_id] = self._stamps.get(cluster_id, 0) + 1
         self._views.pop(cluster_id, None)
 
+    def forget_all(self) -> None:
+        """Forget every entry, and any read in flight (a write of this process may touch any)."""
+        self._resets += 1
+        self._views.clear()
+
     def reset(self, *, live: bool) -> None:
         """Forget everything (listening again, or not any more)."""
         self._resets += 1

@@ -30,6 +30,7 @@ from starform_apps.starbase.agent_views import AgentViews
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
 from starform_apps.starbase.change_hub import ChangeHub, follow_changes
 from starform_apps.starbase.http_errors import install_error_handlers
+from starform_apps.starbase.local_writes import LocalWritesMiddleware
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.middleware import RequestMetricsMiddleware
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES, PayloadCache
@@ -109,6 +110,7 @@ def create_app(
     install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.add_middleware(LocalWritesMiddleware, views=views)
     app.add_middleware(BodyGuardMiddleware, metrics=metrics)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app
