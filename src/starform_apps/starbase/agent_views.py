@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from anyio import to_thread
 
+from starform_apps.starbase.single_flight import SingleFlight
 from starform_core.ports import AgentStore
 from starform_core.records import AgentView
 
@@ -28,6 +29,7 @@ class AgentViews:
         self._views: dict[str, AgentView] = {}
         self._stamps: dict[str, int] = {}
         self._resets = 0
+        self._flights: SingleFlight[AgentView] = SingleFlight()
         self.live = False
         self.reads = 0
 
@@ -41,11 +43,17 @@ class AgentViews:
         if view is not None:
             return view
         stamp, resets = self._stamps.get(cluster_id, 0), self._resets
-        self.reads += 1
-        view = await to_thread.run_sync(self._store.agent_view, cluster_id)
-        if self.live and stamp == self._stamps.get(cluster_id, 0) and resets == self._resets:
-            self._views[cluster_id] = view
-        return view
+
+        async def load() -> AgentView:
+            self.reads += 1
+            view = await to_thread.run_sync(self._store.agent_view, cluster_id)
+            if self.live and stamp == self._stamps.get(cluster_id, 0) and resets == self._resets:
+                self._views[cluster_id] = view
+            return view
+
+        # Only reads begun after the same notifications are shared: a later caller never gets
+        # a read that started before a change it was told about.
+        return await self._flights.run((cluster_id, stamp, resets), load)
 
     def changed(self, cluster_id: str) -> None:
         """A notification: forget the cluster's entry (and any read in flight)."""

@@ -36,6 +36,7 @@ from starform_apps.starbase.middleware import RequestMetricsMiddleware
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES, PayloadCache
 from starform_apps.starbase.ports import StarbasePorts
 from starform_apps.starbase.ratelimit import RateLimits
+from starform_apps.starbase.single_flight import SingleFlight
 from starform_apps.starbase.wakeups import Wakeups
 from starform_core.ports.notifications import ClusterChanges
 from starform_core.ports.ratelimit import RateLimiter
@@ -100,6 +101,7 @@ def create_app(
     )
     app.state.agent_views = views
     app.state.wakeups = wakeups
+    app.state.payload_builds = SingleFlight()
     app.state.ports = ports
     app.state.metrics = metrics
     app.state.metrics_token = metrics_token

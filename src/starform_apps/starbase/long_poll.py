@@ -20,6 +20,7 @@ from starform_apps.starbase.agent_views import AgentViews
 from starform_apps.starbase.http_errors import HttpError
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import CachedPayload, PayloadCache
+from starform_apps.starbase.single_flight import SingleFlight
 from starform_apps.starbase.wakeups import Wakeups
 from starform_core.errors import ValidationError
 from starform_core.records import AgentView
@@ -53,9 +54,19 @@ class Poll:
     wait: int | None
 
 
-async def _payload(cache: PayloadCache, cluster_id: str) -> CachedPayload:
-    try:
+async def _payload(request: Request, cluster_id: str, view: AgentView) -> CachedPayload:
+    """The payload of the view's version: from memory, else read and built once in a thread."""
+    cache: PayloadCache = request.app.state.payload_cache
+    cached = cache.cached(cluster_id, view.version)
+    if cached is not None:
+        return cached
+    builds: SingleFlight[CachedPayload] = request.app.state.payload_builds
+
+    async def build() -> CachedPayload:
         return await to_thread.run_sync(cache.current, cluster_id)
+
+    try:
+        return await builds.run((cluster_id, view.version), build)
     except ValidationError as exc:
         raise HttpError(
             500, f"the stored desired state does not validate at {exc.field}: {exc.reason}"
@@ -77,12 +88,12 @@ async def _changed(request: Request, poll: Poll, view: AgentView) -> tuple[Respo
     etag = cache.known_etag(poll.cluster_id, view.version)
     payload = None
     if etag is None:
-        payload = await _payload(cache, poll.cluster_id)
+        payload = await _payload(request, poll.cluster_id, view)
         etag = payload.etag
     if etag_matches(poll.if_none_match, etag):
         return None, etag
     if payload is None:
-        payload = await _payload(cache, poll.cluster_id)
+        payload = await _payload(request, poll.cluster_id, view)
     headers = _headers(payload.etag, view, poll.wait)
     return Response(content=payload.body, media_type="application/json", headers=headers), payload.etag
 

@@ -91,6 +91,10 @@ class PayloadCache:
             tag = self._tags.get(cluster_id)
         return tag[1] if tag is not None and tag[0] == version else None
 
+    def cached(self, cluster_id: str, version: tuple[int, int]) -> CachedPayload | None:
+        """The body built for ``version``, if still held; no I/O."""
+        return self._hit(cluster_id, version)
+
     def _hit(self, cluster_id: str, version: tuple[int, int]) -> CachedPayload | None:
         with self._guard:
             cached = self._bodies.get(cluster_id)
