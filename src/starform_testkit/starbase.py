@@ -114,4 +114,6 @@ def running_starbase(
         thread = ServerThread(starbase.app)
         base_url = thread.start()
         stack.callback(thread.stop)
-        yield RunningStarbase(base_url=base_url, starbase=starbase, metrics_token=metrics_token, server=thread)
+        yield RunningStarbase(
+            base_url=base_url, starbase=starbase, metrics_token=metrics_token, server=thread
+        )

@@ -76,6 +76,7 @@ class StarbaseConfig:
     rate_limits: dict[Quota, RateLimit] = attrs.field(factory=lambda: dict(DEFAULT_LIMITS))
     metrics_token: str | None = None
     metrics_address: tuple[str, int] | None = None
+    workers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StarbaseConfig:
@@ -98,6 +99,7 @@ class StarbaseConfig:
             "rate_limits": _rates(env),
             "metrics_token": env.get("STARBASE_METRICS_TOKEN") or None,
             "metrics_address": _metrics_address(env),
+            "workers": _int(env, "STARBASE_WORKERS", 1, low=1, high=64),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
