@@ -316,33 +316,44 @@ def wake_latency(
 # --- 5. 1,000 held long-polls from a second process ------------------------------------------
 
 
+async def _raw_poll(host: str, port: int, request: bytes) -> tuple[int, str, float]:
+    """One HTTP/1.1 GET on its own connection (asyncio streams: a client that costs next to
+    nothing per connection, unlike httpx's pool); (status, reconcile header, arrival time)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        arrived = time.perf_counter()
+    finally:
+        writer.close()
+    lines = head.split("\r\n")
+    fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+    reconcile = next((v.strip() for k, v in fields.items() if k.lower() == "starform-reconcile-request"), "")
+    return int(lines[0].split()[1]), reconcile, arrived
+
+
 def hold(args: Any) -> None:
     """(Second process) hold ``--count`` polls, wait for "go", commit one change, time the answers."""
 
     async def scenario() -> dict[str, Any]:
-        limits = httpx.Limits(max_connections=args.count, max_keepalive_connections=args.count)
         auth = {"Authorization": f"Bearer {args.token}"}
-        async with httpx.AsyncClient(base_url=args.hold, limits=limits, timeout=120) as http:
-            endpoint = f"/v1/clusters/{args.cluster}/desired-state"
+        endpoint = f"/v1/clusters/{args.cluster}/desired-state"
+        async with httpx.AsyncClient(base_url=args.hold, timeout=60) as http:
             etag = (await http.get(endpoint, headers=auth)).headers["etag"]
-            headers = {**auth, "If-None-Match": etag, "Prefer": "wait=60"}
-            arrived: list[float] = []
-
-            async def one() -> int:
-                response = await http.get(endpoint, headers=headers)
-                arrived.append(time.perf_counter())
-                if "starform-reconcile-request" not in response.headers:
-                    return -1
-                return response.status_code
-
-            polls = [asyncio.ensure_future(one()) for _ in range(args.count)]
-            print("sent", flush=True)
-            await asyncio.to_thread(sys.stdin.readline)
-            committed = await asyncio.to_thread(commit, args.database_url, _RECONCILE, (args.cluster,))
-            statuses = await asyncio.wait_for(asyncio.gather(*polls), timeout=60)
-        waits = [(at - committed) * 1000 for at in arrived]
+        host, port = args.hold.removeprefix("http://").rsplit(":", 1)
+        request = (
+            f"GET {endpoint} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {args.token}\r\n"
+            f"If-None-Match: {etag}\r\nPrefer: wait=60\r\n\r\n"
+        ).encode()
+        polls = [asyncio.ensure_future(_raw_poll(host, int(port), request)) for _ in range(args.count)]
+        print("sent", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+        committed = await asyncio.to_thread(commit, args.database_url, _RECONCILE, (args.cluster,))
+        answers = await asyncio.wait_for(asyncio.gather(*polls), timeout=60)
+        waits = [(arrived - committed) * 1000 for _status, _reconcile, arrived in answers]
         return {
-            "statuses": sorted(set(statuses)),
+            "statuses": sorted({status if reconcile else -1 for status, reconcile, _ in answers}),
             "p50": percentile(waits, 0.5),
             "p99": percentile(waits, 0.99),
             "max": max(waits),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import resource
+import socket
 import time
 from collections.abc import Iterator
 
@@ -324,3 +325,25 @@ def test_stopping_the_server_answers_held_polls_at_once(pg_server: str) -> None:
         assert answer.status_code == 304
         assert answer.headers["etag"] == etag
         assert _sample(sb, "starbase_desired_state_poll_answers_total", reason="draining") == 1
+
+
+def test_a_client_that_goes_away_is_not_held_any_longer(
+    starbase: RunningStarbase, client: httpx.Client, world: World
+) -> None:
+    disconnected = _sample(starbase, "starbase_desired_state_poll_answers_total", reason="disconnected")
+    held_before = _held(starbase)
+    etag = _etag(client, world)
+    host, port = starbase.base_url.removeprefix("http://").split(":")
+    request = (
+        f"GET {_url(world)} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {world.agent_token}\r\n"
+        f"If-None-Match: {etag}\r\nPrefer: wait=60\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=DEADLINE) as raw:
+        raw.sendall(request.encode())
+        wait_until(lambda: _held(starbase) > held_before, timeout=DEADLINE, message="the poll to be held")
+    # the client went away with its poll unanswered
+    wait_until(lambda: _held(starbase) == held_before, timeout=DEADLINE, message="the held poll to end")
+    assert (
+        _sample(starbase, "starbase_desired_state_poll_answers_total", reason="disconnected")
+        == disconnected + 1
+    )

@@ -10,6 +10,7 @@ payload cache. Only a ``200`` reads the payload (built in a worker thread when i
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import attrs
@@ -104,18 +105,35 @@ def _not_modified(request: Request, poll: Poll, view: AgentView, etag: str) -> R
     return Response(status_code=304, headers=_headers(etag, view, poll.wait))
 
 
+async def _disconnected(request: Request) -> None:
+    """Return once the client has gone (a GET has no body: the next message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _gave_up(wakeups: Wakeups, deadline: float, gone: asyncio.Future[None]) -> str | None:
+    """Why a held request stops waiting without a change, if it does."""
+    if wakeups.draining:
+        return "draining"
+    if gone.done():
+        return "disconnected"
+    return "timeout" if deadline <= time.monotonic() else None
+
+
 async def _hold(request: Request, poll: Poll, view: AgentView, etag: str) -> Response:
-    """Hold until the payload changes, a reconcile is requested, the wait elapses or we drain."""
+    """Hold until the payload changes, a reconcile is requested, the wait elapses, the client
+    goes or the server drains."""
     views: AgentViews = request.app.state.agent_views
     wakeups: Wakeups = request.app.state.wakeups
     metrics: Metrics = request.app.state.metrics
     deadline = time.monotonic() + (poll.wait or 0)
+    gone: asyncio.Future[None] = asyncio.ensure_future(_disconnected(request))
     metrics.held_polls.inc()
     try:
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or wakeups.draining:
-                metrics.poll_wakeups.labels(reason="draining" if wakeups.draining else "timeout").inc()
+            reason = _gave_up(wakeups, deadline, gone)
+            if reason is not None:
+                metrics.poll_wakeups.labels(reason=reason).inc()
                 return _not_modified(request, poll, view, etag)
             ticket = wakeups.ticket(poll.cluster_id)  # before the read: no change can slip between
             view = await views.get(poll.cluster_id)
@@ -123,8 +141,11 @@ async def _hold(request: Request, poll: Poll, view: AgentView, etag: str) -> Res
             if changed is not None or view.pending_requests:
                 metrics.poll_wakeups.labels(reason="changed" if changed is not None else "reconcile").inc()
                 return changed or _not_modified(request, poll, view, etag)
-            await wakeups.wait(ticket, remaining if views.live else min(remaining, UNTRUSTED_RECHECK_SECONDS))
+            remaining = deadline - time.monotonic()
+            pause = remaining if views.live else min(remaining, UNTRUSTED_RECHECK_SECONDS)
+            await wakeups.wait(ticket, pause, unless=gone)
     finally:
+        gone.cancel()
         metrics.held_polls.dec()
 
 

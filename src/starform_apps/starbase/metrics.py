@@ -110,7 +110,7 @@ class Metrics:
         )
         self.poll_wakeups = Counter(
             "starbase_desired_state_poll_answers",
-            "Held long-polls answered, by why: changed, reconcile, timeout, draining",
+            "Held long-polls ended, by why: changed, reconcile, timeout, draining, disconnected",
             ["reason"],
             registry=r,
         )

@@ -33,14 +33,14 @@ class Wakeups:
         return event
 
     @staticmethod
-    async def wait(ticket: asyncio.Event, timeout: float) -> bool:
-        """Wait until the ticket is set (``True``) or ``timeout`` seconds pass (``False``)."""
+    async def wait(ticket: asyncio.Event, timeout: float, *, unless: asyncio.Future[None]) -> bool:
+        """Wait until the ticket is set (``True``), ``timeout`` seconds pass or ``unless`` is done."""
+        woken = asyncio.ensure_future(ticket.wait())
         try:
-            async with asyncio.timeout(timeout):
-                await ticket.wait()
-        except TimeoutError:
-            return False
-        return True
+            await asyncio.wait((woken, unless), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        return ticket.is_set()
 
     def wake(self, cluster_id: str) -> None:
         """Wake every request held on ``cluster_id``."""
