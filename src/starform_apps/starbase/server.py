@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import attrs
 import uvicorn
@@ -40,6 +41,7 @@ __all__ = [
     "drain_held_polls",
     "open_starbase",
     "postgres_ports",
+    "uvicorn_config",
 ]
 
 EVENT_LOOP = "uvloop"
@@ -47,6 +49,19 @@ EVENT_LOOP = "uvloop"
 
 HTTP_PARSER = "httptools"
 """uvicorn's HTTP/1.1 implementation: the httptools C parser, not h11."""
+
+
+def uvicorn_config(app: object, **settings: Any) -> uvicorn.Config:
+    """uvicorn's settings for Starbase: the speed-ups, our JSON logs (not uvicorn's), no access log."""
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        loop=EVENT_LOOP,
+        http=HTTP_PARSER,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        **settings,
+    )
 
 
 def drain_held_polls(app: ASGIApp) -> None:
@@ -163,17 +178,7 @@ class ServerThread:
     def __init__(
         self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
     ) -> None:
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="auto",
-            log_config=None,
-            loop=EVENT_LOOP,
-            http=HTTP_PARSER,
-        )
+        config = uvicorn_config(app, host=host, port=port, lifespan="auto")
         self._app = app
         self._server = uvicorn.Server(config)
         sockets = None if sock is None else [sock]

@@ -19,7 +19,6 @@ from types import FrameType
 from typing import Any
 
 import attrs
-import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
@@ -27,7 +26,7 @@ from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase.config import StarbaseConfig
 from starform_apps.starbase.embedded import load_cipher
 from starform_apps.starbase.logs import configure_logging
-from starform_apps.starbase.server import EVENT_LOOP, HTTP_PARSER, drain_held_polls, open_starbase
+from starform_apps.starbase.server import drain_held_polls, open_starbase, uvicorn_config
 
 __all__ = ["WorkerApp", "serve_workers"]
 
@@ -78,15 +77,10 @@ def serve_workers(
     config: StarbaseConfig, *, database_url: str, key_dir: pathlib.Path | None, sock: socket.socket
 ) -> None:
     """Run ``config.workers`` workers on ``sock`` until SIGTERM or Ctrl-C (blocks)."""
-    uvicorn_config = uvicorn.Config(
+    settings = uvicorn_config(
         WorkerApp(config=config, database_url=database_url, key_dir=key_dir),
         factory=True,
         workers=config.workers,
-        loop=EVENT_LOOP,
-        http=HTTP_PARSER,
         lifespan="on",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
     )
-    Multiprocess(uvicorn_config, sockets=[sock]).run()
+    Multiprocess(settings, sockets=[sock]).run()
