@@ -147,6 +147,17 @@ def test_a_wait_out_of_range_is_clamped_and_says_so(
     assert low.headers["preference-applied"] == "wait=1"
 
 
+def test_a_wildcard_etag_is_held_until_the_payload_changes(
+    starbase: RunningStarbase, client: httpx.Client, world: World, pool: concurrent.futures.ThreadPoolExecutor
+) -> None:
+    before = _etag(client, world)
+    held = _hold_in_background(pool, starbase, client, world, "*")
+    _bump(starbase, world.cluster_id)
+    answer = held.result(timeout=DEADLINE)
+    assert answer.status_code == 200
+    assert answer.headers["etag"] != before
+
+
 def test_a_changed_etag_answers_200_at_once_even_when_asked_to_wait(
     client: httpx.Client, world: World
 ) -> None:

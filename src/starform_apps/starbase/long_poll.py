@@ -157,4 +157,5 @@ async def answer_poll(request: Request, poll: Poll, view: AgentView) -> Response
     wakeups: Wakeups = request.app.state.wakeups
     if poll.wait is None or view.pending_requests or wakeups.draining:
         return _not_modified(request, poll, view, etag)
-    return await _hold(request, poll, view, etag)
+    # Held until the ETag the client has now (``*`` included) stops being the current one.
+    return await _hold(request, attrs.evolve(poll, if_none_match=f'"{etag}"'), view, etag)
