@@ -1,7 +1,7 @@
 """The ``Prefer: wait=N`` request preference (RFC 7240) of the desired-state long-poll.
 
 Preferences are comma-separated ``token[=value]`` items, each with optional ``;`` parameters;
-names are case-insensitive and only the first ``wait`` counts (RFC 7240 §2). ``wait`` takes
+names are case-insensitive and only the first ``wait`` counts (RFC 7240, section 2). ``wait`` takes
 delta-seconds: a whole number, optionally quoted. Starbase holds a request at most
 :data:`MAX_WAIT_SECONDS`: a longer (or shorter than :data:`MIN_WAIT_SECONDS`) wait is clamped
 into range and ``Preference-Applied`` says what was applied. A ``wait`` that is not a number is

@@ -28,7 +28,10 @@ from starform_apps.starbase.embedded import load_cipher
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.server import drain_held_polls, open_starbase, uvicorn_config
 
-__all__ = ["WorkerApp", "serve_workers"]
+__all__ = ["WORKER_HEALTHCHECK_SECONDS", "WorkerApp", "serve_workers"]
+
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long the supervisor waits for a worker's answer before it replaces the worker."""
 
 
 def _drain_before(app: ASGIApp, sig: signal.Signals) -> None:
@@ -82,5 +85,8 @@ def serve_workers(
         factory=True,
         workers=config.workers,
         lifespan="on",
+        # A worker answers the supervisor's pings only once it has imported the app: on a busy
+        # machine that takes longer than uvicorn's default 5 s, and a missed ping kills it.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     Multiprocess(settings, sockets=[sock]).run()
