@@ -12,7 +12,16 @@ from typing import Any
 
 import attrs
 
-__all__ = ["AuditEntry", "EventRecord", "EventsPage", "NewDeployment", "ObservedStatus", "VarKeyInfo"]
+__all__ = [
+    "AgentView",
+    "AuditEntry",
+    "EventRecord",
+    "EventsPage",
+    "NewDeployment",
+    "ObservedStatus",
+    "ReconcileRequest",
+    "VarKeyInfo",
+]
 
 
 @attrs.frozen
@@ -85,3 +94,40 @@ class AuditEntry:
     generation: int | None = None
     before: Mapping[str, Any] | None = None
     after: Mapping[str, Any] | None = None
+
+
+@attrs.frozen
+class ReconcileRequest:
+    """A person's (or CI's) "reconcile now" for a cluster or one of its services.
+
+    ``served_at`` is set when the cluster's agent reports it reconciled after seeing the request.
+    """
+
+    request_id: str
+    cluster_id: str
+    service_id: str | None
+    requested_by: str
+    requested_at: datetime
+    served_at: datetime | None = None
+
+
+@attrs.frozen(repr=False)
+class AgentView:
+    """What answering a cluster's agent needs, in one read: version, token hash, pending requests.
+
+    ``pending_requests`` are the ids of unserved reconcile requests, oldest first (bounded).
+    """
+
+    epoch: int
+    generation: int
+    token_hash: bytes
+    pending_requests: tuple[str, ...] = ()
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """``(epoch, generation)``: the payload cache's key."""
+        return (self.epoch, self.generation)
+
+    def __repr__(self) -> str:
+        pending = len(self.pending_requests)
+        return f"AgentView(epoch={self.epoch}, generation={self.generation}, pending={pending})"

@@ -45,6 +45,7 @@ class RunningStarbase:
     base_url: str
     starbase: Starbase
     metrics_token: str
+    server: ServerThread
 
     def user_token(self, email: str, *, operator: bool = False) -> str:
         """An API token for the user with ``email`` (created if new)."""
@@ -120,4 +121,6 @@ def running_starbase(
         thread = ServerThread(starbase.app)
         base_url = thread.start()
         stack.callback(thread.stop)
-        yield RunningStarbase(base_url=base_url, starbase=starbase, metrics_token=metrics_token)
+        yield RunningStarbase(
+            base_url=base_url, starbase=starbase, metrics_token=metrics_token, server=thread
+        )

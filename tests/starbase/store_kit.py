@@ -18,6 +18,7 @@ from starform_core.ports import (
     DashboardReads,
     EnvironmentStore,
     Readiness,
+    ReconcileStore,
     ReleaseStore,
     ServiceStore,
     TemplateStore,
@@ -43,6 +44,7 @@ class StoreUnderTest(
     Readiness,
     ApiTokenStore,
     TemplateStore,
+    ReconcileStore,
     Protocol,
 ):
     """Every Starbase role port at once (what a store implementation provides)."""

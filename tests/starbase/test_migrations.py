@@ -36,6 +36,7 @@ STARBASE_TABLES = {
     "regions",
     "clusters",
     "agent_state",
+    "reconcile_requests",
     "agent_report_refusals",
     "projects",
     "project_members",

@@ -34,6 +34,7 @@ from starform_core.ports import (
     InvoiceStore,
     PaymentProvider,
     Readiness,
+    ReconcileStore,
     ReleaseStore,
     ServiceStore,
     TemplateStore,
@@ -48,7 +49,7 @@ _SERVICE_ACCESS = {ServiceStore, EnvironmentStore, TenancyStore}
 
 EXPECTED: dict[str, set[type]] = {
     "routes_health": {Readiness},
-    "routes_agents": {AgentStore},
+    "routes_agents": {AgentStore, ReconcileStore},
     "routes_clusters": {ApiTokenStore, ClusterStore, DashboardReads},
     "routes_workspaces": {ApiTokenStore, TenancyStore},
     "routes_projects": {ApiTokenStore, TenancyStore, EnvironmentStore, ServiceStore},
@@ -63,6 +64,7 @@ EXPECTED: dict[str, set[type]] = {
     "routes_usage": {UsageLedger, UsageAuditTrail},
     # Webhooks: the invoices, the provider that verifies them, the queue of dunning retries.
     "routes_billing": {ApiTokenStore, TenancyStore, UsageLedger, InvoiceStore, PaymentProvider, JobScheduler},
+    "routes_reconcile": {ApiTokenStore, ClusterStore, ReconcileStore} | _SERVICE_ACCESS,
 }
 
 

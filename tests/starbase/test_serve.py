@@ -4,6 +4,7 @@ a clean stop (database included) on SIGTERM and on SIGINT."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -137,3 +138,81 @@ def test_a_busy_port_is_reported_before_the_database_starts(data_dir: Path) -> N
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (data_dir / "postgres").exists(), "the database was not even initialised"
+
+
+def _listeners(data_dir: Path) -> int:
+    """How many change listeners (one per Starbase process) are connected to the embedded server."""
+    import psycopg
+
+    socket_dir = next(data_dir.glob("postgres/**/postmaster.pid")).parent
+    with psycopg.connect(f"postgresql://postgres:@/postgres?host={socket_dir}", autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'starbase-listener'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_serve_with_workers_shares_the_port_and_each_worker_listens(data_dir: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "starform_apps.starbase.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = _wait_ready(process, f"{base}/readyz")
+        assert ready is not None, process.communicate(timeout=30)
+        pause = threading.Event()
+        deadline = time.monotonic() + 60
+        while _listeners(data_dir) < 2 and time.monotonic() < deadline:
+            pause.wait(0.05)  # the polling interval of a condition with a deadline
+        assert _listeners(data_dir) == 2, "each worker has its own LISTEN connection"
+        made = _starbase(
+            "token", "create", "--user", "ops@example.com", "--operator", "--data-dir", str(data_dir)
+        )
+        assert made.returncode == 0, made.stderr
+        auth = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        body = {"name": "c1", "region": "fra1", "gateway_namespace": "gw", "gateway_name": "gw"}
+        registered = httpx.post(f"{base}/v1/clusters", json=body, headers=auth, timeout=10)
+        assert registered.status_code == 201, registered.text
+        cluster = registered.json()["cluster"]["id"]
+        agent = {"Authorization": f"Bearer {registered.json()['agent_token']}"}
+        url = f"{base}/v1/clusters/{cluster}/desired-state"
+        etag = httpx.get(url, headers=agent, timeout=10).headers["etag"]
+        held = {**agent, "If-None-Match": etag, "Prefer": "wait=60"}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as executor:
+            polls = [executor.submit(httpx.get, url, headers=held, timeout=90) for _ in range(8)]
+            reconcile = httpx.post(f"{base}/v1/clusters/{cluster}/reconcile", headers=auth, timeout=10)
+            assert reconcile.status_code == 202, reconcile.text
+            answers = [p.result(timeout=30) for p in polls]
+        assert {a.status_code for a in answers} == {304}
+        assert {a.headers["starform-reconcile-request"] for a in answers} == {reconcile.json()["id"]}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=90)
+    assert process.returncode == 0, err
+    assert "with 2 workers" in err
+    assert _postgres_of(data_dir) == [], "the embedded PostgreSQL must stop with Starbase"
+    assert "Traceback" not in err
+
+
+def test_workers_refuse_a_single_process_metrics_listener(data_dir: Path) -> None:
+    result = _starbase(
+        "serve", "--workers", "2", "--metrics-address", "127.0.0.1:0", "--data-dir", str(data_dir)
+    )
+    assert result.returncode == 2
+    assert "cannot be combined with --workers" in result.stderr

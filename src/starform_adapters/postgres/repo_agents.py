@@ -19,7 +19,8 @@ from starform_adapters.postgres.repository import Repository
 from starform_core.access import Actor
 from starform_core.errors import AgentReportRefusedError, StoreNotFoundError, ValidationError
 from starform_core.payload.rows import ClusterRows
-from starform_core.records import EventRecord, ObservedStatus
+from starform_core.ports.reconcile import MAX_SERVED_PER_REPORT
+from starform_core.records import AgentView, EventRecord, ObservedStatus
 from starform_core.reporting import judge_report, next_epoch
 
 __all__ = ["AgentRepository"]
@@ -41,6 +42,24 @@ class AgentRepository(Repository):
         if record is None:
             raise StoreNotFoundError(f"cluster {cluster_id} not found")
         return int(record[0]), int(record[1])
+
+    def agent_view(self, cluster_id: str) -> AgentView:
+        """Version, token hash and the oldest pending reconcile requests, in one indexed read."""
+        with self._read() as cur:
+            record = cur.execute(
+                "SELECT c.epoch, c.generation, c.agent_token_hash, ARRAY(SELECT r.id::text FROM"
+                " reconcile_requests r WHERE r.cluster_id = c.id AND r.served_at IS NULL"
+                " ORDER BY r.requested_at, r.id LIMIT %s) FROM clusters c WHERE c.id = %s",
+                (MAX_SERVED_PER_REPORT, cluster_id),
+            ).fetchone()
+        if record is None:
+            raise StoreNotFoundError(f"cluster {cluster_id} not found")
+        return AgentView(
+            epoch=int(record[0]),
+            generation=int(record[1]),
+            token_hash=bytes(record[2]),
+            pending_requests=tuple(record[3]),
+        )
 
     def cluster_rows(self, cluster_id: str) -> ClusterRows:
         """Every row of the cluster's desired state, in one REPEATABLE READ snapshot."""

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from starform_adapters.postgres.repo_agents import AgentRepository
 from starform_adapters.postgres.repo_dashboard import DashboardRepository
+from starform_adapters.postgres.repo_reconcile import ReconcileRepository
 from starform_adapters.postgres.repo_services import ServiceRepository
 from starform_adapters.postgres.repo_templates import TemplateRepository
 from starform_adapters.postgres.repo_tenancy import TenancyRepository
@@ -23,6 +24,7 @@ class PostgresStore(
     AgentRepository,
     DashboardRepository,
     TokenRepository,
+    ReconcileRepository,
 ):
     """Starbase's system of record on PostgreSQL (psycopg 3 pool, AES-256-GCM var values).
 
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
         DashboardReads,
         EnvironmentStore,
         Readiness,
+        ReconcileStore,
         ReleaseStore,
         ServiceStore,
         TemplateStore,
@@ -71,5 +74,6 @@ if TYPE_CHECKING:
         Readiness,
         ApiTokenStore,
         TemplateStore,
+        ReconcileStore,
     ]:
-        return (store, store, store, store, store, store, store, store, store, store, store, store)
+        return (store, store, store, store, store, store, store, store, store, store, store, store, store)

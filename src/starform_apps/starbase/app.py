@@ -6,7 +6,8 @@ PostgreSQL composition is :func:`~starform_apps.starbase.server.open_starbase`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -18,6 +19,7 @@ from starform_apps.starbase import (
     routes_health,
     routes_observed,
     routes_projects,
+    routes_reconcile,
     routes_releases,
     routes_services,
     routes_templates,
@@ -27,13 +29,19 @@ from starform_apps.starbase import (
     routes_workspaces,
 )
 from starform_apps.starbase.billing.service import BillingRuntime, billing_runtime
+from starform_apps.starbase.agent_views import AgentViews
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
+from starform_apps.starbase.change_hub import ChangeHub, follow_changes
 from starform_apps.starbase.http_errors import install_error_handlers
+from starform_apps.starbase.local_writes import LocalWritesMiddleware
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.middleware import RequestMetricsMiddleware
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES, PayloadCache
 from starform_apps.starbase.ports import StarbasePorts
 from starform_apps.starbase.ratelimit import RateLimits
+from starform_apps.starbase.single_flight import SingleFlight
+from starform_apps.starbase.wakeups import Wakeups
+from starform_core.ports.notifications import ClusterChanges
 from starform_core.ports.ratelimit import RateLimiter
 
 __all__ = ["ROUTERS", "create_app"]
@@ -46,6 +54,7 @@ ROUTERS = (
     routes_projects,
     routes_services,
     routes_releases,
+    routes_reconcile,
     routes_observed,
     routes_vargroups,
     routes_tokens,
@@ -66,6 +75,7 @@ def create_app(
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
     billing: BillingRuntime | None = None,
+    changes: ClusterChanges | None = None,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -77,13 +87,29 @@ def create_app(
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
     ``billing`` is what billing's routes share besides their ports (price book, clock, metrics);
     by default one on this app's metrics registry with the wall clock.
+    ``changes``: the cluster change feed the app follows while it runs (its lifespan), which
+    wakes held long-polls and lets the agent views be trusted; ``None``: every agent request
+    reads the store and held polls re-check every second.
     """
     metrics = metrics or Metrics()
+    views = AgentViews(ports.agents)
+    wakeups = Wakeups()
+    hub = ChangeHub(views, wakeups, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with follow_changes(changes, hub, wakeups):
+            yield
+
     app = FastAPI(
         title="Starbase",
         version="1",
         summary="Starform's control plane: desired state per cluster, agent reports, people API.",
+        lifespan=lifespan,
     )
+    app.state.agent_views = views
+    app.state.wakeups = wakeups
+    app.state.payload_builds = SingleFlight()
     app.state.ports = ports
     app.state.metrics = metrics
     app.state.metrics_token = metrics_token
@@ -95,6 +121,7 @@ def create_app(
     install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.add_middleware(LocalWritesMiddleware, views=views)
     app.add_middleware(BodyGuardMiddleware, metrics=metrics)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

@@ -14,6 +14,7 @@ import attrs
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from starform_apps.starbase.agent_views import AgentViews
 from starform_apps.starbase.http_errors import HttpError
 from starform_apps.starbase.ports import TokensDep, agents_port
 from starform_apps.starbase.ratelimit import Quota, RateLimits
@@ -24,11 +25,13 @@ from starform_core.errors import StoreNotFoundError
 from starform_core.payload.rows import EnvironmentRow, ProjectRow
 from starform_core.ports import TenancyStore
 from starform_core.ports.tokens import TokenScope
+from starform_core.records import AgentView
 
 __all__ = [
     "Caller",
     "CurrentUser",
     "actor_of",
+    "authenticate_agent",
     "authorize_project",
     "authorize_workspace",
     "bearer",
@@ -109,6 +112,28 @@ def check_agent(
         raise HttpError(404, "cluster not found")
     limits: RateLimits = request.app.state.rate_limits
     limits.charge(Quota.AGENT, cluster_id)
+
+
+async def authenticate_agent(
+    request: Request,
+    cluster_id: str,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> AgentView:
+    """:func:`check_agent` on the notification-fed agent views (no query in the steady state).
+
+    Returns the cluster's view (version, pending reconcile requests) it was checked against.
+    """
+    token = _token(credentials)
+    views: AgentViews = request.app.state.agent_views
+    try:
+        view = await views.get(cluster_id)
+    except StoreNotFoundError as exc:
+        raise HttpError(404, "cluster not found") from exc
+    if not tokens_match(token, view.token_hash):
+        raise HttpError(404, "cluster not found")
+    limits: RateLimits = request.app.state.rate_limits
+    limits.charge(Quota.AGENT, cluster_id)
+    return view
 
 
 def actor_of(caller: Caller) -> Actor:

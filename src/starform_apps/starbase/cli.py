@@ -148,6 +148,32 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+def _serve_workers(config: StarbaseConfig) -> None:
+    """``--workers N``: migrate and publish here, then let uvicorn's supervisor run the workers."""
+    from starform_apps.starbase.logs import configure_logging
+    from starform_apps.starbase.server import bind_socket
+    from starform_apps.starbase.workers import serve_workers
+
+    configure_logging(config.log_level)
+    with ExitStack() as stack:
+        api_socket = bind_socket(config.host, config.port)
+        stack.callback(api_socket.close)
+        url, key_dir = stack.enter_context(_database(config))
+        cipher = load_cipher(config, generate_in=key_dir)
+        _progress("applying migrations")
+        migrate(url)
+        pool = open_pool(url, min_size=1, max_size=2)
+        try:
+            publish_shipped(PostgresStore(pool, cipher), actor=Actor(label="starbase"))
+        finally:
+            pool.close()
+        host, port = api_socket.getsockname()[:2]
+        _progress(f"listening on http://{host}:{port} with {config.workers} workers")
+        serve_workers(config, database_url=url, key_dir=key_dir, sock=api_socket)
+        _progress("stopping: workers stopped, stopping the database")
+    _progress("stopped")
+
+
 def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
     from starform_adapters.ratelimit import LimitsRateLimiter
     from starform_apps.starbase.billing import BillingConfig
@@ -207,14 +233,30 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
     default=None,
     help="Serve /metrics (without a token) on a separate HOST:PORT, e.g. 127.0.0.1:9464.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes sharing the port (default STARBASE_WORKERS, else 1).",
+)
 @_data_dir
-def serve(host: str, port: int, metrics_address: str | None, data_dir: pathlib.Path | None) -> None:
+def serve(
+    host: str, port: int, metrics_address: str | None, workers: int | None, data_dir: pathlib.Path | None
+) -> None:
     """Migrate and serve the HTTP API until SIGTERM or Ctrl-C."""
     try:
         address = None if metrics_address is None else parse_address("--metrics-address", metrics_address)
     except StarformError as exc:
         raise click.BadParameter(str(exc), param_hint="--metrics-address") from exc
-    config = _config(host=host, port=port, data_dir=data_dir, metrics_address=address)
+    config = _config(host=host, port=port, data_dir=data_dir, metrics_address=address, workers=workers)
+    if config.workers > 1:
+        if config.metrics_address is not None:
+            raise click.UsageError(
+                "--metrics-address cannot be combined with --workers (each worker keeps its own"
+                " metrics): run one process per replica to scrape each"
+            )
+        _serve_workers(config)
+        return
     with _stop_on_signals() as stop:
         _serve_until_stopped(config, stop)
 

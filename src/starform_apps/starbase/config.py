@@ -23,6 +23,7 @@ _RATE_VARIABLES = {
     Quota.AGENT: "STARBASE_RATE_LIMIT_AGENT",
     Quota.DEPLOY: "STARBASE_RATE_LIMIT_DEPLOY",
     Quota.WEBHOOK: "STARBASE_RATE_LIMIT_WEBHOOK",
+    Quota.RECONCILE: "STARBASE_RATE_LIMIT_RECONCILE",
 }
 
 
@@ -76,6 +77,7 @@ class StarbaseConfig:
     rate_limits: dict[Quota, RateLimit] = attrs.field(factory=lambda: dict(DEFAULT_LIMITS))
     metrics_token: str | None = None
     metrics_address: tuple[str, int] | None = None
+    workers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StarbaseConfig:
@@ -98,6 +100,7 @@ class StarbaseConfig:
             "rate_limits": _rates(env),
             "metrics_token": env.get("STARBASE_METRICS_TOKEN") or None,
             "metrics_address": _metrics_address(env),
+            "workers": _int(env, "STARBASE_WORKERS", 1, low=1, high=64),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

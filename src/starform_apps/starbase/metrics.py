@@ -26,6 +26,12 @@ class Metrics:
     body_rejected: Counter = attrs.field(init=False)
     agent_reports_refused: Counter = attrs.field(init=False)
     agent_events: Counter = attrs.field(init=False)
+    held_polls: Gauge = attrs.field(init=False)
+    poll_wakeups: Counter = attrs.field(init=False)
+    listener_connected: Gauge = attrs.field(init=False)
+    listener_disconnects: Counter = attrs.field(init=False)
+    notifications: Counter = attrs.field(init=False)
+    reconcile_requests: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -92,6 +98,39 @@ class Metrics:
             "starbase_agent_events",
             "Agent events received, by result: stored, or duplicate (re-sent, already stored)",
             ["result"],
+            registry=r,
+        )
+
+        self._notification_metrics()
+
+    def _notification_metrics(self) -> None:
+        r = self.registry
+        self.held_polls = Gauge(
+            "starbase_desired_state_held_polls", "Desired-state long-polls being held now", registry=r
+        )
+        self.poll_wakeups = Counter(
+            "starbase_desired_state_poll_answers",
+            "Held long-polls ended, by why: changed, reconcile, timeout, draining, disconnected",
+            ["reason"],
+            registry=r,
+        )
+        self.listener_connected = Gauge(
+            "starbase_change_listener_connected",
+            "1 while this process LISTENs for cluster changes (caches trusted), 0 otherwise",
+            registry=r,
+        )
+        self.listener_disconnects = Counter(
+            "starbase_change_listener_disconnects",
+            "Times the change listener lost its PostgreSQL connection",
+            registry=r,
+        )
+        self.notifications = Counter(
+            "starbase_change_notifications", "Cluster change notifications received", registry=r
+        )
+        self.reconcile_requests = Counter(
+            "starbase_reconcile_requests",
+            "Reconcile requests, by event: requested, served",
+            ["event"],
             registry=r,
         )
 

@@ -1,9 +1,10 @@
 """The per-process cache of built payloads: (epoch, generation, canonical bytes, ETag) per cluster.
 
-A cheap ``SELECT epoch, generation`` decides whether the cached bytes are current; only another
-version triggers the set-based queries, the build and the serialisation. Versions are compared
-for equality, not order: after a restore of the database the generation goes back, and a new
-epoch changes the bytes without a new generation.
+The version comes from the caller (the notification-fed agent views: no query in the steady
+state) or from a cheap ``SELECT epoch, generation``; it decides whether the cached bytes are
+current; only another version triggers the set-based queries, the build and the
+serialisation. Versions are compared for equality, not order: after a restore of the database
+the generation goes back, and a new epoch changes the bytes without a new generation.
 """
 
 from __future__ import annotations
@@ -82,10 +83,17 @@ class PayloadCache:
 
     def current_etag(self, cluster_id: str) -> str | None:
         """The ETag of the cluster's current payload, if known, at the cost of one version read."""
-        version = self._store.cluster_version(cluster_id)
+        return self.known_etag(cluster_id, self._store.cluster_version(cluster_id))
+
+    def known_etag(self, cluster_id: str, version: tuple[int, int]) -> str | None:
+        """The ETag of the payload of ``version`` (epoch, generation), if built here; no I/O."""
         with self._guard:
             tag = self._tags.get(cluster_id)
         return tag[1] if tag is not None and tag[0] == version else None
+
+    def cached(self, cluster_id: str, version: tuple[int, int]) -> CachedPayload | None:
+        """The body built for ``version``, if still held; no I/O."""
+        return self._hit(cluster_id, version)
 
     def _hit(self, cluster_id: str, version: tuple[int, int]) -> CachedPayload | None:
         with self._guard:

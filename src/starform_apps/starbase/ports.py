@@ -29,6 +29,7 @@ from starform_core.ports import (
     InvoiceStore,
     PaymentProvider,
     Readiness,
+    ReconcileStore,
     ReleaseStore,
     ServiceStore,
     TemplateStore,
@@ -47,6 +48,7 @@ __all__ = [
     "InvoicesDep",
     "PaymentsDep",
     "ReadinessDep",
+    "ReconcileDep",
     "ReleasesDep",
     "ServicesDep",
     "StarbasePorts",
@@ -65,6 +67,7 @@ __all__ = [
     "payments_port",
     "ports_of",
     "readiness_port",
+    "reconcile_port",
     "releases_port",
     "services_port",
     "templates_port",
@@ -100,6 +103,7 @@ class StarbasePorts:
     usage_audit: UsageAuditTrail
     payments: PaymentProvider | None = None
     billing_jobs: JobScheduler | None = None
+    reconcile: ReconcileStore
 
 
 def ports_of(request: Request) -> StarbasePorts:
@@ -189,6 +193,9 @@ def payments_port(request: Request) -> PaymentProvider:
 def billing_jobs_port(request: Request) -> JobScheduler | None:
     """The billing jobs role: the queue that defers dunning retries (``None``: no queue)."""
     return ports_of(request).billing_jobs
+def reconcile_port(request: Request) -> ReconcileStore:
+    """The reconcile role: reconcile-now requests, and marking them served."""
+    return ports_of(request).reconcile
 
 
 AgentsDep = Annotated[AgentStore, Depends(agents_port)]
@@ -207,3 +214,4 @@ InvoicesDep = Annotated[InvoiceStore, Depends(invoices_port)]
 UsageAuditDep = Annotated[UsageAuditTrail, Depends(usage_audit_port)]
 PaymentsDep = Annotated[PaymentProvider, Depends(payments_port)]
 BillingJobsDep = Annotated[JobScheduler | None, Depends(billing_jobs_port)]
+ReconcileDep = Annotated[ReconcileStore, Depends(reconcile_port)]

@@ -22,6 +22,7 @@ class Quota(enum.StrEnum):
     AGENT = "agent"
     DEPLOY = "deploy"
     WEBHOOK = "webhook"
+    RECONCILE = "reconcile"
 
 
 DEFAULT_LIMITS: dict[Quota, RateLimit] = {
@@ -30,10 +31,11 @@ DEFAULT_LIMITS: dict[Quota, RateLimit] = {
     Quota.AGENT: RateLimit(600, 60),
     Quota.DEPLOY: RateLimit(10, 60),
     Quota.WEBHOOK: RateLimit(1200, 60),
+    Quota.RECONCILE: RateLimit(6, 60),
 }
-"""Seeds §39.2 #5: 100 requests a minute per user; CI tokens alike; agents and deploys apart.
-Payment provider webhooks (signed, not token-authenticated) have their own budget per provider:
-the provider redelivers what was refused."""
+"""Seeds §39.2 #5: 100 requests a minute per user; CI tokens alike; agents and deploys apart;
+reconcile-now requests per service (or per cluster) apart. Payment provider webhooks (signed, not
+token-authenticated) have their own budget per provider: the provider redelivers what was refused."""
 
 
 def parse_rate(setting: str, text: str) -> RateLimit:

@@ -30,6 +30,7 @@ _WHO = {
     Quota.AGENT: "this cluster's agent",
     Quota.DEPLOY: "deploys of this service",
     Quota.WEBHOOK: "this payment provider's webhooks",
+    Quota.RECONCILE: "reconcile requests of this service or cluster",
 }
 
 

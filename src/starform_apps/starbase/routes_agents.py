@@ -18,15 +18,16 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from starform_apps.starbase import schemas as s
-from starform_apps.starbase.auth import bearer, check_agent
-from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
+from starform_apps.starbase.auth import authenticate_agent, bearer, check_agent
+from starform_apps.starbase.http_errors import ERROR_RESPONSES
+from starform_apps.starbase.long_poll import Poll, answer_poll
 from starform_apps.starbase.metrics import Metrics
-from starform_apps.starbase.payload_cache import PayloadCache
-from starform_apps.starbase.ports import AgentsDep
-from starform_core.errors import AgentReportRefusedError, ValidationError
+from starform_apps.starbase.ports import AgentsDep, ReconcileDep
+from starform_apps.starbase.prefer import wait_preference
+from starform_core.errors import AgentReportRefusedError
 from starform_core.records import EventRecord, ObservedStatus
 
-__all__ = ["etag_matches", "router"]
+__all__ = ["router"]
 
 _log = structlog.get_logger("starbase.agents")
 
@@ -34,50 +35,33 @@ router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """Whether an ``If-None-Match`` header names the ETag (weak or strong, or ``*``)."""
-    if not if_none_match:
-        return False
-    for candidate in if_none_match.split(","):
-        tag = candidate.strip().removeprefix("W/").strip('"')
-        if tag in (etag, "*"):
-            return True
-    return False
-
-
 @router.get(
     "/clusters/{cluster_id}/desired-state",
     responses={
         200: {"content": {"application/json": {}}, "description": "The canonical payload"},
-        304: {"description": "Unchanged since the ETag in If-None-Match"},
+        304: {"description": "Unchanged since the ETag in If-None-Match (after the wait, if held)"},
     },
     response_class=Response,
 )
-def desired_state(
+async def desired_state(
     cluster_id: UUID,
     request: Request,
     credentials: Credentials,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """The cluster's payload as canonical JSON with ``ETag``; ``304`` when it is unchanged."""
-    check_agent(request, str(cluster_id), credentials)
-    cache: PayloadCache = request.app.state.payload_cache
-    metrics: Metrics = request.app.state.metrics
-    known = cache.current_etag(str(cluster_id))
-    if known is not None and etag_matches(if_none_match, known):
-        metrics.not_modified.inc()
-        return Response(status_code=304, headers={"ETag": f'"{known}"', "Cache-Control": "no-cache"})
-    try:
-        payload = cache.current(str(cluster_id))
-    except ValidationError as exc:
-        raise HttpError(
-            500, f"the stored desired state does not validate at {exc.field}: {exc.reason}"
-        ) from exc
-    headers = {"ETag": f'"{payload.etag}"', "Cache-Control": "no-cache"}
-    if etag_matches(if_none_match, payload.etag):
-        metrics.not_modified.inc()
-        return Response(status_code=304, headers=headers)
-    return Response(content=payload.body, media_type="application/json", headers=headers)
+    """The cluster's payload as canonical JSON with ``ETag``; ``304`` when it is unchanged.
+
+    ``Prefer: wait=N`` (1 to 60 s, RFC 7240) holds a request whose ETag is current until the
+    payload changes or a reconcile is requested; ``Starform-Reconcile-Request`` names pending
+    reconcile requests. See docs/payload-contract.md, "Long-poll".
+    """
+    view = await authenticate_agent(request, str(cluster_id), credentials)
+    poll = Poll(
+        cluster_id=str(cluster_id),
+        if_none_match=if_none_match,
+        wait=wait_preference(request.headers.getlist("prefer")),
+    )
+    return await answer_poll(request, poll, view)
 
 
 def _statuses(body: s.StatusReportIn) -> list[ObservedStatus]:
@@ -123,11 +107,14 @@ def report_status(
     request: Request,
     credentials: Credentials,
     store: AgentsDep,
+    reconciles: ReconcileDep,
 ) -> s.StatusAccepted | JSONResponse:
     """Store the generation the agent applied, its last apply attempt and each service's status.
 
     A re-sent ``report_id`` is stored once. ``409`` (recorded, logged, counted) when the report
     was made in another epoch than the cluster's, or names a generation above the desired one.
+    ``served_reconcile_requests`` (ids from ``Starform-Reconcile-Request``) are marked served
+    once the report is stored.
     """
     check_agent(request, str(cluster_id), credentials)
     try:
@@ -143,6 +130,12 @@ def report_status(
         )
     except AgentReportRefusedError as exc:
         return _refused(request, str(cluster_id), exc)
+    if body.served_reconcile_requests:
+        served = reconciles.mark_reconciles_served(
+            str(cluster_id), [str(request_id) for request_id in body.served_reconcile_requests]
+        )
+        metrics: Metrics = request.app.state.metrics
+        metrics.reconcile_requests.labels(event="served").inc(served)
     epoch, generation = store.cluster_version(str(cluster_id))
     return s.StatusAccepted(
         report_id=report_id,  # type: ignore[arg-type]

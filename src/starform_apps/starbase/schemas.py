@@ -35,6 +35,7 @@ from starform_apps.starbase.validators import (
 )
 from starform_core.access import ProjectRole, WorkspaceRole
 from starform_core.model.enums import AccessMode, DriftMode, ProbeKind, RunState, ServiceType, Tier
+from starform_core.ports.reconcile import MAX_SERVED_PER_REPORT
 
 __all__ = [
     "AgentOut",
@@ -524,6 +525,7 @@ class StatusReportIn(_In):
     attempt: AttemptIn | None = None
     rejected_payload: RejectedPayloadIn | None = None
     reported_at: AgentTimestamp | None = None
+    served_reconcile_requests: list[UUID] = Field(default_factory=list, max_length=MAX_SERVED_PER_REPORT)
 
 
 class StatusAccepted(BaseModel):
@@ -647,3 +649,14 @@ class TokenCreated(BaseModel):
 
     token: TokenOut
     secret: str
+
+
+class ReconcileRequestOut(BaseModel):
+    """A reconcile-now request: pending while ``served_at`` is ``null``."""
+
+    id: UUID
+    cluster_id: UUID
+    service_id: UUID | None
+    requested_by: str
+    requested_at: datetime
+    served_at: datetime | None

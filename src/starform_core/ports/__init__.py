@@ -4,7 +4,8 @@ Starbase's persistence is split by role: each HTTP route and command depends onl
 it uses. ``agents`` (desired state, agent token, reports), ``clusters`` (operators' cluster
 settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services``
 (environments, services, releases), ``vargroups``, ``dashboard`` (observed reads), ``audit``,
-``readiness``, ``tokens`` (API tokens), ``templates`` (the template catalogue) and
+``readiness``, ``reconcile`` (reconcile-now requests), ``notifications`` (the change
+feed), ``tokens`` (API tokens), ``templates`` (the template catalogue) and
 ``ratelimit``. Their records live in :mod:`starform_core.access` and :mod:`starform_core.records`.
 Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``;
 billing's (usage ledger, invoices, usage audit trail, payment provider) are in ``billing``.
@@ -16,7 +17,9 @@ from starform_core.ports.billing import InvoiceStore, PaymentProvider, UsageAudi
 from starform_core.ports.cluster import ClusterPort
 from starform_core.ports.clusters import ClusterStore
 from starform_core.ports.dashboard import DashboardReads
+from starform_core.ports.notifications import ChangeSink, ClusterChanges
 from starform_core.ports.readiness import Readiness
+from starform_core.ports.reconcile import ReconcileStore
 from starform_core.ports.services import EnvironmentStore, ReleaseStore, ServiceStore
 from starform_core.ports.source import AgentApi, DesiredStateSource, Fetched, NotModified, ReportSink
 from starform_core.ports.templates import TemplateStore
@@ -29,6 +32,8 @@ __all__ = [
     "AgentStore",
     "ApiTokenStore",
     "AuditLog",
+    "ChangeSink",
+    "ClusterChanges",
     "ClusterPort",
     "ClusterStore",
     "DashboardReads",
@@ -40,6 +45,7 @@ __all__ = [
     "NotModified",
     "PaymentProvider",
     "Readiness",
+    "ReconcileStore",
     "ReleaseStore",
     "ReportSink",
     "ServiceStore",

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from starform_core.payload.rows import ClusterRows
-from starform_core.records import EventRecord, ObservedStatus
+from starform_core.records import AgentView, EventRecord, ObservedStatus
 
 __all__ = ["AgentStore", "DesiredStateReader"]
 
@@ -44,6 +44,10 @@ class AgentStore(DesiredStateReader, Protocol):
 
     def cluster_token_hash(self, cluster_id: str) -> bytes:
         """The SHA-256 of the cluster's agent token."""
+        ...
+
+    def agent_view(self, cluster_id: str) -> AgentView:
+        """The cluster's version, agent token hash and pending reconcile requests (one cheap read)."""
         ...
 
     def record_status(
