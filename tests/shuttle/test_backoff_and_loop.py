@@ -93,10 +93,12 @@ class FakeReconciler:
         self._script = list(script or [])
         self._lock = threading.Lock()
         self.calls = 0
+        self.pulls: list[Pulled | None] = []
 
-    def reconcile(self) -> ReconcileResult:
+    def reconcile(self, pulled: Pulled | None = None) -> ReconcileResult:
         with self._lock:
             self.calls += 1
+            self.pulls.append(pulled)
             step = self._script.pop(0) if self._script else _result()
         if isinstance(step, Exception):
             raise step

@@ -1,4 +1,10 @@
-"""The Shuttle loop: reconcile every interval, at once on a watch event, back off on failure."""
+"""The Shuttle loop: reconcile every interval, at once on a watch event or when Starbase's answer
+to the long-poll brings news, back off on failure.
+
+With a :class:`~starform_apps.shuttle.notify.PullChannel`, the loop starts the channel's thread
+and reconciles on what it pulled (the periodic reconcile still runs, for drift); without one,
+each reconcile pulls itself (a plain conditional GET).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import random
 import threading
 from collections.abc import Callable
 
+from starform_apps.shuttle.notify import PullChannel
 from starform_apps.shuttle.reconciler import Reconciler, ReconcileResult
 
 __all__ = ["Backoff", "ShuttleLoop"]
@@ -55,8 +62,10 @@ class ShuttleLoop:
         on_crash: Callable[[], None] | None = None,
         wake: threading.Event | None = None,
         stop: threading.Event | None = None,
+        channel: PullChannel | None = None,
     ) -> None:
         self._reconciler = reconciler
+        self.channel = channel
         self._interval = interval
         self._debounce = debounce
         self._backoff = backoff or Backoff()
@@ -83,7 +92,9 @@ class ShuttleLoop:
     def run_once(self) -> ReconcileResult:
         """One reconcile, with the loop's bookkeeping."""
         self._wake.clear()
-        result = self._reconciler.reconcile()
+        channel = self.channel
+        pulled = channel.take() if channel is not None and channel.running else None
+        result = self._reconciler.reconcile(pulled)
         self.ticks += 1
         if self._on_result is not None:
             self._on_result(result)
@@ -99,7 +110,9 @@ class ShuttleLoop:
         return max(delay, retry_after) if retry_after else delay
 
     def run(self) -> None:
-        """Reconcile until :meth:`stop`."""
+        """Reconcile until :meth:`stop` (starting the pull channel first, when there is one)."""
+        if self.channel is not None:
+            self.channel.start()
         while not self._stop.is_set():
             try:
                 result = self.run_once()
@@ -110,6 +123,10 @@ class ShuttleLoop:
                 delay = self._backoff.failure()
             else:
                 delay = self._delay(result)
-            if self._wake.wait(delay) and not self._stop.is_set():
+            if self._wake.wait(delay) and not self._stop.is_set() and not self._news():
                 # coalesce a burst of watch events (including our own writes) into one reconcile
                 self._stop.wait(self._debounce)
+
+    def _news(self) -> bool:
+        """True when Starbase's answer woke the loop: reconcile at once, no debounce."""
+        return self.channel is not None and self.channel.urgent

@@ -113,8 +113,22 @@ class PlanStep:
             targets.append(target)
         return targets, unread
 
-    def plan(self, held: HeldPayload, *, allow_prune: bool, reuse: bool = True) -> Planned:
-        """Plan ``held`` against the live view (reusing a plan that needed nothing when allowed)."""
+    def _relist(self) -> None:
+        try:
+            self._cluster.relist()
+        except ClusterApiError as exc:
+            _log.warning(
+                "cannot list the live objects afresh: planning against the watch cache",
+                extra={"error": str(exc)},
+            )
+
+    def plan(
+        self, held: HeldPayload, *, allow_prune: bool, reuse: bool = True, relist: bool = False
+    ) -> Planned:
+        """Plan ``held`` against the live view (reusing a plan that needed nothing when allowed;
+        with ``relist``, against the live objects listed afresh from the API)."""
+        if relist:
+            self._relist()
         rendering = self.rendering(held)
         revision = self._cluster.revision()  # read before the snapshot: a later change re-plans
         targets, unread = self._targets(rendering)
