@@ -52,6 +52,8 @@ class InMemorySource:
         """Reconcile request ids reported served, in arrival order (once each)."""
         self.held_polls = 0
         """Fetches that were held (long-polls)."""
+        self._releases = 0
+        self._holding = 0
         self._body: bytes | None = None
         self._version = (0, 0)
         self.down = False
@@ -77,6 +79,18 @@ class InMemorySource:
             self._version = _version(body)
             self._lock.notify_all()
 
+    def release(self) -> None:
+        """Answer every held long-poll now, as if its wait had passed (a server shutting down)."""
+        with self._lock:
+            self._releases += 1
+            self._lock.notify_all()
+
+    @property
+    def holding(self) -> int:
+        """Long-polls held at this moment."""
+        with self._lock:
+            return self._holding
+
     def request_reconcile(self, request_id: str) -> None:
         """Ask the agent to reconcile now (answers name ``request_id`` until it is reported served)."""
         with self._lock:
@@ -98,9 +112,19 @@ class InMemorySource:
             honoured = wait if wait > 0 and self._long_poll else None
             if honoured and etag == etag_of(body) and all(self._requests.values()):
                 self.held_polls += 1
-                self._lock.wait_for(
-                    lambda: self._body is not body or not all(self._requests.values()), timeout=honoured
-                )
+                self._holding += 1
+                releases = self._releases
+                try:
+                    self._lock.wait_for(
+                        lambda: (
+                            self._body is not body
+                            or not all(self._requests.values())
+                            or self._releases != releases
+                        ),
+                        timeout=honoured,
+                    )
+                finally:
+                    self._holding -= 1
                 body = self._serving()
             current = etag_of(body)
             requests = tuple(self._requests)

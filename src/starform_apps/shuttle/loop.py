@@ -113,6 +113,9 @@ class ShuttleLoop:
         """Reconcile until :meth:`stop` (starting the pull channel first, when there is one)."""
         if self.channel is not None:
             self.channel.start()
+            # the first reconcile enforces what the first pull brought (not "no payload yet")
+            while not self.channel.answered.wait(0.05) and not self._stop.is_set() and self.channel.running:
+                pass
         while not self._stop.is_set():
             try:
                 result = self.run_once()

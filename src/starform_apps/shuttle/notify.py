@@ -90,6 +90,8 @@ class PullChannel:
         )
         self.answers = 0
         """Answers handled (successful or not), for tests and diagnostics."""
+        self.answered = threading.Event()
+        """Set once the first answer (or failure) is in: the loop's first reconcile waits for it."""
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
@@ -154,6 +156,7 @@ class PullChannel:
             self._pending = pulled if self._pending is None else merge_pulls(self._pending, pulled)
         if _brings_news(pulled):
             self._wake.set()
+        self.answered.set()
         return pulled
 
     def _first_time(self, pulled: Pulled) -> Pulled:
