@@ -165,8 +165,15 @@ class Puller:
 
     def _reject(self, etag: str, reason: str, message: str, data: dict[str, object]) -> Pulled:
         self._rejected_etag = etag
-        self.rejected = {"epoch": None, "generation": None, **(self.rejected or {}), "reason": reason}
-        self.rejected.update(etag=etag, detail=message[:500])
+        # a new dict, swapped whole: a reconcile may be reading the last one (the long-poll's thread)
+        self.rejected = {
+            "epoch": None,
+            "generation": None,
+            **(self.rejected or {}),
+            "reason": reason,
+            "etag": etag,
+            "detail": message[:500],
+        }
         self._metrics.payload_rejected.labels(reason=reason).inc()
         self._outbox.add(
             event_report(
