@@ -400,10 +400,10 @@ def _write_to_converged(
     return latencies, document
 
 
-def bench_long_poll(services: int, trials: int, interval: float) -> list[tuple[str, str]]:
+def bench_long_poll(services: int, trials: int, interval: float, polled_trials: int) -> list[tuple[str, str]]:
     """One agent over HTTP (``StarbaseClient``) against the long-poll protocol double, the
-    default poll interval: ``trials`` writes while the server long-polls, then as many while it
-    does not (Shuttle falls back to polling every ``interval``)."""
+    default poll interval: ``trials`` writes while the server long-polls, then ``polled_trials``
+    while it does not (Shuttle falls back to polling every ``interval``)."""
     from tests.shuttle.protocol_double import ProtocolDouble, serving
 
     document = synthetic_payload(services)
@@ -428,7 +428,7 @@ def bench_long_poll(services: int, trials: int, interval: float) -> list[tuple[s
                 60,
             )
             fetches = source.fetches
-            polled, document = _write_to_converged(kube, source, document, trials, interval, trials)
+            polled, document = _write_to_converged(kube, source, document, polled_trials, interval, trials)
             pulls.append(source.fetches - fetches)
         finally:
             source.release()
@@ -439,7 +439,7 @@ def bench_long_poll(services: int, trials: int, interval: float) -> list[tuple[s
     rows = [
         ("services / desired objects", f"{services} / {desired}"),
         ("poll interval (periodic reconcile)", f"{interval:g} s"),
-        ("trials per mode (random phase)", str(trials)),
+        ("trials (random phase): long-poll / polling", f"{trials} / {polled_trials}"),
     ]
     for (label, values), count in zip(
         (("long-poll", held), ("polling (no Preference-Applied)", polled)), pulls, strict=True
@@ -555,6 +555,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--qps", type=float, default=1000.0)
     parser.add_argument("--poll-interval", type=float, default=30.0, help="(d): Shuttle's interval")
+    parser.add_argument("--polling-trials", type=int, default=5, help="(d): writes while polling")
     parser.add_argument("--only", choices=["a", "b", "c", "d"], action="append")
     args = parser.parse_args()
     only = set(args.only or ["a", "b", "c", "d"])
@@ -566,7 +567,7 @@ def main() -> None:
     if "d" in only:
         table(
             f"(d) {args.services} services: write -> converged, long-poll vs polling (protocol double, HTTP)",
-            bench_long_poll(args.services, args.trials, args.poll_interval),
+            bench_long_poll(args.services, args.trials, args.poll_interval, args.polling_trials),
         )
     if "c" in only:
         table(

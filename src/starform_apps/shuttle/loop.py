@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 
 from starform_apps.shuttle.notify import PullChannel
@@ -127,8 +128,16 @@ class ShuttleLoop:
             else:
                 delay = self._delay(result)
             if self._wake.wait(delay) and not self._stop.is_set() and not self._news():
-                # coalesce a burst of watch events (including our own writes) into one reconcile
-                self._stop.wait(self._debounce)
+                self._coalesce()
+
+    def _coalesce(self) -> None:
+        """Wait the debounce, coalescing a burst of watch events (our own writes included) into
+        one reconcile; news from Starbase during it cuts it short."""
+        deadline = time.monotonic() + self._debounce
+        while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._wake.clear()
+            if self._wake.wait(left) and self._news():
+                return
 
     def _news(self) -> bool:
         """True when Starbase's answer woke the loop: reconcile at once, no debounce."""
