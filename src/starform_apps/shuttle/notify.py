@@ -131,8 +131,10 @@ class PullChannel:
         """Pull until stopped: again at once after a held answer, after ``interval`` when Starbase
         does not long-poll, with backoff while it cannot be reached."""
         while not self._stop.is_set():
+            # the first pull does not wait: the loop's first reconcile needs its answer now
+            wait = self._wait if self.answered.is_set() else 0
             try:
-                pulled = self._retrying(self._pull)
+                pulled = self._retrying(self._pull, wait)
             except Exception:  # a bug must not end the channel: the loop would never hear again
                 if self._stop.is_set():
                     return
@@ -141,16 +143,17 @@ class PullChannel:
                 continue
             if pulled is None or self._stop.is_set():
                 return
-            self._pause(pulled)
+            if wait:
+                self._pause(pulled)
 
-    def _pull(self) -> Pulled:
+    def _pull(self, wait: int) -> Pulled:
         started = self._monotonic()
-        pulled = self._puller.pull(wait=self._wait)
+        pulled = self._puller.pull(wait=wait)
         if self._stop.is_set():
             return pulled
         self.answers += 1
         pulled = self._first_time(pulled)
-        self._observe(pulled, self._monotonic() - started)
+        self._observe(pulled, self._monotonic() - started, asked=wait)
         with self._lock:
             self._last = pulled
             self._pending = pulled if self._pending is None else merge_pulls(self._pending, pulled)
@@ -171,7 +174,7 @@ class PullChannel:
             _log.info("starbase asks for a reconcile now", extra={"requests": list(fresh)})
         return attrs.evolve(pulled, reconcile_requests=fresh)
 
-    def _observe(self, pulled: Pulled, seconds: float) -> None:
+    def _observe(self, pulled: Pulled, seconds: float, *, asked: int) -> None:
         reason = {
             PullOutcome.NEW: "payload",
             PullOutcome.REJECTED: "rejected",
@@ -182,7 +185,11 @@ class PullChannel:
         self._metrics.pull_wakeups.labels(reason=reason).inc()
         if reason != "timeout" and reason != "unreachable":
             _log.info("woken by starbase", extra={"reason": reason, "seconds": round(seconds, 3)})
-        if pulled.outcome is not PullOutcome.UNREACHABLE and pulled.long_polled is not self._honoured:
+        if (
+            asked
+            and pulled.outcome is not PullOutcome.UNREACHABLE
+            and pulled.long_polled is not self._honoured
+        ):
             self._honoured = pulled.long_polled
             self._metrics.long_poll.set(1 if pulled.long_polled else 0)
             if pulled.long_polled:
