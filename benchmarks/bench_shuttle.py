@@ -228,8 +228,10 @@ def make_shuttle(
     interval: float = 30.0,
     qps: float = 50.0,
     burst: int = 100,
+    long_poll_wait: int = 30,
 ) -> Shuttle:
     config = ShuttleConfig(
+        long_poll_wait=long_poll_wait,
         starbase_url="http://unused.invalid",
         cluster_id=CLUSTER_ID,
         token="unused",
@@ -347,6 +349,114 @@ def bench_latency(interval: float, trials: int) -> list[tuple[str, str]]:
     ]
 
 
+# --- (d) write -> converged at scale, long-poll against polling ------------------------------------
+def _one_image_changed(document: DesiredState, trial: int) -> tuple[DesiredState, str, str, str]:
+    """The document with one service's image changed (the next generation), and the namespace,
+    name and new image of that service's Deployment."""
+    services = [(p, s) for p, s in document.services() if s.release is not None]
+    project, service = services[(trial * 7919) % len(services)]
+    assert service.release is not None
+    image = f"registry.example.com/team/trial-{trial}@sha256:{trial:02x}{'ab' * 31}"
+    edited = attrs.evolve(service, release=attrs.evolve(service.release, image=image))
+    projects = tuple(
+        attrs.evolve(
+            p, services=tuple(edited if s.service_id == service.service_id else s for s in p.services)
+        )
+        if p.project_id == project.project_id
+        else p
+        for p in document.projects
+    )
+    changed = attrs.evolve(document, projects=projects, generation=document.generation + 1)
+    deployment = next(
+        o
+        for o in render(changed).objects
+        if o["kind"] == "Deployment"
+        and o["metadata"]["labels"].get("starform.io/service-id") == service.service_id
+    )
+    return changed, deployment["metadata"]["namespace"], deployment["metadata"]["name"], image
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+def _write_to_converged(
+    kube: KubeChild, source: InMemorySource, document: DesiredState, trials: int, interval: float, start: int
+) -> tuple[list[float], DesiredState]:
+    """``trials`` writes, each at a random phase of the poll cycle; seconds until the cluster shows it."""
+    import random
+
+    phases = random.Random(start)  # a reproducible phase
+    latencies: list[float] = []
+    pause = threading.Event()
+    for trial in range(start, start + trials):
+        document, namespace, name, image = _one_image_changed(document, trial)
+        pause.wait(phases.uniform(0, interval))
+        started = time.perf_counter()
+        source.publish(document)
+        wait_until(_has_image(kube, namespace, name, image), "the new image", 4 * interval + 60)
+        latencies.append(time.perf_counter() - started)
+    return latencies, document
+
+
+def bench_long_poll(services: int, trials: int, interval: float, polled_trials: int) -> list[tuple[str, str]]:
+    """One agent over HTTP (``StarbaseClient``) against the long-poll protocol double, the
+    default poll interval: ``trials`` writes while the server long-polls, then ``polled_trials``
+    while it does not (Shuttle falls back to polling every ``interval``)."""
+    from tests.shuttle.protocol_double import ProtocolDouble, serving
+
+    document = synthetic_payload(services)
+    desired = len(render(document).objects)
+    source = InMemorySource(document)
+    app = ProtocolDouble(source, cluster_id=CLUSTER_ID, token="bench-token")
+    with kube_child(controllers=False) as kube, serving(app) as url, tempfile.TemporaryDirectory() as state:
+        client = StarbaseClient(url, cluster_id=CLUSTER_ID, token="bench-token", timeout=30)
+        agent = make_shuttle(kube, client, Path(state), interval=interval, qps=1000, burst=1000)
+        try:
+            converge(agent, desired)
+            agent.run_in_thread()
+            wait_until(lambda: source.holding == 1, "the long-poll to be held", 60)
+            fetches = source.fetches
+            held, document = _write_to_converged(kube, source, document, trials, interval, 0)
+            pulls = [source.fetches - fetches]
+            app.honour_wait = False
+            source.release()
+            wait_until(
+                lambda: agent.metrics.registry.get_sample_value("shuttle_starbase_long_poll") == 0,
+                "the fall back to polling",
+                60,
+            )
+            fetches = source.fetches
+            polled, document = _write_to_converged(kube, source, document, polled_trials, interval, trials)
+            pulls.append(source.fetches - fetches)
+        finally:
+            source.release()
+            agent.stop()
+            client.close()
+    if source.applied_generation != document.generation:
+        raise RuntimeError("the last generation was not reported applied")
+    rows = [
+        ("services / desired objects", f"{services} / {desired}"),
+        ("poll interval (periodic reconcile)", f"{interval:g} s"),
+        ("trials (random phase): long-poll / polling", f"{trials} / {polled_trials}"),
+    ]
+    for (label, values), count in zip(
+        (("long-poll", held), ("polling (no Preference-Applied)", polled)), pulls, strict=True
+    ):
+        rows.append(
+            (
+                f"{label}: write -> Deployment updated",
+                f"median {statistics.median(values):.2f} s, p95 {_percentile(values, 0.95):.2f} s, "
+                f"max {max(values):.2f} s ({count} pulls)",
+            )
+        )
+    rows.append(("target (long-poll)", "median < 2 s, p95 < 4 s"))
+    met = statistics.median(held) < 2.0 and _percentile(held, 0.95) < 4.0
+    rows.append(("  met", "yes" if met else "NO"))
+    return rows
+
+
 # --- (c) 2,000 services --------------------------------------------------------------------------
 @attrs.define
 class ScalePass:
@@ -444,14 +554,21 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--qps", type=float, default=1000.0)
-    parser.add_argument("--only", choices=["a", "b", "c"], action="append")
+    parser.add_argument("--poll-interval", type=float, default=30.0, help="(d): Shuttle's interval")
+    parser.add_argument("--polling-trials", type=int, default=5, help="(d): writes while polling")
+    parser.add_argument("--only", choices=["a", "b", "c", "d"], action="append")
     args = parser.parse_args()
-    only = set(args.only or ["a", "b", "c"])
+    only = set(args.only or ["a", "b", "c", "d"])
     print(f"Python {sys.version.split()[0]}")
     if "a" in only:
         table("(a) Kubernetes API calls per no-op tick", bench_noop_calls(args.noop_services, args.ticks))
     if "b" in only:
         table("(b) Starbase write -> cluster converged", bench_latency(args.interval, args.trials))
+    if "d" in only:
+        table(
+            f"(d) {args.services} services: write -> converged, long-poll vs polling (protocol double, HTTP)",
+            bench_long_poll(args.services, args.trials, args.poll_interval, args.polling_trials),
+        )
     if "c" in only:
         table(
             f"(c) {args.services} services: first apply and no-op reconcile",

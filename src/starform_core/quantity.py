@@ -15,6 +15,7 @@ with the API's bounds: a quantity is a whole number of nano-units no larger than
 from __future__ import annotations
 
 import decimal
+import functools
 import re
 from decimal import Decimal
 from typing import Final
@@ -72,6 +73,13 @@ def parse_quantity(value: str | int | float) -> Decimal:
         return Decimal(str(value))
     if not isinstance(value, str) or len(value) > QUANTITY_TEXT_MAX:
         raise ValueError("not a Kubernetes quantity")
+    return _parse_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> Decimal:
+    """A quantity's text, parsed (kept: the same few quantities recur across thousands of
+    services and live objects; a Decimal is immutable)."""
     match = _QUANTITY.fullmatch(value.strip())
     if match is None:
         raise ValueError("not a Kubernetes quantity")

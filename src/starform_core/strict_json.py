@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from starform_core.errors import ContractError
 
-__all__ = ["INTEGER_DIGITS_MAX", "check_tree", "loads", "pointer_of"]
+__all__ = ["INTEGER_DIGITS_MAX", "check_tree", "loads", "node_problem", "pointer_of"]
 
 INTEGER_DIGITS_MAX: Final = 20
 """The most digits an integer may have (an int64 has 19; nothing in the contract needs more)."""
@@ -152,8 +152,9 @@ def _text_problem(value: str) -> str | None:
     return None
 
 
-def _problem(node: Any, depth: int, max_depth: int) -> tuple[str, str | None] | None:
-    """``(reason, key)`` when ``node`` itself breaks a rule (``key``: the offending key, if any)."""
+def node_problem(node: Any, depth: int, max_depth: int) -> tuple[str, str | None] | None:
+    """``(reason, key)`` when ``node`` itself (at ``depth``, the root being 1) breaks a rule of
+    :func:`check_tree` (``key``: the offending key, if any); its children are not looked at."""
     if isinstance(node, _Refused):
         return node.reason, None
     if isinstance(node, dict | list) and depth > max_depth:
@@ -187,7 +188,7 @@ def check_tree(value: Any, *, max_depth: int) -> None:
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
-        problem = _problem(node, len(path) + 1, max_depth)
+        problem = node_problem(node, len(path) + 1, max_depth)
         if problem is not None:
             reason, key = problem
             raise ContractError(pointer_of(path if key is None else (*path, key)), reason)

@@ -162,3 +162,28 @@ def test_a_write_answer_never_replaces_a_newer_watched_version(
     )
     watch_cache.record(first)  # a late answer to the first write
     assert [o["data"]["value"] for o in watch_cache.snapshot()] == ["newer"]
+
+
+def test_relist_replaces_a_stale_view_with_what_the_api_holds_now(
+    kube: KubeTestServer, cache: tuple[WatchCache, list[str]]
+) -> None:
+    watch_cache, _ = cache
+    kube.apply_as("shuttle", _configmap("kept"))
+    gone = kube.apply_as("shuttle", _configmap("gone"))
+    kube.wait_for(lambda: _names(watch_cache) == {"kept", "gone"}, timeout=10, message="both ADDED")
+    kube.delete("v1", "ConfigMap", "gone", namespace="demo")
+    kube.wait_for(lambda: _names(watch_cache) == {"kept"}, timeout=10, message="the DELETED event")
+    # a view that missed the deletion (a write answer recorded late, a lost event): relist heals it
+    watch_cache.record(gone)
+    phantom = _configmap("phantom")
+    phantom["metadata"]["resourceVersion"] = "1"  # type: ignore[index]
+    watch_cache.record(phantom)
+    assert _names(watch_cache) == {"kept", "gone", "phantom"}
+    kube.clear_request_log()
+    revision = watch_cache.revision()
+    watch_cache.relist()
+    assert _names(watch_cache) == {"kept"}, "objects the API no longer holds leave the view"
+    assert len(kube.requests.lists()) == 1, "one LIST per kind"
+    assert watch_cache.revision() > revision
+    kube.apply_as("shuttle", _configmap("after"))
+    kube.wait_for(lambda: _names(watch_cache) == {"kept", "after"}, timeout=10, message="the watch goes on")

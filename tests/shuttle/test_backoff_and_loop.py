@@ -93,10 +93,12 @@ class FakeReconciler:
         self._script = list(script or [])
         self._lock = threading.Lock()
         self.calls = 0
+        self.pulls: list[Pulled | None] = []
 
-    def reconcile(self) -> ReconcileResult:
+    def reconcile(self, pulled: Pulled | None = None) -> ReconcileResult:
         with self._lock:
             self.calls += 1
+            self.pulls.append(pulled)
             step = self._script.pop(0) if self._script else _result()
         if isinstance(step, Exception):
             raise step
@@ -228,3 +230,51 @@ def test_a_short_interval_keeps_reconciling_until_stopped(interval: float) -> No
         running.stop()
     calls = reconciler.count()
     assert running.loop.ticks == calls
+
+
+class FakeChannel:
+    """What the loop reads of the pull channel: a pull waiting (``urgent`` while it is news)."""
+
+    def __init__(self) -> None:
+        self.answered = threading.Event()
+        self.answered.set()
+        self.running = True
+        self.pending: Pulled | None = None
+        self.started = 0
+
+    def start(self) -> None:
+        self.started += 1
+
+    @property
+    def urgent(self) -> bool:
+        return self.pending is not None
+
+    def take(self) -> Pulled:
+        pending, self.pending = self.pending, None
+        return pending or Pulled(PullOutcome.UNCHANGED, long_polled=True)
+
+
+def test_news_from_starbase_cuts_the_watch_debounce_short_and_is_handed_to_the_reconcile() -> None:
+    reconciler = FakeReconciler()
+    channel = FakeChannel()
+    wake = threading.Event()
+    loop = ShuttleLoop(
+        cast(Reconciler, reconciler),
+        interval=3600.0,
+        debounce=3600.0,
+        wake=wake,
+        channel=channel,  # type: ignore[arg-type]
+    )
+    running = Running(loop)
+    try:
+        wait_until(lambda: reconciler.count() == 1, "the first reconcile")
+        assert channel.started == 1, "the loop starts the channel"
+        loop.trigger()  # a watch event: the loop sits in the hour-long debounce
+        wait_until(lambda: not wake.is_set(), "the debounce under way")
+        news = Pulled(PullOutcome.NEW, reconcile_requests=("r1",), long_polled=True)
+        channel.pending = news
+        wake.set()  # what the channel does on an answer with news
+        wait_until(lambda: reconciler.count() == 2, "a reconcile at once")
+        assert reconciler.pulls[-1] is news
+    finally:
+        running.stop()

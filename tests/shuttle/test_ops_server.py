@@ -35,6 +35,9 @@ EXPECTED = {
     "shuttle_outbox_dropped",
     "shuttle_reports_sent",
     "shuttle_reports_refused",
+    "shuttle_pull_wakeups",
+    "shuttle_starbase_long_poll",
+    "shuttle_reconcile_requests",
 }
 """Every metric family ShuttleMetrics registers (counters get ``_total`` samples)."""
 

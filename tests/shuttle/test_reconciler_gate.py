@@ -10,7 +10,6 @@ import attrs
 import pytest
 from tests.shuttle.agents import Clock, fake_agent, gateway_cluster
 
-import starform_apps.shuttle.planning as planning_module
 from starform_adapters.starbase import InMemorySource
 from starform_adapters.testing import FakeCluster
 from starform_apps.shuttle import Shuttle
@@ -19,6 +18,7 @@ from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.kube.objects import KubeObject, key_of
 from starform_core.model import DriftMode
 from starform_core.payload import DesiredState, example_payload
+from starform_core.pipeline import IncrementalPipeline
 from starform_core.render import render
 
 
@@ -31,13 +31,13 @@ class Counters:
 @pytest.fixture
 def counters(monkeypatch: pytest.MonkeyPatch) -> Counters:
     counted = Counters()
-    real = planning_module.plan_desired_state
+    real = IncrementalPipeline.plan
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
+    def counting(self: IncrementalPipeline, *args: Any, **kwargs: Any) -> Any:
         counted.plans += 1
-        return real(*args, **kwargs)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(planning_module, "plan_desired_state", counting)
+    monkeypatch.setattr(IncrementalPipeline, "plan", counting)
     return counted
 
 

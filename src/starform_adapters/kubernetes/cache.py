@@ -133,6 +133,26 @@ class WatchCache:
             store[key] = obj
             self._revision += 1
 
+    def relist(self) -> None:
+        """LIST every type now and make the cache what the API server answered (a reconcile
+        asked for; the watches go on). A cached object newer than the listing stays: the watch
+        delivered it after the LIST was served (a newer version, or an object created since)."""
+        for rtype in self._types:
+            try:
+                listing = self._api.list(rtype.collection_path(), label_selector=self._selector)
+            except ClusterNotFoundError:
+                listing = {"items": [], "metadata": {}}
+            listed = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+            fresh = _items_of(rtype, listing)
+            with self._lock:
+                cached = self._objects.get(rtype.kind, {})
+                for key, obj in cached.items():
+                    newer = fresh.get(key, {"metadata": {"resourceVersion": listed}})
+                    if _newer(obj, newer):
+                        fresh[key] = obj
+                self._objects[rtype.kind] = fresh
+                self._revision += 1
+
     def forget(self, key: ObjectKey) -> None:
         """Drop an object Shuttle just deleted."""
         with self._lock:
@@ -165,11 +185,7 @@ class WatchCache:
 
     def _relist(self, rtype: ResourceType) -> str:
         listing = self._api.list(rtype.collection_path(), label_selector=self._selector)
-        fresh: dict[ObjectKey, KubeObject] = {}
-        for item in listing.get("items") or []:
-            item.setdefault("apiVersion", rtype.api_version)
-            item.setdefault("kind", rtype.kind)
-            fresh[key_of(item)] = item
+        fresh = _items_of(rtype, listing)
         with self._lock:
             previous = self._objects.get(rtype.kind, {})
             self._objects[rtype.kind] = fresh
@@ -255,6 +271,16 @@ class WatchCache:
         if self._on_change is not None and kind in ("ADDED", "MODIFIED", "DELETED"):
             self._on_change(str(kind), key)
         return new_version
+
+
+def _items_of(rtype: ResourceType, listing: dict[str, Any]) -> dict[ObjectKey, KubeObject]:
+    """A LIST answer's items by identity (with the ``apiVersion`` and ``kind`` a list omits)."""
+    fresh: dict[ObjectKey, KubeObject] = {}
+    for item in listing.get("items") or []:
+        item.setdefault("apiVersion", rtype.api_version)
+        item.setdefault("kind", rtype.kind)
+        fresh[key_of(item)] = item
+    return fresh
 
 
 def _newer(cached: KubeObject, written: KubeObject) -> bool:

@@ -95,6 +95,10 @@ class KubernetesCluster:
         """Owned pods and jobs, from the watch cache (no API call)."""
         return self._health.snapshot()
 
+    def relist(self) -> None:
+        """LIST the owned kinds now, replacing the cached view (bypasses the watch cache)."""
+        self._owned.relist()
+
     def revision(self) -> int:
         """Changes whenever either watch cache changes."""
         return self._owned.revision() + self._health.revision()  # both only grow

@@ -2,7 +2,11 @@
 
 Serves canonical payload bytes with ETag semantics; keeps status reports (once per
 ``report_id``) and events (once per ``event_id``); judges reports as Starbase does (a report of
-another epoch, or of a generation above the published one, is refused for good). ``down``
+another epoch, or of a generation above the published one, is refused for good). It long-polls
+as Starbase does: a fetch with a ``wait`` whose ETag is current is held until a publish, a
+reconcile request not announced yet, or the wait's end (``long_poll=False``: it answers at once,
+not honouring the wait); :meth:`InMemorySource.request_reconcile` asks for a reconcile, named on
+every answer until a status report lists it in ``served_reconcile_requests``. ``down``
 simulates an unreachable Starbase; ``lose_answers`` stores a report, then fails as if the answer
 was lost (so the agent sends it again).
 """
@@ -40,8 +44,16 @@ def _version(body: bytes) -> tuple[int, int]:
 class InMemorySource:
     """Implements :class:`~starform_core.ports.source.AgentApi` in memory (thread-safe)."""
 
-    def __init__(self, document: DesiredState | None = None) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, document: DesiredState | None = None, *, long_poll: bool = True) -> None:
+        self._lock = threading.Condition()
+        self._long_poll = long_poll
+        self._requests: dict[str, bool] = {}  # id -> announced on an answer yet
+        self.served: list[str] = []
+        """Reconcile request ids reported served, in arrival order (once each)."""
+        self.held_polls = 0
+        """Fetches that were held (long-polls)."""
+        self._releases = 0
+        self._holding = 0
         self._body: bytes | None = None
         self._version = (0, 0)
         self.down = False
@@ -65,20 +77,70 @@ class InMemorySource:
         with self._lock:
             self._body = body
             self._version = _version(body)
+            self._lock.notify_all()
 
-    def fetch(self, *, etag: str | None) -> Fetched | NotModified:
-        """The current payload, or ``NotModified`` when ``etag`` matches."""
+    def release(self) -> None:
+        """Answer every held long-poll now, as if its wait had passed (a server shutting down)."""
+        with self._lock:
+            self._releases += 1
+            self._lock.notify_all()
+
+    @property
+    def holding(self) -> int:
+        """Long-polls held at this moment."""
+        with self._lock:
+            return self._holding
+
+    def request_reconcile(self, request_id: str) -> None:
+        """Ask the agent to reconcile now (answers name ``request_id`` until it is reported served)."""
+        with self._lock:
+            self._requests.setdefault(request_id, False)
+            self._lock.notify_all()
+
+    @property
+    def pending_requests(self) -> tuple[str, ...]:
+        """Reconcile requests not reported served yet."""
+        with self._lock:
+            return tuple(self._requests)
+
+    def fetch(self, *, etag: str | None, wait: int = 0) -> Fetched | NotModified:
+        """The current payload, or ``NotModified`` when ``etag`` matches (held up to ``wait``
+        seconds for a change or a reconcile request when long-polling)."""
         with self._lock:
             self.fetches += 1
-            if self.down:
-                raise DesiredStateSourceError("starbase is down (simulated)")
-            if self._body is None:
-                raise DesiredStateSourceError("no desired state published yet")
-            current = etag_of(self._body)
+            body = self._serving()
+            honoured = wait if wait > 0 and self._long_poll else None
+            if honoured and etag == etag_of(body) and all(self._requests.values()):
+                self.held_polls += 1
+                self._holding += 1
+                releases = self._releases
+                try:
+                    self._lock.wait_for(
+                        lambda: (
+                            self._body is not body
+                            or not all(self._requests.values())
+                            or self._releases != releases
+                        ),
+                        timeout=honoured,
+                    )
+                finally:
+                    self._holding -= 1
+                body = self._serving()
+            current = etag_of(body)
+            requests = tuple(self._requests)
+            self._requests.update(dict.fromkeys(requests, True))
             if etag == current:
                 self.not_modified += 1
-                return NotModified(etag=current)
-            return Fetched(body=self._body, etag=current)
+                return NotModified(etag=current, reconcile_requests=requests, waited=honoured)
+            return Fetched(body=body, etag=current, reconcile_requests=requests, waited=honoured)
+
+    def _serving(self) -> bytes:
+        """The bytes served (lock held); raises when down or when nothing is published."""
+        if self.down:
+            raise DesiredStateSourceError("starbase is down (simulated)")
+        if self._body is None:
+            raise DesiredStateSourceError("no desired state published yet")
+        return self._body
 
     def _answer(self) -> None:
         """Called after a report was stored: simulates a lost answer when asked to."""
@@ -109,6 +171,10 @@ class InMemorySource:
                 )
             self._report_ids.add(report_id)
             self.statuses.append(dict(report))
+            for served in map(str, report.get("served_reconcile_requests") or ()):
+                if served in self._requests:
+                    del self._requests[served]
+                    self.served.append(served)
             return self._answer()
 
     def report_events(self, events: Sequence[Mapping[str, Any]]) -> int:

@@ -79,6 +79,8 @@ class FakeCluster:
         self._unsupported = set(unsupported_kinds)
         self._require_namespaces = require_namespaces
         self.calls: list[ClusterCall] = []
+        self.relists = 0
+        """Calls of :meth:`relist` (a reconcile Starbase asked for lists afresh)."""
         for obj in objects:
             self.put(obj)
 
@@ -151,6 +153,11 @@ class FakeCluster:
                 for key, obj in self._objects.items()
                 if key.kind not in HEALTH_KINDS and _owned(obj)
             ]
+
+    def relist(self) -> None:
+        """Counted in :attr:`relists` (the fake has no cache: :meth:`live_objects` is always fresh)."""
+        with self._lock:
+            self.relists += 1
 
     def health_objects(self) -> Sequence[KubeObject]:
         """Copies of the owned pods and jobs."""

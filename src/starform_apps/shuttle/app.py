@@ -27,6 +27,7 @@ from starform_apps.shuttle.live import LiveScreens
 from starform_apps.shuttle.logs import log_reconcile
 from starform_apps.shuttle.loop import ShuttleLoop
 from starform_apps.shuttle.metrics import ShuttleMetrics
+from starform_apps.shuttle.notify import PullChannel
 from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.plan_reports import PlanReporter
 from starform_apps.shuttle.planning import PlanStep
@@ -152,9 +153,13 @@ class Shuttle:
         self.cluster.stop()
         if self.ops is not None:
             self.ops.stop()
-        self.db.close()
         for close in self.closers:
-            close()
+            close()  # closes the Starbase client too: a long-poll under way ends at once
+        if self.loop.channel is not None:
+            # a long-poll on a source that cannot be closed ends by itself within its wait; the
+            # thread is a daemon and leaves quietly once it sees the stop
+            self.loop.channel.join(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+        self.db.close()
         return sent
 
 
@@ -230,8 +235,10 @@ def bootstrap(
 ) -> Shuttle:
     """Wire a Shuttle from its ports (nothing connects until :meth:`Shuttle.start`).
 
-    ``wake`` is set by the cluster's watches on a change (a reconcile follows at once); ``stop``
-    by a signal handler (the reconcile under way starts no further action, the loop returns).
+    ``wake`` is set by the cluster's watches on a change (a reconcile follows at once), and by
+    the pull channel (the long-poll, unless ``config.long_poll_wait`` is 0) when Starbase's answer
+    brings news; ``stop`` by a signal handler (the reconcile under way starts no further action,
+    the loop returns).
     """
     metrics = metrics or ShuttleMetrics()
     db = StateDB(config.state_dir)
@@ -246,6 +253,14 @@ def bootstrap(
         heartbeat.beat(result)
         log_reconcile(result)
 
+    wake = wake or threading.Event()
+    channel = (
+        PullChannel(
+            parts.puller, metrics, wait=config.long_poll_wait, interval=config.interval, wake=wake, stop=stop
+        )
+        if config.long_poll_wait
+        else None
+    )
     loop = ShuttleLoop(
         reconciler,
         interval=config.interval,
@@ -253,6 +268,7 @@ def bootstrap(
         on_crash=lambda: metrics.reconciles.labels(outcome="crashed").inc(),
         wake=wake,
         stop=stop,
+        channel=channel,
     )
     shuttle = Shuttle(
         config=config, cluster=cluster, reconciler=reconciler, loop=loop, heartbeat=heartbeat, db=db

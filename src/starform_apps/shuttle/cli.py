@@ -125,6 +125,15 @@ _run_options = _stack(
         default=30.0,
         show_default=True,
         type=click.FloatRange(min=0.1),
+        help="Seconds between periodic reconciles (drift); between polls if Starbase does not long-poll.",
+    ),
+    click.option(
+        "--long-poll-wait",
+        envvar="SHUTTLE_LONG_POLL_WAIT",
+        default=30,
+        show_default=True,
+        type=click.IntRange(0, 60),
+        help="Seconds Starbase may hold a pull for a change (pull.long_poll_wait; 0: plain polling).",
     ),
     click.option("--metrics-host", envvar="SHUTTLE_METRICS_HOST", default="0.0.0.0", show_default=True),  # noqa: S104
     click.option(

@@ -1,12 +1,20 @@
-"""The Shuttle loop: reconcile every interval, at once on a watch event, back off on failure."""
+"""The Shuttle loop: reconcile every interval, at once on a watch event or when Starbase's answer
+to the long-poll brings news, back off on failure.
+
+With a :class:`~starform_apps.shuttle.notify.PullChannel`, the loop starts the channel's thread
+and reconciles on what it pulled (the periodic reconcile still runs, for drift); without one,
+each reconcile pulls itself (a plain conditional GET).
+"""
 
 from __future__ import annotations
 
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 
+from starform_apps.shuttle.notify import PullChannel
 from starform_apps.shuttle.reconciler import Reconciler, ReconcileResult
 
 __all__ = ["Backoff", "ShuttleLoop"]
@@ -55,8 +63,10 @@ class ShuttleLoop:
         on_crash: Callable[[], None] | None = None,
         wake: threading.Event | None = None,
         stop: threading.Event | None = None,
+        channel: PullChannel | None = None,
     ) -> None:
         self._reconciler = reconciler
+        self.channel = channel
         self._interval = interval
         self._debounce = debounce
         self._backoff = backoff or Backoff()
@@ -83,7 +93,9 @@ class ShuttleLoop:
     def run_once(self) -> ReconcileResult:
         """One reconcile, with the loop's bookkeeping."""
         self._wake.clear()
-        result = self._reconciler.reconcile()
+        channel = self.channel
+        pulled = channel.take() if channel is not None and channel.running else None
+        result = self._reconciler.reconcile(pulled)
         self.ticks += 1
         if self._on_result is not None:
             self._on_result(result)
@@ -99,7 +111,12 @@ class ShuttleLoop:
         return max(delay, retry_after) if retry_after else delay
 
     def run(self) -> None:
-        """Reconcile until :meth:`stop`."""
+        """Reconcile until :meth:`stop` (starting the pull channel first, when there is one)."""
+        if self.channel is not None:
+            self.channel.start()
+            # the first reconcile enforces what the first pull brought (not "no payload yet")
+            while not self.channel.answered.wait(0.05) and not self._stop.is_set() and self.channel.running:
+                pass
         while not self._stop.is_set():
             try:
                 result = self.run_once()
@@ -110,6 +127,18 @@ class ShuttleLoop:
                 delay = self._backoff.failure()
             else:
                 delay = self._delay(result)
-            if self._wake.wait(delay) and not self._stop.is_set():
-                # coalesce a burst of watch events (including our own writes) into one reconcile
-                self._stop.wait(self._debounce)
+            if self._wake.wait(delay) and not self._stop.is_set() and not self._news():
+                self._coalesce()
+
+    def _coalesce(self) -> None:
+        """Wait the debounce, coalescing a burst of watch events (our own writes included) into
+        one reconcile; news from Starbase during it cuts it short."""
+        deadline = time.monotonic() + self._debounce
+        while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._wake.clear()
+            if self._wake.wait(left) and self._news():
+                return
+
+    def _news(self) -> bool:
+        """True when Starbase's answer woke the loop: reconcile at once, no debounce."""
+        return self.channel is not None and self.channel.urgent

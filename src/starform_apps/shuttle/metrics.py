@@ -72,6 +72,27 @@ class ShuttleMetrics:
         )
         self._generations(r)
         self._reports(r)
+        self._channel(r)
+
+    def _channel(self, r: CollectorRegistry) -> None:
+        self.pull_wakeups = Counter(
+            "shuttle_pull_wakeups",
+            "Answers to the long-poll by what they brought: payload (a new one), rejected (a refused "
+            "one), reconcile-request, timeout (nothing changed), unreachable.",
+            ["reason"],
+            registry=r,
+        )
+        self.long_poll = Gauge(
+            "shuttle_starbase_long_poll",
+            "1 while Starbase honours the long-poll (Preference-Applied), 0 while Shuttle polls.",
+            registry=r,
+        )
+        self.reconcile_requests = Counter(
+            "shuttle_reconcile_requests",
+            "Reconcile requests from Starbase by stage: received, served (reported in a status).",
+            ["stage"],
+            registry=r,
+        )
 
     def _generations(self, r: CollectorRegistry) -> None:
         self.applied_generation = Gauge(

@@ -5,7 +5,8 @@ sent at least once, oldest first; Starbase de-duplicates by id, so a report re-s
 answer or a crash is stored once. The queue is bounded (``capacity`` reports): beyond it the
 oldest events are dropped and one pinned ``ReportsDropped`` event counts them (the newest
 events describe the cluster as it is; an old drift revert is most likely superseded). A status
-report replaces the unsent one before it.
+report replaces the unsent one before it, taking over the reconcile requests it said were served
+(``served_reconcile_requests``), so a served request is reported even across a restart.
 
 An *intent* is the event of an action written before the action is sent: it is not sendable
 until the action's outcome settles it (into its success or failure event, same id). Intents
@@ -26,7 +27,16 @@ from typing import Any
 import attrs
 from prometheus_client import Counter
 
-from starform_apps.shuttle.reports import POLICIES, EventType, Overflow, Report, ReportKind, event_report
+from starform_apps.shuttle.reports import (
+    POLICIES,
+    EventType,
+    Overflow,
+    Report,
+    ReportKind,
+    event_report,
+    served_requests_of,
+    with_served_requests,
+)
 from starform_apps.shuttle.statedb import StateDB
 
 __all__ = ["DEFAULT_CAPACITY", "Outbox", "Queued"]
@@ -112,6 +122,7 @@ class Outbox:
 
     def _insert(self, conn: sqlite3.Connection, report: Report, *, state: str, pinned: bool = False) -> None:
         if POLICIES[report.kind] is Overflow.LATEST_ONLY:
+            report = self._taking_over(conn, report)
             replaced = conn.execute(
                 "DELETE FROM outbox WHERE kind = ? AND state = 'ready'", (report.kind.value,)
             )
@@ -130,6 +141,20 @@ class Outbox:
         )
         self._size += inserted.rowcount
         self._bound(conn)
+
+    @staticmethod
+    def _taking_over(conn: sqlite3.Connection, report: Report) -> Report:
+        """``report`` naming the served reconcile requests of the unsent report it replaces."""
+        served: list[str] = []
+        for (body,) in conn.execute(
+            "SELECT body FROM outbox WHERE kind = ? AND state = 'ready' ORDER BY seq", (report.kind.value,)
+        ):
+            served.extend(served_requests_of(json.loads(body)))
+        if not served:
+            return report
+        served.extend(served_requests_of(report.body))  # the older first: the newest are kept
+        bare = {key: value for key, value in report.body.items() if key != "served_reconcile_requests"}
+        return with_served_requests(attrs.evolve(report, body=bare), tuple(served))
 
     def _bound(self, conn: sqlite3.Connection) -> None:
         excess = self._size - self._capacity

@@ -7,7 +7,10 @@ is left out, and its identity is handed to the pipeline as unreadable.
 :func:`~starform_core.pipeline.plan_desired_state` does the rest, the same function ``shuttle
 plan`` and ``starform plan`` call. A plan that needed nothing is reused while none of
 its inputs changed (same ETag, cache revision, target versions, prune permission), at most
-``full_plan_seconds``; the rendering is kept per payload.
+``full_plan_seconds``. Planning is incremental
+(:class:`~starform_core.pipeline.IncrementalPipeline`): a new payload re-renders only the
+services whose inputs changed, and only the objects whose desired or live version changed are
+planned again; the result is the full pipeline's.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from starform_apps.shuttle.live import LiveScreens
 from starform_core.errors import ClusterApiError
 from starform_core.kube.labels import service_id_of
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
-from starform_core.pipeline import Kind, PipelineResult, plan_desired_state
+from starform_core.pipeline import IncrementalPipeline, Kind, PipelineResult
 from starform_core.ports.cluster import ClusterPort
-from starform_core.render import Rendering, render
+from starform_core.render import Rendering
 
 __all__ = ["PlanStep", "Planned"]
 
@@ -71,18 +74,24 @@ class PlanStep:
         self._screens = screens
         self._full_plan_every = full_plan_seconds
         self._monotonic = monotonic
-        self._rendering: tuple[str, Rendering] | None = None
+        self._pipeline = IncrementalPipeline()
         self._last: tuple[tuple[object, ...], Planned, float] | None = None
 
     def forget(self) -> None:
-        """Drop the reusable plan (a new epoch is applied from scratch)."""
+        """Drop the reusable plan and what the pipeline remembers (a new epoch is applied from
+        scratch)."""
         self._last = None
+        self._pipeline = IncrementalPipeline()
 
     def rendering(self, held: HeldPayload) -> Rendering:
-        """The rendering of ``held`` (rendered once per payload)."""
-        if self._rendering is None or self._rendering[0] != held.etag:
-            self._rendering = (held.etag, render(held.document))
-        return self._rendering[1]
+        """The rendering of ``held`` (rendered once per payload, incrementally from the last)."""
+        self._pipeline, delta = self._pipeline.rendered(held.document)
+        if delta is not None:
+            _log.debug(
+                "rendered",
+                extra={"services": len(delta.services), "objects_changed": delta.objects_changed},
+            )
+        return self._pipeline.renderer.rendering
 
     def served_kinds(self, rendering: Rendering) -> frozenset[Kind]:
         """The rendered kinds the cluster serves (a missing CRD leaves its kind out)."""
@@ -113,8 +122,22 @@ class PlanStep:
             targets.append(target)
         return targets, unread
 
-    def plan(self, held: HeldPayload, *, allow_prune: bool, reuse: bool = True) -> Planned:
-        """Plan ``held`` against the live view (reusing a plan that needed nothing when allowed)."""
+    def _relist(self) -> None:
+        try:
+            self._cluster.relist()
+        except ClusterApiError as exc:
+            _log.warning(
+                "cannot list the live objects afresh: planning against the watch cache",
+                extra={"error": str(exc)},
+            )
+
+    def plan(
+        self, held: HeldPayload, *, allow_prune: bool, reuse: bool = True, relist: bool = False
+    ) -> Planned:
+        """Plan ``held`` against the live view (reusing a plan that needed nothing when allowed;
+        with ``relist``, against the live objects listed afresh from the API)."""
+        if relist:
+            self._relist()
         rendering = self.rendering(held)
         revision = self._cluster.revision()  # read before the snapshot: a later change re-plans
         targets, unread = self._targets(rendering)
@@ -131,17 +154,17 @@ class PlanStep:
             ):
                 return attrs.evolve(last, fresh=False)
         screened = self._screens.cluster.screen(self._cluster.live_objects())
-        result = plan_desired_state(
+        step = self._pipeline.plan(
             held.document,
             screened.objects,
             targets=targets,
             served_kinds=served,
             allow_prune=allow_prune,
-            rendering=rendering,
             unreadable=screened.unreadable,
         )
+        self._pipeline = step.pipeline
         planned = Planned(
-            result=result, fresh=True, services=_services(screened.objects), unread_targets=tuple(unread)
+            result=step.result, fresh=True, services=_services(screened.objects), unread_targets=tuple(unread)
         )
         self._last = (gate, planned, now)
         return planned

@@ -5,12 +5,18 @@ A new payload is parsed and validated, then judged by ``(epoch, generation)``
 used; an invalid one, an older generation in the same epoch or an older epoch is rejected
 (once per ETag: the same bytes served again are not parsed nor reported again) and the one held
 stays in force. When Starbase cannot be reached, the held payload stays in force too.
+
+With ``wait`` the pull is a long-poll (:class:`~starform_apps.shuttle.notify.PullChannel` runs
+it); the answer may carry reconcile requests, handed on in :attr:`Pulled.reconcile_requests`.
+One pull runs at a time (a lock); :attr:`Puller.held` is swapped whole, so a reconcile reads it
+while the next long-poll is under way.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,7 +28,7 @@ from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.reports import EventType, event_report
 from starform_core.errors import ContractError, DesiredStateSourceError
 from starform_core.payload import parse_payload
-from starform_core.ports.source import DesiredStateSource, Fetched
+from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
 from starform_core.reporting import PayloadVerdict, judge_payload
 
 __all__ = ["PullOutcome", "Pulled", "Puller"]
@@ -41,11 +47,15 @@ class PullOutcome(enum.StrEnum):
 
 @attrs.frozen
 class Pulled:
-    """The result of one pull; ``new_epoch`` when the accepted payload starts a new epoch."""
+    """The result of one pull; ``new_epoch`` when the accepted payload starts a new epoch,
+    ``reconcile_requests`` the reconciles Starbase asked for (run one now, with a fresh listing),
+    ``long_polled`` whether Starbase held the request (it honoured ``Prefer: wait``)."""
 
     outcome: PullOutcome
     error: str = ""
     new_epoch: bool = False
+    reconcile_requests: tuple[str, ...] = ()
+    long_polled: bool = False
 
     @property
     def source_ok(self) -> bool:
@@ -72,6 +82,7 @@ class Puller:
         self._now = now
         self._rejected_etag: str | None = None
         self._down = False
+        self._lock = threading.Lock()
         self.rejected: dict[str, object] | None = None
         """The last payload refused since the one held was accepted (reason, etag, version)."""
         self.held: HeldPayload | None = store.load()
@@ -83,12 +94,25 @@ class Puller:
         self._metrics.desired_epoch.set(held.version[0])
         self._metrics.desired_generation.set(held.version[1])
 
-    def pull(self) -> Pulled:
-        """One conditional GET; never raises for Starbase failures or bad payloads."""
-        try:
-            fetched = self._source.fetch(etag=self.held.etag if self.held else None)
-        except DesiredStateSourceError as exc:
-            return self._unreachable(str(exc))
+    def pull(self, *, wait: int = 0) -> Pulled:
+        """One conditional GET (a long-poll of up to ``wait`` seconds when ``wait``); never raises
+        for Starbase failures or bad payloads."""
+        with self._lock:
+            try:
+                fetched = self._source.fetch(etag=self._known_etag(), wait=wait)
+            except DesiredStateSourceError as exc:
+                return self._unreachable(str(exc))
+            pulled = self._judge(fetched)
+        return attrs.evolve(
+            pulled, reconcile_requests=fetched.reconcile_requests, long_polled=fetched.waited is not None
+        )
+
+    def _known_etag(self) -> str | None:
+        """The ETag of the newest bytes seen: a refused payload's (so Starbase holds the long-poll
+        until something newer), else the held one's."""
+        return self._rejected_etag or (self.held.etag if self.held else None)
+
+    def _judge(self, fetched: Fetched | NotModified) -> Pulled:
         self._metrics.starbase_up.set(1)
         if self._down:
             self._down = False
@@ -141,8 +165,15 @@ class Puller:
 
     def _reject(self, etag: str, reason: str, message: str, data: dict[str, object]) -> Pulled:
         self._rejected_etag = etag
-        self.rejected = {"epoch": None, "generation": None, **(self.rejected or {}), "reason": reason}
-        self.rejected.update(etag=etag, detail=message[:500])
+        # a new dict, swapped whole: a reconcile may be reading the last one (the long-poll's thread)
+        self.rejected = {
+            "epoch": None,
+            "generation": None,
+            **(self.rejected or {}),
+            "reason": reason,
+            "etag": etag,
+            "detail": message[:500],
+        }
         self._metrics.payload_rejected.labels(reason=reason).inc()
         self._outbox.add(
             event_report(

@@ -4,7 +4,9 @@ Level-driven and idempotent: every reconcile recomputes from scratch, so a crash
 repaired by the next one (and the events a crash interrupted are settled by the first
 reconcile after the restart). A ``304`` with nothing drifted costs no Kubernetes write and no
 LIST. The outcome is honest: a generation is applied only when every action of its plan
-succeeded and nothing was held (:func:`~starform_core.reporting.assess_apply`).
+succeeded and nothing was held (:func:`~starform_core.reporting.assess_apply`). A pull that
+carries reconcile requests makes a full reconcile: the live objects are listed afresh (no cached
+view, no reused plan), and the next status report names the requests served.
 """
 
 from __future__ import annotations
@@ -115,13 +117,14 @@ class Reconciler:
         self._recovered = False
         self._redactor: tuple[str, Redactor] | None = None
 
-    def reconcile(self) -> ReconcileResult:
-        """Run one reconcile; never raises for cluster or Starbase failures (they are reported)."""
+    def reconcile(self, pulled: Pulled | None = None) -> ReconcileResult:
+        """Run one reconcile on ``pulled`` (what the pull channel brought; ``None``: pull now);
+        never raises for cluster or Starbase failures (they are reported)."""
         p = self.parts
         started = self._monotonic()
         with p.metrics.reconcile_seconds.time():
             self._recover()
-            pulled = p.puller.pull()
+            pulled = pulled if pulled is not None else p.puller.pull()
             held = p.puller.held
             if held is None:
                 p.sender.drain()
@@ -129,7 +132,10 @@ class Reconciler:
                 return ReconcileResult(pulled, None, None, None, None, None, self._monotonic() - started)
             if pulled.new_epoch:
                 p.planner.forget()
-            planned = p.planner.plan(held, allow_prune=pulled.source_ok)
+            requested = pulled.reconcile_requests
+            planned = p.planner.plan(
+                held, allow_prune=pulled.source_ok, reuse=not requested, relist=bool(requested)
+            )
             context = self._context(held, planned)
             p.plan_reports.report(planned, context)
             execution = self._execute(planned, context)
@@ -138,7 +144,14 @@ class Reconciler:
                 planned.result.plan, records, epoch=held.version[0], generation=held.version[1]
             )
             p.applied.record(held, report)
-            p.status.report(held, p.applied, desired=planned.result.desired, rejected=p.puller.rejected)
+            p.status.report(
+                held,
+                p.applied,
+                desired=planned.result.desired,
+                rejected=p.puller.rejected,
+                served=requested,
+            )
+            self._served(requested)
             p.sender.drain()
         p.metrics.reconciles.labels(outcome=report.outcome.value).inc()
         return ReconcileResult(
@@ -150,6 +163,11 @@ class Reconciler:
             p.applied.generation_in(held.version[0]),
             self._monotonic() - started,
         )
+
+    def _served(self, requested: tuple[str, ...]) -> None:
+        if requested:
+            self.parts.metrics.reconcile_requests.labels(stage="served").inc(len(requested))
+            _log.info("reconcile requests served", extra={"requests": list(requested)})
 
     def _context(self, held: HeldPayload, planned: Planned) -> ApplyContext:
         if self._redactor is None or self._redactor[0] != held.etag:

@@ -16,9 +16,22 @@ from typing import Any, Final
 
 import attrs
 
-__all__ = ["POLICIES", "EventType", "Overflow", "Report", "ReportKind", "event_report", "status_report"]
+__all__ = [
+    "POLICIES",
+    "SERVED_REQUESTS_MAX",
+    "EventType",
+    "Overflow",
+    "Report",
+    "ReportKind",
+    "event_report",
+    "served_requests_of",
+    "status_report",
+    "with_served_requests",
+]
 
 MESSAGE_MAX: Final = 4000
+SERVED_REQUESTS_MAX: Final = 100
+"""Reconcile request ids one status report names at most (the newest are kept)."""
 
 
 class ReportKind(enum.StrEnum):
@@ -98,11 +111,13 @@ def status_report(
     attempt: Mapping[str, Any] | None,
     services: list[dict[str, Any]],
     rejected: Mapping[str, Any] | None = None,
+    served: tuple[str, ...] = (),
 ) -> Report:
     """A status report: the generation applied in ``epoch``, the last attempt, the last payload
-    refused (if one was since the held one), each service's health."""
+    refused (if one was since the held one), each service's health, and the reconcile requests
+    served (``served_reconcile_requests``, only when there are any)."""
     report_id = str(uuid.uuid4())
-    body = {
+    body: dict[str, Any] = {
         "report_id": report_id,
         "epoch": epoch,
         "applied_generation": applied_generation or 0,
@@ -111,4 +126,19 @@ def status_report(
         "reported_at": now.isoformat(),
         "services": services,
     }
-    return Report(ReportKind.STATUS, report_id, body)
+    return with_served_requests(Report(ReportKind.STATUS, report_id, body), served)
+
+
+def served_requests_of(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The reconcile request ids a status report's body names."""
+    served = body.get("served_reconcile_requests") or ()
+    return tuple(str(rid) for rid in served) if isinstance(served, list | tuple) else ()
+
+
+def with_served_requests(report: Report, served: tuple[str, ...]) -> Report:
+    """``report`` also naming ``served`` (after the ids it names; once each, the newest
+    :data:`SERVED_REQUESTS_MAX`)."""
+    ids = tuple(dict.fromkeys((*served_requests_of(report.body), *served)))[-SERVED_REQUESTS_MAX:]
+    if not ids:
+        return report
+    return attrs.evolve(report, body={**report.body, "served_reconcile_requests": list(ids)})

@@ -79,16 +79,18 @@ class StatusReporter:
         *,
         desired: Sequence[KubeObject],
         rejected: Mapping[str, Any] | None = None,
+        served: tuple[str, ...] = (),
     ) -> None:
         """Queue a status report if anything changed since the last one (a payload refused
-        included), or a heartbeat is due; ``desired`` are the objects health is judged against."""
+        included), a heartbeat is due, or reconcile requests were ``served`` (it names them);
+        ``desired`` are the objects health is judged against."""
         epoch = held.version[0]
         generation = applied.generation_in(epoch)
         attempt = applied.last_report.to_wire() if applied.last_report is not None else None
         services = tuple(sorted((sid, h, r) for sid, (h, r) in self._assess(desired).items()))
         snapshot = (epoch, generation, _comparable(attempt), _comparable(rejected), services)
         due = self._monotonic() - self._last_at >= self._heartbeat
-        if snapshot == self._last and not due:
+        if snapshot == self._last and not due and not served:
             return
         observed = self._now().isoformat()
         self._outbox.add(
@@ -109,6 +111,7 @@ class StatusReporter:
                     }
                     for sid, h, r in services
                 ],
+                served=served,
             )
         )
         self._last, self._last_at = snapshot, self._monotonic()

@@ -28,8 +28,8 @@ from starform_apps.starbase import (
     routes_vargroups,
     routes_workspaces,
 )
-from starform_apps.starbase.billing.service import BillingRuntime, billing_runtime
 from starform_apps.starbase.agent_views import AgentViews
+from starform_apps.starbase.billing.service import BillingRuntime, billing_runtime
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
 from starform_apps.starbase.change_hub import ChangeHub, follow_changes
 from starform_apps.starbase.http_errors import install_error_handlers

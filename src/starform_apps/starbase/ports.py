@@ -101,9 +101,9 @@ class StarbasePorts:
     usage: UsageLedger
     invoices: InvoiceStore
     usage_audit: UsageAuditTrail
+    reconcile: ReconcileStore
     payments: PaymentProvider | None = None
     billing_jobs: JobScheduler | None = None
-    reconcile: ReconcileStore
 
 
 def ports_of(request: Request) -> StarbasePorts:
@@ -193,6 +193,8 @@ def payments_port(request: Request) -> PaymentProvider:
 def billing_jobs_port(request: Request) -> JobScheduler | None:
     """The billing jobs role: the queue that defers dunning retries (``None``: no queue)."""
     return ports_of(request).billing_jobs
+
+
 def reconcile_port(request: Request) -> ReconcileStore:
     """The reconcile role: reconcile-now requests, and marking them served."""
     return ports_of(request).reconcile

@@ -11,19 +11,32 @@ conditions, and per kind the replica counts, container states, phases, load-bala
 route parents and Secret data, and anywhere in the object the merge keys of associative lists
 (:data:`MERGE_KEYS`). Fields they do not read are left alone; the whole object must be
 plain JSON (no ``NaN``, string keys, at most :data:`LIVE_MAX_DEPTH` levels deep).
+
+Every rule is checked in one walk of the object: the rules are compiled, per kind, into a tree of
+paths (:class:`_Rules`) followed alongside the walk, which also checks plain JSON, the merge keys
+and the managed-fields trees. Only an object that fails is looked at again, rule by rule, to name
+its first problem exactly as the rules are listed (the pointer and reason callers see).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import cache
 from typing import Any, Final, TypeAlias
 
 from starform_core.errors import ContractError, LiveObjectError
 from starform_core.kube.associative_lists import ASSOCIATIVE_KEYS
 from starform_core.kube.objects import KubeObject
-from starform_core.strict_json import check_tree, loads, pointer_of
+from starform_core.strict_json import check_tree, loads, node_problem, pointer_of
 
-__all__ = ["LIVE_MAX_DEPTH", "MERGE_KEYS", "validate_live_object", "validate_live_objects"]
+__all__ = [
+    "LIVE_MAX_DEPTH",
+    "MERGE_KEYS",
+    "explain_live_object",
+    "live_object_passes",
+    "validate_live_object",
+    "validate_live_objects",
+]
 
 LIVE_MAX_DEPTH: Final = 100
 """The deepest nesting a live object may have (real objects, managed fields included, stay far
@@ -260,6 +273,154 @@ def _describe(obj: Any, index: int | None) -> str:
     return f"{kind} {where}{name}"
 
 
+class _Rules:
+    """The rules that apply at one path of an object, and those of the paths below it (``*``:
+    every item of a list or value of a mapping); ``fields_v1`` marks a managed-fields tree."""
+
+    __slots__ = ("checks", "children", "fields_v1", "star")
+
+    def __init__(self) -> None:
+        self.checks: tuple[Check, ...] = ()
+        self.children: dict[str, _Rules] = {}
+        self.star: _Rules | None = None
+        self.fields_v1 = False
+
+    def at(self, segment: str) -> _Rules:
+        if segment == "*":
+            self.star = self.star or _Rules()
+            return self.star
+        return self.children.setdefault(segment, _Rules())
+
+
+@cache
+def _compiled(kind: str) -> _Rules:
+    """The rules of ``kind``, as a tree of paths (built once per kind)."""
+    root = _Rules()
+    for path, check in _COMMON + _BY_KIND.get(kind, ()):
+        node = root
+        for segment in path:
+            node = node.at(segment)
+        if check is _fields_v1:
+            node.fields_v1 = True
+        else:
+            node.checks = (*node.checks, check)
+    return root
+
+
+_NONE: Final[tuple[_Rules, ...]] = ()
+
+
+def _below(rules: tuple[_Rules, ...], key: str | None) -> tuple[_Rules, ...]:
+    """The rules of a child: by its key (``None``: a list item) and by ``*``."""
+    found: list[_Rules] = []
+    for node in rules:
+        if key is not None and (child := node.children.get(key)) is not None:
+            found.append(child)
+        if node.star is not None:
+            found.append(node.star)
+    return tuple(found)
+
+
+def _merge_keys_hold(key: str, value: Any) -> bool:
+    """Whether the merge keys of an associative list under ``key`` (one of :data:`MERGE_KEYS`)
+    are plain values."""
+    if not isinstance(value, list):
+        return True
+    names = MERGE_KEYS[key]
+    return all(
+        not isinstance(item, Mapping)
+        or all(name not in item or isinstance(item[name], _SCALAR) for name in names)
+        for item in value
+    )
+
+
+def _plain(node: Any, depth: int) -> bool:
+    """``node`` itself is plain JSON (:func:`~starform_core.strict_json.node_problem`),
+    the common cases (ASCII text, dicts with ASCII keys, lists, booleans, null) decided at once."""
+    kind = type(node)
+    if kind is str:
+        return node.isascii() or node_problem(node, depth, LIVE_MAX_DEPTH) is None
+    if kind is dict:
+        if depth <= LIVE_MAX_DEPTH and all(type(key) is str and key.isascii() for key in node):
+            return True
+    elif kind is list:
+        return depth <= LIVE_MAX_DEPTH
+    elif kind is bool or node is None:
+        return True
+    return node_problem(node, depth, LIVE_MAX_DEPTH) is None
+
+
+def _holds(node: Any, depth: int, rules: tuple[_Rules, ...], in_fields: bool) -> bool:
+    """Whether ``node`` and everything below it keep every rule (the one walk)."""
+    if not _plain(node, depth):
+        return False
+    for at in rules:
+        for check in at.checks:
+            if check(node) is not None:
+                return False
+        if at.fields_v1:
+            if node is not None and not isinstance(node, dict):
+                return False
+            in_fields = True
+    if isinstance(node, dict):
+        for key, child in node.items():
+            if in_fields and (_fields_key(key) is not None or not isinstance(child, dict)):
+                return False
+            if key in MERGE_KEYS and not _merge_keys_hold(key, child):
+                return False
+            below = _below(rules, key) if rules else _NONE
+            if below or in_fields or isinstance(child, dict | list):
+                if not _holds(child, depth + 1, below, in_fields):
+                    return False
+            elif not _plain(child, depth + 1):
+                return False
+    elif isinstance(node, list):
+        below = _below(rules, None) if rules else _NONE
+        for item in node:
+            if below or in_fields or isinstance(item, dict | list):
+                if not _holds(item, depth + 1, below, in_fields):
+                    return False
+            elif not _plain(item, depth + 1):
+                return False
+    return True
+
+
+def live_object_passes(obj: Mapping[str, Any]) -> bool:
+    """Whether ``obj`` keeps every rule, decided in one walk (no error built)."""
+    metadata = obj.get("metadata")
+    if (
+        "apiVersion" not in obj
+        or "kind" not in obj
+        or not isinstance(metadata, Mapping)
+        or "name" not in metadata
+    ):
+        return False
+    return _holds(obj, 1, (_compiled(str(obj.get("kind"))),), False)
+
+
+def explain_live_object(obj: Mapping[str, Any], *, index: int | None = None) -> LiveObjectError | None:
+    """The error naming ``obj``'s first problem, the rules taken one by one in their listed order
+    (``None`` when it has none): the reference the one walk is held to, and the wording of its
+    refusals."""
+    try:
+        check_tree(obj, max_depth=LIVE_MAX_DEPTH)
+    except ContractError as exc:
+        return LiveObjectError(_describe(obj, index), exc.pointer, exc.reason)
+    rules = _COMMON + _BY_KIND.get(str(obj.get("kind")), ())
+    for path, check in rules:
+        values = list(_values(obj, path))
+        if not values and path in _REQUIRED:
+            return LiveObjectError(_describe(obj, index), pointer_of(path), "is required")
+        for where, value in values:
+            reason = check(value)
+            if reason is not None:
+                return LiveObjectError(_describe(obj, index), pointer_of(where), reason)
+    problem = _merge_key_problem(obj)
+    if problem is not None:
+        return LiveObjectError(_describe(obj, index), pointer_of(problem[0]), problem[1])
+    return None
+
+
 def validate_live_object(obj: object, *, index: int | None = None) -> KubeObject:
     """Check one live object's shape; return it unchanged when it holds.
 
@@ -268,22 +429,11 @@ def validate_live_object(obj: object, *, index: int | None = None) -> KubeObject
     """
     if not isinstance(obj, Mapping):
         raise LiveObjectError(_describe(obj, index), "", "must be a Kubernetes object (a JSON object)")
-    try:
-        check_tree(obj, max_depth=LIVE_MAX_DEPTH)
-    except ContractError as exc:
-        raise LiveObjectError(_describe(obj, index), exc.pointer, exc.reason) from None
-    rules = _COMMON + _BY_KIND.get(str(obj.get("kind")), ())
-    for path, check in rules:
-        values = list(_values(obj, path))
-        if not values and path in _REQUIRED:
-            raise LiveObjectError(_describe(obj, index), pointer_of(path), "is required")
-        for where, value in values:
-            reason = check(value)
-            if reason is not None:
-                raise LiveObjectError(_describe(obj, index), pointer_of(where), reason)
-    problem = _merge_key_problem(obj)
-    if problem is not None:
-        raise LiveObjectError(_describe(obj, index), pointer_of(problem[0]), problem[1])
+    if not live_object_passes(obj):
+        error = explain_live_object(obj, index=index)
+        if error is None:  # pragma: no cover - the differential test holds the two to agree
+            raise AssertionError("the one walk refused an object every rule accepts")
+        raise error
     return obj
 
 

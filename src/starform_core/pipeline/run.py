@@ -19,7 +19,7 @@ from starform_core.payload.document import DesiredState
 from starform_core.plan import Held, Plan, PlanOptions, Reason, plan
 from starform_core.render import Rendering, render
 
-__all__ = ["Kind", "PipelineResult", "plan_desired_state", "rendered_kinds"]
+__all__ = ["Kind", "PipelineResult", "PlanInputs", "plan_desired_state", "plan_inputs", "rendered_kinds"]
 
 Kind: TypeAlias = tuple[str, str]
 """A kind as (API group, kind), e.g. ``("gateway.networking.k8s.io", "HTTPRoute")``."""
@@ -43,12 +43,78 @@ class PipelineResult:
 
 def rendered_kinds(rendering: Rendering) -> frozenset[Kind]:
     """Every (group, kind) the rendering holds: what to ask the cluster whether it serves."""
-    return frozenset((key.group, key.kind) for key in map(key_of, rendering.objects))
+    return frozenset(map(_kind_of, rendering.objects))
+
+
+def _kind_of(obj: KubeObject) -> Kind:
+    return (str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
+
+
+def _of_kinds(objects: tuple[KubeObject, ...], kinds: frozenset[Kind]) -> tuple[KubeObject, ...]:
+    """``objects`` of ``kinds`` (all of them, the same tuple, when every kind is there)."""
+    kept = tuple(obj for obj in objects if _kind_of(obj) in kinds)
+    return objects if len(kept) == len(objects) else kept
 
 
 def _identity(obj: KubeObject) -> tuple[str, str, str, str]:
     key = key_of(obj)
     return (key.group, key.kind, key.namespace, key.name)
+
+
+@attrs.frozen
+class PlanInputs:
+    """What a plan is made of once the rendering is known: the desired objects (of served kinds,
+    readable live), those held because their live object is unreadable, the deferred kinds, the
+    live objects (targets included once) and the plan options."""
+
+    rendering: Rendering
+    desired: tuple[KubeObject, ...]
+    held: tuple[Held, ...]
+    deferred_kinds: tuple[Kind, ...]
+    live: list[KubeObject]
+    options: PlanOptions
+
+    def result(self, planned: Plan) -> PipelineResult:
+        """The pipeline's result from the plan of these inputs (the held objects added)."""
+        if self.held:
+            planned = attrs.evolve(planned, actions=(*planned.actions, *self.held))
+        return PipelineResult(
+            rendering=self.rendering, desired=self.desired, deferred_kinds=self.deferred_kinds, plan=planned
+        )
+
+
+def plan_inputs(
+    document: DesiredState,
+    rendering: Rendering,
+    live: Iterable[KubeObject],
+    *,
+    targets: Iterable[KubeObject] = (),
+    served_kinds: frozenset[Kind] | None = None,
+    allow_prune: bool = True,
+    unreadable: frozenset[ObjectKey] = frozenset(),
+) -> PlanInputs:
+    """The inputs of the plan of ``rendering`` (of ``document``) against ``live`` (arguments as
+    :func:`plan_desired_state`'s)."""
+    served = rendering.objects if served_kinds is None else _of_kinds(rendering.objects, served_kinds)
+    desired: tuple[KubeObject, ...] = served
+    held: tuple[Held, ...] = ()
+    if unreadable:
+        desired = tuple(obj for obj in served if key_of(obj) not in unreadable)
+        held = tuple(
+            Held(key_of(obj), Reason.LIVE_OBJECT_INVALID) for obj in served if key_of(obj) in unreadable
+        )
+    deferred = () if served_kinds is None else tuple(sorted(rendered_kinds(rendering) - served_kinds))
+    live_objects = list(live)
+    extra = list(targets)
+    if extra:
+        seen = {_identity(obj) for obj in live_objects}
+        live_objects.extend(obj for obj in extra if _identity(obj) not in seen)
+    options = PlanOptions(
+        drift_policies=rendering.drift_policies,
+        prune_policy=document.cluster.prune,
+        allow_prune=allow_prune,
+    )
+    return PlanInputs(rendering, desired, held, deferred, live_objects, options)
 
 
 def plan_desired_state(
@@ -72,23 +138,14 @@ def plan_desired_state(
     applied over it, and one that is not desired is never pruned (it is not in ``live``).
     """
     rendering = rendering if rendering is not None else render(document)
-    served = tuple(
-        obj
-        for obj in rendering.objects
-        if served_kinds is None or (key_of(obj).group, key_of(obj).kind) in served_kinds
-    )
-    desired = tuple(obj for obj in served if key_of(obj) not in unreadable)
-    held = tuple(Held(key_of(obj), Reason.LIVE_OBJECT_INVALID) for obj in served if key_of(obj) in unreadable)
-    deferred = () if served_kinds is None else tuple(sorted(rendered_kinds(rendering) - served_kinds))
-    live_objects = list(live)
-    seen = {_identity(obj) for obj in live_objects}
-    live_objects.extend(obj for obj in targets if _identity(obj) not in seen)
-    options = PlanOptions(
-        drift_policies=rendering.drift_policies,
-        prune_policy=document.cluster.prune,
+    inputs = plan_inputs(
+        document,
+        rendering,
+        live,
+        targets=targets,
+        served_kinds=served_kinds,
         allow_prune=allow_prune,
+        unreadable=unreadable,
     )
-    result = plan(desired, live_objects, partials=rendering.partials, options=options)
-    if held:
-        result = attrs.evolve(result, actions=(*result.actions, *held))
-    return PipelineResult(rendering=rendering, desired=desired, deferred_kinds=deferred, plan=result)
+    planned = plan(inputs.desired, inputs.live, partials=rendering.partials, options=inputs.options)
+    return inputs.result(planned)

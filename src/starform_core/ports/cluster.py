@@ -27,6 +27,12 @@ class ClusterPort(Protocol):
         """Live objects read only to assess health (pods, jobs)."""
         ...
 
+    def relist(self) -> None:
+        """Read every live owned object from the API now, so :meth:`live_objects` shows what the
+        API server holds rather than a cached view that may have missed a change (a LIST per
+        kind: a reconcile Starbase asked for)."""
+        ...
+
     def revision(self) -> int:
         """A number that changes whenever any object behind :meth:`live_objects` or
         :meth:`health_objects` changes (no API call). Equal revisions mean an unchanged view."""

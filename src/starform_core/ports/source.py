@@ -17,25 +17,35 @@ __all__ = ["AgentApi", "DesiredStateSource", "Fetched", "NotModified", "ReportSi
 
 @attrs.frozen
 class Fetched:
-    """A payload's canonical bytes and ETag."""
+    """A payload's canonical bytes and ETag.
+
+    ``reconcile_requests`` are the ids Starbase asked to reconcile now for
+    (``Starform-Reconcile-Request``); ``waited`` the wait Starbase applied (``Preference-Applied:
+    wait=<n>``), ``None`` when it did not hold the request (it does not long-poll).
+    """
 
     body: bytes = attrs.field(repr=False)
     etag: str
+    reconcile_requests: tuple[str, ...] = ()
+    waited: int | None = None
 
 
 @attrs.frozen
 class NotModified:
-    """The payload is unchanged since the ETag Shuttle sent."""
+    """The payload is unchanged since the ETag Shuttle sent (fields as in :class:`Fetched`)."""
 
     etag: str
+    reconcile_requests: tuple[str, ...] = ()
+    waited: int | None = None
 
 
 class DesiredStateSource(Protocol):
     """Starbase's payload, seen from Shuttle. Failures raise
     :class:`~starform_core.errors.DesiredStateSourceError`."""
 
-    def fetch(self, *, etag: str | None) -> Fetched | NotModified:
-        """Pull the cluster's payload, conditionally on ``etag``."""
+    def fetch(self, *, etag: str | None, wait: int = 0) -> Fetched | NotModified:
+        """Pull the cluster's payload, conditionally on ``etag``; with ``wait`` (1-60 seconds) ask
+        Starbase to hold an unchanged answer until the payload changes or ``wait`` passes."""
         ...
 
 
