@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starform_adapters.postgres.repo_agents import AgentRepository
+from starform_adapters.postgres.repo_builds import BuildRepository
 from starform_adapters.postgres.repo_dashboard import DashboardRepository
+from starform_adapters.postgres.repo_gitpush import GitIntegrationRepository
 from starform_adapters.postgres.repo_services import ServiceRepository
 from starform_adapters.postgres.repo_templates import TemplateRepository
 from starform_adapters.postgres.repo_tenancy import TenancyRepository
@@ -17,6 +19,8 @@ __all__ = ["PostgresStore"]
 
 class PostgresStore(
     TemplateRepository,
+    BuildRepository,
+    GitIntegrationRepository,
     TenancyRepository,
     ServiceRepository,
     VarGroupRepository,
@@ -28,7 +32,7 @@ class PostgresStore(
 
     It implements every Starbase role port of :mod:`starform_core.ports` (agents, clusters,
     tenancy, services and releases, var groups, dashboard reads, audit, readiness, API tokens,
-    templates);
+    templates, GitHub installations and builds);
     the composition root hands each route only the ports it uses.
 
     Construct it with an open pool (:func:`~starform_adapters.postgres.pool.open_pool`) and a
@@ -45,9 +49,11 @@ if TYPE_CHECKING:
         AgentStore,
         ApiTokenStore,
         AuditLog,
+        BuildStore,
         ClusterStore,
         DashboardReads,
         EnvironmentStore,
+        GitIntegrationStore,
         Readiness,
         ReleaseStore,
         ServiceStore,
@@ -71,5 +77,22 @@ if TYPE_CHECKING:
         Readiness,
         ApiTokenStore,
         TemplateStore,
+        GitIntegrationStore,
+        BuildStore,
     ]:
-        return (store, store, store, store, store, store, store, store, store, store, store, store)
+        return (
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+        )

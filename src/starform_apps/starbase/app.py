@@ -25,6 +25,11 @@ from starform_apps.starbase import (
     routes_workspaces,
 )
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
+from starform_apps.starbase.deploy import routes as deploy_routes
+from starform_apps.starbase.deploy import webhooks as deploy_webhooks
+from starform_apps.starbase.deploy.errors import install_deploy_error_handlers
+from starform_apps.starbase.deploy.metrics import DeployMetrics
+from starform_apps.starbase.deploy.ports import DeployPorts
 from starform_apps.starbase.http_errors import install_error_handlers
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.middleware import RequestMetricsMiddleware
@@ -47,6 +52,8 @@ ROUTERS = (
     routes_vargroups,
     routes_tokens,
     routes_templates,
+    deploy_webhooks,
+    deploy_routes,
 )
 """Every route module of the API, in the order their routers are included."""
 
@@ -60,6 +67,7 @@ def create_app(
     metrics: Metrics | None = None,
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    deploy: DeployPorts | None = None,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -69,6 +77,8 @@ def create_app(
     counters (one Starbase process). ``metrics_token``: ``/metrics`` on this
     app answers only that bearer token (``None``: ``/metrics`` is not served here; see
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
+    ``deploy``: push to deploy's ports (``None``: its routes answer 404 and hand deploys need a
+    digest-pinned image).
     """
     metrics = metrics or Metrics()
     app = FastAPI(
@@ -83,7 +93,10 @@ def create_app(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )
     app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
+    app.state.deploy_ports = deploy
+    app.state.deploy_metrics = DeployMetrics(metrics.registry)
     install_error_handlers(app)
+    install_deploy_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
     app.add_middleware(BodyGuardMiddleware, metrics=metrics)

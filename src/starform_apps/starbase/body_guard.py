@@ -1,6 +1,8 @@
 """ASGI middleware that guards request bodies before any route (or token check) sees them.
 
-* A ``/v1`` request with a body but without a bearer token is answered ``401`` unread.
+* A ``/v1`` request with a body but without a bearer token is answered ``401`` unread (but a
+  Git webhook, which is signed instead: its route checks the signature over the raw body
+  before anything parses it, so the guard only bounds its size).
 * ``Content-Length`` over the endpoint's limit is answered ``413`` unread; a body without a
   length is counted while it arrives and cut off with ``413`` at the limit.
 * A JSON body must be UTF-8, well-formed, at most :data:`~bounds.MAX_JSON_DEPTH` deep, with
@@ -25,6 +27,7 @@ from starform_core.errors import StarformError
 __all__ = ["BodyGuardMiddleware", "BodyRejectedError", "body_limit_for", "check_json_body"]
 
 _AGENT_REPORT = re.compile(r"/v1/clusters/[^/]+/(status|events)")
+_GIT_WEBHOOK = re.compile(r"/v1/webhooks/github")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _MAX_INT_DIGITS = 100
 
@@ -40,7 +43,13 @@ class BodyRejectedError(StarformError):
 
 def body_limit_for(path: str) -> int:
     """The largest body accepted at ``path``."""
+    if _GIT_WEBHOOK.fullmatch(path):
+        return bounds.MAX_GIT_WEBHOOK_BYTES
     return bounds.MAX_AGENT_BODY_BYTES if _AGENT_REPORT.fullmatch(path) else bounds.MAX_BODY_BYTES
+
+
+def _signed(path: str) -> bool:
+    return _GIT_WEBHOOK.fullmatch(path) is not None
 
 
 def _no_constants(name: str) -> Any:
@@ -169,7 +178,7 @@ class BodyGuardMiddleware:
             return
         try:
             body = await self._read(scope, receive)
-            if body and _is_json(scope):
+            if body and _is_json(scope) and not _signed(str(scope.get("path", ""))):
                 check_json_body(body)
         except BodyRejectedError as rejected:
             self.metrics.body_rejected.labels(status=str(rejected.status)).inc()
@@ -180,7 +189,11 @@ class BodyGuardMiddleware:
     @staticmethod
     async def _read(scope: Scope, receive: Receive) -> bytes:
         path = str(scope.get("path", ""))
-        if path.startswith("/v1/") and not (_header(scope, b"authorization") or b"").strip():
+        if (
+            path.startswith("/v1/")
+            and not _signed(path)
+            and not (_header(scope, b"authorization") or b"").strip()
+        ):
             raise BodyRejectedError(401, "missing bearer token")
         limit = body_limit_for(path)
         declared = _header(scope, b"content-length")

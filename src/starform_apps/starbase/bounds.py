@@ -17,6 +17,7 @@ __all__ = [
     "MAX_ARGUMENT_LENGTH",
     "MAX_BODY_BYTES",
     "MAX_ENVIRONMENTS_PER_PROJECT",
+    "MAX_GIT_WEBHOOK_BYTES",
     "MAX_HOSTNAMES_PER_SERVICE",
     "MAX_JSON_DEPTH",
     "MAX_PROJECT_VAR_BYTES",
@@ -37,6 +38,10 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 
 MAX_AGENT_BODY_BYTES = 8 * 1024 * 1024
 """Largest request body of an agent's status or events report."""
+
+MAX_GIT_WEBHOOK_BYTES = 5 * 1024 * 1024
+"""The largest GitHub webhook delivery accepted (GitHub lists at most 20 commits in a push); a
+larger body is refused ``413`` before its signature is computed."""
 
 MAX_JSON_DEPTH = 32
 """Deepest nesting of any JSON request body."""

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase.app import create_app
+from starform_apps.starbase.deploy import BuildJobs, DeployPorts
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
 from starform_apps.starbase.ports import StarbasePorts
@@ -29,6 +30,7 @@ from starform_apps.starbase.quotas import DEFAULT_LIMITS, Quota
 from starform_apps.starbase.ratelimit import RateLimits
 from starform_core.errors import StarformError
 from starform_core.ports.ratelimit import RateLimit, RateLimiter
+from starform_core.ports.registry import ImageRegistry
 
 __all__ = ["ServerThread", "Starbase", "bind_socket", "open_starbase", "postgres_ports"]
 
@@ -73,10 +75,13 @@ def open_starbase(
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
     metrics_token: str | None = None,
+    registry: ImageRegistry | None = None,
+    build_jobs: BuildJobs | None = None,
 ) -> Iterator[Starbase]:
     """Migrate the database, open a pool and build the app; closes the pool on exit.
 
-    ``rate_limiter`` defaults to in-process counters (one Starbase process).
+    ``rate_limiter`` defaults to in-process counters (one Starbase process). ``registry``
+    resolves the tags of hand deploys; ``build_jobs`` hands pushed builds to workers.
     """
     migrate(database_url)
     pool = open_pool(database_url, max_size=pool_max_size)
@@ -96,6 +101,7 @@ def open_starbase(
             metrics=metrics,
             metrics_token=metrics_token,
             payload_cache_bytes=payload_cache_bytes,
+            deploy=DeployPorts(git=store, builds=store, registry=registry, jobs=build_jobs),
         )
         yield Starbase(
             store=store,

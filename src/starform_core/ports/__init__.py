@@ -6,11 +6,13 @@ settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services
 (environments, services, releases), ``vargroups``, ``dashboard`` (observed reads), ``audit``,
 ``readiness``, ``tokens`` (API tokens), ``templates`` (the template catalogue) and
 ``ratelimit``. Their records live in :mod:`starform_core.access` and :mod:`starform_core.records`.
-Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``.
+Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``,
+and push to deploy's persistence is ``builds`` (installations, sources, deliveries, builds).
 """
 
 from starform_core.ports.agents import AgentStore, DesiredStateReader
 from starform_core.ports.audit import AuditLog
+from starform_core.ports.builds import BuildStore, GitIntegrationStore
 from starform_core.ports.cluster import ClusterPort
 from starform_core.ports.clusters import ClusterStore
 from starform_core.ports.dashboard import DashboardReads
@@ -27,6 +29,7 @@ __all__ = [
     "AgentStore",
     "ApiTokenStore",
     "AuditLog",
+    "BuildStore",
     "ClusterPort",
     "ClusterStore",
     "DashboardReads",
@@ -34,6 +37,7 @@ __all__ = [
     "DesiredStateSource",
     "EnvironmentStore",
     "Fetched",
+    "GitIntegrationStore",
     "NotModified",
     "Readiness",
     "ReleaseStore",
