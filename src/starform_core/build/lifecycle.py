@@ -40,7 +40,10 @@ class BuildState(enum.StrEnum):
 _STOPPED = frozenset({BuildState.FAILED, BuildState.CANCELLED, BuildState.TIMED_OUT})
 
 TRANSITIONS: Mapping[BuildState, frozenset[BuildState]] = {
-    BuildState.QUEUED: frozenset({BuildState.BUILDING, BuildState.PUSHING, BuildState.DEPLOYING}) | _STOPPED,
+    BuildState.QUEUED: frozenset(
+        {BuildState.QUEUED, BuildState.BUILDING, BuildState.PUSHING, BuildState.DEPLOYING}
+    )
+    | _STOPPED,
     BuildState.BUILDING: frozenset({BuildState.QUEUED, BuildState.PUSHING, BuildState.DEPLOYING}) | _STOPPED,
     BuildState.PUSHING: frozenset({BuildState.QUEUED, BuildState.DEPLOYING}) | _STOPPED,
     BuildState.DEPLOYING: frozenset({BuildState.LIVE, BuildState.FAILED}),
@@ -51,7 +54,8 @@ TRANSITIONS: Mapping[BuildState, frozenset[BuildState]] = {
 }
 """Every legal change of state. A worker that polls the build service may see it skip a phase
 (``queued`` straight to ``pushing`` or to a finished image), so forward skips are legal; going
-back is only ``building``/``pushing`` → ``queued``, a retry after a transient failure."""
+back is only to ``queued``, a new attempt after a transient failure (``queued`` → ``queued``
+when the attempt failed before it started building)."""
 
 ACTIVE_STATES = frozenset({BuildState.QUEUED, BuildState.BUILDING, BuildState.PUSHING})
 """The states a newer push to the same service and branch cancels."""
