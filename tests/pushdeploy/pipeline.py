@@ -57,11 +57,14 @@ def runner(
     clock: Callable[[], dt.datetime] = utc_now,
     stop: threading.Event | None = None,
     minutes: Minutes | None = None,
+    registry: Any = None,
+    pause: Callable[[float], bool] | None = None,
     **config: Any,
 ) -> BuildRunner:
-    """A runner on the Starbase's store, the build double and the real registry."""
+    """A runner on the Starbase's store, the build double and the real registry (or the given
+    ``registry`` reader and ``pause``)."""
     stopping = stop or threading.Event()
-    reader, _ = backend.client()
+    reader = registry or backend.client()[0]
     settings = {"lease": dt.timedelta(seconds=30), "poll_seconds": 0.02, **config}
     return BuildRunner(
         builds=sb.starbase.store,
@@ -71,7 +74,7 @@ def runner(
         config=RunnerConfig(registry=backend.host, **settings),
         owner=owner,
         clock=clock,
-        pause=lambda seconds: not stopping.wait(seconds),
+        pause=pause or (lambda seconds: not stopping.wait(seconds)),
         minutes=minutes,
     )
 

@@ -190,8 +190,7 @@ def test_a_newer_push_cancels_the_running_build_which_never_deploys(
         return True
 
     (pushed["older"],) = ok(github.push("acme/web", "main"), 202)["builds"]
-    worker = runner(starbase, distribution_open, service, clock=PAST_DEBOUNCE)
-    worker._pause = push_during_build  # noqa: SLF001 - the push lands while the build runs
+    worker = runner(starbase, distribution_open, service, clock=PAST_DEBOUNCE, pause=push_during_build)
     result = worker.run(pushed["older"])
     assert (result.outcome, result.state) == ("cancelled", "cancelled")
     older = _build(starbase, client, world, pushed["older"])
@@ -207,22 +206,20 @@ def test_a_build_cancelled_after_its_push_deploys_nothing(
 ) -> None:
     (build_id,) = ok(github.push("acme/web", "main"), 202)["builds"]
     service = build_service(distribution_open)
-    worker = runner(starbase, distribution_open, service, clock=PAST_DEBOUNCE)
     store = starbase.starbase.store
-    real_resolve = worker._registry.resolve  # noqa: SLF001
+    reader, _ = distribution_open.client()
 
-    def cancel_then_resolve(reference: object) -> object:
-        ok(
-            client.post(
-                f"/v1/services/{world.web_id}/builds",
-                headers=world.h(world.owner),
-                json={"commit_sha": "a" * 40},
-            ),
-            201,
-        )
-        return real_resolve(reference)  # type: ignore[arg-type]
+    class CancelBeforeResolving:
+        """The registry, once a newer build by hand has cancelled this one."""
 
-    worker._registry = type("R", (), {"resolve": staticmethod(cancel_then_resolve)})()  # noqa: SLF001
+        def resolve(self, reference: object) -> object:
+            url = f"/v1/services/{world.web_id}/builds"
+            ok(client.post(url, headers=world.h(world.owner), json={"commit_sha": "a" * 40}), 201)
+            return reader.resolve(reference)
+
+    worker = runner(
+        starbase, distribution_open, service, clock=PAST_DEBOUNCE, registry=CancelBeforeResolving()
+    )
     result = worker.run(build_id)
     assert (result.outcome, result.state) == ("cancelled", "cancelled")
     assert store.get_build(build_id).deployment_id is None
