@@ -21,16 +21,19 @@ from starform_testkit.starbase import RunningStarbase
 
 @attrs.define
 class RecordingJobs:
-    """The job queue as the routes see it, recording what they hand over (the queue itself is
-    tested with procrastinate)."""
+    """The job queue as the routes see it, recording what they hand over and passing it on to
+    ``forward`` (procrastinate, in the queue tests)."""
 
     calls: list[tuple[str, dt.datetime]] = attrs.field(factory=list)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
+    forward: Any = None
 
     def run_build(self, build_id: str, *, at: dt.datetime) -> None:
-        """Remember the hand-over."""
+        """Remember the hand-over (and pass it on to the real queue when one is set)."""
         with self.lock:
             self.calls.append((build_id, at))
+        if self.forward is not None:
+            self.forward.run_build(build_id, at=at)
 
 
 @attrs.define
