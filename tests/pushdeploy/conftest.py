@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from tests.pushdeploy.pipeline import BuildServices
 from tests.pushdeploy.rig import RecordingJobs
 from tests.registry.kit.backends import Backend
 from tests.registry.kit.fixtures import distribution_open  # noqa: F401 - fixture
@@ -41,3 +42,11 @@ def client(starbase: RunningStarbase) -> Iterator[httpx.Client]:
     """An HTTP client for the module's Starbase."""
     with httpx.Client(base_url=starbase.base_url, timeout=30) as http:
         yield http
+
+
+@pytest.fixture
+def build_service(distribution_open: Backend) -> Iterator[BuildServices]:  # noqa: F811
+    """Make build doubles served over HTTP, pushing to the real registry."""
+    services = BuildServices(distribution_open)
+    yield services
+    services.close()

@@ -7,14 +7,16 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 import attrs
 from tests.registry.kit.backends import Backend
 
-from starform_adapters.build import BuildScript, SimulatedBuildService
+from starform_adapters.build import BuildScript, HttpBuildService, SimulatedBuildService
 from starform_apps.starbase.deploy.runner import BuildRunner, RunnerConfig
 from starform_core.build import BuildRecord
+from starform_testkit.build_server import BuildServer, OverHttp
 from starform_testkit.starbase import RunningStarbase
 
 FAST = BuildScript(queue_seconds=0.05, build_seconds=0.3, push_seconds=0.05, output_lines=5)
@@ -42,16 +44,32 @@ class Minutes:
         self.recorded.append((build.build_id, (finished_at - started_at).total_seconds()))
 
 
-def build_service(backend: Backend, script: BuildScript = FAST) -> SimulatedBuildService:
-    """The build double on the real clock, pushing to ``backend``."""
-    _, writer = backend.client()
-    return SimulatedBuildService(writer, clock=utc_now, script=script)
+@attrs.define
+class BuildServices:
+    """Build doubles on the real clock pushing to the registry, each served over HTTP (the
+    workers speak to them through :class:`HttpBuildService`); stopped by :meth:`close`."""
+
+    backend: Backend
+    stack: ExitStack = attrs.field(factory=ExitStack)
+
+    def __call__(self, script: BuildScript = FAST) -> Any:
+        """A served double with ``script`` by default."""
+        _, writer = self.backend.client()
+        double = SimulatedBuildService(writer, clock=utc_now, script=script)
+        server = self.stack.enter_context(BuildServer(double))
+        client = HttpBuildService(server.url, server.token)
+        self.stack.callback(client.close)
+        return OverHttp(double, client)
+
+    def close(self) -> None:
+        """Stop every server."""
+        self.stack.close()
 
 
 def runner(
     sb: RunningStarbase,
     backend: Backend,
-    service: SimulatedBuildService,
+    service: Any,
     *,
     owner: str = "worker-1",
     clock: Callable[[], dt.datetime] = utc_now,

@@ -9,7 +9,7 @@ import threading
 
 import httpx
 import pytest
-from tests.pushdeploy.pipeline import build_service, runner, shifted, utc_now
+from tests.pushdeploy.pipeline import BuildServices, runner, shifted, utc_now
 from tests.pushdeploy.rig import GitHub, connect, set_source
 from tests.registry.kit.backends import Backend
 from tests.starbase.world import World, build_world, ok
@@ -38,10 +38,14 @@ def github(starbase: RunningStarbase, client: httpx.Client, world: World) -> Git
 
 
 def test_two_workers_racing_for_one_build_run_it_once(
-    starbase: RunningStarbase, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     (build_id,) = ok(github.push("acme/web", "main"), 202)["builds"]
-    service = build_service(distribution_open)
+    service = build_service()
     start = threading.Barrier(2)
     results: dict[str, RunResult] = {}
 
@@ -63,13 +67,15 @@ def test_two_workers_racing_for_one_build_run_it_once(
 
 
 def test_a_vanished_workers_build_is_taken_over_after_its_lease_expires(
-    starbase: RunningStarbase, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     store = starbase.starbase.store
     (build_id,) = ok(github.push("acme/web", "main"), 202)["builds"]
-    service = build_service(
-        distribution_open, BuildScript(queue_seconds=0.01, build_seconds=0.5, push_seconds=0.01)
-    )
+    service = build_service(BuildScript(queue_seconds=0.01, build_seconds=0.5, push_seconds=0.01))
     vanished = threading.Event()
     vanished.set()  # its first pause finds it gone: the lease stays behind, unrenewed
     lease = dt.timedelta(seconds=10)
@@ -100,13 +106,15 @@ def test_a_vanished_workers_build_is_taken_over_after_its_lease_expires(
 
 
 def test_a_workspace_runs_at_most_its_limit_of_builds_at_once(
-    starbase: RunningStarbase, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     (web,) = ok(github.push("acme/web", "main"), 202)["builds"]
     (api,) = ok(github.push("acme/api", "main"), 202)["builds"]
-    service = build_service(
-        distribution_open, BuildScript(queue_seconds=0.01, build_seconds=0.2, push_seconds=0.01)
-    )
+    service = build_service(BuildScript(queue_seconds=0.01, build_seconds=0.2, push_seconds=0.01))
     gone = threading.Event()
     gone.set()
     holder = runner(
@@ -127,10 +135,14 @@ def test_a_workspace_runs_at_most_its_limit_of_builds_at_once(
 
 
 def test_a_build_waits_for_its_debounce_window(
-    starbase: RunningStarbase, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     (build_id,) = ok(github.push("acme/web", "main"), 202)["builds"]
-    early = runner(starbase, distribution_open, build_service(distribution_open)).run(build_id)
+    early = runner(starbase, distribution_open, build_service()).run(build_id)
     assert early.outcome == "wait" and early.retry_at is not None
     assert early.retry_at - utc_now() <= DEBOUNCE
     assert starbase.starbase.store.get_build(build_id).started_at is None

@@ -11,7 +11,7 @@ import secrets
 
 import httpx
 import pytest
-from tests.pushdeploy.pipeline import FAST, Minutes, build_service, runner, shifted
+from tests.pushdeploy.pipeline import FAST, BuildServices, Minutes, runner, shifted
 from tests.pushdeploy.rig import GitHub, connect, set_source
 from tests.registry.kit.backends import Backend
 from tests.starbase.world import World, build_world, ok
@@ -49,13 +49,18 @@ def _build(sb: RunningStarbase, client: httpx.Client, world: World, build_id: st
 
 
 def test_a_push_is_built_pushed_resolved_and_deployed_then_goes_live(
-    starbase: RunningStarbase, client: httpx.Client, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     before = _generation(client, world)
     commit = secrets.token_hex(20)
     (build_id,) = ok(github.push("acme/web", "main", commit), 202)["builds"]
     minutes = Minutes()
-    service = build_service(distribution_open)
+    service = build_service()
     worker = runner(starbase, distribution_open, service, clock=PAST_DEBOUNCE, minutes=minutes)
     result = worker.run(build_id)
     assert (result.outcome, result.state) == ("deployed", "deploying")
@@ -87,10 +92,15 @@ def test_a_push_is_built_pushed_resolved_and_deployed_then_goes_live(
 
 
 def test_the_build_log_is_stored_paged_and_followed(
-    starbase: RunningStarbase, client: httpx.Client, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     (build_id,) = ok(github.push("acme/web", "main"), 202)["builds"]
-    runner(starbase, distribution_open, build_service(distribution_open), clock=PAST_DEBOUNCE).run(build_id)
+    runner(starbase, distribution_open, build_service(), clock=PAST_DEBOUNCE).run(build_id)
     auth = starbase.auth(world.owner)
     first = ok(client.get(f"/v1/builds/{build_id}/logs", headers=auth, params={"limit": 3}))
     assert [line["seq"] for line in first["lines"]] == [1, 2, 3] and not first["complete"]
@@ -110,9 +120,14 @@ def test_the_build_log_is_stored_paged_and_followed(
 
 
 def test_a_failing_build_leaves_the_running_deployment_untouched(
-    starbase: RunningStarbase, client: httpx.Client, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
-    service = build_service(distribution_open)
+    service = build_service()
     worker = runner(starbase, distribution_open, service, clock=PAST_DEBOUNCE)
     (good,) = ok(github.push("acme/web", "main"), 202)["builds"]
     assert worker.run(good).outcome == "deployed"
@@ -137,9 +152,14 @@ def test_a_failing_build_leaves_the_running_deployment_untouched(
 
 
 def test_a_transient_failure_is_retried_as_a_new_attempt_and_then_deploys(
-    starbase: RunningStarbase, client: httpx.Client, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
-    service = build_service(distribution_open)
+    service = build_service()
     commit = secrets.token_hex(20)
     service.script_commit(commit, BuildScript(queue_seconds=0.01, outcome=Outcome.INFRASTRUCTURE))
     worker = runner(starbase, distribution_open, service, clock=PAST_DEBOUNCE, retry_backoff=dt.timedelta(0))
@@ -154,9 +174,14 @@ def test_a_transient_failure_is_retried_as_a_new_attempt_and_then_deploys(
 
 
 def test_transient_failures_stop_after_the_attempt_limit(
-    starbase: RunningStarbase, client: httpx.Client, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
-    service = build_service(distribution_open)
+    service = build_service()
     worker = runner(
         starbase,
         distribution_open,
@@ -175,11 +200,14 @@ def test_transient_failures_stop_after_the_attempt_limit(
 
 
 def test_a_newer_push_cancels_the_running_build_which_never_deploys(
-    starbase: RunningStarbase, client: httpx.Client, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
-    service = build_service(
-        distribution_open, BuildScript(queue_seconds=0.01, build_seconds=3600, push_seconds=0.01)
-    )
+    service = build_service(BuildScript(queue_seconds=0.01, build_seconds=3600, push_seconds=0.01))
     pushed: dict[str, str] = {}
 
     def push_during_build(seconds: float) -> bool:
@@ -202,10 +230,15 @@ def test_a_newer_push_cancels_the_running_build_which_never_deploys(
 
 
 def test_a_build_cancelled_after_its_push_deploys_nothing(
-    starbase: RunningStarbase, client: httpx.Client, world: World, github: GitHub, distribution_open: Backend
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     (build_id,) = ok(github.push("acme/web", "main"), 202)["builds"]
-    service = build_service(distribution_open)
+    service = build_service()
     store = starbase.starbase.store
     reader, _ = distribution_open.client()
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import procrastinate
 import pytest
-from tests.pushdeploy.pipeline import build_service, utc_now, wait_for
+from tests.pushdeploy.pipeline import BuildServices, utc_now, wait_for
 from tests.pushdeploy.queue import WorkerThread, build_worker, opened_queue
 from tests.pushdeploy.rig import GitHub, RecordingJobs, connect, set_source
 from tests.registry.kit.backends import Backend
@@ -57,9 +57,10 @@ def test_a_push_goes_through_the_queue_to_a_deployment(
     world: World,
     github: GitHub,
     distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     reader, _ = distribution_open.client()
-    worker = build_worker(starbase, build_service(distribution_open), reader, distribution_open.host, queue)
+    worker = build_worker(starbase, build_service(), reader, distribution_open.host, queue)
     (build_id,) = ok(github.push("acme/web", "main"), 202)["builds"]
     with WorkerThread(starbase.starbase.database_url, worker, name="worker-a"):
         wait_for(lambda: _state(starbase, build_id) is BuildState.DEPLOYING, timeout=60, what="the deploy")
@@ -76,11 +77,10 @@ def test_two_workers_handed_the_same_build_twice_run_it_once(
     world: World,
     github: GitHub,
     distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     reader, _ = distribution_open.client()
-    service = build_service(
-        distribution_open, BuildScript(queue_seconds=0.01, build_seconds=1.0, push_seconds=0.01)
-    )
+    service = build_service(BuildScript(queue_seconds=0.01, build_seconds=1.0, push_seconds=0.01))
     url = f"/v1/services/{world.web_id}/builds"
     build = ok(client.post(url, headers=world.h(world.owner), json={"commit_sha": "b" * 40}), 201)
     unlocked = queue.configure_task(name=f"{NAMESPACE}:run_build")
@@ -104,10 +104,11 @@ def test_a_build_whose_worker_stopped_mid_build_is_run_again_after_its_lease_exp
     world: World,
     github: GitHub,
     distribution_open: Backend,
+    build_service: BuildServices,
 ) -> None:
     reader, _ = distribution_open.client()
     store = starbase.starbase.store
-    stuck = build_service(distribution_open, LONG)
+    stuck = build_service(LONG)
     lease = dt.timedelta(seconds=2)
     dying = build_worker(starbase, stuck, reader, distribution_open.host, queue, lease=lease)
     url = f"/v1/services/{world.web_id}/builds"
@@ -119,7 +120,7 @@ def test_a_build_whose_worker_stopped_mid_build_is_run_again_after_its_lease_exp
             what="the build to start",
         )
     assert store.get_build(build["id"]).state is BuildState.BUILDING
-    healthy = build_service(distribution_open)
+    healthy = build_service()
     rescuer = build_worker(starbase, healthy, reader, distribution_open.host, queue)
     with WorkerThread(starbase.starbase.database_url, rescuer, name="worker-rescuer"):
         swept = wait_for(lambda: sweep(rescuer, utc_now()), timeout=30, what="the lease to expire")
