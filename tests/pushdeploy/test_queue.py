@@ -5,6 +5,9 @@ build whose worker was stopped mid-build to another worker once the lease expire
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -16,9 +19,10 @@ from tests.pushdeploy.rig import GitHub, RecordingJobs, connect, set_source
 from tests.registry.kit.backends import Backend
 from tests.starbase.world import World, build_world, ok
 
-from starform_adapters.build import BuildScript
+from starform_adapters.build import BuildScript, HttpBuildService, SimulatedBuildService
 from starform_apps.starbase.deploy.tasks import NAMESPACE, ProcrastinateBuildJobs, sweep
 from starform_core.build import BuildState
+from starform_testkit.build_server import BuildServer
 from starform_testkit.starbase import RunningStarbase
 
 LONG = BuildScript(queue_seconds=0.01, build_seconds=3600, push_seconds=0.01)
@@ -129,3 +133,63 @@ def test_a_build_whose_worker_stopped_mid_build_is_run_again_after_its_lease_exp
             lambda: _state(starbase, build["id"]) is BuildState.DEPLOYING, timeout=60, what="the take-over"
         )
     assert len(healthy.builds) == 1 and store.get_build(build["id"]).attempts == 0
+
+
+def test_a_killed_workers_build_is_taken_over_after_its_lease_expires(
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    queue: procrastinate.App,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+) -> None:
+    _, writer = distribution_open.client()
+    double = SimulatedBuildService(
+        writer, clock=utc_now, script=BuildScript(queue_seconds=0.01, build_seconds=4.0, push_seconds=0.01)
+    )
+    store = starbase.starbase.store
+    with BuildServer(double) as server:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.pushdeploy.worker_process",
+                starbase.starbase.database_url,
+                distribution_open.host,
+                server.url,
+                "3",
+            ],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "BUILD_SERVICE_TOKEN": server.token.reveal()},
+        )
+        try:
+            assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
+            url = f"/v1/services/{world.web_id}/builds"
+            build = ok(client.post(url, headers=world.h(world.owner), json={"commit_sha": "d" * 40}), 201)
+            wait_for(
+                lambda: _state(starbase, build["id"]) is BuildState.BUILDING, timeout=30, what="the build"
+            )
+            process.kill()
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        assert _state(starbase, build["id"]) is BuildState.BUILDING
+        reader, _ = distribution_open.client()
+        client_of = HttpBuildService(server.url, server.token)
+        rescuer = build_worker(starbase, client_of, reader, distribution_open.host, queue)
+        with WorkerThread(starbase.starbase.database_url, rescuer, name="worker-rescuer"):
+            swept = wait_for(lambda: sweep(rescuer, utc_now()), timeout=30, what="the lease to expire")
+            assert build["id"] in swept
+            wait_for(
+                lambda: _state(starbase, build["id"]) is BuildState.DEPLOYING,
+                timeout=60,
+                what="the take-over",
+            )
+        client_of.close()
+    assert len(double.builds) == 1, "the rescuer followed the killed worker's build"
+    done = store.get_build(build["id"])
+    assert done.attempts == 0 and done.digest is not None
+    lines = store.read_logs(build["id"], limit=5000).lines
+    assert [line.seq for line in lines] == list(range(1, len(lines) + 1))
