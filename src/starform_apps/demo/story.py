@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
+from starform_apps.demo.pushdeploy import push_to_deploy
 from starform_apps.demo.timeline import Timeline
 from starform_apps.demo.world import World, open_world
 from starform_apps.shuttle.reconciler import ReconcileResult
@@ -179,6 +180,9 @@ def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
             f"image {_image(deployment).rsplit('@', 1)[1][:15]}..., "
             f"{rollout.get('updatedReplicas', 0)}/{deployment['spec'].get('replicas')} updated",
         )
+
+        timeline.chapter("Push to deploy")
+        push_to_deploy(world, timeline, tenants["project"]["workspace_id"], storefront_id)
 
         timeline.chapter("Someone edits the cluster by hand")
         meta = deployment["metadata"]
