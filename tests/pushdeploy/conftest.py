@@ -11,9 +11,17 @@ from tests.pushdeploy.pipeline import BuildServices
 from tests.pushdeploy.rig import RecordingJobs
 from tests.registry.kit.backends import Backend
 from tests.registry.kit.fixtures import distribution_open  # noqa: F401 - fixture
+from tests.starbase.logbuffer import LOG_BUFFER
 
+from starform_apps.starbase.logs import configure_logging
 from starform_testkit.postgres import postgres_server
 from starform_testkit.starbase import RunningStarbase, running_starbase
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _json_logs() -> None:
+    """Starbase's JSON logs into the session's buffer (the secrets tests read it)."""
+    configure_logging("info", stream=LOG_BUFFER)
 
 
 @pytest.fixture(scope="session")
