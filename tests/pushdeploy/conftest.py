@@ -12,6 +12,7 @@ from tests.pushdeploy.rig import RecordingJobs
 from tests.registry.kit.backends import Backend
 from tests.registry.kit.fixtures import distribution_open  # noqa: F401 - fixture
 from tests.starbase.logbuffer import LOG_BUFFER
+from tests.starbase.world import World, build_world
 
 from starform_apps.starbase.logs import configure_logging
 from starform_testkit.postgres import postgres_server
@@ -58,3 +59,9 @@ def build_service(distribution_open: Backend) -> Iterator[BuildServices]:  # noq
     services = BuildServices(distribution_open)
     yield services
     services.close()
+
+
+@pytest.fixture
+def world(starbase: RunningStarbase, client: httpx.Client) -> World:
+    """A fresh tenant: its own workspace, project, environments, services, builds."""
+    return build_world(starbase, client)

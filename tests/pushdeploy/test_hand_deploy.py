@@ -4,19 +4,11 @@ real registry), stored pinned to the digest; a missing tag or repository is a 42
 from __future__ import annotations
 
 import httpx
-import pytest
 from tests.registry.kit.backends import Backend
 from tests.registry.kit.images import multi_arch, small_image
-from tests.starbase.world import IMAGE, World, build_world, ok
+from tests.starbase.world import IMAGE, World, ok
 
 from starform_adapters.registry import push_image
-from starform_testkit.starbase import RunningStarbase
-
-
-@pytest.fixture
-def world(starbase: RunningStarbase, client: httpx.Client) -> World:
-    """A fresh tenant."""
-    return build_world(starbase, client)
 
 
 def _deploy(client: httpx.Client, world: World, image: str) -> httpx.Response:

@@ -12,7 +12,7 @@ import pytest
 from tests.pushdeploy.pipeline import BuildServices, runner, shifted, utc_now
 from tests.pushdeploy.rig import GitHub, connect, set_source
 from tests.registry.kit.backends import Backend
-from tests.starbase.world import World, build_world, ok
+from tests.starbase.world import World, ok
 
 from starform_adapters.build import BuildScript
 from starform_apps.starbase.deploy.runner import RunResult
@@ -20,12 +20,6 @@ from starform_core.gitpush import DEBOUNCE
 from starform_testkit.starbase import RunningStarbase
 
 LATER = DEBOUNCE + dt.timedelta(seconds=1)
-
-
-@pytest.fixture
-def world(starbase: RunningStarbase, client: httpx.Client) -> World:
-    """A fresh tenant."""
-    return build_world(starbase, client)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from tests.pushdeploy.pipeline import FAST, BuildServices, Minutes, runner, shifted
 from tests.pushdeploy.rig import GitHub, connect, set_source
 from tests.registry.kit.backends import Backend
-from tests.starbase.world import World, build_world, ok
+from tests.starbase.world import World, ok
 
 from starform_adapters.build import BuildScript, Outcome
 from starform_core.errors import BuildUnavailableError
@@ -22,12 +22,6 @@ from starform_core.gitpush import DEBOUNCE
 from starform_testkit.starbase import RunningStarbase
 
 PAST_DEBOUNCE = shifted(DEBOUNCE + dt.timedelta(seconds=1))
-
-
-@pytest.fixture
-def world(starbase: RunningStarbase, client: httpx.Client) -> World:
-    """A fresh tenant."""
-    return build_world(starbase, client)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.pushdeploy.pipeline import BuildServices, utc_now, wait_for
 from tests.pushdeploy.queue import WorkerThread, build_worker, opened_queue
 from tests.pushdeploy.rig import GitHub, RecordingJobs, connect, set_source
 from tests.registry.kit.backends import Backend
-from tests.starbase.world import World, build_world, ok
+from tests.starbase.world import World, ok
 
 from starform_adapters.build import BuildScript, HttpBuildService, SimulatedBuildService
 from starform_apps.starbase.deploy.tasks import NAMESPACE, ProcrastinateBuildJobs, sweep
@@ -35,12 +35,6 @@ def queue(starbase: RunningStarbase, jobs: RecordingJobs) -> Iterator[procrastin
         jobs.forward = ProcrastinateBuildJobs(app)
         yield app
         jobs.forward = None
-
-
-@pytest.fixture
-def world(starbase: RunningStarbase, client: httpx.Client) -> World:
-    """A fresh tenant."""
-    return build_world(starbase, client)
 
 
 @pytest.fixture

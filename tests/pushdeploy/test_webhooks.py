@@ -9,16 +9,10 @@ import secrets
 import httpx
 import pytest
 from tests.pushdeploy.rig import GitHub, RecordingJobs, connect, set_source
-from tests.starbase.world import World, build_world, ok
+from tests.starbase.world import World, ok
 
 from starform_apps.starbase import bounds
 from starform_testkit.starbase import RunningStarbase
-
-
-@pytest.fixture
-def world(starbase: RunningStarbase, client: httpx.Client) -> World:
-    """A fresh tenant (its own installation, services and builds)."""
-    return build_world(starbase, client)
 
 
 @pytest.fixture

@@ -44,6 +44,11 @@ STARBASE_TABLES = {
     "events",
     "audit_log",
     "templates",
+    "github_installations",
+    "service_sources",
+    "webhook_deliveries",
+    "builds",
+    "build_logs",
 }
 BOOKKEEPING = {"schema_migrations", "_yoyo_migration", "_yoyo_log", "_yoyo_version"}
 

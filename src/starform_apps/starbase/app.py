@@ -25,8 +25,7 @@ from starform_apps.starbase import (
     routes_workspaces,
 )
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
-from starform_apps.starbase.deploy import routes as deploy_routes
-from starform_apps.starbase.deploy import webhooks as deploy_webhooks
+from starform_apps.starbase.deploy import routes_builds, routes_webhooks
 from starform_apps.starbase.deploy.errors import install_deploy_error_handlers
 from starform_apps.starbase.deploy.metrics import DeployMetrics
 from starform_apps.starbase.deploy.ports import DeployPorts
@@ -52,8 +51,8 @@ ROUTERS = (
     routes_vargroups,
     routes_tokens,
     routes_templates,
-    deploy_webhooks,
-    deploy_routes,
+    routes_webhooks,
+    routes_builds,
 )
 """Every route module of the API, in the order their routers are included."""
 

@@ -23,7 +23,10 @@ __all__ = [
     "DeployPortsDep",
     "GitDep",
     "RegistryDep",
+    "builds_port",
     "deploy_ports_of",
+    "git_port",
+    "registry_port",
 ]
 
 
@@ -55,16 +58,19 @@ def deploy_ports_of(request: Request) -> DeployPorts:
     return ports
 
 
-def _registry(request: Request) -> ImageRegistry | None:
+def registry_port(request: Request) -> ImageRegistry | None:
+    """The image registry (``None`` when none is configured)."""
     ports: DeployPorts | None = request.app.state.deploy_ports
     return None if ports is None else ports.registry
 
 
-def _git(request: Request) -> GitIntegrationStore:
+def git_port(request: Request) -> GitIntegrationStore:
+    """The Git integration role: installations, sources, deliveries."""
     return deploy_ports_of(request).git
 
 
-def _builds(request: Request) -> BuildStore:
+def builds_port(request: Request) -> BuildStore:
+    """The builds role."""
     return deploy_ports_of(request).builds
 
 
@@ -74,7 +80,7 @@ def _metrics(request: Request) -> DeployMetrics:
 
 
 DeployPortsDep = Annotated[DeployPorts, Depends(deploy_ports_of)]
-GitDep = Annotated[GitIntegrationStore, Depends(_git)]
-BuildsDep = Annotated[BuildStore, Depends(_builds)]
-RegistryDep = Annotated[ImageRegistry | None, Depends(_registry)]
+GitDep = Annotated[GitIntegrationStore, Depends(git_port)]
+BuildsDep = Annotated[BuildStore, Depends(builds_port)]
+RegistryDep = Annotated[ImageRegistry | None, Depends(registry_port)]
 DeployMetricsDep = Annotated[DeployMetrics, Depends(_metrics)]
