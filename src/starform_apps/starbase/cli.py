@@ -148,12 +148,15 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
     from starform_adapters.ratelimit import LimitsRateLimiter
+    from starform_apps.starbase.deploy.config import DeployConfig
+    from starform_apps.starbase.deploy.wiring import open_registry
     from starform_apps.starbase.logs import configure_logging
     from starform_apps.starbase.metrics_app import create_metrics_app
     from starform_apps.starbase.server import ServerThread, bind_socket, open_starbase
 
     configure_logging(config.log_level)
     limiter = LimitsRateLimiter(config.rate_limit_storage)
+    deploy = DeployConfig.from_env()
     with ExitStack() as stack:
         api_socket = bind_socket(
             config.host, config.port
@@ -175,6 +178,7 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
                 rate_limiter=limiter,
                 rate_limits=config.rate_limits,
                 metrics_token=config.metrics_token,
+                registry=open_registry(deploy),
             )
         )
         if metrics_socket is not None:
