@@ -3,11 +3,13 @@ malformed and oversized deliveries. Nothing a refused delivery carries is queued
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 
 import httpx
 import pytest
+from tests.pushdeploy.pipeline import utc_now
 from tests.pushdeploy.rig import GitHub, RecordingJobs, connect, set_source
 from tests.starbase.world import World, ok
 
@@ -225,3 +227,15 @@ def test_a_ping_and_other_events_are_recorded_once(github: GitHub) -> None:
     assert (
         ok(github.deliver("issues", {"action": "opened"}, delivery=delivery), 202)["outcome"] == "duplicate"
     )
+
+
+def test_purged_deliveries_are_forgotten_and_recent_ones_kept(
+    starbase: RunningStarbase, github: GitHub
+) -> None:
+    store = starbase.starbase.store
+    delivery = "purge-" + secrets.token_hex(4)
+    ok(github.push("acme/web", "develop", delivery=delivery), 202)
+    assert store.purge_deliveries(before=utc_now() - dt.timedelta(days=30)) == 0
+    assert ok(github.push("acme/web", "develop", delivery=delivery), 202)["outcome"] == "duplicate"
+    assert store.purge_deliveries(before=utc_now() + dt.timedelta(seconds=1)) >= 1
+    assert ok(github.push("acme/web", "develop", delivery=delivery), 202)["outcome"] == "ignored"

@@ -277,6 +277,12 @@ class GitIntegrationRepository(Repository):
             )
         return True
 
+    def purge_deliveries(self, *, before: dt.datetime) -> int:
+        """Delete deliveries received before ``before``."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM webhook_deliveries WHERE received_at < %s", (before,))
+            return cur.rowcount
+
     def queue_push(
         self, delivery_id: str, push: PushEvent, *, now: dt.datetime, wait: dt.timedelta
     ) -> PushResult:

@@ -57,6 +57,11 @@ class GitIntegrationStore(Protocol):
         """Apply an installation event once (``False``: a replayed delivery)."""
         ...
 
+    def purge_deliveries(self, *, before: dt.datetime) -> int:
+        """Forget deliveries received before ``before`` (a replay older than that builds again);
+        returns how many."""
+        ...
+
     def queue_push(
         self, delivery_id: str, push: PushEvent, *, now: dt.datetime, wait: dt.timedelta
     ) -> PushResult:

@@ -4,6 +4,8 @@
   the build must wait (its debounce window, its workspace's concurrency limit, a retry's
   backoff) the job defers the next run for that time. One pending job per build (a queueing
   lock), so a debounced push that hands the same build over again queues nothing more.
+* ``builds:purge_deliveries``, daily: forgets webhook deliveries older than
+  :data:`DELIVERY_RETENTION` (the de-duplication window).
 * ``builds:sweep``, every 15 s: builds whose worker stopped renewing its lease (killed, lost its
   machine) and queued builds whose job was lost are handed to the queue again; the next worker
   takes the expired lease over. This is what makes a crashed worker's build run again.
@@ -35,8 +37,10 @@ from starform_core.ports.build import BuildService
 from starform_core.ports.registry import ImageRegistry
 
 __all__ = [
+    "DELIVERY_RETENTION",
     "NAMESPACE",
     "OVERDUE_GRACE",
+    "PURGE_CRON",
     "SWEEP_CRON",
     "BuildWorker",
     "ProcrastinateBuildJobs",
@@ -49,6 +53,10 @@ SWEEP_CRON = "* * * * * */15"
 """Every 15 seconds (procrastinate's sixth cron field is the second)."""
 OVERDUE_GRACE = dt.timedelta(seconds=60)
 """How long a due, unclaimed build waits before the sweep hands it to the queue again."""
+PURGE_CRON = "41 4 * * *"
+"""When old webhook deliveries are forgotten (UTC)."""
+DELIVERY_RETENTION = dt.timedelta(days=30)
+"""How long a delivery id is remembered (GitHub lets people redeliver for a few days)."""
 _log = structlog.get_logger("starbase.builds")
 
 
@@ -145,5 +153,13 @@ def make_blueprint() -> Blueprint:
     def sweep_builds(context: JobContext, timestamp: int) -> None:
         """Run again what lost its worker."""
         sweep(_worker(context), dt.datetime.fromtimestamp(timestamp, dt.UTC))
+
+    @blueprint.periodic(cron=PURGE_CRON)
+    @blueprint.task(name="purge_deliveries", pass_context=True, retry=_StoreOutage())
+    def purge_deliveries(context: JobContext, timestamp: int) -> None:
+        """Forget deliveries past the de-duplication window."""
+        before = dt.datetime.fromtimestamp(timestamp, dt.UTC) - DELIVERY_RETENTION
+        removed = _worker(context).git.purge_deliveries(before=before)
+        _log.info("webhook deliveries purged", removed=removed)
 
     return blueprint
