@@ -242,7 +242,7 @@ class BuildRepository(ServiceRepository):
         with self._tx() as cur:
             row = _locked(cur, build_id)
             current = BuildState(row["state"])
-            if current is BuildState.CANCELLED and state is BuildState.CANCELLED:
+            if current is BuildState.CANCELLED:  # cancelled meanwhile: it stays cancelled
                 cur.execute(
                     "UPDATE builds SET build_seconds = coalesce(build_seconds, 0) + %s WHERE id = %s",
                     (build_seconds or 0.0, build_id),
@@ -277,6 +277,8 @@ class BuildRepository(ServiceRepository):
         """Back to ``queued`` for another attempt at the build service."""
         with self._tx() as cur:
             row = _locked(cur, build_id)
+            if BuildState(row["state"]) is BuildState.CANCELLED:
+                return self._reload(cur, build_id)
             _owned(row, owner)
             check_transition(BuildState(row["state"]), BuildState.QUEUED)
             cur.execute(

@@ -261,14 +261,14 @@ class BuildRunner:
     def _end(
         self, build: BuildRecord, state: BuildState, failure: BuildFailure | None, seconds: float
     ) -> RunResult:
-        self._builds.finish_build(
+        ended = self._builds.finish_build(
             build.build_id, self.owner, state=state, now=self._clock(), failure=failure, build_seconds=seconds
         )
         if self._metrics is not None:
-            self._metrics.builds.labels(state=state.value).inc()
+            self._metrics.builds.labels(state=ended.state.value).inc()
         reason = None if failure is None else failure.reason.value
-        _log.warning("build did not deploy", build=build.build_id, state=state.value, reason=reason)
-        return RunResult("finished", state)
+        _log.warning("build did not deploy", build=build.build_id, state=ended.state.value, reason=reason)
+        return RunResult("finished", ended.state)
 
     def _retry_or_fail(
         self, build: BuildRecord, failure: BuildFailure, seconds: float, status: BuildStatus | None = None
@@ -277,9 +277,11 @@ class BuildRunner:
         if build.attempts + 1 >= self._config.max_attempts:
             return self._end(build, BuildState.FAILED, failure, seconds)
         retry_at = self._clock() + self._config.retry_backoff * (2**build.attempts)
-        self._builds.requeue_build(
+        requeued = self._builds.requeue_build(
             build.build_id, self.owner, retry_at=retry_at, failure=failure, build_seconds=seconds
         )
+        if requeued.state is BuildState.CANCELLED:
+            return RunResult("cancelled", BuildState.CANCELLED)
         _log.warning(
             "build retried", build=build.build_id, attempt=build.attempts, reason=failure.reason.value
         )
