@@ -11,7 +11,7 @@ import secrets
 
 import httpx
 import pytest
-from tests.pushdeploy.pipeline import FAST, BuildServices, Minutes, runner, shifted
+from tests.pushdeploy.pipeline import FAST, BuildServices, Minutes, runner, shifted, wait_for
 from tests.pushdeploy.rig import GitHub, connect, set_source
 from tests.registry.kit.backends import Backend
 from tests.starbase.world import World, ok
@@ -251,3 +251,35 @@ def test_a_build_cancelled_after_its_push_deploys_nothing(
     assert (result.outcome, result.state) == ("cancelled", "cancelled")
     assert store.get_build(build_id).deployment_id is None
     assert ok(client.get(f"/v1/services/{world.web_id}/deployments", headers=world.h(world.owner))) == []
+
+
+def test_a_build_cancelled_while_it_fails_stays_cancelled(
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,
+    build_service: BuildServices,
+) -> None:
+    commit = secrets.token_hex(20)
+    service = build_service()
+    service.script_commit(
+        commit, BuildScript(queue_seconds=0.01, build_seconds=0.3, outcome=Outcome.BUILD_ERROR)
+    )
+    (older,) = ok(github.push("acme/web", "main", commit), 202)["builds"]
+    newer: list[str] = []
+
+    def cancel_then_let_it_fail(seconds: float) -> bool:
+        if not newer:
+            newer.extend(ok(github.push("acme/web", "main"), 202)["builds"])
+            wait_for(
+                lambda: all(service.status(b).phase.terminal for b in service.builds), what="the failure"
+            )
+        return True
+
+    worker = runner(starbase, distribution_open, service, clock=PAST_DEBOUNCE, pause=cancel_then_let_it_fail)
+    result = worker.run(older)
+    assert (result.outcome, result.state) == ("finished", "cancelled")
+    cancelled = _build(starbase, client, world, older)
+    assert (cancelled["state"], cancelled["failure_reason"]) == ("cancelled", None)
+    assert "superseded" in cancelled["failure_message"]
