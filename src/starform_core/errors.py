@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AgentReportRefusedError",
     "AgentStateError",
+    "BillingError",
     "BuildConflictError",
     "BuildError",
     "BuildNotFoundError",
@@ -22,6 +23,8 @@ __all__ = [
     "ContractError",
     "DesiredStateSourceError",
     "LiveObjectError",
+    "PaymentDeclinedError",
+    "PaymentProviderError",
     "RateLimitBackendError",
     "RegistryError",
     "RegistryManifestNotFoundError",
@@ -34,6 +37,7 @@ __all__ = [
     "RegistryUnauthorizedError",
     "RegistryUnavailableError",
     "ReportRefusedError",
+    "SnapshotConflictError",
     "StaleGenerationError",
     "StarformError",
     "StoreConflictError",
@@ -42,11 +46,13 @@ __all__ = [
     "TemplateError",
     "TemplateRuleError",
     "UnsupportedApiVersionError",
+    "UsageAuditError",
     "ValidationError",
     "WebhookError",
     "WebhookPayloadError",
     "WebhookRefusedError",
     "WebhookSignatureError",
+    "WebhookVerificationError",
 ]
 
 
@@ -295,3 +301,39 @@ class WebhookPayloadError(WebhookError, ValidationError):
 
 class WebhookRefusedError(WebhookError):
     """A signed, well-formed delivery that cannot be acted on (an unknown or suspended installation)."""
+
+
+class BillingError(StarformError):
+    """Billing failed: metering, rating, invoicing or collecting a payment."""
+
+
+class SnapshotConflictError(BillingError):
+    """A usage snapshot id was received before with other content (a retry must be identical)."""
+
+
+class UsageAuditError(BillingError):
+    """The usage audit trail could not be written or read; the caller retries."""
+
+
+class PaymentProviderError(BillingError):
+    """The payment provider refused or failed a call.
+
+    ``retryable`` says whether the same call (same idempotency key) may succeed later;
+    ``code`` is the provider's error code when it gave one. Messages carry no card data.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, code: str = "") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+
+class PaymentDeclinedError(PaymentProviderError):
+    """A payment attempt was declined (the invoice stays open; dunning retries it)."""
+
+    def __init__(self, message: str, *, code: str = "card_declined") -> None:
+        super().__init__(message, retryable=False, code=code)
+
+
+class WebhookVerificationError(BillingError):
+    """A provider webhook failed signature verification or could not be parsed."""

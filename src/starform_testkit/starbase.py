@@ -25,6 +25,8 @@ import httpx
 import structlog
 
 from starform_adapters.postgres import VarCipher
+from starform_apps.starbase.billing import BillingConfig
+from starform_apps.starbase.billing.service import Clock, utc_now
 from starform_apps.starbase.deploy import BuildJobs
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
@@ -92,12 +94,15 @@ def running_starbase(
     rate_limits: dict[Quota, RateLimit] | None = None,
     registry: ImageRegistry | None = None,
     build_jobs: BuildJobs | None = None,
+    billing: BillingConfig | None = None,
+    clock: Clock = utc_now,
 ) -> Iterator[RunningStarbase]:
     """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
 
     ``registry`` and ``build_jobs`` are push to deploy's (see :func:`open_starbase`).
 
     Request logs go to stdout at ``warning`` unless structlog was configured already.
+    ``billing`` and ``clock`` configure billing (payment provider, audit trail, its clock).
     """
     if not structlog.is_configured():
         configure_logging("warning")
@@ -116,6 +121,8 @@ def running_starbase(
                 metrics_token=metrics_token,
                 registry=registry,
                 build_jobs=build_jobs,
+                billing=billing,
+                clock=clock,
             )
         )
         thread = ServerThread(starbase.app)

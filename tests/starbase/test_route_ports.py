@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import types
 import typing
 from collections.abc import Iterator
 from types import ModuleType
@@ -22,6 +23,7 @@ from fastapi.routing import APIRoute
 
 from starform_apps.starbase import ports as starbase_ports
 from starform_apps.starbase.app import ROUTERS, create_app
+from starform_apps.starbase.billing.scheduler import JobScheduler
 from starform_apps.starbase.deploy import ports as deploy_ports
 from starform_apps.starbase.deploy.ports import DeployPorts
 from starform_apps.starbase.ports import StarbasePorts
@@ -33,11 +35,15 @@ from starform_core.ports import (
     DashboardReads,
     EnvironmentStore,
     GitIntegrationStore,
+    InvoiceStore,
+    PaymentProvider,
     Readiness,
     ReleaseStore,
     ServiceStore,
     TemplateStore,
     TenancyStore,
+    UsageAuditTrail,
+    UsageLedger,
     VarGroupStore,
 )
 from starform_core.ports.registry import ImageRegistry
@@ -52,18 +58,32 @@ EXPECTED: dict[str, set[type]] = {
     "routes_workspaces": {ApiTokenStore, TenancyStore},
     "routes_projects": {ApiTokenStore, TenancyStore, EnvironmentStore, ServiceStore},
     "routes_services": {ApiTokenStore, ReleaseStore, VarGroupStore} | _SERVICE_ACCESS,
-    "routes_releases": {ApiTokenStore, ReleaseStore, ImageRegistry | None} | _SERVICE_ACCESS,
+    "routes_releases": {ApiTokenStore, ReleaseStore, ImageRegistry} | _SERVICE_ACCESS,
     "routes_observed": {ApiTokenStore, DashboardReads} | _SERVICE_ACCESS,
     "routes_vargroups": {ApiTokenStore, TenancyStore, VarGroupStore},
     "routes_tokens": {ApiTokenStore, TenancyStore},
     "routes_templates": {ApiTokenStore, TemplateStore} | _SERVICE_ACCESS,
     "routes_webhooks": {DeployPorts},
     "routes_builds": {ApiTokenStore, GitIntegrationStore, BuildStore, DeployPorts} | _SERVICE_ACCESS,
+    # The agent's token is checked by check_agent (as on routes_agents), the snapshot billed by
+    # usage ingestion on the usage and usage-audit roles.
+    "routes_usage": {UsageLedger, UsageAuditTrail},
+    # Webhooks: the invoices, the provider that verifies them, the queue of dunning retries.
+    "routes_billing": {ApiTokenStore, TenancyStore, UsageLedger, InvoiceStore, PaymentProvider, JobScheduler},
 }
+
+
+def _role(hint: object) -> type:
+    """The port of a role (an optional role, ``X | None``, is the port ``X``)."""
+    if isinstance(hint, types.UnionType):
+        (port,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
+        return typing.cast(type, port)
+    return typing.cast(type, hint)
+
 
 # The provider function of each role, read from StarbasePorts' fields and ports.py's functions.
 PROVIDERS = {
-    getattr(starbase_ports, f"{field.name}_port"): typing.get_type_hints(StarbasePorts)[field.name]
+    getattr(starbase_ports, f"{field.name}_port"): _role(typing.get_type_hints(StarbasePorts)[field.name])
     for field in attrs.fields(StarbasePorts)
 }
 # Push to deploy's roles live on the app beside StarbasePorts (starform_apps.starbase.deploy.ports).
@@ -71,7 +91,7 @@ DEPLOY_PROVIDERS = {
     deploy_ports.deploy_ports_of: DeployPorts,
     deploy_ports.git_port: GitIntegrationStore,
     deploy_ports.builds_port: BuildStore,
-    deploy_ports.registry_port: ImageRegistry | None,
+    deploy_ports.registry_port: ImageRegistry,
 }
 PROVIDERS.update(DEPLOY_PROVIDERS)
 
@@ -111,7 +131,7 @@ def test_the_app_serves_every_router_on_ports_it_does_not_touch_while_building()
 def test_every_role_has_a_provider_and_some_route_uses_it() -> None:
     assert len(PROVIDERS) == len(attrs.fields(StarbasePorts)) + len(DEPLOY_PROVIDERS)
     for provider, port in PROVIDERS.items():
-        assert typing.get_type_hints(provider)["return"] == port
+        assert _role(typing.get_type_hints(provider)["return"]) is port
     assert set().union(*EXPECTED.values()) == set(PROVIDERS.values()), "a role no route uses"
 
 

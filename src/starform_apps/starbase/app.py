@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase import (
     routes_agents,
+    routes_billing,
     routes_clusters,
     routes_health,
     routes_observed,
@@ -21,9 +22,11 @@ from starform_apps.starbase import (
     routes_services,
     routes_templates,
     routes_tokens,
+    routes_usage,
     routes_vargroups,
     routes_workspaces,
 )
+from starform_apps.starbase.billing.service import BillingRuntime, billing_runtime
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
 from starform_apps.starbase.deploy import routes_builds, routes_webhooks
 from starform_apps.starbase.deploy.errors import install_deploy_error_handlers
@@ -53,6 +56,8 @@ ROUTERS = (
     routes_templates,
     routes_webhooks,
     routes_builds,
+    routes_usage,
+    routes_billing,
 )
 """Every route module of the API, in the order their routers are included."""
 
@@ -67,6 +72,7 @@ def create_app(
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
     deploy: DeployPorts | None = None,
+    billing: BillingRuntime | None = None,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -78,6 +84,8 @@ def create_app(
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
     ``deploy``: push to deploy's ports (``None``: its routes answer 404 and hand deploys need a
     digest-pinned image).
+    ``billing`` is what billing's routes share besides their ports (price book, clock, metrics);
+    by default one on this app's metrics registry with the wall clock.
     """
     metrics = metrics or Metrics()
     app = FastAPI(
@@ -91,6 +99,7 @@ def create_app(
     app.state.rate_limits = rate_limits or RateLimits(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )
+    app.state.billing = billing or billing_runtime(metrics.registry)
     app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
     app.state.deploy_ports = deploy
     app.state.deploy_metrics = DeployMetrics(metrics.registry)

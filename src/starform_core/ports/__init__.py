@@ -7,11 +7,13 @@ settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services
 ``readiness``, ``tokens`` (API tokens), ``templates`` (the template catalogue) and
 ``ratelimit``. Their records live in :mod:`starform_core.access` and :mod:`starform_core.records`.
 Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``,
-and push to deploy's persistence is ``builds`` (installations, sources, deliveries, builds).
+and push to deploy's persistence is ``builds`` (installations, sources, deliveries, builds);
+billing's (usage ledger, invoices, usage audit trail, payment provider) are in ``billing``.
 """
 
 from starform_core.ports.agents import AgentStore, DesiredStateReader
 from starform_core.ports.audit import AuditLog
+from starform_core.ports.billing import InvoiceStore, PaymentProvider, UsageAuditTrail, UsageLedger
 from starform_core.ports.builds import BuildStore, GitIntegrationStore
 from starform_core.ports.cluster import ClusterPort
 from starform_core.ports.clusters import ClusterStore
@@ -38,13 +40,17 @@ __all__ = [
     "EnvironmentStore",
     "Fetched",
     "GitIntegrationStore",
+    "InvoiceStore",
     "NotModified",
+    "PaymentProvider",
     "Readiness",
     "ReleaseStore",
     "ReportSink",
     "ServiceStore",
     "TemplateStore",
     "TenancyStore",
+    "UsageAuditTrail",
+    "UsageLedger",
     "UserStore",
     "VarGroupStore",
 ]

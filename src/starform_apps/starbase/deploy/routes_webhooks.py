@@ -9,7 +9,8 @@ Answers: ``202`` with what the delivery did (``duplicate`` for a replay); ``401`
 wrong signature; ``403`` for a push of a suspended or deleted installation (recorded); ``404``
 for an installation Starbase does not know (nothing recorded: an unverifiable delivery must not
 take a delivery id); ``400``/``422`` for malformed JSON or payloads; ``413`` over
-:data:`~starform_apps.starbase.bounds.MAX_GIT_WEBHOOK_BYTES`.
+:data:`~starform_apps.starbase.bounds.MAX_GIT_WEBHOOK_BYTES`; ``429`` past the webhook quota
+(``STARBASE_RATE_LIMIT_WEBHOOK``, per installation; GitHub's redelivery brings a refused one back).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from starform_apps.starbase.deploy.metrics import DeployMetrics
 from starform_apps.starbase.deploy.ports import DeployPorts, DeployPortsDep
 from starform_apps.starbase.deploy.schemas import WebhookOut
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
+from starform_apps.starbase.quotas import Quota
+from starform_apps.starbase.ratelimit import RateLimits
 from starform_core.build import InstallationState
 from starform_core.errors import StoreNotFoundError, WebhookPayloadError, WebhookSignatureError
 from starform_core.gitpush import (
@@ -140,6 +143,8 @@ async def github_webhook(
 ) -> WebhookOut:
     """A GitHub delivery for ``installation_id`` (signed with the installation's secret)."""
     metrics = _metrics(request)
+    limits: RateLimits = request.app.state.rate_limits
+    limits.charge(Quota.WEBHOOK, f"github:{installation_id}")
     event = request.headers.get("X-GitHub-Event", "")
     if not event or len(event) > _EVENT_MAX or not event.replace("_", "").isalnum():
         metrics.webhooks.labels(event="invalid", outcome="rejected").inc()

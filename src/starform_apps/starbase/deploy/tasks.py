@@ -62,14 +62,24 @@ _log = structlog.get_logger("starbase.builds")
 
 class ProcrastinateBuildJobs:
     """:class:`~.ports.BuildJobs` on procrastinate: ``builds:run_build`` with one pending job per
-    build. The App must be open (the composition root opens and closes it)."""
+    build. The App must be open (the composition root opens and closes it), or ``open_app``
+    opens it on first use (Starbase's scheduler shares its App)."""
 
-    def __init__(self, app: procrastinate.App) -> None:
+    def __init__(
+        self,
+        app: procrastinate.App | None = None,
+        *,
+        open_app: Callable[[], procrastinate.App] | None = None,
+    ) -> None:
+        if app is None and open_app is None:
+            raise ValueError("give the App, or a function opening it")
         self._app = app
+        self._open_app = open_app
 
     def run_build(self, build_id: str, *, at: dt.datetime) -> None:
         """Queue the build's run for ``at`` (a pending one already queued is kept)."""
-        deferrer = self._app.configure_task(
+        app = self._app if self._app is not None else self._open_app()  # type: ignore[misc]
+        deferrer = app.configure_task(
             name=f"{NAMESPACE}:run_build", queueing_lock=f"build:{build_id}", schedule_at=at
         )
         try:

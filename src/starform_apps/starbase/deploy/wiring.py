@@ -3,7 +3,6 @@ the build service client (HTTP) and a worker's build context on Starbase's store
 
 from __future__ import annotations
 
-import procrastinate
 from prometheus_client import CollectorRegistry
 
 from starform_adapters.build import HttpBuildService
@@ -32,7 +31,7 @@ def open_registry(config: DeployConfig) -> DistributionRegistry | None:
 def open_build_worker(
     store: PostgresStore,
     config: DeployConfig,
-    app: procrastinate.App,
+    jobs: ProcrastinateBuildJobs,
     *,
     registry: CollectorRegistry | None = None,
     minutes: BuildMinutes | None = None,
@@ -49,7 +48,7 @@ def open_build_worker(
         service=HttpBuildService(config.build_service_url, config.build_service_token),
         registry=reader,
         config=config.runner_config(),
-        jobs=ProcrastinateBuildJobs(app),
+        jobs=jobs,
         minutes=minutes,
         metrics=DeployMetrics(registry or CollectorRegistry()),
     )
