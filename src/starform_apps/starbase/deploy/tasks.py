@@ -31,7 +31,7 @@ from procrastinate.jobs import Job
 
 from starform_apps.starbase.deploy.metrics import DeployMetrics
 from starform_apps.starbase.deploy.runner import BuildMinutes, BuildRunner, RunnerConfig
-from starform_core.errors import StoreError
+from starform_core.errors import StarformError, StoreError
 from starform_core.ports import BuildStore, GitIntegrationStore
 from starform_core.ports.build import BuildService
 from starform_core.ports.registry import ImageRegistry
@@ -128,8 +128,9 @@ class _StoreOutage(procrastinate.BaseRetryStrategy):
         return RetryDecision(retry_in={"seconds": min(300, 2 ** (job.attempts + 1))})
 
 
-def _worker(context: JobContext) -> BuildWorker:
-    worker: BuildWorker = context.additional_context[NAMESPACE]
+def _worker(context: JobContext) -> BuildWorker | None:
+    """The worker's build context; ``None`` when this worker runs no builds (none configured)."""
+    worker: BuildWorker | None = context.additional_context.get(NAMESPACE)
     return worker
 
 
@@ -154,6 +155,8 @@ def make_blueprint() -> Blueprint:
     def run_build(context: JobContext, build_id: str) -> None:
         """Run the build; queue its next run when it must wait."""
         worker = _worker(context)
+        if worker is None:
+            raise StarformError("this worker runs no builds: set STARBASE_BUILD_SERVICE_URL and its token")
         result = worker.runner(context.job.id).run(build_id)
         if result.retry_at is not None and result.outcome != "held":
             worker.jobs.run_build(build_id, at=result.retry_at)
@@ -162,14 +165,19 @@ def make_blueprint() -> Blueprint:
     @blueprint.task(name="sweep", pass_context=True, retry=_StoreOutage())
     def sweep_builds(context: JobContext, timestamp: int) -> None:
         """Run again what lost its worker."""
-        sweep(_worker(context), dt.datetime.fromtimestamp(timestamp, dt.UTC))
+        worker = _worker(context)
+        if worker is not None:
+            sweep(worker, dt.datetime.fromtimestamp(timestamp, dt.UTC))
 
     @blueprint.periodic(cron=PURGE_CRON)
     @blueprint.task(name="purge_deliveries", pass_context=True, retry=_StoreOutage())
     def purge_deliveries(context: JobContext, timestamp: int) -> None:
         """Forget deliveries past the de-duplication window."""
+        worker = _worker(context)
+        if worker is None:
+            return
         before = dt.datetime.fromtimestamp(timestamp, dt.UTC) - DELIVERY_RETENTION
-        removed = _worker(context).git.purge_deliveries(before=before)
+        removed = worker.git.purge_deliveries(before=before)
         _log.info("webhook deliveries purged", removed=removed)
 
     return blueprint
