@@ -29,7 +29,7 @@ _WHO = {
     Quota.TOKEN: "this token",
     Quota.AGENT: "this cluster's agent",
     Quota.DEPLOY: "deploys of this service",
-    Quota.WEBHOOK: "this webhook sender (payment provider or GitHub installation)",
+    Quota.WEBHOOK: "this sender's webhooks (a payment provider or a GitHub installation)",
 }
 
 
