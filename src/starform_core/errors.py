@@ -14,6 +14,7 @@ __all__ = [
     "BuildConflictError",
     "BuildError",
     "BuildNotFoundError",
+    "BuildTransitionError",
     "BuildUnavailableError",
     "ClusterApiError",
     "ClusterConflictError",
@@ -47,6 +48,10 @@ __all__ = [
     "UnsupportedApiVersionError",
     "UsageAuditError",
     "ValidationError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookRefusedError",
+    "WebhookSignatureError",
     "WebhookVerificationError",
 ]
 
@@ -275,6 +280,27 @@ class BuildConflictError(BuildError):
 
 class BuildUnavailableError(BuildError):
     """The build service could not be reached or failed on its side; retry with backoff."""
+
+
+class BuildTransitionError(StarformError):
+    """A build was asked to change state in a way §16.12 does not allow (from a terminal state,
+    say)."""
+
+
+class WebhookError(StarformError):
+    """A Git webhook delivery that Starbase refuses."""
+
+
+class WebhookSignatureError(WebhookError):
+    """The delivery's ``X-Hub-Signature-256`` is missing, malformed or wrong (the body is untrusted)."""
+
+
+class WebhookPayloadError(WebhookError, ValidationError):
+    """A signed delivery whose payload is not what its event type promises; names the field."""
+
+
+class WebhookRefusedError(WebhookError):
+    """A signed, well-formed delivery that cannot be acted on (an unknown or suspended installation)."""
 
 
 class BillingError(StarformError):

@@ -27,12 +27,14 @@ import structlog
 from starform_adapters.postgres import VarCipher
 from starform_apps.starbase.billing import BillingConfig
 from starform_apps.starbase.billing.service import Clock, utc_now
+from starform_apps.starbase.deploy import BuildJobs
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
 from starform_apps.starbase.tokens import mint_user_token
 from starform_core.access import Actor
 from starform_core.ports.ratelimit import RateLimit, RateLimiter
+from starform_core.ports.registry import ImageRegistry
 from starform_testkit.postgres import fresh_database, postgres_server
 
 __all__ = ["UNLIMITED", "RunningStarbase", "running_starbase"]
@@ -91,10 +93,14 @@ def running_starbase(
     encryption_key: str | None = None,
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
+    registry: ImageRegistry | None = None,
+    build_jobs: BuildJobs | None = None,
     billing: BillingConfig | None = None,
     clock: Clock = utc_now,
 ) -> Iterator[RunningStarbase]:
     """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
+
+    ``registry`` and ``build_jobs`` are push to deploy's (see :func:`open_starbase`).
 
     Request logs go to stdout at ``warning`` unless structlog was configured already.
     ``billing`` and ``clock`` configure billing (payment provider, audit trail, its clock).
@@ -114,6 +120,8 @@ def running_starbase(
                 rate_limiter=rate_limiter,
                 rate_limits={**UNLIMITED, **(rate_limits or {})},
                 metrics_token=metrics_token,
+                registry=registry,
+                build_jobs=build_jobs,
                 billing=billing,
                 clock=clock,
             )

@@ -18,6 +18,7 @@ from starform_adapters.postgres.job_schema import migrate_job_queue
 from starform_apps.starbase.billing import Billing, BillingConfig
 from starform_apps.starbase.billing.tasks import CLOSE_CRON, PURGE_CRON, TransientErrors
 from starform_apps.starbase.billing.wiring import open_billing
+from starform_apps.starbase.deploy.tasks import SWEEP_CRON
 from starform_apps.starbase.jobs import ProcrastinateScheduler, create_job_app, run_worker
 from starform_core.billing import BillingMonth, InvoiceStatus
 from starform_core.errors import PaymentProviderError, StoreError, ValidationError
@@ -69,7 +70,10 @@ def test_every_billing_task_is_registered_with_its_schedule() -> None:
         for (task_name, _), periodic in app.periodic_registry.periodic_tasks.items()
         for task in [periodic.task]
     }
-    assert crons == {"billing:close_previous_month": CLOSE_CRON, "billing:purge_usage_state": PURGE_CRON}
+    billing = {name: cron for name, cron in crons.items() if name.startswith("billing:")}
+    assert billing == {"billing:close_previous_month": CLOSE_CRON, "billing:purge_usage_state": PURGE_CRON}
+    assert {"builds:run_build", "builds:sweep", "builds:purge_deliveries"} <= set(app.tasks)
+    assert crons["builds:sweep"] == SWEEP_CRON
 
 
 def _billing(url: str, scheduler: ProcrastinateScheduler, clock: Clock) -> Iterator[Billing]:

@@ -11,9 +11,10 @@ from tests.registry.kit.backends import Backend, Reader, memory_backend
 from tests.registry.kit.faults import Fault, FaultyTransport
 from tests.registry.kit.fixtures import distribution_open  # noqa: F401 - fixture
 
-from starform_adapters.build import SimulatedBuildService
+from starform_adapters.build import HttpBuildService, SimulatedBuildService
 from starform_adapters.registry import DistributionWriter, ImageWriter, RegistrySession, RetryPolicy
 from starform_core.errors import RegistryUnavailableError
+from starform_testkit.build_server import BuildServer, OverHttp
 
 
 class ManualClock:
@@ -56,12 +57,19 @@ def _memory_rig(clock: ManualClock) -> BuildRig:
     return BuildRig(SimulatedBuildService(writer, clock=clock), clock, backend, reader, break_pushes, writer)
 
 
-@pytest.fixture(params=["distribution", "memory"])
+@pytest.fixture(params=["distribution", "memory", "http"])
 def rig(request: pytest.FixtureRequest) -> Iterator[BuildRig]:
-    """The build double pushing to each registry backend in turn."""
+    """The build double pushing to each registry backend in turn, and served over HTTP."""
     clock = ManualClock()
     if request.param == "memory":
         yield _memory_rig(clock)
+        return
+    if request.param == "http":
+        memory = _memory_rig(clock)
+        with BuildServer(memory.service) as server:
+            client = HttpBuildService(server.url, server.token)
+            yield attrs.evolve(memory, service=OverHttp(memory.service, client))
+            client.close()
         return
     backend: Backend = request.getfixturevalue("distribution_open")
     reader, _ = backend.client()

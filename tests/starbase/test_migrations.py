@@ -54,6 +54,11 @@ STARBASE_TABLES = {
     "audit_log",
     # 0007: templates
     "templates",
+    "github_installations",
+    "service_sources",
+    "webhook_deliveries",
+    "builds",
+    "build_logs",
     # 0006: billing
     "billing_plan_periods",
     "billing_snapshots",

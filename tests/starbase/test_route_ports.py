@@ -24,13 +24,17 @@ from fastapi.routing import APIRoute
 from starform_apps.starbase import ports as starbase_ports
 from starform_apps.starbase.app import ROUTERS, create_app
 from starform_apps.starbase.billing.scheduler import JobScheduler
+from starform_apps.starbase.deploy import ports as deploy_ports
+from starform_apps.starbase.deploy.ports import DeployPorts
 from starform_apps.starbase.ports import StarbasePorts
 from starform_core.ports import (
     AgentStore,
     ApiTokenStore,
+    BuildStore,
     ClusterStore,
     DashboardReads,
     EnvironmentStore,
+    GitIntegrationStore,
     InvoiceStore,
     PaymentProvider,
     Readiness,
@@ -43,6 +47,7 @@ from starform_core.ports import (
     UsageLedger,
     VarGroupStore,
 )
+from starform_core.ports.registry import ImageRegistry
 
 # Reaching a service goes through ServiceAccess: services, environments and tenancy.
 _SERVICE_ACCESS = {ServiceStore, EnvironmentStore, TenancyStore}
@@ -54,11 +59,13 @@ EXPECTED: dict[str, set[type]] = {
     "routes_workspaces": {ApiTokenStore, TenancyStore},
     "routes_projects": {ApiTokenStore, TenancyStore, EnvironmentStore, ServiceStore},
     "routes_services": {ApiTokenStore, ReleaseStore, VarGroupStore} | _SERVICE_ACCESS,
-    "routes_releases": {ApiTokenStore, ReleaseStore} | _SERVICE_ACCESS,
+    "routes_releases": {ApiTokenStore, ReleaseStore, ImageRegistry} | _SERVICE_ACCESS,
     "routes_observed": {ApiTokenStore, DashboardReads} | _SERVICE_ACCESS,
     "routes_vargroups": {ApiTokenStore, TenancyStore, VarGroupStore},
     "routes_tokens": {ApiTokenStore, TenancyStore},
     "routes_templates": {ApiTokenStore, TemplateStore} | _SERVICE_ACCESS,
+    "routes_webhooks": {DeployPorts},
+    "routes_builds": {ApiTokenStore, GitIntegrationStore, BuildStore, DeployPorts} | _SERVICE_ACCESS,
     # The agent's token is checked by check_agent (as on routes_agents), the snapshot billed by
     # usage ingestion on the usage and usage-audit roles.
     "routes_usage": {UsageLedger, UsageAuditTrail},
@@ -81,6 +88,14 @@ PROVIDERS = {
     getattr(starbase_ports, f"{field.name}_port"): _role(typing.get_type_hints(StarbasePorts)[field.name])
     for field in attrs.fields(StarbasePorts)
 }
+# Push to deploy's roles live on the app beside StarbasePorts (starform_apps.starbase.deploy.ports).
+DEPLOY_PROVIDERS = {
+    deploy_ports.deploy_ports_of: DeployPorts,
+    deploy_ports.git_port: GitIntegrationStore,
+    deploy_ports.builds_port: BuildStore,
+    deploy_ports.registry_port: ImageRegistry,
+}
+PROVIDERS.update(DEPLOY_PROVIDERS)
 
 
 def _short(module: ModuleType) -> str:
@@ -116,7 +131,7 @@ def test_the_app_serves_every_router_on_ports_it_does_not_touch_while_building()
 
 
 def test_every_role_has_a_provider_and_some_route_uses_it() -> None:
-    assert len(PROVIDERS) == len(attrs.fields(StarbasePorts))
+    assert len(PROVIDERS) == len(attrs.fields(StarbasePorts)) + len(DEPLOY_PROVIDERS)
     for provider, port in PROVIDERS.items():
         assert _role(typing.get_type_hints(provider)["return"]) is port
     assert set().union(*EXPECTED.values()) == set(PROVIDERS.values()), "a role no route uses"
@@ -135,7 +150,7 @@ def test_every_declared_port_is_used(module: ModuleType) -> None:
     """A route parameter annotated with a port dependency (``*Dep``) is read in the body."""
     tree = ast.parse(inspect.getsource(module))
     checked = 0
-    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
         used = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
         for arg in function.args.args + function.args.kwonlyargs:
             annotation = ast.unparse(arg.annotation) if arg.annotation else ""

@@ -1,5 +1,8 @@
-"""The build port's shipped double (the real build service, Railpack on Depot, is external)."""
+"""The build port: its HTTP client (the build service is external: Railpack on Depot) and the
+shipped double, which the test kit also serves over HTTP."""
 
+from .http import HttpBuildService
 from .simulated import BuildScript, Outcome, SimulatedBuildService
+from .wire import decode, encode
 
-__all__ = ["BuildScript", "Outcome", "SimulatedBuildService"]
+__all__ = ["BuildScript", "HttpBuildService", "Outcome", "SimulatedBuildService", "decode", "encode"]

@@ -114,6 +114,11 @@ def store_report(cur: Cursor, cluster_id: str, report: AgentReport) -> str:
             " AND (last_applied_generation IS NULL OR last_applied_generation <= %s)",
             (report.applied_generation, report_id, cluster_id, report.applied_generation),
         )
+        cur.execute(
+            "UPDATE builds SET state = 'live', live_at = now(), updated_at = now()"
+            " WHERE cluster_id = %s AND state = 'deploying' AND generation <= %s",
+            (cluster_id, report.applied_generation),
+        )
     _remember_agent(cur, cluster_id, report, report_id)
     for status in statuses:
         _upsert_status(cur, cluster_id, status, report_id)

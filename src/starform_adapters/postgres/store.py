@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starform_adapters.postgres.repo_agents import AgentRepository
+from starform_adapters.postgres.repo_builds import BuildRepository
 from starform_adapters.postgres.repo_dashboard import DashboardRepository
+from starform_adapters.postgres.repo_gitpush import GitIntegrationRepository
 from starform_adapters.postgres.repo_reconcile import ReconcileRepository
 from starform_adapters.postgres.repo_services import ServiceRepository
 from starform_adapters.postgres.repo_templates import TemplateRepository
@@ -18,6 +20,8 @@ __all__ = ["PostgresStore"]
 
 class PostgresStore(
     TemplateRepository,
+    BuildRepository,
+    GitIntegrationRepository,
     TenancyRepository,
     ServiceRepository,
     VarGroupRepository,
@@ -30,7 +34,7 @@ class PostgresStore(
 
     It implements every Starbase role port of :mod:`starform_core.ports` (agents, clusters,
     tenancy, services and releases, var groups, dashboard reads, audit, readiness, API tokens,
-    templates);
+    templates, GitHub installations and builds);
     the composition root hands each route only the ports it uses.
 
     Construct it with an open pool (:func:`~starform_adapters.postgres.pool.open_pool`) and a
@@ -47,9 +51,11 @@ if TYPE_CHECKING:
         AgentStore,
         ApiTokenStore,
         AuditLog,
+        BuildStore,
         ClusterStore,
         DashboardReads,
         EnvironmentStore,
+        GitIntegrationStore,
         Readiness,
         ReconcileStore,
         ReleaseStore,
@@ -75,5 +81,23 @@ if TYPE_CHECKING:
         ApiTokenStore,
         TemplateStore,
         ReconcileStore,
+        GitIntegrationStore,
+        BuildStore,
     ]:
-        return (store, store, store, store, store, store, store, store, store, store, store, store, store)
+        return (
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+        )

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import attrs
 
 from starform_apps.demo.local_starform import LocalStarform, open_local_starform
+from starform_apps.demo.pushdeploy import push_to_deploy
 from starform_apps.demo.timeline import Timeline
 from starform_apps.shuttle.reconciler import ReconcileResult
 from starform_core.kube.labels import LABEL_SERVICE_ID
@@ -40,6 +41,7 @@ _PRODUCTION_SERVICES: dict[str, dict[str, Any]] = {
 class _Tenancy:
     """What the walkthrough created in Starbase: ids by name."""
 
+    workspace_id: str
     project_id: str
     environment_ids: dict[str, str]
     var_group_ids: tuple[str, ...]
@@ -103,6 +105,7 @@ def _create_tenancy(starform: LocalStarform, timeline: Timeline) -> _Tenancy:
     )
     timeline.step("var groups created", "shared (2 keys), production-secrets (2 keys, LOG_LEVEL overlaps)")
     return _Tenancy(
+        workspace_id=str(ws["id"]),
         project_id=str(project["id"]),
         environment_ids=envs,
         var_group_ids=(str(shared["id"]), str(secrets["id"])),
@@ -291,11 +294,14 @@ def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
         starform.register_cluster()
         timeline.step("cluster registered", f"{starform.cluster_id} (agent token issued once)")
         timeline.chapter("Intent goes into Starbase")
-        services = _deploy_services(starform, _create_tenancy(starform, timeline), timeline)
+        tenancy = _create_tenancy(starform, timeline)
+        services = _deploy_services(starform, tenancy, timeline)
         timeline.chapter("Shuttle converges the cluster")
         _converge(starform, services, timeline)
         timeline.chapter("A rolling deploy")
         _rolling_deploy(starform, services["storefront"]["id"], timeline)
+        timeline.chapter("Push to deploy")
+        push_to_deploy(starform, timeline, tenancy.workspace_id, services["storefront"]["id"])
         timeline.chapter("Someone edits the cluster by hand")
         _edit_image_by_hand(starform, services["storefront"]["id"], timeline)
         _delete_by_hand(starform, services["mailer"]["id"], timeline)

@@ -32,6 +32,10 @@ from starform_apps.starbase.agent_views import AgentViews
 from starform_apps.starbase.billing.service import BillingRuntime, billing_runtime
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
 from starform_apps.starbase.change_hub import ChangeHub, follow_changes
+from starform_apps.starbase.deploy import routes_builds, routes_webhooks
+from starform_apps.starbase.deploy.errors import install_deploy_error_handlers
+from starform_apps.starbase.deploy.metrics import DeployMetrics
+from starform_apps.starbase.deploy.ports import DeployPorts
 from starform_apps.starbase.http_errors import install_error_handlers
 from starform_apps.starbase.local_writes import LocalWritesMiddleware
 from starform_apps.starbase.metrics import Metrics
@@ -59,6 +63,8 @@ ROUTERS = (
     routes_vargroups,
     routes_tokens,
     routes_templates,
+    routes_webhooks,
+    routes_builds,
     routes_usage,
     routes_billing,
 )
@@ -74,6 +80,7 @@ def create_app(
     metrics: Metrics | None = None,
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    deploy: DeployPorts | None = None,
     billing: BillingRuntime | None = None,
     changes: ClusterChanges | None = None,
 ) -> FastAPI:
@@ -85,6 +92,8 @@ def create_app(
     counters (one Starbase process). ``metrics_token``: ``/metrics`` on this
     app answers only that bearer token (``None``: ``/metrics`` is not served here; see
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
+    ``deploy``: push to deploy's ports (``None``: its routes answer 404 and hand deploys need a
+    digest-pinned image).
     ``billing`` is what billing's routes share besides their ports (price book, clock, metrics);
     by default one on this app's metrics registry with the wall clock.
     ``changes``: the cluster change feed the app follows while it runs (its lifespan), which
@@ -118,7 +127,10 @@ def create_app(
     )
     app.state.billing = billing or billing_runtime(metrics.registry)
     app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
+    app.state.deploy_ports = deploy
+    app.state.deploy_metrics = DeployMetrics(metrics.registry)
     install_error_handlers(app)
+    install_deploy_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
     app.add_middleware(LocalWritesMiddleware, views=views)

@@ -1,7 +1,9 @@
 """ASGI middleware that guards request bodies before any route (or token check) sees them.
 
 * A ``/v1`` request with a body but without a bearer token is answered ``401`` unread (but a
-  payment provider's webhook, which is signed instead).
+  payment provider's or GitHub's webhook, which is signed instead; a GitHub delivery's route
+  checks the signature over the raw body before anything parses it, so the guard only bounds
+  its size).
 * ``Content-Length`` over the endpoint's limit is answered ``413`` unread; a body without a
   length is counted while it arrives and cut off with ``413`` at the limit.
 * A JSON body must be UTF-8, well-formed, at most :data:`~bounds.MAX_JSON_DEPTH` deep, with
@@ -43,6 +45,7 @@ PARSED_JSON = "starform.parsed_json"
 
 _AGENT_REPORT = re.compile(r"/v1/clusters/[^/]+/(status|events|usage-snapshots)")
 _WEBHOOK = re.compile(r"/v1/billing/webhooks/[^/]+")
+_GIT_WEBHOOK = re.compile(r"/v1/webhooks/github")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _MAX_INT_DIGITS = 100
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -65,11 +68,13 @@ def body_limit_for(path: str) -> int:
         return bounds.MAX_AGENT_BODY_BYTES
     if _WEBHOOK.fullmatch(path):
         return bounds.MAX_WEBHOOK_BYTES
+    if _GIT_WEBHOOK.fullmatch(path):
+        return bounds.MAX_GIT_WEBHOOK_BYTES
     return bounds.MAX_BODY_BYTES
 
 
 def _needs_token(path: str) -> bool:
-    return path.startswith("/v1/") and not _WEBHOOK.fullmatch(path)
+    return path.startswith("/v1/") and not _WEBHOOK.fullmatch(path) and not _GIT_WEBHOOK.fullmatch(path)
 
 
 def _no_constants(name: str) -> Any:
@@ -215,7 +220,7 @@ class BodyGuardMiddleware:
             return
         try:
             body = await self._read(scope, receive)
-            if body and _is_json(scope):
+            if body and _is_json(scope) and not _GIT_WEBHOOK.fullmatch(str(scope.get("path", ""))):
                 scope[PARSED_JSON] = check_json_body(body)
         except BodyRejectedError as rejected:
             self.metrics.body_rejected.labels(status=str(rejected.status)).inc()

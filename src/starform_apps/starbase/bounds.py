@@ -17,6 +17,7 @@ __all__ = [
     "MAX_ARGUMENT_LENGTH",
     "MAX_BODY_BYTES",
     "MAX_ENVIRONMENTS_PER_PROJECT",
+    "MAX_GIT_WEBHOOK_BYTES",
     "MAX_HOSTNAMES_PER_SERVICE",
     "MAX_JSON_DEPTH",
     "MAX_PROJECT_VAR_BYTES",
@@ -43,6 +44,10 @@ a 1,000-pod snapshot is about 0.3 MiB)."""
 
 MAX_WEBHOOK_BYTES = 512 * 1024
 """Largest payment provider webhook (a Stripe event is a few KiB)."""
+
+MAX_GIT_WEBHOOK_BYTES = 5 * 1024 * 1024
+"""The largest GitHub webhook delivery accepted (GitHub lists at most 20 commits in a push); a
+larger body is refused ``413`` before its signature is computed."""
 
 MAX_JSON_DEPTH = 32
 """Deepest nesting of any JSON request body."""

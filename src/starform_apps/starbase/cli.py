@@ -177,12 +177,15 @@ def _serve_workers(config: StarbaseConfig) -> None:
 def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
     from starform_adapters.ratelimit import LimitsRateLimiter
     from starform_apps.starbase.billing import BillingConfig
+    from starform_apps.starbase.deploy.config import DeployConfig
+    from starform_apps.starbase.deploy.wiring import open_registry
     from starform_apps.starbase.logs import configure_logging
     from starform_apps.starbase.metrics_app import create_metrics_app
     from starform_apps.starbase.server import ServerThread, bind_socket, open_starbase
 
     configure_logging(config.log_level)
     limiter = LimitsRateLimiter(config.rate_limit_storage)
+    deploy = DeployConfig.from_env()
     billing = BillingConfig.from_env()
     with ExitStack() as stack:
         api_socket = bind_socket(
@@ -205,6 +208,7 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
                 rate_limiter=limiter,
                 rate_limits=config.rate_limits,
                 metrics_token=config.metrics_token,
+                registry=open_registry(deploy),
                 billing=billing,
             )
         )

@@ -22,6 +22,7 @@ from starform_core.errors import StarformError
 
 if TYPE_CHECKING:
     from starform_apps.starbase.billing import Billing
+    from starform_apps.starbase.deploy.tasks import BuildWorker
 
 __all__ = ["register"]
 
@@ -30,7 +31,9 @@ Option = Callable[[Callable[..., None]], Callable[..., None]]
 
 
 @contextmanager
-def _billing(database: Database, data_dir: pathlib.Path | None) -> Iterator[tuple[Billing, str]]:
+def _billing(
+    database: Database, data_dir: pathlib.Path | None
+) -> Iterator[tuple[Billing, str, pathlib.Path | None]]:
     from prometheus_client import CollectorRegistry
 
     from starform_adapters.postgres.job_schema import migrate_job_queue
@@ -40,7 +43,7 @@ def _billing(database: Database, data_dir: pathlib.Path | None) -> Iterator[tupl
 
     config = StarbaseConfig.from_env(data_dir=data_dir)
     billing_config = BillingConfig.from_env()
-    with database(config) as (url, _):
+    with database(config) as (url, key_dir):
         migrate(url)
         migrate_job_queue(url)
         pool = open_pool(url, max_size=4)
@@ -49,10 +52,40 @@ def _billing(database: Database, data_dir: pathlib.Path | None) -> Iterator[tupl
             yield (
                 open_billing(pool, billing_config, registry=CollectorRegistry(), scheduler=scheduler),
                 url,
+                key_dir,
             )
         finally:
             scheduler.close()
             pool.close()
+
+
+@contextmanager
+def _builds(
+    url: str, config: StarbaseConfig, key_dir: pathlib.Path | None, billing: Billing
+) -> Iterator[BuildWorker | None]:
+    """The worker's build context (``None`` when no build service is configured)."""
+    from starform_adapters.postgres import PostgresStore
+    from starform_apps.starbase.deploy.billing import LedgerBuildMinutes
+    from starform_apps.starbase.deploy.config import DeployConfig
+    from starform_apps.starbase.deploy.tasks import ProcrastinateBuildJobs
+    from starform_apps.starbase.deploy.wiring import open_build_worker
+    from starform_apps.starbase.embedded import load_cipher
+    from starform_apps.starbase.jobs import ProcrastinateScheduler, create_job_app
+
+    deploy = DeployConfig.from_env()
+    if not deploy.builds_enabled:
+        yield None
+        return
+    pool = open_pool(url, max_size=4)
+    deferrer = ProcrastinateScheduler(create_job_app(url))
+    try:
+        store = PostgresStore(pool, load_cipher(config, generate_in=key_dir))
+        minutes = LedgerBuildMinutes(billing.ledger, store, store)
+        jobs = ProcrastinateBuildJobs(open_app=deferrer.opened_app)
+        yield open_build_worker(store, deploy, jobs, minutes=minutes)
+    finally:
+        deferrer.close()
+        pool.close()
 
 
 def _month(_ctx: click.Context, _param: click.Parameter, value: str) -> BillingMonth:
@@ -70,7 +103,7 @@ def _close_month(database: Database, data_dir_option: Option) -> click.Command:
     def close_month(month: BillingMonth, workspace_id: str | None, data_dir: pathlib.Path | None) -> None:
         """Close a month into one invoice per workspace (running it again changes nothing)."""
         try:
-            with _billing(database, data_dir) as (billing, _):
+            with _billing(database, data_dir) as (billing, _, _):
                 billing.close.check_closable(month)
                 targets = [workspace_id] if workspace_id else billing.invoices.workspaces_with_charges(month)
                 for target in targets:
@@ -106,7 +139,7 @@ def _credit_note(database: Database, data_dir_option: Option) -> click.Command:
         except InvalidOperation as exc:
             raise click.BadParameter("must be a decimal amount such as 12.50", param_hint="--amount") from exc
         try:
-            with _billing(database, data_dir) as (billing, _):
+            with _billing(database, data_dir) as (billing, _, _):
                 invoice = billing.invoices.invoice(invoice_id)
                 minor = to_minor(value, invoice.currency)
                 note = billing.collection.credit_note(
@@ -142,7 +175,7 @@ def _verify(database: Database, data_dir_option: Option) -> click.Command:
         try:
             from starform_apps.starbase.billing.verify import verify_usage
 
-            with _billing(database, data_dir) as (billing, _):
+            with _billing(database, data_dir) as (billing, _, _):
                 check = verify_usage(billing.ledger, billing.audit, workspace_id, month)
         except StarformError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -162,16 +195,21 @@ def _worker(database: Database, data_dir_option: Option) -> click.Command:
     @click.option("--once", is_flag=True, help="Run the queued jobs that are due, then exit.")
     @data_dir_option
     def worker(concurrency: int, once: bool, data_dir: pathlib.Path | None) -> None:
-        """Run Starbase's job worker (monthly close, dunning, purges) until interrupted."""
+        """Run Starbase's job worker (monthly close, dunning, purges, builds) until interrupted."""
         from starform_apps.starbase.jobs import create_job_app, run_worker
         from starform_apps.starbase.logs import configure_logging
 
-        configure_logging(StarbaseConfig.from_env(data_dir=data_dir).log_level)
+        config = StarbaseConfig.from_env(data_dir=data_dir)
+        configure_logging(config.log_level)
         try:
-            with _billing(database, data_dir) as (billing, url):
-                run_worker(
-                    create_job_app(url), context={"billing": billing}, concurrency=concurrency, wait=not once
-                )
+            with (
+                _billing(database, data_dir) as (billing, url, key_dir),
+                _builds(url, config, key_dir, billing) as builds,
+            ):
+                context: dict[str, object] = {"billing": billing}
+                if builds is not None:
+                    context["builds"] = builds
+                run_worker(create_job_app(url), context=context, concurrency=concurrency, wait=not once)
         except StarformError as exc:
             raise click.ClickException(str(exc)) from exc
 

@@ -23,11 +23,15 @@ import procrastinate
 from procrastinate import exceptions as job_errors
 
 from starform_apps.starbase.billing import tasks as billing_tasks
+from starform_apps.starbase.deploy import tasks as build_tasks
 from starform_core.billing import BillingMonth
 
 __all__ = ["BLUEPRINTS", "ProcrastinateScheduler", "create_job_app", "run_worker"]
 
-BLUEPRINTS: Mapping[str, Callable[[], procrastinate.Blueprint]] = {"billing": billing_tasks.make_blueprint}
+BLUEPRINTS: Mapping[str, Callable[[], procrastinate.Blueprint]] = {
+    "billing": billing_tasks.make_blueprint,
+    build_tasks.NAMESPACE: build_tasks.make_blueprint,
+}
 """Every task of Starbase's queue, by namespace."""
 
 
@@ -85,6 +89,10 @@ class ProcrastinateScheduler:
                 self._app.open()
                 self._opened = True
         return self._app
+
+    def opened_app(self) -> procrastinate.App:
+        """The App, its pool opened on first use (other jobs defer through it too)."""
+        return self._open()
 
     def close(self) -> None:
         """Close the pool if it was opened."""

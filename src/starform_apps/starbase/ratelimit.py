@@ -29,7 +29,7 @@ _WHO = {
     Quota.TOKEN: "this token",
     Quota.AGENT: "this cluster's agent",
     Quota.DEPLOY: "deploys of this service",
-    Quota.WEBHOOK: "this payment provider's webhooks",
+    Quota.WEBHOOK: "this sender's webhooks (a payment provider or a GitHub installation)",
     Quota.RECONCILE: "reconcile requests of this service or cluster",
 }
 

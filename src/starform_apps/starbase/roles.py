@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
 
     WORKSPACE_READ = "workspace.read"
     WORKSPACE_MEMBERS = "workspace.members"
+    INTEGRATION_MANAGE = "integration.manage"
     PROJECT_CREATE = "project.create"
     PROJECT_READ = "project.read"
     PROJECT_MEMBERS = "project.members"
@@ -58,6 +59,7 @@ _PR = ProjectRole
 _WORKSPACE_ACTIONS: dict[Action, frozenset[WorkspaceRole]] = {
     Action.WORKSPACE_READ: frozenset(WorkspaceRole),
     Action.WORKSPACE_MEMBERS: frozenset({_WS.OWNER, _WS.ADMIN}),
+    Action.INTEGRATION_MANAGE: frozenset({_WS.OWNER, _WS.ADMIN}),
     Action.PROJECT_CREATE: frozenset({_WS.OWNER, _WS.ADMIN}),
     Action.BILLING_READ: frozenset({_WS.OWNER, _WS.BILLING}),
 }

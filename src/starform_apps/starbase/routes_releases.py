@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from starform_apps.starbase import schemas as s
 from starform_apps.starbase.auth import Caller, CurrentUser, actor_of
 from starform_apps.starbase.convert import deployment_out, under_body_names
+from starform_apps.starbase.deploy.ports import DeployMetricsDep, RegistryDep
+from starform_apps.starbase.deploy.resolve import pin_image
 from starform_apps.starbase.http_errors import ERROR_RESPONSES
 from starform_apps.starbase.ports import ReleasesDep
 from starform_apps.starbase.ratelimit import Quota, RateLimits
@@ -61,13 +63,20 @@ def deploy(
     user: CurrentUser,
     access: ServiceAccessDep,
     releases: ReleasesDep,
+    registry: RegistryDep,
+    deploy_metrics: DeployMetricsDep,
 ) -> s.DeploymentOut:
-    """Deploy a new version (Developer; Admin when the environment is protected)."""
+    """Deploy a new version (Developer; Admin when the environment is protected).
+
+    An image given by tag is resolved to its digest through the image registry (``422`` naming
+    the tag or repository when it cannot be); the deployment stores the digest-pinned reference.
+    """
     service = access.authorized(user, service_id, Action.DEPLOY)
     _charge_deploy(request, service)
     command = None if body.command is None else tuple(body.command)
     args = None if body.args is None else tuple(body.args)
-    return under_body_names(lambda: _deploy(releases, user, service, body.image, command, args))
+    image = pin_image(body.image, registry, deploy_metrics)
+    return under_body_names(lambda: _deploy(releases, user, service, image, command, args))
 
 
 @router.get("/services/{service_id}/deployments", response_model=list[s.DeploymentOut])

@@ -309,7 +309,8 @@ class ServiceOut(BaseModel):
 
 
 class DeploymentIn(_In):
-    """Deploy an image pinned by digest (``repo@sha256:<64 hex>``)."""
+    """Deploy an image pinned by digest (``repo@sha256:<64 hex>``) or by tag (``repo:tag``, resolved
+    to its digest through the image registry)."""
 
     image: str = Field(min_length=1, max_length=1024)
     command: list[Argument] | None = Field(default=None, max_length=100)

@@ -29,6 +29,8 @@ from starform_apps.starbase.app import create_app
 from starform_apps.starbase.billing import Billing, BillingConfig, billing_runtime
 from starform_apps.starbase.billing.service import Clock, utc_now
 from starform_apps.starbase.billing.wiring import open_billing
+from starform_apps.starbase.deploy import BuildJobs, DeployPorts
+from starform_apps.starbase.deploy.tasks import ProcrastinateBuildJobs
 from starform_apps.starbase.jobs import ProcrastinateScheduler, create_job_app
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
@@ -37,6 +39,7 @@ from starform_apps.starbase.quotas import DEFAULT_LIMITS, Quota
 from starform_apps.starbase.ratelimit import RateLimits
 from starform_core.errors import StarformError
 from starform_core.ports.ratelimit import RateLimit, RateLimiter
+from starform_core.ports.registry import ImageRegistry
 
 __all__ = [
     "EVENT_LOOP",
@@ -125,13 +128,17 @@ def open_starbase(
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
     metrics_token: str | None = None,
+    registry: ImageRegistry | None = None,
+    build_jobs: BuildJobs | None = None,
     billing: BillingConfig | None = None,
     clock: Clock = utc_now,
     run_migrations: bool = True,
 ) -> Iterator[Starbase]:
     """Migrate the database (and the job queue), open a pool and build the app; closes on exit.
 
-    ``rate_limiter`` defaults to in-process counters (one Starbase process). ``billing``
+    ``rate_limiter`` defaults to in-process counters (one Starbase process). ``registry``
+    resolves the tags of hand deploys; ``build_jobs`` hands pushed builds to workers (default:
+    the job queue on this database). ``billing``
     configures the payment provider and audit trail (default: PostgreSQL audit, no provider);
     ``clock`` is billing's clock (tests pass a simulated one). The app follows cluster changes
     on its own ``LISTEN`` connection while it runs (its ASGI lifespan). ``run_migrations=False``:
@@ -161,6 +168,12 @@ def open_starbase(
             metrics=metrics,
             metrics_token=metrics_token,
             payload_cache_bytes=payload_cache_bytes,
+            deploy=DeployPorts(
+                git=store,
+                builds=store,
+                registry=registry,
+                jobs=build_jobs or ProcrastinateBuildJobs(open_app=scheduler.opened_app),
+            ),
             billing=runtime,
             changes=PostgresClusterChanges(database_url),
         )

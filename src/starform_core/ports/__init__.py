@@ -7,13 +7,15 @@ settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services
 ``readiness``, ``reconcile`` (reconcile-now requests), ``notifications`` (the change
 feed), ``tokens`` (API tokens), ``templates`` (the template catalogue) and
 ``ratelimit``. Their records live in :mod:`starform_core.access` and :mod:`starform_core.records`.
-Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``;
+Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``,
+and push to deploy's persistence is ``builds`` (installations, sources, deliveries, builds);
 billing's (usage ledger, invoices, usage audit trail, payment provider) are in ``billing``.
 """
 
 from starform_core.ports.agents import AgentStore, DesiredStateReader
 from starform_core.ports.audit import AuditLog
 from starform_core.ports.billing import InvoiceStore, PaymentProvider, UsageAuditTrail, UsageLedger
+from starform_core.ports.builds import BuildStore, GitIntegrationStore
 from starform_core.ports.cluster import ClusterPort
 from starform_core.ports.clusters import ClusterStore
 from starform_core.ports.dashboard import DashboardReads
@@ -32,6 +34,7 @@ __all__ = [
     "AgentStore",
     "ApiTokenStore",
     "AuditLog",
+    "BuildStore",
     "ChangeSink",
     "ClusterChanges",
     "ClusterPort",
@@ -41,6 +44,7 @@ __all__ = [
     "DesiredStateSource",
     "EnvironmentStore",
     "Fetched",
+    "GitIntegrationStore",
     "InvoiceStore",
     "NotModified",
     "PaymentProvider",
