@@ -1,4 +1,5 @@
-"""What a fresh plan reports besides its actions: drift under detect-only policies, objects in
+"""What a fresh plan reports besides its actions: drift under detect-only policies, drift
+reports of values waiting for adoption (``adopt``: :data:`~.reports.ReportKind.DRIFT`), objects in
 the way, holds, kinds the cluster does not serve. Events, warnings and the hold metrics.
 
 Holds and conflicts are reported when they change (a hold that lasts is one warning and one
@@ -17,7 +18,7 @@ from starform_apps.shuttle.journal import ApplyContext, event_data
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.planning import Planned
-from starform_apps.shuttle.reports import EventType, Report, event_report
+from starform_apps.shuttle.reports import EventType, Report, drift_report, event_report
 from starform_core.plan import Conflict, DriftDetected, Held, Reason
 
 __all__ = ["PlanReporter"]
@@ -45,8 +46,11 @@ class PlanReporter:
         events: list[Report] = []
         for action in the_plan.actions:
             if isinstance(action, DriftDetected):
-                self._metrics.drift.labels(mode="detect").inc()
+                adopt = action.reason is Reason.AWAITING_ADOPTION
+                self._metrics.drift.labels(mode="adopt" if adopt else "detect").inc()
                 events.append(self._event(action, EventType.DRIFT_DETECTED, context))
+                if adopt:
+                    events.extend(self._drift_report(action, context))
         events.extend(self._conflict_events(planned, context))
         events.extend(self._hold_events(planned, context))
         events.extend(self._deferred_events(planned))
@@ -69,6 +73,37 @@ class PlanReporter:
             service_id=context.services.get(action.key),
             data=event_data(action, context, **extra),
         )
+
+    def _drift_report(self, action: DriftDetected, context: ApplyContext) -> list[Report]:
+        """The drift report of an object whose adoptable fields wait for Starbase (redacted)."""
+        service_id = context.services.get(action.key)
+        if service_id is None:
+            return []
+        redact = context.redact
+        fields = [
+            {
+                "path": change.path,
+                "live": None if change.live is None else redact(change.live),
+                "desired": None if change.desired is None else redact(change.desired),
+                "manager": change.manager,
+            }
+            for change in action.changes
+            if not change.redacted
+        ]
+        if not fields:
+            return []
+        key = action.key
+        ref = {"kind": key.kind, "namespace": key.namespace, "name": key.name, "uid": action.uid}
+        return [
+            drift_report(
+                now=self._now(),
+                epoch=context.epoch,
+                generation=context.generation,
+                service_id=service_id,
+                object_ref=ref,
+                fields=fields,
+            )
+        ]
 
     def _conflict_events(self, planned: Planned, context: ApplyContext) -> list[Report]:
         conflicts = [a for a in planned.result.plan.actions if isinstance(a, Conflict)]

@@ -16,7 +16,16 @@ from typing import Any, Final
 
 import attrs
 
-__all__ = ["POLICIES", "EventType", "Overflow", "Report", "ReportKind", "event_report", "status_report"]
+__all__ = [
+    "POLICIES",
+    "EventType",
+    "Overflow",
+    "Report",
+    "ReportKind",
+    "drift_report",
+    "event_report",
+    "status_report",
+]
 
 MESSAGE_MAX: Final = 4000
 
@@ -26,6 +35,7 @@ class ReportKind(enum.StrEnum):
 
     EVENT = "event"
     STATUS = "status"
+    DRIFT = "drift"
 
 
 class Overflow(enum.StrEnum):
@@ -37,7 +47,11 @@ class Overflow(enum.StrEnum):
     """A new report replaces the unsent one of its kind: only the current state is worth sending."""
 
 
-POLICIES: Final = {ReportKind.EVENT: Overflow.DROP_OLDEST, ReportKind.STATUS: Overflow.LATEST_ONLY}
+POLICIES: Final = {
+    ReportKind.EVENT: Overflow.DROP_OLDEST,
+    ReportKind.STATUS: Overflow.LATEST_ONLY,
+    ReportKind.DRIFT: Overflow.DROP_OLDEST,
+}
 
 
 class EventType(enum.StrEnum):
@@ -112,3 +126,31 @@ def status_report(
         "services": services,
     }
     return Report(ReportKind.STATUS, report_id, body)
+
+
+def drift_report(
+    *,
+    now: datetime,
+    epoch: int,
+    generation: int,
+    service_id: str,
+    object_ref: Mapping[str, Any],
+    fields: list[dict[str, Any]],
+) -> Report:
+    """A drift report (``adopt`` policy): one object's out-of-band values waiting for Starbase.
+
+    ``object_ref`` is ``kind``, ``namespace``, ``name``, ``uid``; each field its ``path``, the
+    ``live`` and ``desired`` values (compact JSON) and the ``manager`` that wrote it. Callers
+    never put secret values in it (only adoptable fields are reported, and values are redacted).
+    """
+    report_id = str(uuid.uuid4())
+    body = {
+        "report_id": report_id,
+        "epoch": epoch,
+        "generation": generation,
+        "service_id": service_id,
+        "object": dict(object_ref),
+        "fields": fields,
+        "reported_at": now.isoformat(),
+    }
+    return Report(ReportKind.DRIFT, report_id, body)

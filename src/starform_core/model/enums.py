@@ -49,9 +49,12 @@ class AccessMode(enum.StrEnum):
 class DriftMode(enum.StrEnum):
     """What Shuttle does about out-of-band changes to a service's objects (seed 004).
 
-    ``enforce`` reverts them; ``detect`` reports them for Starbase to decide (adopt) and leaves
-    the live value alone.
+    ``enforce`` reverts them; ``detect`` reports them and leaves the live value alone; ``adopt``
+    leaves out-of-band values of the fields Starbase can take into the desired spec
+    (:mod:`starform_core.adopt`) alone and reports them for adoption (Starbase adopts or rejects
+    them; a rejected value is reverted), and reverts every other drift as ``enforce`` does.
     """
 
     ENFORCE = "enforce"
     DETECT = "detect"
+    ADOPT = "adopt"

@@ -14,11 +14,12 @@ from starform_core.model.cluster import (
     ObjectRef,
     PrunePolicy,
 )
+from starform_core.model.enums import DriftMode
 from starform_core.model.project import Environment, Project
 from starform_core.model.service import Service
 from starform_core.model.tenant import TenantKey
 from starform_core.model.vargroup import VarGroup, VarGroupAttachment
-from starform_core.model.workload import CronSchedule, DriftPolicy, Release, Resources, Volume
+from starform_core.model.workload import CronSchedule, DriftPolicy, Release, Resources, RevertField, Volume
 from starform_core.payload.document import DesiredState
 from starform_core.payload.rows import ClusterRow, ClusterRows, DeploymentRow, ServiceRow
 from starform_core.secrets_values import SecretValue, keyed_checksum
@@ -161,6 +162,14 @@ def build_payload(rows: ClusterRows, *, checksum_key: bytes) -> DesiredState:
     hostnames: defaultdict[str, list[str]] = defaultdict(list)
     for host in rows.hostnames:
         hostnames[host.service_id].append(host.hostname)
+    reverts: defaultdict[str, list[RevertField]] = defaultdict(list)
+    for revert in rows.reverts:
+        reverts[revert.service_id].append(
+            _within(
+                f"reverts[{revert.service_id}]",
+                lambda revert=revert: RevertField(field=revert.field, live=revert.live),  # type: ignore[misc]
+            )
+        )
 
     workspace_of = {p.project_id: p.workspace_id for p in projects}
     services_by_project: defaultdict[str, list[Service]] = defaultdict(list)
@@ -185,6 +194,7 @@ def build_payload(rows: ClusterRows, *, checksum_key: bytes) -> DesiredState:
                     attachments=attachments.get(svc.service_id, []),
                     volumes=volumes.get(svc.service_id, []),
                     hostnames=hostnames.get(svc.service_id, []),
+                    reverts=reverts.get(svc.service_id, []),
                 ),
             )
         )
@@ -234,6 +244,7 @@ def _service(
     attachments: list[VarGroupAttachment],
     volumes: list[Volume],
     hostnames: list[str],
+    reverts: list[RevertField],
 ) -> Service:
     cron = None
     if row.cron_schedule is not None:
@@ -263,5 +274,9 @@ def _service(
         cron=cron,
         volumes=tuple(sorted(volumes, key=lambda v: v.name)),
         var_groups=attachments,
-        drift=DriftPolicy(mode=row.drift_mode, ignore_fields=tuple(sorted(row.drift_ignore_fields))),
+        drift=DriftPolicy(
+            mode=row.drift_mode,
+            ignore_fields=tuple(sorted(row.drift_ignore_fields)),
+            revert=tuple(reverts) if row.drift_mode is DriftMode.ADOPT else (),
+        ),
     )

@@ -29,6 +29,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from starform_core.model.service import Service
 from starform_core.model.tenant import TenantKey
 from starform_core.model.vargroup import VarGroup
+from starform_core.model.workload import DriftPolicy
 from starform_core.payload.document import DesiredState
 from starform_core.secrets_values import REDACTED, SecretValue
 
@@ -173,6 +174,11 @@ def _make_converter(*, reveal: bool) -> cattrs.Converter:
     conv.register_unstructure_hook(Service, unstructure_service_flat)
     conv.register_structure_hook(Service, structure_service_flat)
     conv.register_structure_hook(TenantKey, make_dict_structure_fn(TenantKey, conv))
+    # ``revert`` was added within v1: left out when empty, so payloads without rejected
+    # adoptions keep their bytes (and ETags) and older agents see what they always saw
+    conv.register_unstructure_hook(
+        DriftPolicy, make_dict_unstructure_fn(DriftPolicy, conv, revert=override(omit_if_default=True))
+    )
     api_version = override(rename="apiVersion")
     conv.register_unstructure_hook(
         DesiredState, make_dict_unstructure_fn(DesiredState, conv, api_version=api_version)

@@ -20,6 +20,7 @@ __all__ = [
     "EnvironmentRow",
     "HostnameRow",
     "ProjectRow",
+    "RevertRow",
     "ServiceRow",
     "ServiceVarGroupRow",
     "VarGroupEntryRow",
@@ -172,6 +173,15 @@ class HostnameRow:
 
 
 @attrs.frozen
+class RevertRow:
+    """``adoptions`` rejected and not yet reverted: a live value Shuttle must revert (``adopt``)."""
+
+    service_id: str
+    field: str
+    live: str
+
+
+@attrs.frozen
 class ClusterRows:
     """Everything Starbase's queries return for one cluster, ready to fold into a payload (tuples)."""
 
@@ -185,3 +195,4 @@ class ClusterRows:
     service_var_groups: tuple[ServiceVarGroupRow, ...] = ()
     volumes: tuple[VolumeRow, ...] = ()
     hostnames: tuple[HostnameRow, ...] = ()
+    reverts: tuple[RevertRow, ...] = ()
