@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from starform_adapters.postgres.repo_adoptions import AdoptionRepository
 from starform_adapters.postgres.repo_agents import AgentRepository
 from starform_adapters.postgres.repo_dashboard import DashboardRepository
 from starform_adapters.postgres.repo_services import ServiceRepository
@@ -16,6 +17,7 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
+    AdoptionRepository,
     TemplateRepository,
     TenancyRepository,
     ServiceRepository,
@@ -42,6 +44,7 @@ class PostgresStore(
 
 if TYPE_CHECKING:
     from starform_core.ports import (
+        AdoptionStore,
         AgentStore,
         ApiTokenStore,
         AuditLog,
@@ -71,5 +74,6 @@ if TYPE_CHECKING:
         Readiness,
         ApiTokenStore,
         TemplateStore,
+        AdoptionStore,
     ]:
-        return (store, store, store, store, store, store, store, store, store, store, store, store)
+        return (store, store, store, store, store, store, store, store, store, store, store, store, store)

@@ -112,9 +112,11 @@ def status_report(
     attempt: Mapping[str, Any] | None,
     services: list[dict[str, Any]],
     rejected: Mapping[str, Any] | None = None,
+    objects: list[dict[str, Any]] | None = None,
 ) -> Report:
     """A status report: the generation applied in ``epoch``, the last attempt, the last payload
-    refused (if one was since the held one), each service's health."""
+    refused (if one was since the held one), each service's health, the managed objects (UIDs
+    and snapshots; left out when not given)."""
     report_id = str(uuid.uuid4())
     body = {
         "report_id": report_id,
@@ -125,6 +127,8 @@ def status_report(
         "reported_at": now.isoformat(),
         "services": services,
     }
+    if objects is not None:
+        body["objects"] = objects
     return Report(ReportKind.STATUS, report_id, body)
 
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase import (
+    routes_adoptions,
     routes_agents,
     routes_clusters,
     routes_health,
@@ -47,6 +48,7 @@ ROUTERS = (
     routes_vargroups,
     routes_tokens,
     routes_templates,
+    routes_adoptions,
 )
 """Every route module of the API, in the order their routers are included."""
 
@@ -60,6 +62,7 @@ def create_app(
     metrics: Metrics | None = None,
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    observed_stale_after: float = 600.0,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -69,6 +72,7 @@ def create_app(
     counters (one Starbase process). ``metrics_token``: ``/metrics`` on this
     app answers only that bearer token (``None``: ``/metrics`` is not served here; see
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
+    ``observed_stale_after``: seconds after which an object no report listed is stale.
     """
     metrics = metrics or Metrics()
     app = FastAPI(
@@ -79,6 +83,7 @@ def create_app(
     app.state.ports = ports
     app.state.metrics = metrics
     app.state.metrics_token = metrics_token
+    app.state.observed_stale_after = observed_stale_after
     app.state.rate_limits = rate_limits or RateLimits(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )

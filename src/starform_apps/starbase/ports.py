@@ -14,6 +14,7 @@ import attrs
 from fastapi import Depends, Request
 
 from starform_core.ports import (
+    AdoptionStore,
     AgentStore,
     ApiTokenStore,
     ClusterStore,
@@ -28,6 +29,7 @@ from starform_core.ports import (
 )
 
 __all__ = [
+    "AdoptionsDep",
     "AgentsDep",
     "ClustersDep",
     "DashboardDep",
@@ -40,6 +42,7 @@ __all__ = [
     "TenancyDep",
     "TokensDep",
     "VarGroupsDep",
+    "adoptions_port",
     "agents_port",
     "clusters_port",
     "dashboard_port",
@@ -74,6 +77,7 @@ class StarbasePorts:
     readiness: Readiness
     tokens: ApiTokenStore
     templates: TemplateStore
+    adoptions: AdoptionStore
 
 
 def ports_of(request: Request) -> StarbasePorts:
@@ -148,3 +152,11 @@ DashboardDep = Annotated[DashboardReads, Depends(dashboard_port)]
 ReadinessDep = Annotated[Readiness, Depends(readiness_port)]
 TokensDep = Annotated[ApiTokenStore, Depends(tokens_port)]
 TemplatesDep = Annotated[TemplateStore, Depends(templates_port)]
+
+
+def adoptions_port(request: Request) -> AdoptionStore:
+    """The adoptions and observed objects port."""
+    return ports_of(request).adoptions
+
+
+AdoptionsDep = Annotated[AdoptionStore, Depends(adoptions_port)]

@@ -24,9 +24,10 @@ from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import PayloadCache
 from starform_apps.starbase.ports import AgentsDep
 from starform_core.errors import AgentReportRefusedError, ValidationError
+from starform_core.ports.adoptions import ObjectReport
 from starform_core.records import EventRecord, ObservedStatus
 
-__all__ = ["etag_matches", "router"]
+__all__ = ["Credentials", "etag_matches", "router"]
 
 _log = structlog.get_logger("starbase.agents")
 
@@ -94,6 +95,20 @@ def _statuses(body: s.StatusReportIn) -> list[ObservedStatus]:
     ]
 
 
+def _objects(body: s.StatusReportIn) -> list[ObjectReport]:
+    return [
+        ObjectReport(
+            service_id=str(o.service_id),
+            kind=o.kind,
+            namespace=o.namespace,
+            name=o.name,
+            uid=o.uid,
+            observed=o.observed,
+        )
+        for o in body.objects
+    ]
+
+
 def _attempt(body: s.StatusReportIn) -> dict[str, object] | None:
     """The attempt as stored: the agent's account, with the payload it refused, if any."""
     if body.attempt is None:
@@ -140,6 +155,7 @@ def report_status(
             epoch=body.epoch,
             attempt=_attempt(body),
             reported_at=body.reported_at,
+            objects=_objects(body),
         )
     except AgentReportRefusedError as exc:
         return _refused(request, str(cluster_id), exc)

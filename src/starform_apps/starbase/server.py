@@ -59,6 +59,7 @@ def postgres_ports(store: PostgresStore) -> StarbasePorts:
         readiness=store,
         tokens=store,
         templates=store,
+        adoptions=store,
     )
 
 
@@ -70,6 +71,7 @@ def open_starbase(
     pool_max_size: int = 20,
     metrics: Metrics | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    observed_stale_after: float = 600.0,
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
     metrics_token: str | None = None,
@@ -96,6 +98,7 @@ def open_starbase(
             metrics=metrics,
             metrics_token=metrics_token,
             payload_cache_bytes=payload_cache_bytes,
+            observed_stale_after=observed_stale_after,
         )
         yield Starbase(
             store=store,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["AccessMode", "DriftMode", "ProbeKind", "RunState", "ServiceType", "Tier"]
+__all__ = ["AccessMode", "AdoptionPolicy", "DriftMode", "ProbeKind", "RunState", "ServiceType", "Tier"]
 
 
 class ServiceType(enum.StrEnum):
@@ -44,6 +44,14 @@ class AccessMode(enum.StrEnum):
 
     READ_WRITE_ONCE = "ReadWriteOnce"
     READ_WRITE_MANY = "ReadWriteMany"
+
+
+class AdoptionPolicy(enum.StrEnum):
+    """Who adopts a value reported under the ``adopt`` drift mode: a user (``manual``), or
+    Starbase itself when the change is inside the service's template rules (``auto``)."""
+
+    MANUAL = "manual"
+    AUTO = "auto"
 
 
 class DriftMode(enum.StrEnum):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import attrs
 
 from starform_core.convert import as_str_tuple
-from starform_core.model.enums import AccessMode, DriftMode, RunState, ServiceType, Tier
+from starform_core.model.enums import AccessMode, AdoptionPolicy, DriftMode, RunState, ServiceType, Tier
 from starform_core.model.workload import Autoscaling, Probes
 from starform_core.secrets_values import SecretValue
 
@@ -110,6 +110,7 @@ class ServiceRow:
     cron_time_zone: str | None = None
     drift_mode: DriftMode = attrs.field(default=DriftMode.ENFORCE, converter=DriftMode)
     drift_ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=as_str_tuple)
+    adoption_policy: AdoptionPolicy = attrs.field(default=AdoptionPolicy.MANUAL, converter=AdoptionPolicy)
 
 
 @attrs.frozen

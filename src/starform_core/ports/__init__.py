@@ -9,6 +9,7 @@ settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services
 Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``.
 """
 
+from starform_core.ports.adoptions import AdoptionStore
 from starform_core.ports.agents import AgentStore, DesiredStateReader
 from starform_core.ports.audit import AuditLog
 from starform_core.ports.cluster import ClusterPort
@@ -23,6 +24,7 @@ from starform_core.ports.tokens import ApiTokenStore
 from starform_core.ports.vargroups import VarGroupStore
 
 __all__ = [
+    "AdoptionStore",
     "AgentApi",
     "AgentStore",
     "ApiTokenStore",
