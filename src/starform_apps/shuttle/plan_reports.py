@@ -21,7 +21,7 @@ from starform_apps.shuttle.planning import Planned
 from starform_apps.shuttle.reports import EventType, Report, drift_report, event_report
 from starform_core.plan import Conflict, DriftDetected, Held, Reason
 
-__all__ = ["PlanReporter"]
+__all__ = ["PlanReporter", "drift_report_of"]
 
 _log = logging.getLogger("starform.shuttle")
 
@@ -49,8 +49,9 @@ class PlanReporter:
                 adopt = action.reason is Reason.AWAITING_ADOPTION
                 self._metrics.drift.labels(mode="adopt" if adopt else "detect").inc()
                 events.append(self._event(action, EventType.DRIFT_DETECTED, context))
-                if adopt:
-                    events.extend(self._drift_report(action, context))
+                drift = drift_report_of(action, context, now=self._now()) if adopt else None
+                if drift is not None:
+                    events.append(drift)
         events.extend(self._conflict_events(planned, context))
         events.extend(self._hold_events(planned, context))
         events.extend(self._deferred_events(planned))
@@ -73,37 +74,6 @@ class PlanReporter:
             service_id=context.services.get(action.key),
             data=event_data(action, context, **extra),
         )
-
-    def _drift_report(self, action: DriftDetected, context: ApplyContext) -> list[Report]:
-        """The drift report of an object whose adoptable fields wait for Starbase (redacted)."""
-        service_id = context.services.get(action.key)
-        if service_id is None:
-            return []
-        redact = context.redact
-        fields = [
-            {
-                "path": change.path,
-                "live": None if change.live is None else redact(change.live),
-                "desired": None if change.desired is None else redact(change.desired),
-                "manager": change.manager,
-            }
-            for change in action.changes
-            if not change.redacted
-        ]
-        if not fields:
-            return []
-        key = action.key
-        ref = {"kind": key.kind, "namespace": key.namespace, "name": key.name, "uid": action.uid}
-        return [
-            drift_report(
-                now=self._now(),
-                epoch=context.epoch,
-                generation=context.generation,
-                service_id=service_id,
-                object_ref=ref,
-                fields=fields,
-            )
-        ]
 
     def _conflict_events(self, planned: Planned, context: ApplyContext) -> list[Report]:
         conflicts = [a for a in planned.result.plan.actions if isinstance(a, Conflict)]
@@ -189,3 +159,34 @@ class PlanReporter:
                 )
             )
         return events
+
+
+def drift_report_of(action: DriftDetected, context: ApplyContext, *, now: datetime) -> Report | None:
+    """The drift report of an object whose adoptable fields wait for Starbase: values pass the
+    payload's redactor, Secret fields are never listed (``None`` when nothing is left)."""
+    service_id = context.services.get(action.key)
+    if service_id is None:
+        return None
+    redact = context.redact
+    fields = [
+        {
+            "path": change.path,
+            "live": None if change.live is None else redact(change.live),
+            "desired": None if change.desired is None else redact(change.desired),
+            "manager": change.manager,
+        }
+        for change in action.changes
+        if not change.redacted and action.key.kind != "Secret"
+    ]
+    if not fields:
+        return None
+    key = action.key
+    ref = {"kind": key.kind, "namespace": key.namespace, "name": key.name, "uid": action.uid}
+    return drift_report(
+        now=now,
+        epoch=context.epoch,
+        generation=context.generation,
+        service_id=service_id,
+        object_ref=ref,
+        fields=fields,
+    )
