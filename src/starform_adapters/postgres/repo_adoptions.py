@@ -263,6 +263,12 @@ class AdoptionRepository(TemplateRepository, AgentRepository):
             cur, scope, actor, "adoption.adopt", "adoption", record.adoption_id, after=data
         )
         updated = self._decide(cur, record.adoption_id, AdoptionStatus.ADOPTED, actor, generation)
+        # the new desire is applied whole: other values waiting on the object are reverted with it
+        cur.execute(
+            "UPDATE adoptions SET status = 'superseded' WHERE service_id = %s AND kind = %s"
+            " AND namespace = %s AND name = %s AND status = 'pending' AND id <> %s",
+            (record.service_id, record.kind, record.namespace, record.name, record.adoption_id),
+        )
         how = "automatically (inside the template's rules)" if automatic else f"by {actor.label}"
         insert_event(
             cur,

@@ -366,13 +366,14 @@ class PlanRun:
             reason = Reason.DESIRED_CHANGED if changed else Reason.DRIFTED
             applied = [m for m in (mismatches if changed else revert) if id(m) not in kept]
             changes = tuple(field_changes(kind, applied, attribution))
-            self.actions.append(Update(key, reason, pin_waiting(body, waiting), changes))
+            # a changed desire wins (Starbase decided); a revert keeps what still waits
+            self.actions.append(Update(key, reason, body if changed else pin_waiting(body, waiting), changes))
         if additions:
             removed = tuple(addition_changes(kind, live, additions, attribution))
             pointers = tuple(to_pointer(path) for path in additions)
             guards = removal_guards(live, additions)
             self.actions.append(RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, removed, guards))
-        if waiting:
+        if waiting and not changed:
             offered = tuple(field_changes(kind, waiting, attribution))
             uid = (live.get("metadata") or {}).get("uid")
             self.actions.append(
