@@ -37,7 +37,7 @@ class AgentReport:
     epoch: int | None
     attempt: Mapping[str, Any] | None
     reported_at: datetime | None
-    objects: tuple[ObjectReport, ...] = ()
+    objects: tuple[ObjectReport, ...] | None = None
 
     @property
     def attempted_generation(self) -> int | None:
@@ -135,7 +135,7 @@ def store_report(cur: Cursor, cluster_id: str, report: AgentReport) -> str:
     _remember_agent(cur, cluster_id, report, report_id)
     for status in statuses:
         _upsert_status(cur, cluster_id, status, report_id)
-    if report.objects:
+    if report.objects is not None:
         known = _known_services(cur, cluster_id, [o.service_id for o in report.objects], "objects")
         store_objects(cur, cluster_id, report.objects, known, report.reported_at or datetime.now(UTC))
     return report_id

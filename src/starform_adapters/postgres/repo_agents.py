@@ -71,7 +71,7 @@ class AgentRepository(Repository):
         epoch: int | None = None,
         attempt: Mapping[str, Any] | None = None,
         reported_at: datetime | None = None,
-        objects: Sequence[ObjectReport] = (),
+        objects: Sequence[ObjectReport] | None = None,
     ) -> str:
         """Store an agent report: the generation applied, the last attempt, each service's status,
         the managed objects by UID (a recreated one gets a ``ResourceDeletedExternally`` event).
@@ -88,7 +88,7 @@ class AgentRepository(Repository):
             epoch=epoch,
             attempt=attempt,
             reported_at=reported_at,
-            objects=tuple(objects),
+            objects=None if objects is None else tuple(objects),
         )
         with self._tx() as cur:
             cluster_epoch, desired = lock_cluster_version(cur, cluster_id)

@@ -95,7 +95,10 @@ def _statuses(body: s.StatusReportIn) -> list[ObservedStatus]:
     ]
 
 
-def _objects(body: s.StatusReportIn) -> list[ObjectReport]:
+def _objects(body: s.StatusReportIn) -> list[ObjectReport] | None:
+    """The managed objects (``None``: an agent that does not list them)."""
+    if body.objects is None:
+        return None
     return [
         ObjectReport(
             service_id=str(o.service_id),

@@ -553,7 +553,7 @@ class StatusReportIn(_In):
     attempt: AttemptIn | None = None
     rejected_payload: RejectedPayloadIn | None = None
     reported_at: AgentTimestamp | None = None
-    objects: list[ObjectIn] = Field(default_factory=list, max_length=5000)
+    objects: list[ObjectIn] | None = Field(default=None, max_length=5000)
 
 
 class StatusAccepted(BaseModel):

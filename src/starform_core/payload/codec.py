@@ -158,6 +158,11 @@ def _make_converter(*, reveal: bool) -> cattrs.Converter:
     conv.register_unstructure_hook(VarGroup, unstructure_var_group)
     conv.register_structure_hook(VarGroup, structure_var_group)
 
+    # ``revert`` was added within v1: left out when empty, so payloads without rejected
+    # adoptions keep their bytes (and ETags) and older agents see what they always saw
+    conv.register_unstructure_hook(
+        DriftPolicy, make_dict_unstructure_fn(DriftPolicy, conv, revert=override(omit_if_default=True))
+    )
     unstructure_service = make_dict_unstructure_fn(Service, conv)
     structure_service = make_dict_structure_fn(Service, conv)
 
@@ -174,11 +179,6 @@ def _make_converter(*, reveal: bool) -> cattrs.Converter:
     conv.register_unstructure_hook(Service, unstructure_service_flat)
     conv.register_structure_hook(Service, structure_service_flat)
     conv.register_structure_hook(TenantKey, make_dict_structure_fn(TenantKey, conv))
-    # ``revert`` was added within v1: left out when empty, so payloads without rejected
-    # adoptions keep their bytes (and ETags) and older agents see what they always saw
-    conv.register_unstructure_hook(
-        DriftPolicy, make_dict_unstructure_fn(DriftPolicy, conv, revert=override(omit_if_default=True))
-    )
     api_version = override(rename="apiVersion")
     conv.register_unstructure_hook(
         DesiredState, make_dict_unstructure_fn(DesiredState, conv, api_version=api_version)

@@ -58,7 +58,7 @@ class AgentStore(DesiredStateReader, Protocol):
         epoch: int | None = None,
         attempt: Mapping[str, Any] | None = None,
         reported_at: datetime | None = None,
-        objects: Sequence[ObjectReport] = (),
+        objects: Sequence[ObjectReport] | None = None,
     ) -> str:
         """Store an agent report; returns its id.
 
@@ -69,7 +69,8 @@ class AgentStore(DesiredStateReader, Protocol):
         and raises :class:`~starform_core.errors.AgentReportRefusedError`; a status of a service
         of another cluster raises ``ValidationError``; statuses of deleted services are skipped.
         The last applied generation moves only forward within an epoch. ``objects`` are the
-        managed objects by UID (an identity under a new UID records ``ResourceDeletedExternally``).
+        managed objects by UID (an identity under a new UID records ``ResourceDeletedExternally``;
+        objects not listed are no longer present; ``None``: the agent does not list objects).
         """
         ...
 
