@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from tests.e2e.templated import templated_world
 
-from starform_apps.demo import World, open_world
+from starform_apps.demo import World
 from starform_apps.demo.world import wait_until
-from starform_apps.starbase.template_files import publish_shipped
-from starform_core.access import Actor
 from starform_core.kube.labels import LABEL_SERVICE_ID
 
 T = TypeVar("T")
@@ -26,10 +25,7 @@ MEMORY = "/spec/template/spec/containers/0/resources/limits/memory"
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with open_world() as opened:
-        opened.register_cluster()
-        publish_shipped(opened.starbase.store, actor=Actor(label="e2e"))
-        opened.start_shuttle()
+    with templated_world() as opened:
         yield opened
 
 

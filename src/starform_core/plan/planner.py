@@ -333,13 +333,11 @@ class PlanRun:
             else:
                 report.extend(changes)
         if additions:
-            removed = tuple(addition_changes(kind, live, additions, attribution))
+            removal = _removal(key, live, additions, attribution)
             if enforce:
-                pointers = tuple(to_pointer(path) for path in additions)
-                guards = removal_guards(live, additions)
-                self.actions.append(RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, removed, guards))
+                self.actions.append(removal)
             else:
-                report.extend(removed)
+                report.extend(removal.changes)
         if report:
             self.actions.append(DriftDetected(key, Reason.DRIFTED, tuple(report)))
         if not changed and not drift and not additions:
@@ -369,10 +367,7 @@ class PlanRun:
             # a changed desire wins (Starbase decided); a revert keeps what still waits
             self.actions.append(Update(key, reason, body if changed else pin_waiting(body, waiting), changes))
         if additions:
-            removed = tuple(addition_changes(kind, live, additions, attribution))
-            pointers = tuple(to_pointer(path) for path in additions)
-            guards = removal_guards(live, additions)
-            self.actions.append(RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, removed, guards))
+            self.actions.append(_removal(key, live, additions, attribution))
         if waiting and not changed:
             offered = tuple(field_changes(kind, waiting, attribution))
             uid = (live.get("metadata") or {}).get("uid")
@@ -393,6 +388,15 @@ class PlanRun:
             self.actions.append(Update(key, Reason.ANNOTATION_CHANGED, body, changes, partial=True))
         else:
             self.unchanged += 1
+
+
+def _removal(
+    key: ObjectKey, live: KubeObject, additions: list[Path], attribution: Attribution
+) -> RemoveFields:
+    """The removal of fields other managers added (guarded, in a safe order), with its changes."""
+    removed = tuple(addition_changes(key.kind, live, additions, attribution))
+    pointers = tuple(to_pointer(path) for path in additions)
+    return RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, removed, removal_guards(live, additions))
 
 
 def _prune(
