@@ -150,6 +150,7 @@ def test_an_out_of_band_delete_is_restored_and_the_event_is_stored_in_postgres(s
     assert [(e["type"], e["reason"]) for e in deployments] == [
         ("Applied", "missing"),
         ("DriftReverted", "missing"),
+        ("ResourceDeletedExternally", "starbase"),  # the observed cache saw the new UID
     ]
 
 

@@ -18,7 +18,7 @@ from psycopg.rows import kwargs_row
 from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres.fetch import fetch_all
-from starform_adapters.postgres.own_events import insert_event
+from starform_adapters.postgres.own_events import insert_event, object_label
 from starform_adapters.postgres.repository import Cursor
 from starform_core.errors import StoreNotFoundError, ValidationError
 from starform_core.ports.adoptions import ObjectReport, ObservedObject
@@ -67,6 +67,7 @@ def store_objects(
                 "ResourceDeletedExternally",
                 f"{obj.kind} {obj.namespace}/{obj.name} was deleted and recreated (new UID)",
                 {
+                    "object": object_label(obj.kind, obj.namespace, obj.name),
                     "kind": obj.kind,
                     "namespace": obj.namespace,
                     "name": obj.name,

@@ -9,7 +9,12 @@ from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres.repository import Cursor
 
-__all__ = ["insert_event"]
+__all__ = ["insert_event", "object_label"]
+
+
+def object_label(kind: str, namespace: str, name: str) -> str:
+    """An object as events name it (``data.object``): ``Kind namespace/name``."""
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
 
 
 def insert_event(

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres.fetch import fetch_all, fetch_one
 from starform_adapters.postgres.observed_objects import read_objects
-from starform_adapters.postgres.own_events import insert_event
+from starform_adapters.postgres.own_events import insert_event, object_label
 from starform_adapters.postgres.repo_agents import AgentRepository
 from starform_adapters.postgres.repo_templates import TemplateRepository
 from starform_adapters.postgres.repository import Cursor, Scope
@@ -63,12 +63,11 @@ _ROW = kwargs_row(_record)
 def _event_data(record: AdoptionRecord, **extra: Any) -> dict[str, Any]:
     return {
         "adoption_id": record.adoption_id,
-        "object": {
-            "kind": record.kind,
-            "namespace": record.namespace,
-            "name": record.name,
-            "uid": record.uid,
-        },
+        "object": object_label(record.kind, record.namespace, record.name),
+        "kind": record.kind,
+        "namespace": record.namespace,
+        "name": record.name,
+        "uid": record.uid,
         "field": record.field,
         "spec_field": record.spec_field,
         "live": record.live,
