@@ -15,6 +15,7 @@ import pytest
 from tests.starbase.logbuffer import LOG_BUFFER
 from tests.starbase.world import World, build_world, ok
 
+from starform_apps.starbase.logs import configure_logging
 from starform_testkit.starbase import RunningStarbase
 
 
@@ -308,14 +309,14 @@ def test_objects_not_reported_for_too_long_make_the_status_stale(
             "UPDATE service_objects SET last_seen_at = now() - interval '11 minutes' WHERE service_id = %s",
             (world.web_id,),
         )
-    LOG_BUFFER.truncate(0)
-    LOG_BUFFER.seek(0)
+    configure_logging("info", stream=LOG_BUFFER)
+    start = len(LOG_BUFFER.getvalue())
     status = ok(client.get(f"/v1/services/{world.web_id}/status", headers=world.h(world.owner)))
     assert status["stale_objects"] == 1
     assert status["alerts"] == ["observed state is stale: 1 object(s) not reported recently"]
     [stale] = _objects(client, world)
     assert stale["stale"] is True
-    lines = [json.loads(line) for line in LOG_BUFFER.getvalue().splitlines() if line.strip()]
+    lines = [json.loads(line) for line in LOG_BUFFER.getvalue()[start:].splitlines() if line.strip()]
     warned = [line for line in lines if line.get("event", "").startswith("observed state is stale")]
     assert warned and warned[0]["level"] == "warning" and warned[0]["service_id"] == world.web_id
     metrics = client.get("/metrics", headers={"Authorization": f"Bearer {starbase.metrics_token}"}).text

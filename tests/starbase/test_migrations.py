@@ -44,6 +44,8 @@ STARBASE_TABLES = {
     "events",
     "audit_log",
     "templates",
+    "adoptions",
+    "service_objects",
 }
 BOOKKEEPING = {"schema_migrations", "_yoyo_migration", "_yoyo_log", "_yoyo_version"}
 

@@ -24,6 +24,7 @@ from starform_apps.starbase import ports as starbase_ports
 from starform_apps.starbase.app import ROUTERS, create_app
 from starform_apps.starbase.ports import StarbasePorts
 from starform_core.ports import (
+    AdoptionStore,
     AgentStore,
     ApiTokenStore,
     ClusterStore,
@@ -48,7 +49,8 @@ EXPECTED: dict[str, set[type]] = {
     "routes_projects": {ApiTokenStore, TenancyStore, EnvironmentStore, ServiceStore},
     "routes_services": {ApiTokenStore, ReleaseStore, VarGroupStore} | _SERVICE_ACCESS,
     "routes_releases": {ApiTokenStore, ReleaseStore} | _SERVICE_ACCESS,
-    "routes_observed": {ApiTokenStore, DashboardReads} | _SERVICE_ACCESS,
+    "routes_observed": {ApiTokenStore, DashboardReads, AdoptionStore} | _SERVICE_ACCESS,
+    "routes_adoptions": {ApiTokenStore, AgentStore, AdoptionStore} | _SERVICE_ACCESS,
     "routes_vargroups": {ApiTokenStore, TenancyStore, VarGroupStore},
     "routes_tokens": {ApiTokenStore, TenancyStore},
     "routes_templates": {ApiTokenStore, TemplateStore} | _SERVICE_ACCESS,
