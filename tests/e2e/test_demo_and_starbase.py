@@ -154,6 +154,7 @@ def test_an_out_of_band_delete_is_restored_and_the_event_is_stored_in_postgres(
     assert [(e["type"], e["reason"]) for e in deployments] == [
         ("Applied", "missing"),
         ("DriftReverted", "missing"),
+        ("ResourceDeletedExternally", "starbase"),  # the observed cache saw the new UID
     ]
 
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.e2e.templated import templated_world
 
-from starform_apps.demo import LocalStarform, open_local_starform
-from starform_apps.starbase.template_files import publish_shipped
-from starform_core.access import Actor
+from starform_apps.demo import LocalStarform
 from starform_core.kube.labels import LABEL_SERVICE_ID
 
 IMAGE_V2 = "docker.io/itzg/minecraft-server@sha256:" + "9e" * 32
@@ -20,10 +19,7 @@ IMAGE_V2 = "docker.io/itzg/minecraft-server@sha256:" + "9e" * 32
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[LocalStarform]:
-    with open_local_starform() as opened:
-        opened.register_cluster()
-        publish_shipped(opened.starbase.store, actor=Actor(label="e2e"))
-        opened.start_shuttle()
+    with templated_world() as opened:
         yield opened
 
 

@@ -40,6 +40,7 @@ from starform_core.kube.ordering import APPLY_RANK, UNKNOWN_RANK, delete_order, 
 from starform_core.model.cluster import ClusterSettings
 from starform_core.model.enums import RunState, ServiceType
 from starform_core.model.project import Environment, Project
+from starform_core.model.workload import DriftPolicy
 from starform_core.payload.codec import from_structure
 from starform_core.payload.document import DesiredState
 from starform_core.payload.example import example_payload
@@ -68,10 +69,23 @@ _SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Heal
 
 def digest(rendering: Rendering) -> str:
     """SHA-256 of the rendering's ``repr``: values, container and leaf types, key order, order."""
-    text = repr(
-        (rendering.objects, rendering.partials, rendering.warnings, sorted(rendering.drift_policies.items()))
-    )
+    policies = [(sid, _Legacy(policy)) for sid, policy in sorted(rendering.drift_policies.items())]
+    text = repr((rendering.objects, rendering.partials, rendering.warnings, policies))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Legacy:
+    """A policy whose ``repr`` reads as before ``revert`` existed (when it lists nothing), so the
+    golden digests still pin the same renderings."""
+
+    def __init__(self, policy: DriftPolicy) -> None:
+        self.policy = policy
+
+    def __repr__(self) -> str:
+        policy = self.policy
+        if policy.revert:
+            return repr(policy)
+        return f"DriftPolicy(mode={policy.mode!r}, ignore_fields={policy.ignore_fields!r})"
 
 
 # --- the renderer as it was before issue 14 (frozen) ---------------------------------------------

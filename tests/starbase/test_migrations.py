@@ -73,6 +73,8 @@ STARBASE_TABLES = {
     "billing_credit_notes",
     "billing_webhook_events",
     "billing_audit_snapshots",
+    "adoptions",
+    "service_objects",
 }
 BOOKKEEPING = {"schema_migrations", "_yoyo_migration", "_yoyo_log", "_yoyo_version"}
 

@@ -28,6 +28,7 @@ from starform_apps.starbase.deploy import ports as deploy_ports
 from starform_apps.starbase.deploy.ports import DeployPorts
 from starform_apps.starbase.ports import StarbasePorts
 from starform_core.ports import (
+    AdoptionStore,
     AgentStore,
     ApiTokenStore,
     BuildStore,
@@ -60,7 +61,8 @@ EXPECTED: dict[str, set[type]] = {
     "routes_projects": {ApiTokenStore, TenancyStore, EnvironmentStore, ServiceStore},
     "routes_services": {ApiTokenStore, ReleaseStore, VarGroupStore} | _SERVICE_ACCESS,
     "routes_releases": {ApiTokenStore, ReleaseStore, ImageRegistry} | _SERVICE_ACCESS,
-    "routes_observed": {ApiTokenStore, DashboardReads} | _SERVICE_ACCESS,
+    "routes_observed": {ApiTokenStore, DashboardReads, AdoptionStore} | _SERVICE_ACCESS,
+    "routes_adoptions": {ApiTokenStore, AgentStore, AdoptionStore} | _SERVICE_ACCESS,
     "routes_vargroups": {ApiTokenStore, TenancyStore, VarGroupStore},
     "routes_tokens": {ApiTokenStore, TenancyStore},
     "routes_templates": {ApiTokenStore, TemplateStore} | _SERVICE_ACCESS,

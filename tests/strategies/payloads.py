@@ -37,6 +37,7 @@ from starform_core.model.workload import (
     Probes,
     Release,
     Resources,
+    RevertField,
     Volume,
 )
 from starform_core.payload.document import DesiredState
@@ -47,6 +48,7 @@ from starform_core.payload.rows import (
     EnvironmentRow,
     HostnameRow,
     ProjectRow,
+    RevertRow,
     ServiceRow,
     ServiceVarGroupRow,
     VarGroupEntryRow,
@@ -207,6 +209,32 @@ def _volumes(draw: st.DrawFn) -> tuple[Volume, ...]:
     )
 
 
+REVERTS = st.lists(
+    st.builds(
+        RevertField,
+        field=st.sampled_from(
+            [
+                "Deployment:/spec/replicas",
+                "CronJob:/spec/schedule",
+                "Deployment:/spec/template/spec/containers/0/resources/limits/memory",
+            ]
+        ),
+        live=st.sampled_from(["3", '"2Gi"', '"*/5 * * * *"', '"ünïcode"']),
+    ),
+    max_size=3,
+)
+
+
+def _drift(draw: st.DrawFn) -> DriftPolicy:
+    """A drift policy; rejected values (``revert``) only under ``adopt``, as Starbase builds them."""
+    mode = draw(st.sampled_from(DriftMode))
+    return DriftPolicy(
+        mode=mode,
+        ignore_fields=draw(st.sampled_from([(), ("Deployment:/spec/replicas",)])),
+        revert=draw(REVERTS) if mode is DriftMode.ADOPT else (),
+    )
+
+
 @st.composite
 def _service(
     draw: st.DrawFn,
@@ -251,10 +279,7 @@ def _service(
         "release": release,
         "volumes": draw(_volumes()),
         "var_groups": attachments,
-        "drift": DriftPolicy(
-            mode=draw(st.sampled_from(DriftMode)),
-            ignore_fields=draw(st.sampled_from([(), ("Deployment:/spec/replicas",)])),
-        ),
+        "drift": _drift(draw),
     }
     if kind is ServiceType.CRON:
         common["cron"] = CronSchedule(
@@ -403,6 +428,7 @@ def rows_of(payload: DesiredState) -> ClusterRows:
             "service_var_groups",
             "volumes",
             "hostnames",
+            "reverts",
         )
     }
     for project in payload.projects:
@@ -479,6 +505,9 @@ def rows_of(payload: DesiredState) -> ClusterRows:
                 for volume in service.volumes
             )
             rows["hostnames"].extend(HostnameRow(service_id=sid, hostname=h) for h in service.hostnames)
+            rows["reverts"].extend(
+                RevertRow(service_id=sid, field=r.field, live=r.live) for r in service.drift.revert
+            )
     return ClusterRows(cluster=cluster_row, **rows)
 
 

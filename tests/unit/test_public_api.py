@@ -60,6 +60,8 @@ PACKAGES = [
     "starform_core.ports",
     "starform_core.pipeline",
     "starform_core.reporting",
+    "starform_core.adopt",
+    "starform_core.templates",
     "starform_adapters.kubernetes",
     "starform_adapters.starbase",
     "starform_testkit.kube_testserver",

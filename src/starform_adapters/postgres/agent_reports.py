@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 from psycopg.types.json import Jsonb
 
+from starform_adapters.postgres.observed_objects import store_objects
 from starform_adapters.postgres.repository import Cursor
 from starform_core.errors import StoreNotFoundError, ValidationError
+from starform_core.ports.adoptions import ObjectReport
 from starform_core.records import ObservedStatus
 from starform_core.reporting import ReportRefusal
 
@@ -35,6 +37,7 @@ class AgentReport:
     epoch: int | None
     attempt: Mapping[str, Any] | None
     reported_at: datetime | None
+    objects: tuple[ObjectReport, ...] | None = None
 
     @property
     def attempted_generation(self) -> int | None:
@@ -66,6 +69,21 @@ def known_report(cur: Cursor, cluster_id: str, report_key: str | None) -> str | 
         "SELECT id FROM agent_reports WHERE cluster_id = %s AND report_key = %s", (cluster_id, report_key)
     ).fetchone()
     return None if record is None else str(record[0])
+
+
+def _known_services(cur: Cursor, cluster_id: str, ids: Sequence[str], where: str) -> set[str]:
+    """The services of ``ids`` that still exist; a service of another cluster is refused."""
+    owner = dict(
+        cur.execute(
+            "SELECT s.id::text, p.cluster_id::text FROM services s JOIN projects p ON p.id = s.project_id"
+            " WHERE s.id = ANY(%s::uuid[])",
+            (sorted(set(ids)),),
+        ).fetchall()
+    )
+    for index, service_id in enumerate(ids):
+        if owner.get(service_id, cluster_id) != cluster_id:
+            raise ValidationError(f"{where}[{index}].service_id", "names a service of another cluster")
+    return set(owner)
 
 
 def _known_statuses(cur: Cursor, cluster_id: str, statuses: Sequence[ObservedStatus]) -> list[ObservedStatus]:
@@ -122,6 +140,9 @@ def store_report(cur: Cursor, cluster_id: str, report: AgentReport) -> str:
     _remember_agent(cur, cluster_id, report, report_id)
     for status in statuses:
         _upsert_status(cur, cluster_id, status, report_id)
+    if report.objects is not None:
+        known = _known_services(cur, cluster_id, [o.service_id for o in report.objects], "objects")
+        store_objects(cur, cluster_id, report.objects, known, report.reported_at or datetime.now(UTC))
     return report_id
 
 

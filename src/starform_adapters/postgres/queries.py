@@ -26,6 +26,7 @@ from starform_core.payload.rows import (
     EnvironmentRow,
     HostnameRow,
     ProjectRow,
+    RevertRow,
     ServiceRow,
     ServiceVarGroupRow,
     VarGroupEntryRow,
@@ -62,7 +63,8 @@ CLUSTER_ROW: RowFactory[ClusterRow] = class_row(ClusterRow)
 SERVICE_COLUMNS = (
     "s.id AS service_id, s.project_id, s.environment_id, s.name, s.type, s.state, s.cpu_request,"
     " s.memory_request, s.cpu_limit, s.memory_limit, s.replicas, s.autoscaling, s.probes,"
-    " s.port, s.public, s.cron_schedule, s.cron_time_zone, s.drift_mode, s.drift_ignore_fields"
+    " s.port, s.public, s.cron_schedule, s.cron_time_zone, s.drift_mode, s.drift_ignore_fields,"
+    " s.adoption_policy"
 )
 
 DEPLOYMENT_COLUMNS = "d.id AS deployment_id, d.service_id, d.version, d.image, d.command, d.args"
@@ -127,6 +129,14 @@ _HOSTNAMES = (
     " JOIN projects p ON p.id = s.project_id WHERE {where}"
 )
 
+# Rejected adoptions the agent has not reverted yet, newest 100 per service, adopt services only
+_REVERTS = (
+    "SELECT r.service_id, r.field, r.live FROM (SELECT a.service_id, a.field, a.live,"
+    " row_number() OVER (PARTITION BY a.service_id ORDER BY a.decided_at DESC, a.id) AS n"
+    " FROM adoptions a JOIN services s ON s.id = a.service_id JOIN projects p ON p.id = s.project_id"
+    " WHERE {where} AND a.status = 'rejected' AND s.drift_mode = 'adopt') r WHERE r.n <= 100"
+)
+
 
 def load_cluster(cur: Cursor, cluster_id: str, *, lock: bool = False) -> ClusterRow:
     """One cluster row (``StoreNotFoundError`` if unknown); ``lock`` takes it ``FOR UPDATE``."""
@@ -175,4 +185,5 @@ def load_rows(
         service_var_groups=rows(_ATTACHMENTS, class_row(ServiceVarGroupRow)),
         volumes=rows(_VOLUMES, class_row(VolumeRow)),
         hostnames=rows(_HOSTNAMES, class_row(HostnameRow)),
+        reverts=rows(_REVERTS, class_row(RevertRow)),
     )

@@ -15,10 +15,11 @@ from starform_adapters.postgres.agent_reports import (
     store_report,
 )
 from starform_adapters.postgres.queries import load_cluster, load_rows
-from starform_adapters.postgres.repository import Repository
+from starform_adapters.postgres.repository import Cursor, Repository
 from starform_core.access import Actor
 from starform_core.errors import AgentReportRefusedError, StoreNotFoundError, ValidationError
 from starform_core.payload.rows import ClusterRows
+from starform_core.ports.adoptions import ObjectReport
 from starform_core.ports.reconcile import MAX_SERVED_PER_REPORT
 from starform_core.records import AgentView, EventRecord, ObservedStatus
 from starform_core.reporting import judge_report, next_epoch
@@ -89,8 +90,10 @@ class AgentRepository(Repository):
         epoch: int | None = None,
         attempt: Mapping[str, Any] | None = None,
         reported_at: datetime | None = None,
+        objects: Sequence[ObjectReport] | None = None,
     ) -> str:
-        """Store an agent report: the generation applied, the last attempt, each service's status.
+        """Store an agent report: the generation applied, the last attempt, each service's status,
+        the managed objects by UID (a recreated one gets a ``ResourceDeletedExternally`` event).
 
         A re-sent ``report_key`` returns the first report's id. Statuses of services that no
         longer exist (deleted since the agent's pull) are skipped; a service of another cluster is
@@ -104,6 +107,7 @@ class AgentRepository(Repository):
             epoch=epoch,
             attempt=attempt,
             reported_at=reported_at,
+            objects=None if objects is None else tuple(objects),
         )
         with self._tx() as cur:
             cluster_epoch, desired = lock_cluster_version(cur, cluster_id)
@@ -143,7 +147,7 @@ class AgentRepository(Repository):
                 " e.message, e.data::jsonb, e.occurred_at FROM unnest("
                 "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
                 " %s::timestamptz[]) AS e(event_id, service_id, type, reason, message, data,"
-                " occurred_at) ON CONFLICT (cluster_id, event_id) DO NOTHING",
+                " occurred_at) ON CONFLICT (cluster_id, event_id) DO NOTHING RETURNING event_id",
                 (
                     cluster_id,
                     [e.event_id for e in events],
@@ -155,7 +159,14 @@ class AgentRepository(Repository):
                     [e.occurred_at for e in events],
                 ),
             )
-            return cur.rowcount
+            new = {str(r[0]) for r in cur.fetchall()}
+            for event in events:
+                if event.event_id in new:
+                    self._after_event(cur, cluster_id, event)
+            return len(new)
+
+    def _after_event(self, cur: Cursor, cluster_id: str, event: EventRecord) -> None:
+        """What a newly stored event changes besides the event log (nothing here; see Adopt)."""
 
     def new_epoch(self, cluster_id: str, *, actor: Actor) -> int:
         """Move the cluster to a new epoch; forget the applied generation of the old one."""

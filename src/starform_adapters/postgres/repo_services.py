@@ -63,6 +63,7 @@ def _service_params(service: ServiceRow) -> dict[str, object]:
         "cron_time_zone": service.cron_time_zone,
         "drift_mode": service.drift_mode.value,
         "drift_ignore_fields": list(service.drift_ignore_fields),
+        "adoption_policy": service.adoption_policy.value,
     }
 
 
@@ -75,11 +76,11 @@ class ServiceRepository(Repository):
             "INSERT INTO services (id, project_id, environment_id, name, type, state,"
             " cpu_request, memory_request, cpu_limit, memory_limit, replicas, autoscaling,"
             " probes, port, public, cron_schedule, cron_time_zone, drift_mode,"
-            " drift_ignore_fields) VALUES (%(id)s, %(project_id)s, %(environment_id)s,"
+            " drift_ignore_fields, adoption_policy) VALUES (%(id)s, %(project_id)s, %(environment_id)s,"
             " %(name)s, %(type)s, %(state)s, %(cpu_request)s, %(memory_request)s,"
             " %(cpu_limit)s, %(memory_limit)s, %(replicas)s, %(autoscaling)s, %(probes)s,"
             " %(port)s, %(public)s, %(cron_schedule)s, %(cron_time_zone)s, %(drift_mode)s,"
-            " %(drift_ignore_fields)s)",
+            " %(drift_ignore_fields)s, %(adoption_policy)s)",
             _service_params(service),
         )
 
@@ -92,7 +93,8 @@ class ServiceRepository(Repository):
             " replicas = %(replicas)s, autoscaling = %(autoscaling)s, probes = %(probes)s,"
             " port = %(port)s, public = %(public)s, cron_schedule = %(cron_schedule)s,"
             " cron_time_zone = %(cron_time_zone)s, drift_mode = %(drift_mode)s,"
-            " drift_ignore_fields = %(drift_ignore_fields)s, updated_at = now()"
+            " drift_ignore_fields = %(drift_ignore_fields)s, adoption_policy = %(adoption_policy)s,"
+            " updated_at = now()"
             " WHERE id = %(id)s",
             _service_params(service),
         )

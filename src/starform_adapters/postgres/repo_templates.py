@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import attrs
 from psycopg.rows import RowFactory, class_row, kwargs_row
 from psycopg.types.json import Jsonb
 
@@ -29,6 +30,8 @@ from starform_core.templates import (
     ServiceSpec,
     Template,
     TemplateRef,
+    VarKey,
+    judge_change,
     spec_of_rows,
     spec_rows,
     spec_to_json,
@@ -304,9 +307,23 @@ class TemplateRepository(ServiceRepository):
             )
         return [link for link in links if link is not None and link.upgrade_available]
 
+    def update_service(self, service: ServiceRow, *, actor: Actor) -> ServiceRow:
+        """Replace a service's spec; a service made from a template stays inside its rules
+        (``TemplateRuleError`` naming the rule, nothing written). The drift policy is how
+        Starform treats out-of-band edits, not what runs: it is not judged."""
+        with self._tx() as cur:
+            link = self._load_link(cur, service.service_id)
+            if link is not None:
+                template = self._load_template(cur, link.template.name, link.template.version).template
+                keys = template.spec.var_keys
+                before = self._current_spec(cur, self._load_service(cur, service.service_id), keys)
+                after = attrs.evolve(self._current_spec(cur, service, keys), drift=before.drift)
+                judge_change(template, before, after).raise_for_problems()
+        return super().update_service(service, actor=actor)
+
     # -- upgrades -------------------------------------------------------------------------------
     @staticmethod
-    def _current_spec(cur: Cursor, service: ServiceRow, template: Template) -> ServiceSpec:
+    def _current_spec(cur: Cursor, service: ServiceRow, var_keys: Iterable[VarKey] = ()) -> ServiceSpec:
         """The spec the service runs now (its rows and current release)."""
         volumes = fetch_all(
             cur,
@@ -327,7 +344,7 @@ class TemplateRepository(ServiceRepository):
             (service.service_id,),
             DEPLOYMENT_ROW,
         )
-        return spec_of_rows(service, volumes, hostnames, release, var_keys=template.spec.var_keys)
+        return spec_of_rows(service, volumes, hostnames, release, var_keys=var_keys)
 
     def _write_spec(self, cur: Cursor, before: ServiceSpec, after: ServiceSpec, service: ServiceRow) -> None:
         """Write the rows that differ between two specs of one service (volumes only added or grown)."""
@@ -364,7 +381,7 @@ class TemplateRepository(ServiceRepository):
             current = self._load_template(cur, link.template.name, link.template.version).template
             target = self._load_template(cur, link.template.name, version).template
             service = self._load_service(cur, service_id)
-            before = self._current_spec(cur, service, current)
+            before = self._current_spec(cur, service, current.spec.var_keys)
             after = upgrade(current, target, before)
             self._write_spec(cur, before, after, service)
             attached = [

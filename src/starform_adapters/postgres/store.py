@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from starform_adapters.postgres.repo_adoptions import AdoptionRepository
 from starform_adapters.postgres.repo_agents import AgentRepository
 from starform_adapters.postgres.repo_builds import BuildRepository
 from starform_adapters.postgres.repo_dashboard import DashboardRepository
@@ -19,6 +20,7 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
+    AdoptionRepository,
     TemplateRepository,
     BuildRepository,
     GitIntegrationRepository,
@@ -48,6 +50,7 @@ class PostgresStore(
 
 if TYPE_CHECKING:
     from starform_core.ports import (
+        AdoptionStore,
         AgentStore,
         ApiTokenStore,
         AuditLog,
@@ -83,8 +86,10 @@ if TYPE_CHECKING:
         ReconcileStore,
         GitIntegrationStore,
         BuildStore,
+        AdoptionStore,
     ]:
         return (
+            store,
             store,
             store,
             store,

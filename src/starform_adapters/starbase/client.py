@@ -183,3 +183,16 @@ class StarbaseClient:
         self._check(response, "event report")
         stored = _body(response).get("stored")
         return int(stored) if isinstance(stored, int) else len(events)
+
+    def report_drift(self, reports: Sequence[Mapping[str, Any]]) -> int:
+        """POST a batch of drift reports; returns how many Starbase had not stored yet."""
+        if not reports:
+            return 0
+        response = self._request(
+            "POST",
+            f"/v1/clusters/{self._cluster_id}/drift-reports",
+            json={"reports": [dict(r) for r in reports]},
+        )
+        self._check(response, "drift report")
+        stored = _body(response).get("stored")
+        return int(stored) if isinstance(stored, int) else len(reports)

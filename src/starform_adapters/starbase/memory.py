@@ -63,6 +63,7 @@ class InMemorySource:
         self.statuses: list[dict[str, Any]] = []
         self.refused: list[dict[str, Any]] = []
         self.events: dict[str, dict[str, Any]] = {}
+        self.drift_reports: dict[str, dict[str, Any]] = {}
         self.duplicates = 0
         self._report_ids: set[str] = set()
         if document is not None:
@@ -189,6 +190,20 @@ class InMemorySource:
                     continue
                 self.events[str(event["event_id"])] = dict(event)
                 stored += 1
+            self._answer()
+            return stored
+
+    def report_drift(self, reports: Sequence[Mapping[str, Any]]) -> int:
+        """Record drift reports, once per ``report_id``; returns how many were new."""
+        with self._lock:
+            if self.down:
+                raise DesiredStateSourceError("starbase is down (simulated)")
+            stored = 0
+            for report in reports:
+                report_id = str(report["report_id"])
+                if report_id not in self.drift_reports:
+                    self.drift_reports[report_id] = dict(report)
+                    stored += 1
             self._answer()
             return stored
 

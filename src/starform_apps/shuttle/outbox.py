@@ -163,9 +163,9 @@ class Outbox:
         doomed = [
             r[0]
             for r in conn.execute(
-                "SELECT seq FROM outbox WHERE kind = ? AND state = 'ready' AND pinned = 0"
+                "SELECT seq FROM outbox WHERE kind IN (?, ?) AND state = 'ready' AND pinned = 0"
                 " ORDER BY seq LIMIT ?",
-                (ReportKind.EVENT.value, excess),
+                (ReportKind.EVENT.value, ReportKind.DRIFT.value, excess),
             ).fetchall()
         ]
         if not doomed:

@@ -1,4 +1,5 @@
-"""What a fresh plan reports besides its actions: drift under detect-only policies, objects in
+"""What a fresh plan reports besides its actions: drift under detect-only policies, drift
+reports of values waiting for adoption (``adopt``: :data:`~.reports.ReportKind.DRIFT`), objects in
 the way, holds, kinds the cluster does not serve. Events, warnings and the hold metrics.
 
 Holds and conflicts are reported when they change (a hold that lasts is one warning and one
@@ -17,10 +18,10 @@ from starform_apps.shuttle.journal import ApplyContext, event_data
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.planning import Planned
-from starform_apps.shuttle.reports import EventType, Report, event_report
+from starform_apps.shuttle.reports import EventType, Report, drift_report, event_report
 from starform_core.plan import Conflict, DriftDetected, Held, Reason
 
-__all__ = ["PlanReporter"]
+__all__ = ["PlanReporter", "drift_report_of"]
 
 _log = logging.getLogger("starform.shuttle")
 
@@ -45,8 +46,12 @@ class PlanReporter:
         events: list[Report] = []
         for action in the_plan.actions:
             if isinstance(action, DriftDetected):
-                self._metrics.drift.labels(mode="detect").inc()
+                adopt = action.reason is Reason.AWAITING_ADOPTION
+                self._metrics.drift.labels(mode="adopt" if adopt else "detect").inc()
                 events.append(self._event(action, EventType.DRIFT_DETECTED, context))
+                drift = drift_report_of(action, context, now=self._now()) if adopt else None
+                if drift is not None:
+                    events.append(drift)
         events.extend(self._conflict_events(planned, context))
         events.extend(self._hold_events(planned, context))
         events.extend(self._deferred_events(planned))
@@ -154,3 +159,34 @@ class PlanReporter:
                 )
             )
         return events
+
+
+def drift_report_of(action: DriftDetected, context: ApplyContext, *, now: datetime) -> Report | None:
+    """The drift report of an object whose adoptable fields wait for Starbase: values pass the
+    payload's redactor, Secret fields are never listed (``None`` when nothing is left)."""
+    service_id = context.services.get(action.key)
+    if service_id is None:
+        return None
+    redact = context.redact
+    fields = [
+        {
+            "path": change.path,
+            "live": None if change.live is None else redact(change.live),
+            "desired": None if change.desired is None else redact(change.desired),
+            "manager": change.manager,
+        }
+        for change in action.changes
+        if not change.redacted and action.key.kind != "Secret"
+    ]
+    if not fields:
+        return None
+    key = action.key
+    ref = {"kind": key.kind, "namespace": key.namespace, "name": key.name, "uid": action.uid}
+    return drift_report(
+        now=now,
+        epoch=context.epoch,
+        generation=context.generation,
+        service_id=service_id,
+        object_ref=ref,
+        fields=fields,
+    )

@@ -23,6 +23,7 @@ __all__ = [
     "Overflow",
     "Report",
     "ReportKind",
+    "drift_report",
     "event_report",
     "served_requests_of",
     "status_report",
@@ -39,6 +40,7 @@ class ReportKind(enum.StrEnum):
 
     EVENT = "event"
     STATUS = "status"
+    DRIFT = "drift"
 
 
 class Overflow(enum.StrEnum):
@@ -50,7 +52,11 @@ class Overflow(enum.StrEnum):
     """A new report replaces the unsent one of its kind: only the current state is worth sending."""
 
 
-POLICIES: Final = {ReportKind.EVENT: Overflow.DROP_OLDEST, ReportKind.STATUS: Overflow.LATEST_ONLY}
+POLICIES: Final = {
+    ReportKind.EVENT: Overflow.DROP_OLDEST,
+    ReportKind.STATUS: Overflow.LATEST_ONLY,
+    ReportKind.DRIFT: Overflow.DROP_OLDEST,
+}
 
 
 class EventType(enum.StrEnum):
@@ -112,10 +118,12 @@ def status_report(
     services: list[dict[str, Any]],
     rejected: Mapping[str, Any] | None = None,
     served: tuple[str, ...] = (),
+    objects: list[dict[str, Any]] | None = None,
 ) -> Report:
     """A status report: the generation applied in ``epoch``, the last attempt, the last payload
-    refused (if one was since the held one), each service's health, and the reconcile requests
-    served (``served_reconcile_requests``, only when there are any)."""
+    refused (if one was since the held one), each service's health, the reconcile requests
+    served (``served_reconcile_requests``, only when there are any) and the managed objects
+    (UIDs and snapshots; left out when not given)."""
     report_id = str(uuid.uuid4())
     body: dict[str, Any] = {
         "report_id": report_id,
@@ -126,6 +134,8 @@ def status_report(
         "reported_at": now.isoformat(),
         "services": services,
     }
+    if objects is not None:
+        body["objects"] = objects
     return with_served_requests(Report(ReportKind.STATUS, report_id, body), served)
 
 
@@ -142,3 +152,31 @@ def with_served_requests(report: Report, served: tuple[str, ...]) -> Report:
     if not ids:
         return report
     return attrs.evolve(report, body={**report.body, "served_reconcile_requests": list(ids)})
+
+
+def drift_report(
+    *,
+    now: datetime,
+    epoch: int,
+    generation: int,
+    service_id: str,
+    object_ref: Mapping[str, Any],
+    fields: list[dict[str, Any]],
+) -> Report:
+    """A drift report (``adopt`` policy): one object's out-of-band values waiting for Starbase.
+
+    ``object_ref`` is ``kind``, ``namespace``, ``name``, ``uid``; each field its ``path``, the
+    ``live`` and ``desired`` values (compact JSON) and the ``manager`` that wrote it. Callers
+    never put secret values in it (only adoptable fields are reported, and values are redacted).
+    """
+    report_id = str(uuid.uuid4())
+    body = {
+        "report_id": report_id,
+        "epoch": epoch,
+        "generation": generation,
+        "service_id": service_id,
+        "object": dict(object_ref),
+        "fields": fields,
+        "reported_at": now.isoformat(),
+    }
+    return Report(ReportKind.DRIFT, report_id, body)

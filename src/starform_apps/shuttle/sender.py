@@ -1,4 +1,5 @@
-"""Send what the outbox holds: events in batches, then the latest status report.
+"""Send what the outbox holds: events in batches, drift reports in batches, then the latest
+status report.
 
 Delivered reports leave the outbox; a report Starbase refuses for good (``409``, ``422``, ...)
 leaves it too, counted and logged as a warning; a batch refused as a whole is split in halves
@@ -21,12 +22,14 @@ from starform_apps.shuttle.reports import ReportKind
 from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.ports.source import ReportSink
 
-__all__ = ["BATCH_SIZE", "ReportSender", "Sent"]
+__all__ = ["BATCH_SIZE", "DRIFT_BATCH_SIZE", "ReportSender", "Sent"]
 
 _log = logging.getLogger("starform.shuttle")
 
 BATCH_SIZE = 500
 """Events per request (Starbase takes up to 1,000)."""
+DRIFT_BATCH_SIZE = 100
+"""Drift reports per request (Starbase takes up to 200)."""
 
 
 @attrs.frozen
@@ -68,6 +71,12 @@ class ReportSender:
                     break
                 ok, bad = self._send_events(batch)
                 sent, refused = sent + ok, refused + bad
+            while self._monotonic() < deadline:
+                drifts = self._outbox.peek(ReportKind.DRIFT, limit=DRIFT_BATCH_SIZE)
+                if not drifts:
+                    break
+                ok, bad = self._send_drift(drifts)
+                sent, refused = sent + ok, refused + bad
             for status in self._outbox.peek(ReportKind.STATUS, limit=1):
                 ok, bad = self._send_status(status)
                 sent, refused = sent + ok, refused + bad
@@ -91,6 +100,20 @@ class ReportSender:
         self.duplicates += len(batch) - stored
         self._outbox.remove(q.report_id for q in batch)
         self._metrics.reports_sent.labels(kind=ReportKind.EVENT.value).inc(len(batch))
+        return len(batch), 0
+
+    def _send_drift(self, batch: Sequence[Queued]) -> tuple[int, int]:
+        try:
+            self._sink.report_drift([q.body for q in batch])
+        except ReportRefusedError as exc:
+            if len(batch) == 1:
+                self._refused(batch[0], exc)
+                return 0, 1
+            half = len(batch) // 2
+            first, second = self._send_drift(batch[:half]), self._send_drift(batch[half:])
+            return first[0] + second[0], first[1] + second[1]
+        self._outbox.remove(q.report_id for q in batch)
+        self._metrics.reports_sent.labels(kind=ReportKind.DRIFT.value).inc(len(batch))
         return len(batch), 0
 
     def _send_status(self, status: Queued) -> tuple[int, int]:

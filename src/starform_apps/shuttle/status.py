@@ -1,8 +1,10 @@
 """Report: the status Shuttle sends Starbase, queued in the outbox when it changed.
 
 A status report carries the epoch, the generation applied in full in it, the last apply
-attempt (outcome and counts) and each service's health. It is queued when any of them changed,
-and at least every ``heartbeat_seconds``; an unsent one is replaced by the next.
+attempt (outcome and counts), each service's health and the objects Shuttle manages with their
+UID and a small observed snapshot (:mod:`~starform_apps.shuttle.observed`). It is queued when
+any of them changed, and at least every ``heartbeat_seconds``; an unsent one is replaced by the
+next.
 
 Health is judged against the desired objects of the payload held (those of kinds the cluster
 serves): a desired object that is not live makes its service ``missing``
@@ -21,6 +23,7 @@ from typing import Any
 from starform_apps.shuttle.applied import AppliedState
 from starform_apps.shuttle.held import HeldPayload
 from starform_apps.shuttle.live import LiveScreens
+from starform_apps.shuttle.observed import observed_objects
 from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.reports import status_report
 from starform_core.health import assess_services
@@ -58,6 +61,7 @@ class StatusReporter:
         self._revision: int | None = None
         self._desired: Sequence[KubeObject] | None = None
         self._services: Mapping[str, tuple[str, str]] = {}
+        self._objects: list[dict[str, Any]] = []
         self._last: tuple[Any, ...] | None = None
         self._last_at = 0.0
 
@@ -69,6 +73,7 @@ class StatusReporter:
             live = self._screens.cluster.screen(self._cluster.live_objects()).objects
             pods = self._screens.health.screen(self._cluster.health_objects()).objects
             self._services = self._health([*live, *pods], desired)
+            self._objects = observed_objects(live)
             self._revision, self._desired = revision, desired
         return self._services
 
@@ -88,7 +93,8 @@ class StatusReporter:
         generation = applied.generation_in(epoch)
         attempt = applied.last_report.to_wire() if applied.last_report is not None else None
         services = tuple(sorted((sid, h, r) for sid, (h, r) in self._assess(desired).items()))
-        snapshot = (epoch, generation, _comparable(attempt), _comparable(rejected), services)
+        objects = json.dumps(self._objects, sort_keys=True)
+        snapshot = (epoch, generation, _comparable(attempt), _comparable(rejected), services, objects)
         due = self._monotonic() - self._last_at >= self._heartbeat
         if snapshot == self._last and not due and not served:
             return
@@ -112,6 +118,7 @@ class StatusReporter:
                     for sid, h, r in services
                 ],
                 served=served,
+                objects=self._objects,
             )
         )
         self._last, self._last_at = snapshot, self._monotonic()

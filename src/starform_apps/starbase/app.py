@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase import (
+    routes_adoptions,
     routes_agents,
     routes_billing,
     routes_clusters,
@@ -67,6 +68,7 @@ ROUTERS = (
     routes_builds,
     routes_usage,
     routes_billing,
+    routes_adoptions,
 )
 """Every route module of the API, in the order their routers are included."""
 
@@ -83,6 +85,7 @@ def create_app(
     deploy: DeployPorts | None = None,
     billing: BillingRuntime | None = None,
     changes: ClusterChanges | None = None,
+    observed_stale_after: float = 600.0,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -99,6 +102,7 @@ def create_app(
     ``changes``: the cluster change feed the app follows while it runs (its lifespan), which
     wakes held long-polls and lets the agent views be trusted; ``None``: every agent request
     reads the store and held polls re-check every second.
+    ``observed_stale_after``: seconds after which an object no report listed is stale.
     """
     metrics = metrics or Metrics()
     views = AgentViews(ports.agents)
@@ -122,6 +126,7 @@ def create_app(
     app.state.ports = ports
     app.state.metrics = metrics
     app.state.metrics_token = metrics_token
+    app.state.observed_stale_after = observed_stale_after
     app.state.rate_limits = rate_limits or RateLimits(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )

@@ -205,6 +205,7 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
                 cipher,
                 pool_max_size=config.pool_max_size,
                 payload_cache_bytes=config.payload_cache_mb * 1024 * 1024,
+                observed_stale_after=config.observed_stale_after,
                 rate_limiter=limiter,
                 rate_limits=config.rate_limits,
                 metrics_token=config.metrics_token,

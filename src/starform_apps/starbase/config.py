@@ -78,6 +78,8 @@ class StarbaseConfig:
     metrics_token: str | None = None
     metrics_address: tuple[str, int] | None = None
     workers: int = 1
+    observed_stale_after: int = 600
+    """Seconds after which an object the agent stopped reporting makes its service's status stale."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StarbaseConfig:
@@ -101,6 +103,7 @@ class StarbaseConfig:
             "metrics_token": env.get("STARBASE_METRICS_TOKEN") or None,
             "metrics_address": _metrics_address(env),
             "workers": _int(env, "STARBASE_WORKERS", 1, low=1, high=64),
+            "observed_stale_after": _int(env, "STARBASE_OBSERVED_STALE_AFTER", 600, low=30, high=86_400 * 30),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -32,6 +32,8 @@ class Metrics:
     listener_disconnects: Counter = attrs.field(init=False)
     notifications: Counter = attrs.field(init=False)
     reconcile_requests: Counter = attrs.field(init=False)
+    observed_stale: Counter = attrs.field(init=False)
+    adoptions: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -98,6 +100,18 @@ class Metrics:
             "starbase_agent_events",
             "Agent events received, by result: stored, or duplicate (re-sent, already stored)",
             ["result"],
+            registry=r,
+        )
+        self.observed_stale = Counter(
+            "starbase_observed_stale_objects",
+            "Stale objects found when a service's status or objects were read (not reported for"
+            " longer than observed_stale_after)",
+            registry=r,
+        )
+        self.adoptions = Counter(
+            "starbase_adoptions",
+            "Adoption steps, by outcome (recorded, approved, rejected)",
+            ["outcome"],
             registry=r,
         )
 

@@ -21,6 +21,7 @@ from fastapi import Depends, Request
 from starform_apps.starbase.billing.scheduler import JobScheduler
 from starform_apps.starbase.http_errors import HttpError
 from starform_core.ports import (
+    AdoptionStore,
     AgentStore,
     ApiTokenStore,
     ClusterStore,
@@ -40,6 +41,7 @@ from starform_core.ports import (
 )
 
 __all__ = [
+    "AdoptionsDep",
     "AgentsDep",
     "BillingJobsDep",
     "ClustersDep",
@@ -58,6 +60,7 @@ __all__ = [
     "UsageAuditDep",
     "UsageDep",
     "VarGroupsDep",
+    "adoptions_port",
     "agents_port",
     "billing_jobs_port",
     "clusters_port",
@@ -102,6 +105,7 @@ class StarbasePorts:
     invoices: InvoiceStore
     usage_audit: UsageAuditTrail
     reconcile: ReconcileStore
+    adoptions: AdoptionStore
     payments: PaymentProvider | None = None
     billing_jobs: JobScheduler | None = None
 
@@ -217,3 +221,11 @@ UsageAuditDep = Annotated[UsageAuditTrail, Depends(usage_audit_port)]
 PaymentsDep = Annotated[PaymentProvider, Depends(payments_port)]
 BillingJobsDep = Annotated[JobScheduler | None, Depends(billing_jobs_port)]
 ReconcileDep = Annotated[ReconcileStore, Depends(reconcile_port)]
+
+
+def adoptions_port(request: Request) -> AdoptionStore:
+    """The adoptions and observed objects port."""
+    return ports_of(request).adoptions
+
+
+AdoptionsDep = Annotated[AdoptionStore, Depends(adoptions_port)]

@@ -25,6 +25,7 @@ from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.ports import AgentsDep, ReconcileDep
 from starform_apps.starbase.prefer import wait_preference
 from starform_core.errors import AgentReportRefusedError
+from starform_core.ports.adoptions import ObjectReport
 from starform_core.records import EventRecord, ObservedStatus
 
 __all__ = ["router"]
@@ -78,6 +79,23 @@ def _statuses(body: s.StatusReportIn) -> list[ObservedStatus]:
     ]
 
 
+def _objects(body: s.StatusReportIn) -> list[ObjectReport] | None:
+    """The managed objects (``None``: an agent that does not list them)."""
+    if body.objects is None:
+        return None
+    return [
+        ObjectReport(
+            service_id=str(o.service_id),
+            kind=o.kind,
+            namespace=o.namespace,
+            name=o.name,
+            uid=o.uid,
+            observed=o.observed,
+        )
+        for o in body.objects
+    ]
+
+
 def _attempt(body: s.StatusReportIn) -> dict[str, object] | None:
     """The attempt as stored: the agent's account, with the payload it refused, if any."""
     if body.attempt is None:
@@ -127,6 +145,7 @@ def report_status(
             epoch=body.epoch,
             attempt=_attempt(body),
             reported_at=body.reported_at,
+            objects=_objects(body),
         )
     except AgentReportRefusedError as exc:
         return _refused(request, str(cluster_id), exc)

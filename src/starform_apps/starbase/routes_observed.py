@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from starform_apps.starbase import schemas as s
 from starform_apps.starbase.auth import CurrentUser
 from starform_apps.starbase.convert import event_out, status_out
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
-from starform_apps.starbase.ports import DashboardDep
+from starform_apps.starbase.ports import AdoptionsDep, DashboardDep
 from starform_apps.starbase.roles import Action
+from starform_apps.starbase.routes_adoptions import stale_objects
 from starform_apps.starbase.service_access import ServiceAccessDep
 
 __all__ = ["router"]
@@ -22,14 +23,25 @@ router = APIRouter(prefix="/v1", tags=["services"], responses=ERROR_RESPONSES)
 
 @router.get("/services/{service_id}/status", response_model=s.StatusOut)
 def get_status(
-    service_id: UUID, user: CurrentUser, access: ServiceAccessDep, dashboard: DashboardDep
+    service_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    access: ServiceAccessDep,
+    dashboard: DashboardDep,
+    adoptions: AdoptionsDep,
 ) -> s.StatusOut:
-    """The service's observed status, as its cluster's agent last reported it."""
+    """The service's observed status, as its cluster's agent last reported it; ``alerts`` say
+    when objects were not reported for longer than ``observed_stale_after`` (stale)."""
     service = access.authorized(user, service_id, Action.PROJECT_READ)
     status = dashboard.service_status(service.service_id)
     if status is None:
         raise HttpError(404, "no status has been reported for this service yet")
-    return status_out(status)
+    stale = [o for o in stale_objects(request, adoptions, service.service_id) if o.stale]
+    out = status_out(status)
+    if stale:
+        out.stale_objects = len(stale)
+        out.alerts = [f"observed state is stale: {len(stale)} object(s) not reported recently"]
+    return out
 
 
 @router.get("/services/{service_id}/events", response_model=s.EventsPageOut)

@@ -95,7 +95,7 @@ def update_service(
     """Change a service's spec (project Developer and up)."""
     service = access.authorized(user, service_id, Action.SERVICE_WRITE)
     changes = _spec(body.model_dump(exclude_unset=True))
-    for required in ("name", "type", "state", "cpu_request", "memory_request", "public"):
+    for required in ("name", "type", "state", "cpu_request", "memory_request", "public", "adoption_policy"):
         if required in changes and changes[required] is None:
             raise ValidationError(required, "cannot be null")
     updated = attrs.evolve(service, **changes)

@@ -34,7 +34,15 @@ from starform_apps.starbase.validators import (
     VarEntries,
 )
 from starform_core.access import ProjectRole, WorkspaceRole
-from starform_core.model.enums import AccessMode, DriftMode, ProbeKind, RunState, ServiceType, Tier
+from starform_core.model.enums import (
+    AccessMode,
+    AdoptionPolicy,
+    DriftMode,
+    ProbeKind,
+    RunState,
+    ServiceType,
+    Tier,
+)
 from starform_core.ports.reconcile import MAX_SERVED_PER_REPORT
 
 __all__ = [
@@ -62,6 +70,7 @@ __all__ = [
     "MemberIn",
     "NewEpochOut",
     "NotAppliedIn",
+    "ObjectIn",
     "ProbeBody",
     "ProbesBody",
     "ProjectIn",
@@ -211,6 +220,7 @@ class _ServiceSpec(_In):
     cron_time_zone: TimeZoneName | None = None
     drift_mode: DriftMode = DriftMode.ENFORCE
     drift_ignore_fields: list[DriftIgnorePath] = Field(default_factory=list, max_length=100)
+    adoption_policy: AdoptionPolicy = AdoptionPolicy.MANUAL
 
 
 class ServiceIn(_ServiceSpec):
@@ -240,6 +250,7 @@ class ServicePatch(_In):
     cron_time_zone: TimeZoneName | None = None
     drift_mode: DriftMode | None = None
     drift_ignore_fields: list[DriftIgnorePath] | None = Field(default=None, max_length=100)
+    adoption_policy: AdoptionPolicy | None = None
 
 
 class DeploymentOut(BaseModel):
@@ -302,6 +313,7 @@ class ServiceOut(BaseModel):
     cron_time_zone: str | None
     drift_mode: DriftMode
     drift_ignore_fields: list[str]
+    adoption_policy: AdoptionPolicy = AdoptionPolicy.MANUAL
     release: DeploymentOut | None = None
     hostnames: list[str] = Field(default_factory=list)
     volumes: list[VolumeOut] = Field(default_factory=list)
@@ -511,6 +523,23 @@ class RejectedPayloadIn(_In):
     detail: str = Field(default="", max_length=500)
 
 
+_KIND = r"^[A-Z][A-Za-z0-9]{0,62}$"
+_OBJECT_NAME = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_NAMESPACE = Field(default="", max_length=253, pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
+_UID = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class ObjectIn(_In):
+    """One managed object in a status report: identity, UID and a small observed snapshot."""
+
+    service_id: UUID
+    kind: str = Field(pattern=_KIND)
+    namespace: str = _NAMESPACE
+    name: str = _OBJECT_NAME
+    uid: str = _UID
+    observed: JsonObject = Field(default_factory=dict)
+
+
 class StatusReportIn(_In):
     """An agent's report: the generation it applied, its last attempt, each service's status.
 
@@ -527,6 +556,7 @@ class StatusReportIn(_In):
     rejected_payload: RejectedPayloadIn | None = None
     reported_at: AgentTimestamp | None = None
     served_reconcile_requests: list[UUID] = Field(default_factory=list, max_length=MAX_SERVED_PER_REPORT)
+    objects: list[ObjectIn] | None = Field(default=None, max_length=5000)
 
 
 class StatusAccepted(BaseModel):
@@ -612,6 +642,8 @@ class StatusOut(BaseModel):
     status: dict[str, Any]
     generation: int
     observed_at: datetime
+    stale_objects: int = 0
+    alerts: list[str] = Field(default_factory=list)
 
 
 class TokenIn(_In):

@@ -114,6 +114,7 @@ def postgres_ports(store: PostgresStore, billing: Billing) -> StarbasePorts:
         payments=billing.provider,
         billing_jobs=billing.scheduler,
         reconcile=store,
+        adoptions=store,
     )
 
 
@@ -125,6 +126,7 @@ def open_starbase(
     pool_max_size: int = 20,
     metrics: Metrics | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    observed_stale_after: float = 600.0,
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
     metrics_token: str | None = None,
@@ -176,6 +178,7 @@ def open_starbase(
             ),
             billing=runtime,
             changes=PostgresClusterChanges(database_url),
+            observed_stale_after=observed_stale_after,
         )
         yield Starbase(
             store=store,

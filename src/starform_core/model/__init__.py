@@ -20,6 +20,7 @@ from starform_core.model.workload import (
     Probes,
     Release,
     Resources,
+    RevertField,
     Volume,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "PrunePolicy",
     "Release",
     "Resources",
+    "RevertField",
     "RunState",
     "Service",
     "ServiceType",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["AccessMode", "DriftMode", "ProbeKind", "RunState", "ServiceType", "Tier"]
+__all__ = ["AccessMode", "AdoptionPolicy", "DriftMode", "ProbeKind", "RunState", "ServiceType", "Tier"]
 
 
 class ServiceType(enum.StrEnum):
@@ -46,12 +46,23 @@ class AccessMode(enum.StrEnum):
     READ_WRITE_MANY = "ReadWriteMany"
 
 
+class AdoptionPolicy(enum.StrEnum):
+    """Who adopts a value reported under the ``adopt`` drift mode: a user (``manual``), or
+    Starbase itself when the change is inside the service's template rules (``auto``)."""
+
+    MANUAL = "manual"
+    AUTO = "auto"
+
+
 class DriftMode(enum.StrEnum):
     """What Shuttle does about out-of-band changes to a service's objects (seed 004).
 
-    ``enforce`` reverts them; ``detect`` reports them for Starbase to decide (adopt) and leaves
-    the live value alone.
+    ``enforce`` reverts them; ``detect`` reports them and leaves the live value alone; ``adopt``
+    leaves out-of-band values of the fields Starbase can take into the desired spec
+    (:mod:`starform_core.adopt`) alone and reports them for adoption (Starbase adopts or rejects
+    them; a rejected value is reverted), and reverts every other drift as ``enforce`` does.
     """
 
     ENFORCE = "enforce"
     DETECT = "detect"
+    ADOPT = "adopt"

@@ -33,6 +33,7 @@ __all__ = [
     "Probes",
     "Release",
     "Resources",
+    "RevertField",
     "Volume",
 ]
 
@@ -213,17 +214,58 @@ class Volume:
             )
 
 
+REVERT_MAX: Final = 100
+"""The most rejected values one service's policy lists for Shuttle to revert."""
+REVERT_VALUE_MAX: Final = 1024
+"""The longest rejected value (compact JSON) a revert entry carries."""
+_CONCRETE_FIELD = re.compile(r"[A-Z][A-Za-z0-9]*:(/([^/~*\x00-\x1f\x7f]|~[01])*)+")
+
+
+@attrs.frozen(order=True)
+class RevertField:
+    """A rejected out-of-band value (an adoption Starbase refused): Shuttle reverts ``field``
+    whenever it holds exactly ``live`` (compact JSON), even under the ``adopt`` policy.
+
+    ``field`` is a concrete ``Kind:/json/pointer`` (no ``*``) into the rendered object; only the
+    fields adoption covers are listed, none of which ever holds a secret.
+    """
+
+    field: str
+    live: str
+
+    def __attrs_post_init__(self) -> None:
+        if (
+            not isinstance(self.field, str)
+            or not fullmatch(_CONCRETE_FIELD, self.field)
+            or len(self.field) > PATH_MAX
+        ):
+            raise ValidationError("field", "must look like 'Deployment:/spec/replicas' (no '*')")
+        if not isinstance(self.live, str) or not self.live or len(self.live) > REVERT_VALUE_MAX:
+            raise ValidationError("live", f"must be compact JSON of 1 to {REVERT_VALUE_MAX} characters")
+        if CONTROL_CHARACTERS.search(self.live):
+            raise ValidationError("live", "must be compact JSON without control characters")
+
+
+def _reverts(value: object) -> tuple[RevertField, ...]:
+    items = tuple(sorted(set(tuple_of(RevertField, "revert", value))))  # type: ignore[arg-type]
+    if len(items) > REVERT_MAX:
+        raise ValidationError("revert", f"must have at most {REVERT_MAX} items")
+    return items
+
+
 @attrs.frozen
 class DriftPolicy:
     """How out-of-band changes to this service's objects are treated (seed 004).
 
     ``ignore_fields`` lists ``Kind:/json/pointer`` paths (``*`` matches one list item or key)
     that Shuttle neither applies nor reports; the autoscaler's ``spec.replicas`` is always ignored
-    when autoscaling is on.
+    when autoscaling is on. ``revert`` lists rejected adoptions (``adopt`` mode): values Shuttle
+    reverts although the mode leaves the field's drift alone otherwise.
     """
 
     mode: DriftMode = attrs.field(default=DriftMode.ENFORCE, converter=_drift_mode)
     ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=_ignore_rules)
+    revert: tuple[RevertField, ...] = attrs.field(default=(), converter=_reverts)
 
     @ignore_fields.validator
     def _check_ignore_fields(self, _attribute: object, value: tuple[str, ...]) -> None:

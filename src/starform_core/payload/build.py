@@ -16,11 +16,12 @@ from starform_core.model.cluster import (
     ObjectRef,
     PrunePolicy,
 )
+from starform_core.model.enums import DriftMode
 from starform_core.model.project import Environment, Project
 from starform_core.model.service import Service
 from starform_core.model.tenant import TenantKey
 from starform_core.model.vargroup import VarGroup, VarGroupAttachment
-from starform_core.model.workload import CronSchedule, DriftPolicy, Release, Resources, Volume
+from starform_core.model.workload import CronSchedule, DriftPolicy, Release, Resources, RevertField, Volume
 from starform_core.payload.document import DesiredState
 from starform_core.payload.rows import (
     ClusterRow,
@@ -157,6 +158,7 @@ class _ServiceParts:
     attachments: Mapping[str, list[VarGroupAttachment]]
     volumes: Mapping[str, list[Volume]]
     hostnames: Mapping[str, list[str]]
+    reverts: Mapping[str, list[RevertField]]
 
     @classmethod
     def of(cls, rows: ClusterRows) -> _ServiceParts:
@@ -178,11 +180,16 @@ class _ServiceParts:
         hostnames: defaultdict[str, list[str]] = defaultdict(list)
         for host in rows.hostnames:
             hostnames[host.service_id].append(host.hostname)
+        reverts: defaultdict[str, list[RevertField]] = defaultdict(list)
+        for revert in rows.reverts:
+            with _errors_prefixed(f"reverts[{revert.service_id}]"):
+                reverts[revert.service_id].append(RevertField(field=revert.field, live=revert.live))
         return cls(
             releases=releases,
             attachments=attachments,
             volumes=volumes,
             hostnames=hostnames,
+            reverts=reverts,
         )
 
 
@@ -288,5 +295,9 @@ def _service(
         cron=cron,
         volumes=tuple(sorted(volumes, key=lambda v: v.name)),
         var_groups=parts.attachments.get(row.service_id, []),
-        drift=DriftPolicy(mode=row.drift_mode, ignore_fields=tuple(sorted(row.drift_ignore_fields))),
+        drift=DriftPolicy(
+            mode=row.drift_mode,
+            ignore_fields=tuple(sorted(row.drift_ignore_fields)),
+            revert=tuple(parts.reverts.get(row.service_id, ())) if row.drift_mode is DriftMode.ADOPT else (),
+        ),
     )

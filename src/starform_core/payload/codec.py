@@ -29,6 +29,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from starform_core.model.service import Service
 from starform_core.model.tenant import TenantKey
 from starform_core.model.vargroup import VarGroup
+from starform_core.model.workload import DriftPolicy
 from starform_core.payload.document import DesiredState
 from starform_core.secrets_values import REDACTED, SecretValue
 
@@ -157,6 +158,11 @@ def _make_converter(*, reveal: bool) -> cattrs.Converter:
     conv.register_unstructure_hook(VarGroup, unstructure_var_group)
     conv.register_structure_hook(VarGroup, structure_var_group)
 
+    # ``revert`` was added within v1: left out when empty, so payloads without rejected
+    # adoptions keep their bytes (and ETags) and older agents see what they always saw
+    conv.register_unstructure_hook(
+        DriftPolicy, make_dict_unstructure_fn(DriftPolicy, conv, revert=override(omit_if_default=True))
+    )
     unstructure_service = make_dict_unstructure_fn(Service, conv)
     structure_service = make_dict_structure_fn(Service, conv)
 

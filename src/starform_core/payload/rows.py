@@ -9,7 +9,7 @@ from __future__ import annotations
 import attrs
 
 from starform_core.field_converters import as_str_tuple
-from starform_core.model.enums import AccessMode, DriftMode, RunState, ServiceType, Tier
+from starform_core.model.enums import AccessMode, AdoptionPolicy, DriftMode, RunState, ServiceType, Tier
 from starform_core.model.workload import Autoscaling, Probes
 from starform_core.secrets_values import SecretValue
 
@@ -20,6 +20,7 @@ __all__ = [
     "EnvironmentRow",
     "HostnameRow",
     "ProjectRow",
+    "RevertRow",
     "ServiceRow",
     "ServiceVarGroupRow",
     "VarGroupEntryRow",
@@ -109,6 +110,7 @@ class ServiceRow:
     cron_time_zone: str | None = None
     drift_mode: DriftMode = attrs.field(default=DriftMode.ENFORCE, converter=DriftMode)
     drift_ignore_fields: tuple[str, ...] = attrs.field(default=(), converter=as_str_tuple)
+    adoption_policy: AdoptionPolicy = attrs.field(default=AdoptionPolicy.MANUAL, converter=AdoptionPolicy)
 
 
 @attrs.frozen
@@ -172,6 +174,15 @@ class HostnameRow:
 
 
 @attrs.frozen
+class RevertRow:
+    """``adoptions`` rejected and not yet reverted: a live value Shuttle must revert (``adopt``)."""
+
+    service_id: str
+    field: str
+    live: str
+
+
+@attrs.frozen
 class ClusterRows:
     """Everything Starbase's queries return for one cluster, ready to fold into a payload (tuples)."""
 
@@ -185,3 +196,4 @@ class ClusterRows:
     service_var_groups: tuple[ServiceVarGroupRow, ...] = ()
     volumes: tuple[VolumeRow, ...] = ()
     hostnames: tuple[HostnameRow, ...] = ()
+    reverts: tuple[RevertRow, ...] = ()

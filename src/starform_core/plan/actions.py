@@ -51,6 +51,7 @@ class Reason(enum.StrEnum):
     MISSING = "missing"
     DESIRED_CHANGED = "desired-changed"
     DRIFTED = "drifted"
+    AWAITING_ADOPTION = "awaiting-adoption"
     ADDED_OUT_OF_BAND = "added-out-of-band"
     ANNOTATION_CHANGED = "annotation-changed"
     ORPHANED = "orphaned"
@@ -171,12 +172,14 @@ class Conflict:
 
 @attrs.frozen
 class DriftDetected:
-    """Out-of-band changes under a detect-only policy: reported for Starbase, not reverted."""
+    """Out-of-band changes under a detect-only policy (reason ``drifted``), or adoptable ones
+    under ``adopt`` (reason ``awaiting-adoption``): reported for Starbase, not reverted."""
 
     kind: ClassVar[ActionKind] = ActionKind.DRIFT_DETECTED
     key: ObjectKey
     reason: Reason
     changes: tuple[FieldChange, ...] = ()
+    uid: str | None = None
 
 
 Action: TypeAlias = Create | Update | RemoveFields | Delete | Held | Conflict | DriftDetected

@@ -6,6 +6,8 @@ See ``docs/planning.md`` for the semantics; the short version:
 * owned, desired hash differs → ``Update(desired-changed)``; hash equal → drift is judged on the
   desired fields only (normalised) and on fields other managers added (``managedFields``);
   enforce → ``Update(drifted)`` / ``RemoveFields(added-out-of-band)``, detect → ``DriftDetected``;
+  adopt → ``DriftDetected(awaiting-adoption)`` for adoptable fields, the rest as enforce
+  (:mod:`.adoption`);
 * owned, live and not desired → ``Delete(orphaned)``, subject to the prune valve;
 * partials (field-scoped annotations on objects Shuttle does not own) → ``Update(partial)``.
 """
@@ -40,6 +42,7 @@ from starform_core.plan.actions import (
     RemoveFields,
     Update,
 )
+from starform_core.plan.adoption import pin_waiting, split_adoptable
 from starform_core.plan.apply_body import build_apply_body
 from starform_core.plan.changes import addition_changes, field_changes
 from starform_core.plan.drift import find_additions, removal_guards, removal_order
@@ -315,6 +318,9 @@ class PlanRun:
         mismatches, drift, additions = found
         key = key_of(body)
         kind = key.kind
+        if policy.mode is DriftMode.ADOPT:
+            self._record_adopt(body, live, policy, attribution, found, changed)
+            return
         enforce = policy.mode is DriftMode.ENFORCE
         report: list[FieldChange] = []
         if changed:
@@ -327,15 +333,47 @@ class PlanRun:
             else:
                 report.extend(changes)
         if additions:
-            removed = tuple(addition_changes(kind, live, additions, attribution))
+            removal = _removal(key, live, additions, attribution)
             if enforce:
-                pointers = tuple(to_pointer(path) for path in additions)
-                guards = removal_guards(live, additions)
-                self.actions.append(RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, removed, guards))
+                self.actions.append(removal)
             else:
-                report.extend(removed)
+                report.extend(removal.changes)
         if report:
             self.actions.append(DriftDetected(key, Reason.DRIFTED, tuple(report)))
+        if not changed and not drift and not additions:
+            self.unchanged += 1
+
+    def _record_adopt(
+        self,
+        body: dict[str, Any],
+        live: KubeObject,
+        policy: DriftPolicy,
+        attribution: Attribution,
+        found: tuple[list[Mismatch], list[Mismatch], list[Path]],
+        changed: bool,
+    ) -> None:
+        """``adopt``: adoptable out-of-band values wait (reported, kept live); the rest is reverted."""
+        mismatches, drift, additions = found
+        key = key_of(body)
+        kind = key.kind
+        waiting, revert = split_adoptable(
+            kind, drift, policy, attribution, field_manager=self.options.field_manager
+        )
+        kept = {id(m) for m in waiting}
+        if changed or revert:
+            reason = Reason.DESIRED_CHANGED if changed else Reason.DRIFTED
+            applied = [m for m in (mismatches if changed else revert) if id(m) not in kept]
+            changes = tuple(field_changes(kind, applied, attribution))
+            # a changed desire wins (Starbase decided); a revert keeps what still waits
+            self.actions.append(Update(key, reason, body if changed else pin_waiting(body, waiting), changes))
+        if additions:
+            self.actions.append(_removal(key, live, additions, attribution))
+        if waiting and not changed:
+            offered = tuple(field_changes(kind, waiting, attribution))
+            uid = (live.get("metadata") or {}).get("uid")
+            self.actions.append(
+                DriftDetected(key, Reason.AWAITING_ADOPTION, offered, str(uid) if uid else None)
+            )
         if not changed and not drift and not additions:
             self.unchanged += 1
 
@@ -350,6 +388,15 @@ class PlanRun:
             self.actions.append(Update(key, Reason.ANNOTATION_CHANGED, body, changes, partial=True))
         else:
             self.unchanged += 1
+
+
+def _removal(
+    key: ObjectKey, live: KubeObject, additions: list[Path], attribution: Attribution
+) -> RemoveFields:
+    """The removal of fields other managers added (guarded, in a safe order), with its changes."""
+    removed = tuple(addition_changes(key.kind, live, additions, attribution))
+    pointers = tuple(to_pointer(path) for path in additions)
+    return RemoveFields(key, Reason.ADDED_OUT_OF_BAND, pointers, removed, removal_guards(live, additions))
 
 
 def _prune(

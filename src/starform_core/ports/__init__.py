@@ -12,6 +12,7 @@ and push to deploy's persistence is ``builds`` (installations, sources, deliveri
 billing's (usage ledger, invoices, usage audit trail, payment provider) are in ``billing``.
 """
 
+from starform_core.ports.adoptions import AdoptionStore
 from starform_core.ports.agents import AgentStore, DesiredStateReader
 from starform_core.ports.audit import AuditLog
 from starform_core.ports.billing import InvoiceStore, PaymentProvider, UsageAuditTrail, UsageLedger
@@ -30,6 +31,7 @@ from starform_core.ports.tokens import ApiTokenStore
 from starform_core.ports.vargroups import VarGroupStore
 
 __all__ = [
+    "AdoptionStore",
     "AgentApi",
     "AgentStore",
     "ApiTokenStore",

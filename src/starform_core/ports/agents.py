@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from starform_core.payload.rows import ClusterRows
+from starform_core.ports.adoptions import DriftReport, ObjectReport
 from starform_core.records import AgentView, EventRecord, ObservedStatus
 
 __all__ = ["AgentStore", "DesiredStateReader"]
@@ -61,6 +62,7 @@ class AgentStore(DesiredStateReader, Protocol):
         epoch: int | None = None,
         attempt: Mapping[str, Any] | None = None,
         reported_at: datetime | None = None,
+        objects: Sequence[ObjectReport] | None = None,
     ) -> str:
         """Store an agent report; returns its id.
 
@@ -70,7 +72,17 @@ class AgentStore(DesiredStateReader, Protocol):
         desired one: see :func:`~starform_core.reporting.judge_report`) is recorded as refused
         and raises :class:`~starform_core.errors.AgentReportRefusedError`; a status of a service
         of another cluster raises ``ValidationError``; statuses of deleted services are skipped.
-        The last applied generation moves only forward within an epoch.
+        The last applied generation moves only forward within an epoch. ``objects`` are the
+        managed objects by UID (an identity under a new UID records ``ResourceDeletedExternally``;
+        objects not listed are no longer present; ``None``: the agent does not list objects).
+        """
+        ...
+
+    def record_drift(self, cluster_id: str, reports: Sequence[DriftReport]) -> int:
+        """Record drift reports (``adopt`` policy) as adoptions; returns how many were new.
+
+        Under ``auto`` a value inside the template's rules is adopted at once; a value outside
+        the rules is rejected at once (the payload then makes the agent revert it).
         """
         ...
 

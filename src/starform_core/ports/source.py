@@ -65,6 +65,11 @@ class ReportSink(Protocol):
         """Send a batch of events; returns how many were new (re-sent ``event_id``s are not)."""
         ...
 
+    def report_drift(self, reports: Sequence[Mapping[str, Any]]) -> int:
+        """Send a batch of drift reports (values waiting for adoption: ``report_id``,
+        ``service_id``, ``object``, ``fields``); returns how many were new."""
+        ...
+
 
 class AgentApi(DesiredStateSource, ReportSink, Protocol):
     """Starbase's whole agent API: pull and report."""

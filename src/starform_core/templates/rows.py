@@ -55,6 +55,7 @@ def spec_rows(spec: ServiceSpec, identity: ServiceRow, *, new_id: Callable[[], s
         cron_time_zone=None if cron is None else cron.time_zone,
         drift_mode=spec.drift.mode,
         drift_ignore_fields=spec.drift.ignore_fields,
+        adoption_policy=identity.adoption_policy,
     )
     volumes = tuple(
         VolumeRow(

@@ -107,7 +107,7 @@ _SPEC_SOURCE: Final[dict[str, Any]] = _obj(
         },
         "drift": _obj(
             {
-                "mode": {"enum": ["enforce", "detect"]},
+                "mode": {"enum": ["enforce", "detect", "adopt"]},
                 "ignore_fields": {"type": "array", "maxItems": 100, "items": _STR},
             }
         ),

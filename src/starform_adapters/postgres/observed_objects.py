@@ -1,0 +1,131 @@
+"""The observed cache by UID: the objects of each service as the agent's status reports list them.
+
+An object is its identity (kind, namespace, name) *and* its UID. A report naming an identity with
+a new UID means the object was deleted and recreated (by someone else, or by Shuttle after an
+out-of-band delete): the old row stops being ``current`` and a ``ResourceDeletedExternally``
+event says so. Objects the report no longer lists are marked not ``present``; ``last_seen_at``
+tells how fresh the cache is (stale after ``observed_stale_after``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from psycopg.rows import kwargs_row
+from psycopg.types.json import Jsonb
+
+from starform_adapters.postgres.fetch import fetch_all
+from starform_adapters.postgres.own_events import insert_event, object_label
+from starform_adapters.postgres.repository import Cursor
+from starform_core.errors import StoreNotFoundError, ValidationError
+from starform_core.ports.adoptions import ObjectReport, ObservedObject
+
+__all__ = ["OBSERVED_MAX_BYTES", "read_objects", "store_objects"]
+
+OBSERVED_MAX_BYTES: Final = 8192
+"""The largest snapshot kept per object (JSON); a larger one is kept as ``{"truncated": true}``."""
+
+_COLUMNS = "service_id, kind, namespace, name, uid, first_seen_at, last_seen_at, current, present, observed"
+
+
+def _snapshot(observed: Any) -> dict[str, Any]:
+    data = dict(observed) if isinstance(observed, dict) else {}
+    if len(json.dumps(data, separators=(",", ":"), default=str)) > OBSERVED_MAX_BYTES:
+        return {"truncated": True}
+    return data
+
+
+def store_objects(
+    cur: Cursor, cluster_id: str, objects: Sequence[ObjectReport], known: set[str], seen_at: datetime
+) -> int:
+    """Upsert the reported objects of the cluster's ``known`` services; returns how many were
+    recreated (a new UID under a known identity)."""
+    identities = [(o.service_id, o.kind, o.namespace, o.name) for o in objects]
+    if len(set(identities)) != len(identities):
+        raise ValidationError("objects", "each object may appear once per report")
+    recreated = 0
+    reported = [o for o in objects if o.service_id in known]
+    for obj in reported:
+        old = cur.execute(
+            "SELECT uid FROM service_objects WHERE service_id = %s AND kind = %s AND namespace = %s"
+            " AND name = %s AND current FOR UPDATE",
+            (obj.service_id, obj.kind, obj.namespace, obj.name),
+        ).fetchone()
+        if old is not None and old[0] != obj.uid:
+            cur.execute(
+                "UPDATE service_objects SET current = false WHERE service_id = %s AND uid = %s",
+                (obj.service_id, old[0]),
+            )
+            recreated += 1
+            insert_event(
+                cur,
+                cluster_id,
+                obj.service_id,
+                "ResourceDeletedExternally",
+                f"{obj.kind} {obj.namespace}/{obj.name} was deleted and recreated (new UID)",
+                {
+                    "object": object_label(obj.kind, obj.namespace, obj.name),
+                    "kind": obj.kind,
+                    "namespace": obj.namespace,
+                    "name": obj.name,
+                    "old_uid": old[0],
+                    "uid": obj.uid,
+                },
+            )
+        cur.execute(
+            "INSERT INTO service_objects (service_id, cluster_id, kind, namespace, name, uid,"
+            " first_seen_at, last_seen_at, current, present, observed)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, true, true, %s)"
+            " ON CONFLICT (service_id, uid) DO UPDATE SET present = true, current = true,"
+            " last_seen_at = greatest(service_objects.last_seen_at, EXCLUDED.last_seen_at),"
+            " observed = EXCLUDED.observed",
+            (
+                obj.service_id,
+                cluster_id,
+                obj.kind,
+                obj.namespace,
+                obj.name,
+                obj.uid,
+                seen_at,
+                seen_at,
+                Jsonb(_snapshot(obj.observed)),
+            ),
+        )
+    listed = {(o.service_id, o.uid) for o in reported}
+    absent = [
+        (str(r[0]), str(r[1]))
+        for r in cur.execute(
+            "SELECT service_id, uid FROM service_objects WHERE cluster_id = %s AND current AND present",
+            (cluster_id,),
+        ).fetchall()
+        if (str(r[0]), str(r[1])) not in listed
+    ]
+    if absent:
+        cur.execute(
+            "UPDATE service_objects o SET present = false FROM unnest(%s::uuid[], %s::text[]) AS r(sid, uid)"
+            " WHERE o.service_id = r.sid AND o.uid = r.uid",
+            ([a[0] for a in absent], [a[1] for a in absent]),
+        )
+    return recreated
+
+
+def read_objects(cur: Cursor, service_id: str, *, stale_after_seconds: float) -> list[ObservedObject]:
+    """A service's objects by UID: current ones first (by kind and name), then replaced ones."""
+    if cur.execute("SELECT 1 FROM services WHERE id = %s", (service_id,)).fetchone() is None:
+        raise StoreNotFoundError("service not found")
+
+    def row(**columns: Any) -> ObservedObject:
+        columns["service_id"] = str(columns["service_id"])
+        return ObservedObject(**columns)
+
+    return fetch_all(
+        cur,
+        f"SELECT {_COLUMNS}, (current AND present AND last_seen_at < now() - make_interval(secs => %s))"  # noqa: S608
+        " AS stale FROM service_objects WHERE service_id = %s"
+        " ORDER BY current DESC, kind, namespace, name, last_seen_at DESC LIMIT 1000",
+        (stale_after_seconds, service_id),
+        kwargs_row(row),
+    )
