@@ -22,6 +22,7 @@ from starform_adapters.kubernetes.resources import (
 from starform_core.errors import ClusterApiError, ClusterNotFoundError
 from starform_core.kube.labels import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY_VALUE, OWNERSHIP_SELECTOR
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+from starform_core.ports.pods import PodListener
 
 __all__ = ["KubernetesCluster"]
 
@@ -31,7 +32,8 @@ def _escape(segment: str) -> str:
 
 
 class KubernetesCluster:
-    """Implements :class:`~starform_core.ports.cluster.ClusterPort` with the official client."""
+    """Implements :class:`~starform_core.ports.cluster.ClusterPort` and
+    :class:`~starform_core.ports.pods.PodWatch` with the official client."""
 
     def __init__(
         self,
@@ -97,6 +99,11 @@ class KubernetesCluster:
     def health_objects(self) -> Sequence[KubeObject]:
         """Owned pods and jobs, from the watch cache (no API call)."""
         return self._health.snapshot()
+
+    def watch_pods(self, listener: PodListener) -> Callable[[], None]:
+        """:class:`~starform_core.ports.pods.PodWatch` over the pod watch of the health cache
+        (one watch serves health and billing)."""
+        return self._health.subscribe("Pod", listener)
 
     def revision(self) -> int:
         """Changes whenever either watch cache changes."""

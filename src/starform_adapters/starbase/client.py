@@ -1,4 +1,5 @@
-"""Shuttle's view of Starbase over HTTP (httpx): the ETag pull and the status and event reports."""
+"""Shuttle's view of Starbase over HTTP (httpx): the ETag pull, the status and event reports and
+the usage snapshots."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def _body(response: httpx.Response) -> dict[str, Any]:
 
 
 class StarbaseClient:
-    """Implements :class:`~starform_core.ports.source.AgentApi` against Starbase's agent API."""
+    """Implements :class:`~starform_core.ports.source.AgentApi` and
+    :class:`~starform_core.ports.usage.UsageSink` against Starbase's agent API."""
 
     def __init__(
         self,
@@ -107,3 +109,11 @@ class StarbaseClient:
         self._check(response, "event report")
         stored = _body(response).get("stored")
         return int(stored) if isinstance(stored, int) else len(events)
+
+    def report_usage(self, snapshot: Mapping[str, Any]) -> bool:
+        """POST one usage snapshot; False when Starbase had it already (``"duplicate": true``)."""
+        response = self._request(
+            "POST", f"/v1/clusters/{self._cluster_id}/usage-snapshots", json=dict(snapshot)
+        )
+        self._check(response, "usage snapshot")
+        return _body(response).get("duplicate") is not True

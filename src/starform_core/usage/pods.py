@@ -66,7 +66,9 @@ def parse_time(value: object) -> dt.datetime | None:
 def _tenant(labels: Mapping[str, Any]) -> TenantKey | None:
     if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_VALUE:
         return None
-    values = [labels.get(k) for k in (LABEL_WORKSPACE_ID, LABEL_PROJECT_ID, LABEL_ENVIRONMENT, LABEL_SERVICE_ID)]
+    values = [
+        labels.get(k) for k in (LABEL_WORKSPACE_ID, LABEL_PROJECT_ID, LABEL_ENVIRONMENT, LABEL_SERVICE_ID)
+    ]
     if not all(isinstance(v, str) for v in values):
         return None
     try:
