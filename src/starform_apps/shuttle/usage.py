@@ -46,6 +46,9 @@ RESTART_MARK: Final = "observed-after-restart"
 MAX_CATCH_UP: Final = dt.timedelta(days=34)
 """How far back a restart covers (Starbase bills windows up to 35 days old)."""
 
+_WINDOWS_PER_WRITE: Final = 12
+"""Windows written per transaction (an hour of 5-minute windows after a long absence)."""
+
 _TABLE: Final = (
     "CREATE TABLE IF NOT EXISTS usage_window (cluster_id TEXT PRIMARY KEY, window_end TEXT NOT NULL)"
 )
@@ -125,9 +128,10 @@ class UsageReporter:
             windows.extend(
                 due_windows(tail, now, interval=dt.timedelta(microseconds=1), max_window=self._interval)
             )
-        if not windows:
-            return 0
-        return self._queue(windows)
+        queued = 0
+        for first in range(0, len(windows), _WINDOWS_PER_WRITE):  # a long absence: bounded memory
+            queued += self._queue(windows[first : first + _WINDOWS_PER_WRITE])
+        return queued
 
     def _queue(self, windows: list[UsageWindow]) -> int:
         with self._lock:
