@@ -4,6 +4,7 @@ away, lost answers, a crash and a restart, a long absence, a graceful stop. No s
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def _windows(source: InMemorySource) -> list[tuple[str, str]]:
 
 
 def _contiguous(windows: list[tuple[str, str]]) -> bool:
-    return all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    return all(a[1] == b[0] for a, b in itertools.pairwise(windows))
 
 
 def test_a_snapshot_every_minute_bills_the_pods_that_ran(
