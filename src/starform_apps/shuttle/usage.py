@@ -81,6 +81,7 @@ class UsageReporter:
         self._max_catch_up = max_catch_up
         self._ledger = PodLedger()
         self._lock = threading.Lock()
+        self._ticking = threading.Lock()
         self._unsubscribe: Callable[[], None] | None = None
         self._watched_from: dt.datetime | None = None
         self._last_end: dt.datetime | None = None
@@ -118,6 +119,10 @@ class UsageReporter:
     def tick(self, *, final: bool = False) -> int:
         """Queue the snapshots of every due window (with ``final``, also the window under way,
         up to now); returns how many were queued."""
+        with self._ticking:  # the thread's ticks and the final one at stop never overlap
+            return self._tick(final=final)
+
+    def _tick(self, *, final: bool) -> int:
         if self._last_end is None:
             raise RuntimeError("begin() first")
         now = self._now()
