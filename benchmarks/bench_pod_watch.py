@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kubernetes.client import Configuration
 
 from starform_adapters.kubernetes import KubernetesCluster
-from starform_adapters.starbase import InMemorySource
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox
+from starform_apps.shuttle.reports import ReportKind
 from starform_apps.shuttle.statedb import StateDB
 from starform_apps.shuttle.usage import UsageReporter
 from starform_core.kube.labels import (
@@ -209,6 +209,12 @@ def main() -> int:
         tracked = lambda: metrics.usage.pods_tracked._value.get()  # noqa: E731
         _wait(lambda: tracked() == args.pods, "the ledger to track every pod")
         held = tracemalloc.get_traced_memory()[0] - before_memory
+        ledger = sum(
+            stat.size
+            for stat in tracemalloc.take_snapshot()
+            .filter_traces([tracemalloc.Filter(True, "*starform_core/usage/*")])
+            .statistics("filename")
+        )
         conn.send(("churn", args.churn))
         conn.recv()
         wall, cpu = time.perf_counter(), _cpu()
@@ -223,7 +229,7 @@ def main() -> int:
         tick, tick_cpu = time.perf_counter(), time.process_time()
         queued = reporter.tick()
         tick_wall, tick_cpu = time.perf_counter() - tick, time.process_time() - tick_cpu
-        snapshots = outbox.pending(outbox_kind())
+        snapshots = outbox.pending(ReportKind.USAGE)
         last = snapshots[-1]
         billed = sorted(p["uid"] for p in last["pods"] if "running_until" not in p)  # running at its end
         cluster.stop()
@@ -233,7 +239,8 @@ def main() -> int:
         return 1
     size = len(json.dumps(last).encode())
     print(
-        f"pods: {args.pods}; churn: {args.churn} replaced/s for {churn_wall:.0f} s ({truth['churned']} replaced)"
+        f"pods: {args.pods}; churn: {args.churn} replaced/s for {churn_wall:.0f} s "
+        f"({truth['churned']} replaced)"
     )
     print(f"list and sync: {sync_wall * 1000:.0f} ms wall, {sync_cpu * 1000:.0f} ms CPU")
     print(
@@ -242,19 +249,13 @@ def main() -> int:
     )
     print(
         f"memory held by the pod watch cache and the ledger (tracemalloc): {held / 2**20:.1f} MiB "
-        f"({held / args.pods / 1024:.1f} KiB per pod)"
+        f"({held / args.pods / 1024:.1f} KiB per pod), of which the ledger {ledger / 2**20:.2f} MiB"
     )
     print(
         f"one snapshot of {len(last['pods'])} pods: built and queued in {tick_wall * 1000:.0f} ms "
         f"({tick_cpu * 1000:.0f} ms CPU), {size / 1024:.0f} KiB; {queued} snapshot(s) queued"
     )
     return 0
-
-
-def outbox_kind() -> Any:
-    from starform_apps.shuttle.reports import ReportKind
-
-    return ReportKind.USAGE
 
 
 if __name__ == "__main__":

@@ -35,6 +35,13 @@ EXPECTED = {
     "shuttle_outbox_dropped",
     "shuttle_reports_sent",
     "shuttle_reports_refused",
+    "shuttle_usage_snapshots_queued",
+    "shuttle_usage_snapshots_sent",
+    "shuttle_usage_snapshots_failed",
+    "shuttle_usage_pods_tracked",
+    "shuttle_usage_pod_events_ignored",
+    "shuttle_usage_window_end_timestamp_seconds",
+    "shuttle_usage_unobserved_seconds",
 }
 """Every metric family ShuttleMetrics registers (counters get ``_total`` samples)."""
 
