@@ -19,7 +19,7 @@ import attrs
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox, Queued
 from starform_apps.shuttle.reports import ReportKind
-from starform_apps.shuttle.usage_send import send_usage
+from starform_apps.shuttle.usage_send import send_usage, usage_waits
 from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.ports.source import ReportSink
 from starform_core.ports.usage import UsageSink
@@ -80,6 +80,8 @@ class ReportSender:
                 ok, bad = send_usage(self._outbox, self._usage, self._metrics, deadline, self._monotonic)
                 sent, refused = sent + ok, refused + bad
         except DesiredStateSourceError as exc:
+            if self._usage is not None:
+                usage_waits(self._outbox, self._metrics, str(exc))
             _log.info(
                 "reports wait for Starbase", extra={"error": str(exc), "waiting": dict(self._outbox.depth())}
             )

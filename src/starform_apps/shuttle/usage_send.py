@@ -3,7 +3,8 @@
 A snapshot Starbase took (new, or a duplicate of one it has) leaves the outbox; one it refused
 for good (``409`` other content under its id, ``422``) leaves it too, counted and logged as a
 WARNING (a bug to look at: that window is not billed). Any other failure (Starbase away, ``5xx``,
-``429``) is counted, logged as a WARNING with what waits, and raised: everything stays on disk.
+``429``) ends the round; :func:`usage_waits` then counts it and logs a WARNING when snapshots
+wait (whichever report met the failure first): everything stays on disk.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from collections.abc import Callable
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.reports import ReportKind
-from starform_core.errors import DesiredStateSourceError, ReportRefusedError
+from starform_core.errors import ReportRefusedError
 from starform_core.ports.usage import UsageSink
 
-__all__ = ["USAGE_BATCH", "send_usage"]
+__all__ = ["USAGE_BATCH", "send_usage", "usage_waits"]
 
 _log = logging.getLogger("starform.shuttle.usage")
 
@@ -54,19 +55,24 @@ def send_usage(
                 )
                 refused += 1
                 continue
-            except DesiredStateSourceError as exc:
-                metrics.usage.failed.labels(reason="unavailable").inc()
-                _log.warning(
-                    "usage snapshots wait for Starbase",
-                    extra={
-                        "error": str(exc),
-                        "waiting": outbox.depth().get(ReportKind.USAGE.value, 0),
-                        "oldest": batch[0].report_id,
-                    },
-                )
-                raise
             outbox.remove([queued.report_id])
             metrics.usage.sent.labels(result="new" if new else "duplicate").inc()
             metrics.reports_sent.labels(kind=ReportKind.USAGE.value).inc()
             sent += 1
     return sent, refused
+
+
+def usage_waits(outbox: Outbox, metrics: ShuttleMetrics, error: str) -> None:
+    """A round ended with Starbase unavailable: count it and warn when usage snapshots wait."""
+    waiting = outbox.peek(ReportKind.USAGE, limit=1)
+    if not waiting:
+        return
+    metrics.usage.failed.labels(reason="unavailable").inc()
+    _log.warning(
+        "usage snapshots wait for Starbase",
+        extra={
+            "error": error,
+            "waiting": outbox.depth().get(ReportKind.USAGE.value, 0),
+            "oldest": waiting[0].report_id,
+        },
+    )
