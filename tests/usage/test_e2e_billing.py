@@ -24,11 +24,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starform_core.billing import BillingMonth
 from tests.e2e.door import Door
 from tests.shuttle.cli import free_port, gateway_kube, sample, wait_until
 from tests.shuttle.tenant import Tenant, image, make_tenant
 
-from starform_core.billing import BillingMonth
 from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.usage import grid_floor
 from starform_testkit.kube_testserver import KubeTestServer

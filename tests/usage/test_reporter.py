@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ from tests.usage.pods import T0, billed_seconds, pod
 from starform_adapters.starbase import InMemorySource
 from starform_adapters.testing import FakeCluster
 from starform_apps.shuttle import Shuttle
+from starform_apps.shuttle.reports import EventType, event_report
 from starform_apps.shuttle.usage import RESTART_MARK
+from starform_core.errors import DesiredStateSourceError
 from starform_core.kube.objects import key_of
 from starform_core.payload import example_payload
 
@@ -197,3 +200,23 @@ def test_a_snapshot_refused_for_good_is_dropped_counted_and_logged(
     assert agent.metrics.usage.failed.labels(reason="snapshot_conflict")._value.get() == 1
     assert any("refused a usage snapshot" in r.message for r in caplog.records)
     assert f"{CLUSTER_ID}:2026-11-12T09:01:00Z" in source.usage, "the next window went on"
+
+
+class NoUsageEndpoint(InMemorySource):
+    """A Starbase that takes reports but not usage snapshots (older, or its billing down)."""
+
+    def report_usage(self, snapshot: Mapping[str, Any]) -> bool:
+        raise DesiredStateSourceError("usage snapshot: HTTP 404")
+
+
+def test_snapshots_that_cannot_be_sent_hold_back_neither_events_nor_status(
+    tmp_path: Path, cluster: FakeCluster, clock: SimClock
+) -> None:
+    source = NoUsageEndpoint(example_payload())
+    agent = usage_agent(tmp_path, cluster, source, clock)
+    _step(agent, clock, 120)
+    agent.outbox.add(event_report(EventType.APPLIED, now=clock.now, reason="test"))
+    sent = agent.drain(budget_seconds=5)
+    assert "HTTP 404" in sent.error
+    assert agent.outbox.depth() == {"event": 0, "status": 0, "usage": 2}
+    assert list(source.events) != []
