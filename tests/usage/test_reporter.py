@@ -22,6 +22,7 @@ from starform_apps.shuttle.usage import RESTART_MARK
 from starform_core.errors import DesiredStateSourceError
 from starform_core.kube.objects import key_of
 from starform_core.payload import example_payload
+from starform_core.ports.usage import UsageReceipt
 
 START = T0 + dt.timedelta(seconds=17)
 
@@ -205,7 +206,7 @@ def test_a_snapshot_refused_for_good_is_dropped_counted_and_logged(
 class NoUsageEndpoint(InMemorySource):
     """A Starbase that takes reports but not usage snapshots (older, or its billing down)."""
 
-    def report_usage(self, snapshot: Mapping[str, Any]) -> bool:
+    def report_usage(self, snapshot: Mapping[str, Any]) -> UsageReceipt:
         raise DesiredStateSourceError("usage snapshot: HTTP 404")
 
 
@@ -220,3 +221,26 @@ def test_snapshots_that_cannot_be_sent_hold_back_neither_events_nor_status(
     assert "HTTP 404" in sent.error
     assert agent.outbox.depth() == {"event": 0, "status": 0, "usage": 2}
     assert list(source.events) != []
+
+
+class RejectsPods(InMemorySource):
+    """A Starbase that takes snapshots but bills none of their pods (a tenant key it does not know)."""
+
+    def report_usage(self, snapshot: Mapping[str, Any]) -> UsageReceipt:
+        receipt = super().report_usage(snapshot)
+        return UsageReceipt(new=receipt.new, rejected=tuple("unknown_project" for _ in snapshot["pods"]))
+
+
+def test_pods_starbase_did_not_bill_are_counted_and_logged(
+    tmp_path: Path, cluster: FakeCluster, clock: SimClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = usage_agent(tmp_path, cluster, RejectsPods(example_payload()), clock)
+    _run_pod(cluster, clock, "web")
+    _run_pod(cluster, clock, "worker")
+    with caplog.at_level(logging.WARNING, logger="starform.shuttle.usage"):
+        _step(agent, clock, 60)
+    assert agent.metrics.usage.samples_rejected.labels(reason="unknown_project")._value.get() == 2
+    (line,) = [
+        r for r in caplog.records if r.message == "starbase did not bill some pods of a usage snapshot"
+    ]
+    assert line.rejected == {"unknown_project": 2}  # type: ignore[attr-defined]

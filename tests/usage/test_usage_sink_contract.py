@@ -17,7 +17,7 @@ from tests.shuttle.tenant import Tenant, make_tenant
 from starform_adapters.starbase import InMemorySource, StarbaseClient
 from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.payload import example_payload
-from starform_core.ports.usage import UsageSink
+from starform_core.ports.usage import UsageReceipt, UsageSink
 from starform_core.usage import UsageWindow, grid_floor, snapshot_id, wire_time
 from starform_testkit.starbase import RunningStarbase, running_starbase
 
@@ -79,8 +79,8 @@ def sink(request: pytest.FixtureRequest) -> Iterator[tuple[UsageSink, dict[str, 
 
 def test_a_new_snapshot_is_stored_and_a_retry_is_a_no_op(sink: tuple[UsageSink, dict[str, Any]]) -> None:
     port, snapshot = sink
-    assert port.report_usage(snapshot) is True
-    assert port.report_usage(snapshot) is False
+    assert port.report_usage(snapshot) == UsageReceipt(new=True)
+    assert port.report_usage(snapshot) == UsageReceipt(new=False)
 
 
 def test_other_content_under_a_known_id_is_refused_for_good(sink: tuple[UsageSink, dict[str, Any]]) -> None:
@@ -97,3 +97,13 @@ def test_an_unreachable_starbase_is_a_failure_to_retry() -> None:
     with pytest.raises(DesiredStateSourceError):
         client.report_usage(_snapshot(CLUSTER, *(str(uuid.uuid4()) for _ in range(3))))
     client.close()
+
+
+def test_starbase_names_the_pods_it_did_not_bill(starbase: RunningStarbase, tenant: Tenant) -> None:
+    project = tenant.http.get(f"/v1/projects/{tenant.project_id}", headers=tenant.owner_auth).json()
+    snapshot = _snapshot(tenant.cluster_id, project["workspace_id"], str(uuid.uuid4()), tenant.service_ids[0])
+    client = StarbaseClient(starbase.base_url, cluster_id=tenant.cluster_id, token=tenant.agent_token)
+    try:
+        assert client.report_usage(snapshot) == UsageReceipt(new=True, rejected=("unknown_project",))
+    finally:
+        client.close()

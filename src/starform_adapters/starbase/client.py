@@ -10,6 +10,7 @@ import httpx
 
 from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.ports.source import Fetched, NotModified
+from starform_core.ports.usage import UsageReceipt
 
 __all__ = ["REFUSED_STATUSES", "StarbaseClient"]
 
@@ -110,10 +111,18 @@ class StarbaseClient:
         stored = _body(response).get("stored")
         return int(stored) if isinstance(stored, int) else len(events)
 
-    def report_usage(self, snapshot: Mapping[str, Any]) -> bool:
-        """POST one usage snapshot; False when Starbase had it already (``"duplicate": true``)."""
+    def report_usage(self, snapshot: Mapping[str, Any]) -> UsageReceipt:
+        """POST one usage snapshot; whether it was new, and the reasons of the samples Starbase
+        did not bill."""
         response = self._request(
             "POST", f"/v1/clusters/{self._cluster_id}/usage-snapshots", json=dict(snapshot)
         )
         self._check(response, "usage snapshot")
-        return _body(response).get("duplicate") is not True
+        body = _body(response)
+        rejected = body.get("rejected")
+        reasons = tuple(
+            str(r.get("reason") or "unknown")[:100]
+            for r in (rejected if isinstance(rejected, list) else [])
+            if isinstance(r, dict)
+        )
+        return UsageReceipt(new=body.get("duplicate") is not True, rejected=reasons)

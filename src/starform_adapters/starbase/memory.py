@@ -17,6 +17,7 @@ from typing import Any
 from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.payload import DesiredState, etag_of, to_json
 from starform_core.ports.source import Fetched, NotModified
+from starform_core.ports.usage import UsageReceipt
 from starform_core.reporting import judge_report
 
 __all__ = ["InMemorySource"]
@@ -129,9 +130,9 @@ class InMemorySource:
             self._answer()
             return stored
 
-    def report_usage(self, snapshot: Mapping[str, Any]) -> bool:
+    def report_usage(self, snapshot: Mapping[str, Any]) -> UsageReceipt:
         """Record a usage snapshot once per ``snapshot_id`` (other content under a known id is
-        refused, 409, as Starbase does); returns whether it was new."""
+        refused, 409, as Starbase does); bills every sample."""
         with self._lock:
             if self.down:
                 raise DesiredStateSourceError("starbase is down (simulated)")
@@ -145,7 +146,7 @@ class InMemorySource:
                 )
             self.usage[snapshot_id] = dict(snapshot)
             self._answer()
-            return known is None
+            return UsageReceipt(new=known is None)
 
     def event_types(self) -> list[str]:
         """The types of the events received, in arrival order."""

@@ -28,6 +28,12 @@ class UsageMetrics:
             ["reason"],
             registry=r,
         )
+        self.samples_rejected = Counter(
+            "shuttle_usage_samples_rejected",
+            "Pods Starbase did not bill in snapshots it took, by its reason (project_not_on_cluster, ...).",
+            ["reason"],
+            registry=r,
+        )
         self.pods_tracked = Gauge(
             "shuttle_usage_pods_tracked", "Starform pods running now, as the pod watch sees them.", registry=r
         )

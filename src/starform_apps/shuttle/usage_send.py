@@ -2,14 +2,17 @@
 
 A snapshot Starbase took (new, or a duplicate of one it has) leaves the outbox; one it refused
 for good (``409`` other content under its id, ``422``) leaves it too, counted and logged as a
-WARNING (a bug to look at: that window is not billed). Any other failure (Starbase away, ``5xx``,
-``429``) ends the round; :func:`usage_waits` then counts it and logs a WARNING when snapshots
-wait (whichever report met the failure first): everything stays on disk.
+WARNING (a bug to look at: that window is not billed). Pods Starbase took the snapshot without
+billing (a tenant key that does not match its records) are counted by reason and logged. Any
+other failure (Starbase away, ``5xx``, ``429``) ends the round; :func:`usage_waits` then counts
+it and logs a WARNING when snapshots wait (whichever report met the failure first): everything
+stays on disk.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from starform_apps.shuttle.metrics import ShuttleMetrics
@@ -43,7 +46,7 @@ def send_usage(
             if monotonic() >= deadline:
                 break
             try:
-                new = sink.report_usage(queued.body)
+                receipt = sink.report_usage(queued.body)
             except ReportRefusedError as exc:
                 outbox.remove([queued.report_id])
                 reason = exc.reason or f"http-{exc.status}"
@@ -56,7 +59,9 @@ def send_usage(
                 refused += 1
                 continue
             outbox.remove([queued.report_id])
-            metrics.usage.sent.labels(result="new" if new else "duplicate").inc()
+            metrics.usage.sent.labels(result="new" if receipt.new else "duplicate").inc()
+            if receipt.rejected and receipt.new:
+                _rejected(queued.report_id, receipt.rejected, metrics)
             metrics.reports_sent.labels(kind=ReportKind.USAGE.value).inc()
             sent += 1
     return sent, refused
@@ -75,4 +80,15 @@ def usage_waits(outbox: Outbox, metrics: ShuttleMetrics, error: str) -> None:
             "waiting": outbox.depth().get(ReportKind.USAGE.value, 0),
             "oldest": waiting[0].report_id,
         },
+    )
+
+
+def _rejected(snapshot_id: str, reasons: tuple[str, ...], metrics: ShuttleMetrics) -> None:
+    """Starbase billed the snapshot but not some of its pods (their tenant key does not match)."""
+    counts = Counter(reasons)
+    for reason, count in counts.items():
+        metrics.usage.samples_rejected.labels(reason=reason).inc(count)
+    _log.warning(
+        "starbase did not bill some pods of a usage snapshot",
+        extra={"snapshot_id": snapshot_id, "rejected": dict(counts)},
     )

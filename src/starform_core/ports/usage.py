@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["UsageSink"]
+import attrs
+
+__all__ = ["UsageReceipt", "UsageSink"]
+
+
+@attrs.frozen
+class UsageReceipt:
+    """Starbase's answer to a snapshot: ``new`` (False: it had it already, a retry) and the
+    reasons of the samples it did not bill (one per sample, e.g. ``project_not_on_cluster``)."""
+
+    new: bool
+    rejected: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -16,6 +27,6 @@ class UsageSink(Protocol):
     other failure :class:`~starform_core.errors.DesiredStateSourceError` (send it again later).
     """
 
-    def report_usage(self, snapshot: Mapping[str, Any]) -> bool:
-        """Send one snapshot; True when it was new, False when Starbase already had it."""
+    def report_usage(self, snapshot: Mapping[str, Any]) -> UsageReceipt:
+        """Send one snapshot; what Starbase made of it."""
         ...
