@@ -25,6 +25,8 @@ import httpx
 import structlog
 
 from starform_adapters.postgres import VarCipher
+from starform_apps.starbase.billing import BillingConfig
+from starform_apps.starbase.billing.service import Clock, utc_now
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
@@ -88,10 +90,13 @@ def running_starbase(
     encryption_key: str | None = None,
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
+    billing: BillingConfig | None = None,
+    clock: Clock = utc_now,
 ) -> Iterator[RunningStarbase]:
     """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
 
     Request logs go to stdout at ``warning`` unless structlog was configured already.
+    ``billing`` and ``clock`` configure billing (payment provider, audit trail, its clock).
     """
     if not structlog.is_configured():
         configure_logging("warning")
@@ -108,6 +113,8 @@ def running_starbase(
                 rate_limiter=rate_limiter,
                 rate_limits={**UNLIMITED, **(rate_limits or {})},
                 metrics_token=metrics_token,
+                billing=billing,
+                clock=clock,
             )
         )
         thread = ServerThread(starbase.app)

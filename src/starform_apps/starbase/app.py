@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase import (
     routes_agents,
+    routes_billing,
     routes_clusters,
     routes_health,
     routes_observed,
@@ -21,9 +22,11 @@ from starform_apps.starbase import (
     routes_services,
     routes_templates,
     routes_tokens,
+    routes_usage,
     routes_vargroups,
     routes_workspaces,
 )
+from starform_apps.starbase.billing.service import BillingRuntime, billing_runtime
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
 from starform_apps.starbase.http_errors import install_error_handlers
 from starform_apps.starbase.metrics import Metrics
@@ -47,6 +50,8 @@ ROUTERS = (
     routes_vargroups,
     routes_tokens,
     routes_templates,
+    routes_usage,
+    routes_billing,
 )
 """Every route module of the API, in the order their routers are included."""
 
@@ -60,6 +65,7 @@ def create_app(
     metrics: Metrics | None = None,
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    billing: BillingRuntime | None = None,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -69,6 +75,8 @@ def create_app(
     counters (one Starbase process). ``metrics_token``: ``/metrics`` on this
     app answers only that bearer token (``None``: ``/metrics`` is not served here; see
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
+    ``billing`` is what billing's routes share besides their ports (price book, clock, metrics);
+    by default one on this app's metrics registry with the wall clock.
     """
     metrics = metrics or Metrics()
     app = FastAPI(
@@ -82,6 +90,7 @@ def create_app(
     app.state.rate_limits = rate_limits or RateLimits(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )
+    app.state.billing = billing or billing_runtime(metrics.registry)
     app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
     install_error_handlers(app)
     for module in ROUTERS:
