@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from starform_apps.demo.timeline import Timeline
-from starform_apps.demo.world import World, open_world
+from starform_apps.demo.world import DemoError, World, open_world
 from starform_apps.shuttle.reconciler import ReconcileResult
 from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.kube.objects import KubeObject
@@ -126,6 +127,30 @@ def _set_up_tenants(world: World, timeline: Timeline) -> dict[str, Any]:
     cluster = world.call("GET", f"/v1/clusters/{world.cluster_id}")
     timeline.step("desired state ready", f"cluster generation {cluster['generation']}")
     return {"project": project, "envs": envs, "services": services, "shared": shared}
+
+
+def _usage(world: World, timeline: Timeline, workspace_id: str) -> None:
+    """Close the usage window under way, send it, and show the month's estimate so far."""
+    shuttle = world.shuttle
+    if shuttle is None or shuttle.usage is None:
+        raise DemoError("Shuttle makes no usage snapshots")
+    queued = shuttle.usage.tick(final=True)
+    shuttle.drain(budget_seconds=10)
+    tracked = int(shuttle.metrics.usage.pods_tracked._value.get())
+    timeline.step("usage snapshots sent", f"{queued} snapshot(s) of {tracked} running pods (their requests)")
+    usage = world.call("GET", f"/v1/workspaces/{workspace_id}/billing/usage")
+    quantity = {"vcpu": Decimal(0), "memory": Decimal(0)}
+    for line in usage["lines"]:
+        if line["kind"] == "usage" and line.get("resource") in quantity:
+            quantity[line["resource"]] += Decimal(line["quantity"])
+    timeline.step(
+        "usage so far this month",
+        f"{quantity['vcpu']:.4f} vCPU-minutes, {quantity['memory']:.4f} GiB-minutes of memory",
+    )
+    timeline.step(
+        "estimate (pro plan)",
+        f"subtotal {usage['subtotal']}, credit {usage['credit']}, total {usage['total']} {usage['currency']}",
+    )
 
 
 def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
@@ -266,5 +291,7 @@ def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
             "generations",
             f"desired {cluster['generation']}, applied {cluster.get('last_applied_generation')}",
         )
+        timeline.chapter("Usage accrues")
+        _usage(world, timeline, tenants["project"]["workspace_id"])
     timeline.chapter("Done: everything stopped")
     return timeline
