@@ -33,9 +33,9 @@ class Backend(Protocol):
         """Remove the HTTPRoute CRD and wait until it is not served."""
         ...
 
-    def forget_watch_history(self, changes: Callable[[], None]) -> None:
-        """Make the server lose the watch history a client resumes from, with ``changes``
-        (writes) happening while the client is away."""
+    def forget_watch_history(self, changes: Callable[[], None], *, plural: str = "configmaps") -> None:
+        """Make the server lose the watch history a client resumes from (its watch of
+        ``plural``), with ``changes`` (writes) happening while the client is away."""
         ...
 
 
@@ -60,13 +60,13 @@ class TestServer:
         """Stop serving HTTPRoutes."""
         self.kube.uninstall_gateway_api_crd()
 
-    def forget_watch_history(self, changes: Callable[[], None]) -> None:
-        """Keep two events only, hold the client's next configmap watch while ``changes`` happen
-        (more than two), so the resume asks for a version that is gone."""
+    def forget_watch_history(self, changes: Callable[[], None], *, plural: str = "configmaps") -> None:
+        """Keep two events only, hold the client's next watch of ``plural`` while ``changes``
+        happen (more than two), so the resume asks for a version that is gone."""
         self.kube.set_watch_history(2)
         try:
             self.kube.inject(
-                "delay", verbs=["watch"], path_pattern=r"/configmaps", delay_seconds=1.5, max_times=1
+                "delay", verbs=["watch"], path_pattern=f"/{plural}", delay_seconds=1.5, max_times=1
             )
             self.kube.kill_watches()
             changes()
@@ -105,8 +105,9 @@ class RealServer:
         finally:
             raw.close()
 
-    def forget_watch_history(self, changes: Callable[[], None]) -> None:
-        """Restart kube-apiserver: its watch cache starts again from etcd's current revision, so
+    def forget_watch_history(self, changes: Callable[[], None], *, plural: str = "configmaps") -> None:
+        """Restart kube-apiserver (every watch must resume, ``plural``'s too): its watch cache
+        starts again from etcd's current revision, so
         a client resuming from an older version is told ``410 Gone``. An unrelated write first
         moves etcd's revision past what the client saw; ``changes`` happen after the restart."""
         raw = self._raw()

@@ -236,7 +236,7 @@ def test_the_demo_runs_with_the_demo_extra_and_no_dev_extras(venv_with: Venv) ->
     assert installed >= BILLING, "the demo runs Starbase, whose extra carries billing"
     result = _program(venv, "starform", "demo")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "== 9. Done: everything stopped" in result.stdout
+    assert "== 10. Done: everything stopped" in result.stdout
     assert "drift attributed to                kubectl-edit" in result.stdout
 
 
@@ -253,5 +253,5 @@ def test_the_readme_quick_start_runs_the_demo_in_a_fresh_venv(tmp_path: Path) ->
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "== 9. Done: everything stopped" in result.stdout
+    assert "== 10. Done: everything stopped" in result.stdout
     assert not _installed(venv) & {"pytest", "hypothesis", "mypy", "ruff", "mkdocs", "deepdiff"}

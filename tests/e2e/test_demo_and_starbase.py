@@ -29,7 +29,8 @@ def test_the_demo_tells_the_whole_story_and_leaves_nothing_running() -> None:
     assert "storefront healthy, mailer healthy, storefront-staging healthy" in text
     assert "signed push webhook" in text and "storefront rolled out" in text
     assert "build live" in text, "the agent's report of the deployed generation makes the build live"
-    assert any("== 9. Done" in line for line in timeline.lines)
+    assert "usage snapshots sent" in text and "vCPU-minutes" in text
+    assert any("== 10. Done" in line for line in timeline.lines)
     lingering = [t for t in threading.enumerate() if t.ident not in threads_before and t.is_alive()]
     assert [t.name for t in lingering if not t.daemon] == []
 

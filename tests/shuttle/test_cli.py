@@ -65,9 +65,20 @@ def test_version_and_both_help_flags() -> None:
         (
             "once",
             {"--state-dir", "--workers", "--outbox-capacity"},
-            {"--interval", "--metrics-port", "--metrics-host", "--shutdown-timeout", "--output"},
+            {
+                "--interval",
+                "--metrics-port",
+                "--metrics-host",
+                "--shutdown-timeout",
+                "--output",
+                "--usage-interval",
+            },
         ),
-        ("run", {"--state-dir", "--interval", "--metrics-port", "--shutdown-timeout"}, {"--output"}),
+        (
+            "run",
+            {"--state-dir", "--interval", "--metrics-port", "--shutdown-timeout", "--usage-interval"},
+            {"--output"},
+        ),
     ],
 )
 def test_each_subcommand_lists_only_its_own_flags(command: str, present: set[str], absent: set[str]) -> None:
@@ -86,6 +97,7 @@ def test_each_subcommand_lists_only_its_own_flags(command: str, present: set[str
         ["plan", "--no-such-flag"],
         ["once", "--workers", "0", "--starbase-url", "http://x", "--cluster-id", "c", "--token", "t"],
         ["run", "--interval", "-1", "--starbase-url", "http://x", "--cluster-id", "c", "--token", "t"],
+        ["run", "--usage-interval", "301", "--starbase-url", "http://x", "--cluster-id", "c", "--token", "t"],
         ["plan", "-o", "yaml", "--starbase-url", "http://x", "--cluster-id", "c", "--token", "t"],
         ["once"],
     ],

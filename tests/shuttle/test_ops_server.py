@@ -38,6 +38,14 @@ EXPECTED = {
     "shuttle_pull_wakeups",
     "shuttle_starbase_long_poll",
     "shuttle_reconcile_requests",
+    "shuttle_usage_snapshots_queued",
+    "shuttle_usage_snapshots_sent",
+    "shuttle_usage_snapshots_failed",
+    "shuttle_usage_pods_tracked",
+    "shuttle_usage_samples_rejected",
+    "shuttle_usage_pod_events_ignored",
+    "shuttle_usage_window_end_timestamp_seconds",
+    "shuttle_usage_unobserved_seconds",
 }
 """Every metric family ShuttleMetrics registers (counters get ``_total`` samples)."""
 

@@ -40,7 +40,7 @@ def test_events_wait_in_order_and_survive_a_restart(tmp_path: Path) -> None:
     assert [q.report_id for q in _outbox(tmp_path).peek(ReportKind.EVENT, limit=10)] == [
         e.report_id for e in events[2:]
     ]
-    assert reopened.depth() == {"event": 3, "status": 0, "drift": 0}
+    assert reopened.depth() == {"event": 3, "status": 0, "drift": 0, "usage": 0}
 
 
 def test_an_intent_is_not_sendable_until_settled_and_keeps_its_id(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_the_database_is_private_to_its_owner(tmp_path: Path) -> None:
 def test_a_damaged_database_is_moved_aside_and_a_fresh_one_started(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_bytes(b"this is not an SQLite database, it is garbage" * 100)
     outbox = _outbox(tmp_path)
-    assert outbox.depth() == {"event": 0, "status": 0, "drift": 0}
+    assert outbox.depth() == {"event": 0, "status": 0, "drift": 0, "usage": 0}
     assert [p.name for p in tmp_path.glob("state.db.corrupt-*")], "the damaged file is kept for a post-mortem"
 
 

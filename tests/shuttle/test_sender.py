@@ -52,7 +52,7 @@ def test_events_go_in_batches_oldest_first_and_leave_the_outbox(tmp_path: Path) 
     sent = ReportSender(outbox, sink, metrics).drain()
     assert (sent.sent, sent.refused, sent.error) == (len(events), 0, "")
     assert list(sink.events) == [e.report_id for e in events]
-    assert outbox.depth() == {"event": 0, "status": 0, "drift": 0}
+    assert outbox.depth() == {"event": 0, "status": 0, "drift": 0, "usage": 0}
     assert metrics.registry.get_sample_value("shuttle_reports_sent_total", {"kind": "event"}) == len(events)
 
 
@@ -100,7 +100,7 @@ def test_an_unreachable_starbase_keeps_everything_for_later(tmp_path: Path) -> N
     sink.down = True
     sent = ReportSender(outbox, sink, metrics).drain()
     assert sent.error and sent.sent == 0
-    assert outbox.depth() == {"event": 1, "status": 1, "drift": 0}
+    assert outbox.depth() == {"event": 1, "status": 1, "drift": 0, "usage": 0}
 
 
 def test_a_refused_status_report_is_dropped_counted_and_named(tmp_path: Path) -> None:

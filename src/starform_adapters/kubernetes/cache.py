@@ -20,12 +20,15 @@ from starform_adapters.kubernetes.resources import ResourceType
 from starform_core.errors import ClusterApiError, ClusterNotFoundError, ClusterUnavailableError
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
 
-__all__ = ["ChangeListener", "WatchCache"]
+__all__ = ["ChangeListener", "ObjectListener", "WatchCache"]
 
 _log = logging.getLogger("starform.shuttle.cache")
 
 ChangeListener = Callable[[str, ObjectKey], None]
 """Called with (event type, key) whenever a watched object is added, modified or deleted."""
+
+ObjectListener = Callable[[str, KubeObject], None]
+"""Called with (event type, object), under the cache's lock, in the order the cache changed."""
 
 
 _RESUMABLE = frozenset({0, 429})
@@ -65,6 +68,7 @@ class WatchCache:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._revision = 0
+        self._listeners: dict[str, list[ObjectListener]] = {t.kind: [] for t in self._types}
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -159,6 +163,26 @@ class WatchCache:
             if self._objects.get(key.kind, {}).pop(key, None) is not None:
                 self._revision += 1
 
+    def subscribe(self, kind: str, listener: ObjectListener) -> Callable[[], None]:
+        """Call ``listener`` with ``ADDED`` for each cached object of ``kind``, then with every
+        change (a relist's differences included) until the returned function is called."""
+        with self._lock:
+            for obj in self._objects[kind].values():
+                listener("ADDED", obj)
+            self._listeners[kind].append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners[kind]:
+                    self._listeners[kind].remove(listener)
+
+        return unsubscribe
+
+    def _tell(self, kind: str, event: str, obj: KubeObject) -> None:
+        """Under the lock: pass one change to the kind's listeners."""
+        for listener in self._listeners.get(kind, ()):
+            listener(event, obj)
+
     # the watch loop --------------------------------------------------------------------------
     def _run(self, rtype: ResourceType) -> None:
         backoff = 0.5
@@ -190,6 +214,11 @@ class WatchCache:
             previous = self._objects.get(rtype.kind, {})
             self._objects[rtype.kind] = fresh
             self._revision += 1
+            for key in previous.keys() - fresh.keys():
+                self._tell(rtype.kind, "DELETED", previous[key])
+            for key, obj in fresh.items():
+                if previous.get(key) is None or _version(previous[key]) != _version(obj):
+                    self._tell(rtype.kind, "MODIFIED" if key in previous else "ADDED", obj)
         self._synced[rtype.kind].set()
         if self._on_change is not None:
             for key in previous.keys() - fresh.keys():
@@ -268,6 +297,8 @@ class WatchCache:
             else:
                 store[key] = obj
             self._revision += 1
+            if kind in ("ADDED", "MODIFIED", "DELETED"):
+                self._tell(rtype.kind, str(kind), obj)
         if self._on_change is not None and kind in ("ADDED", "MODIFIED", "DELETED"):
             self._on_change(str(kind), key)
         return new_version

@@ -23,12 +23,14 @@ from starform_core.errors import ClusterApiError, ClusterNotFoundError
 from starform_core.kube.json_patch import removal_patch
 from starform_core.kube.labels import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY_VALUE, OWNERSHIP_SELECTOR
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+from starform_core.ports.pods import PodListener
 
 __all__ = ["KubernetesCluster"]
 
 
 class KubernetesCluster:
-    """Implements :class:`~starform_core.ports.cluster.ClusterPort` with the official client."""
+    """Implements :class:`~starform_core.ports.cluster.ClusterPort` and
+    :class:`~starform_core.ports.pods.PodWatch` with the official client."""
 
     def __init__(
         self,
@@ -98,6 +100,11 @@ class KubernetesCluster:
     def relist(self) -> None:
         """LIST the owned kinds now, replacing the cached view (bypasses the watch cache)."""
         self._owned.relist()
+
+    def watch_pods(self, listener: PodListener) -> Callable[[], None]:
+        """:class:`~starform_core.ports.pods.PodWatch` over the pod watch of the health cache
+        (one watch serves health and billing)."""
+        return self._health.subscribe("Pod", listener)
 
     def revision(self) -> int:
         """Changes whenever either watch cache changes."""

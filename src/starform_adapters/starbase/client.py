@@ -4,6 +4,8 @@ The pull is a long-poll when asked to wait: ``Prefer: wait=<n>`` (RFC 7240) asks
 hold an unchanged answer until the payload changes or ``n`` seconds pass; ``Preference-Applied``
 says it did. ``Starform-Reconcile-Request`` on either answer carries the ids of the reconciles
 asked for. The body is read as a stream and refused beyond ``max_body_bytes``.
+
+The usage snapshots go one per request.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import httpx
 from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.payload.contract import PAYLOAD_MAX_BYTES
 from starform_core.ports.source import Fetched, NotModified
+from starform_core.ports.usage import UsageReceipt
 
 __all__ = [
     "MAX_RECONCILE_REQUESTS",
@@ -77,7 +80,8 @@ def _body(response: httpx.Response, content: bytes | None = None) -> dict[str, A
 
 
 class StarbaseClient:
-    """Implements :class:`~starform_core.ports.source.AgentApi` against Starbase's agent API."""
+    """Implements :class:`~starform_core.ports.source.AgentApi` and
+    :class:`~starform_core.ports.usage.UsageSink` against Starbase's agent API."""
 
     def __init__(
         self,
@@ -196,3 +200,19 @@ class StarbaseClient:
         self._check(response, "drift report")
         stored = _body(response).get("stored")
         return int(stored) if isinstance(stored, int) else len(reports)
+
+    def report_usage(self, snapshot: Mapping[str, Any]) -> UsageReceipt:
+        """POST one usage snapshot; whether it was new, and the reasons of the samples Starbase
+        did not bill."""
+        response = self._request(
+            "POST", f"/v1/clusters/{self._cluster_id}/usage-snapshots", json=dict(snapshot)
+        )
+        self._check(response, "usage snapshot")
+        body = _body(response)
+        rejected = body.get("rejected")
+        reasons = tuple(
+            str(r.get("reason") or "unknown")[:100]
+            for r in (rejected if isinstance(rejected, list) else [])
+            if isinstance(r, dict)
+        )
+        return UsageReceipt(new=body.get("duplicate") is not True, rejected=reasons)

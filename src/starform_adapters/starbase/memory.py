@@ -1,4 +1,4 @@
-"""An in-memory Starbase agent API: the test double of the source and report-sink ports.
+"""An in-memory Starbase agent API: the test double of the source, report-sink and usage ports.
 
 Serves canonical payload bytes with ETag semantics; keeps status reports (once per
 ``report_id``) and events (once per ``event_id``); judges reports as Starbase does (a report of
@@ -21,6 +21,7 @@ from typing import Any
 from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.payload import DesiredState, etag_of, to_json
 from starform_core.ports.source import Fetched, NotModified
+from starform_core.ports.usage import UsageReceipt
 from starform_core.reporting import judge_report
 
 __all__ = ["InMemorySource"]
@@ -42,7 +43,8 @@ def _version(body: bytes) -> tuple[int, int]:
 
 
 class InMemorySource:
-    """Implements :class:`~starform_core.ports.source.AgentApi` in memory (thread-safe)."""
+    """Implements :class:`~starform_core.ports.source.AgentApi` and
+    :class:`~starform_core.ports.usage.UsageSink` in memory (thread-safe)."""
 
     def __init__(self, document: DesiredState | None = None, *, long_poll: bool = True) -> None:
         self._lock = threading.Condition()
@@ -66,6 +68,8 @@ class InMemorySource:
         self.drift_reports: dict[str, dict[str, Any]] = {}
         self.duplicates = 0
         self._report_ids: set[str] = set()
+        self.usage: dict[str, dict[str, Any]] = {}
+        """Usage snapshots received, by ``snapshot_id``."""
         if document is not None:
             self.publish(document)
 
@@ -206,6 +210,24 @@ class InMemorySource:
                     stored += 1
             self._answer()
             return stored
+
+    def report_usage(self, snapshot: Mapping[str, Any]) -> UsageReceipt:
+        """Record a usage snapshot once per ``snapshot_id`` (other content under a known id is
+        refused, 409, as Starbase does); bills every sample."""
+        with self._lock:
+            if self.down:
+                raise DesiredStateSourceError("starbase is down (simulated)")
+            snapshot_id = str(snapshot["snapshot_id"])
+            known = self.usage.get(snapshot_id)
+            if known is not None and known != dict(snapshot):
+                raise ReportRefusedError(
+                    f"usage snapshot: HTTP 409 {snapshot_id} was received with other content",
+                    status=409,
+                    reason="snapshot_conflict",
+                )
+            self.usage[snapshot_id] = dict(snapshot)
+            self._answer()
+            return UsageReceipt(new=known is None)
 
     def event_types(self) -> list[str]:
         """The types of the events received, in arrival order."""

@@ -1,4 +1,5 @@
-"""An in-memory :class:`~starform_core.ports.cluster.ClusterPort`: the cluster port's test double.
+"""An in-memory :class:`~starform_core.ports.cluster.ClusterPort` (and
+:class:`~starform_core.ports.pods.PodWatch`): the cluster port's test double.
 
 It stores objects by :class:`~starform_core.kube.objects.ObjectKey`, stamps ``uid`` and
 ``resourceVersion`` like an API server, logs every call, and fails on demand per object::
@@ -21,7 +22,7 @@ import copy
 import itertools
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -29,6 +30,7 @@ import attrs
 from starform_core.errors import ClusterApiError, ClusterConflictError, ClusterNotFoundError
 from starform_core.kube.labels import LABEL_MANAGED_BY, MANAGED_BY_VALUE
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+from starform_core.ports.pods import PodListener
 
 __all__ = ["ClusterCall", "FakeCluster"]
 
@@ -81,6 +83,7 @@ class FakeCluster:
         self.calls: list[ClusterCall] = []
         self.relists = 0
         """Calls of :meth:`relist` (a reconcile Starbase asked for lists afresh)."""
+        self._pod_listeners: list[PodListener] = []
         for obj in objects:
             self.put(obj)
 
@@ -216,6 +219,7 @@ class FakeCluster:
                     node.pop(last, None)
             obj["metadata"]["resourceVersion"] = str(next(self._versions))
             self._revision += 1
+            self._tell_pod(key, "MODIFIED", obj)
             return copy.deepcopy(obj)
 
     def delete(self, key: ObjectKey, *, uid: str | None = None, request_id: str | None = None) -> None:
@@ -229,9 +233,25 @@ class FakeCluster:
                 raise ClusterConflictError(f"{key}: the uid precondition failed", status=409)
             del self._objects[key]
             self._revision += 1
+            self._tell_pod(key, "DELETED", obj)
             if key.kind == "Namespace":
                 for inner in [k for k in self._objects if k.namespace == key.name]:
-                    del self._objects[inner]
+                    self._tell_pod(inner, "DELETED", self._objects.pop(inner))
+
+    def watch_pods(self, listener: PodListener) -> Callable[[], None]:
+        """:class:`~starform_core.ports.pods.PodWatch`: the owned pods stored, then every change."""
+        with self._lock:
+            for key, obj in self._objects.items():
+                if key.kind == "Pod" and _owned(obj):
+                    listener("ADDED", copy.deepcopy(obj))
+            self._pod_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._pod_listeners:
+                    self._pod_listeners.remove(listener)
+
+        return unsubscribe
 
     def revision(self) -> int:
         """Bumped by every write to the fake (through the port or :meth:`put`)."""
@@ -279,7 +299,13 @@ class FakeCluster:
         metadata["resourceVersion"] = str(next(self._versions))
         self._objects[key] = stored
         self._revision += 1
+        self._tell_pod(key, "ADDED" if previous is None else "MODIFIED", stored)
         return stored
+
+    def _tell_pod(self, key: ObjectKey, event: str, obj: Mapping[str, Any]) -> None:
+        if key.kind == "Pod" and _owned(obj):
+            for listener in self._pod_listeners:
+                listener(event, copy.deepcopy(dict(obj)))
 
 
 def _owned(obj: Mapping[str, Any]) -> bool:

@@ -4,12 +4,13 @@ pruned, in chapters that each drive one part of it on a :class:`LocalStarform`."
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
 
-from starform_apps.demo.local_starform import LocalStarform, open_local_starform
+from starform_apps.demo.local_starform import DemoError, LocalStarform, open_local_starform
 from starform_apps.demo.pushdeploy import push_to_deploy
 from starform_apps.demo.timeline import Timeline
 from starform_apps.shuttle.reconciler import ReconcileResult
@@ -282,6 +283,30 @@ def _show_records(starform: LocalStarform, services: dict[str, Any], timeline: T
     )
 
 
+def _usage(starform: LocalStarform, timeline: Timeline, workspace_id: str) -> None:
+    """Close the usage window under way, send it, and show the month's estimate so far."""
+    shuttle = starform.shuttle
+    if shuttle is None or shuttle.usage is None:
+        raise DemoError("Shuttle makes no usage snapshots")
+    queued = shuttle.usage.tick(final=True)
+    shuttle.drain(budget_seconds=10)
+    tracked = int(shuttle.metrics.usage.pods_tracked._value.get())
+    timeline.step("usage snapshots sent", f"{queued} snapshot(s) of {tracked} running pods (their requests)")
+    usage = starform.call("GET", f"/v1/workspaces/{workspace_id}/billing/usage")
+    quantity = {"vcpu": Decimal(0), "memory": Decimal(0)}
+    for line in usage["lines"]:
+        if line["kind"] == "usage" and line.get("resource") in quantity:
+            quantity[line["resource"]] += Decimal(line["quantity"])
+    timeline.step(
+        "usage so far this month",
+        f"{quantity['vcpu']:.4f} vCPU-minutes, {quantity['memory']:.4f} GiB-minutes of memory",
+    )
+    timeline.step(
+        "estimate (pro plan)",
+        f"subtotal {usage['subtotal']}, credit {usage['credit']}, total {usage['total']} {usage['currency']}",
+    )
+
+
 def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
     """Run the whole walkthrough on embedded defaults; returns the timeline. Leaves nothing running."""
     timeline = Timeline(out)
@@ -310,5 +335,7 @@ def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
         _delete_service(starform, deleted["id"], timeline)
         timeline.chapter("What Starbase recorded")
         _show_records(starform, services, timeline)
+        timeline.chapter("Usage accrues")
+        _usage(starform, timeline, tenancy.workspace_id)
     timeline.chapter("Done: everything stopped")
     return timeline

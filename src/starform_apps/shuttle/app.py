@@ -37,8 +37,11 @@ from starform_apps.shuttle.sender import ReportSender, Sent
 from starform_apps.shuttle.server import OpsServer
 from starform_apps.shuttle.statedb import StateDB
 from starform_apps.shuttle.status import ServiceHealthFn, StatusReporter, service_health
+from starform_apps.shuttle.usage import UsageReporter
 from starform_core.ports.cluster import ClusterPort
+from starform_core.ports.pods import PodWatch
 from starform_core.ports.source import AgentApi
+from starform_core.ports.usage import UsageSink
 from starform_core.reporting import Version
 
 __all__ = ["Heartbeat", "Shuttle", "WatchedCluster", "bootstrap", "build_shuttle", "connect"]
@@ -88,6 +91,8 @@ class Shuttle:
     heartbeat: Heartbeat
     db: StateDB
     ops: OpsServer | None = None
+    usage: UsageReporter | None = None
+    """Usage snapshots for billing (started by :meth:`start` once the watches have listed)."""
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     """Called last by :meth:`stop` (adapters this Shuttle's builder opened)."""
     _thread: threading.Thread | None = None
@@ -125,7 +130,8 @@ class Shuttle:
         """Connect: start the ops server and the watches."""
         if self.ops is not None:
             self.ops.start()
-        self.cluster.start(sync_timeout=sync_timeout)
+        if self.cluster.start(sync_timeout=sync_timeout) and self.usage is not None:
+            self.usage.start()
 
     def run_in_thread(self) -> None:
         """Run the loop in a background thread (tests and the demo)."""
@@ -149,6 +155,8 @@ class Shuttle:
         self.loop.stop()
         if self._thread is not None:
             self._thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        if self.usage is not None:
+            self.usage.stop()  # the window under way, up to now, joins the outbox before the drain
         sent = self.drain(budget_seconds=max(0.0, deadline - time.monotonic()))
         self.cluster.stop()
         if self.ops is not None:
@@ -194,6 +202,7 @@ def _parts(
     health: ServiceHealthFn,
     now: Callable[[], datetime],
     monotonic: Callable[[], float],
+    usage: UsageSink | None,
 ) -> ReconcileParts:
     """The parts of a reconcile, one per verb, over one state database."""
     outbox = Outbox(db, capacity=config.outbox_capacity, dropped=metrics.outbox_dropped, now=now)
@@ -215,7 +224,7 @@ def _parts(
             monotonic=monotonic,
             now=now,
         ),
-        sender=ReportSender(outbox, source, metrics, monotonic=monotonic),
+        sender=ReportSender(outbox, source, metrics, usage=usage, monotonic=monotonic),
         metrics=metrics,
     )
 
@@ -232,6 +241,8 @@ def bootstrap(
     serve_ops: bool = True,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
+    pods: PodWatch | None = None,
+    usage_sink: UsageSink | None = None,
 ) -> Shuttle:
     """Wire a Shuttle from its ports (nothing connects until :meth:`Shuttle.start`).
 
@@ -239,10 +250,14 @@ def bootstrap(
     the pull channel (the long-poll, unless ``config.long_poll_wait`` is 0) when Starbase's answer
     brings news; ``stop`` by a signal handler (the reconcile under way starts no further action,
     the loop returns).
+    With ``pods`` and ``usage_sink`` (and ``config.usage_interval`` set), Shuttle also sends
+    usage snapshots for billing.
     """
     metrics = metrics or ShuttleMetrics()
     db = StateDB(config.state_dir)
-    parts = _parts(config, db, cluster, source, metrics, health=health, now=now, monotonic=monotonic)
+    parts = _parts(
+        config, db, cluster, source, metrics, health=health, now=now, monotonic=monotonic, usage=usage_sink
+    )
     stop = stop or threading.Event()
     reconciler = Reconciler(
         parts, workers=config.workers, cancelled=stop.is_set, monotonic=monotonic, now=now
@@ -273,6 +288,16 @@ def bootstrap(
     shuttle = Shuttle(
         config=config, cluster=cluster, reconciler=reconciler, loop=loop, heartbeat=heartbeat, db=db
     )
+    if pods is not None and usage_sink is not None and config.usage_interval is not None:
+        shuttle.usage = UsageReporter(
+            cluster_id=config.cluster_id,
+            pods=pods,
+            outbox=parts.outbox,
+            db=db,
+            metrics=metrics.usage,
+            interval=config.usage_interval,
+            now=now,
+        )
     if serve_ops:
         shuttle.ops = OpsServer(
             registry=metrics.registry,
@@ -292,9 +317,11 @@ def build_shuttle(
     serve_ops: bool = True,
     stop: threading.Event | None = None,
     wake: threading.Event | None = None,
+    usage: bool = True,
 ) -> Shuttle:
     """:func:`connect` then :func:`bootstrap`: a Shuttle on the real adapters (``source`` replaces
-    the Starbase client, e.g. with :class:`~starform_adapters.starbase.InMemorySource`)."""
+    the Starbase client, e.g. with :class:`~starform_adapters.starbase.InMemorySource`; it then
+    takes the usage snapshots too). ``usage=False``: no usage snapshots (``shuttle once``)."""
     metrics = ShuttleMetrics()
     wake = wake or threading.Event()
     cluster, client = connect(config, metrics, wake=wake, kube_configuration=kube_configuration)
@@ -306,6 +333,13 @@ def build_shuttle(
         wake=wake,
         stop=stop,
         serve_ops=serve_ops,
+        pods=cluster if usage else None,
+        usage_sink=_usage_sink(source or client),
     )
     shuttle.closers.append(client.close)
     return shuttle
+
+
+def _usage_sink(source: object) -> UsageSink | None:
+    """The source as a usage sink, when it takes usage snapshots (Starbase's client does)."""
+    return source if isinstance(source, UsageSink) else None

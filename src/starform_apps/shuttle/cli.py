@@ -144,6 +144,14 @@ _run_options = _stack(
         type=click.IntRange(0, 65535),
     ),
     click.option(
+        "--usage-interval",
+        envvar="SHUTTLE_USAGE_INTERVAL",
+        default=60.0,
+        show_default=True,
+        type=click.FloatRange(min=1.0, max=300.0),
+        help="Seconds between usage snapshots for billing (each covers the window since the last).",
+    ),
+    click.option(
         "--shutdown-timeout",
         envvar="SHUTTLE_SHUTDOWN_TIMEOUT",
         default=25.0,
@@ -253,7 +261,7 @@ def _once_line(result: ReconcileResult) -> dict[str, Any]:
 @_apply_options
 def once(**kwargs: Any) -> None:
     """Reconcile once, then exit: 0 applied, 3 held, 4 failed, 1 error (see --help of shuttle)."""
-    config = _config(kwargs)
+    config = _config(kwargs, usage_interval=None)  # one reconcile observes no usage window
     with _user_errors():
         agent = _agent(config, serve_ops=False)
         try:

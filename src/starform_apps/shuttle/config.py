@@ -38,6 +38,8 @@ class ShuttleConfig:
     """Seconds ``run`` takes at most to stop after SIGTERM (Kubernetes' grace period is 30 s)."""
     outbox_capacity: int = 50_000
     """Reports the outbox keeps at most (beyond, the oldest events are dropped and counted)."""
+    usage_interval: float | None = 60.0
+    """Seconds between usage snapshots for billing (at most 300; ``None``: none are made)."""
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.long_poll_wait <= 60:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from starform_adapters.kubernetes.api import TRANSPORT_ERROR
+from starform_apps.shuttle.usage_metrics import UsageMetrics
 from starform_core.errors import AgentStateError
 
 __all__ = ["ShuttleMetrics"]
@@ -72,6 +73,7 @@ class ShuttleMetrics:
         )
         self._generations(r)
         self._reports(r)
+        self.usage = UsageMetrics(r)
         self._channel(r)
 
     def _channel(self, r: CollectorRegistry) -> None:
@@ -153,7 +155,7 @@ class ShuttleMetrics:
 
     def observe_outbox(self, depth: Callable[[], Mapping[str, int]], oldest: Callable[[], float]) -> None:
         """Read the outbox's depth and oldest age at every scrape."""
-        for kind in ("event", "status"):
+        for kind in ("event", "status", "usage"):
             self.outbox_depth.labels(kind=kind).set_function(_readable(_depth_of(depth, kind)))
         self.outbox_oldest.set_function(_readable(oldest))
 

@@ -3,7 +3,7 @@
 Every report has a kind, an id that never changes (Starbase stores each id once, so re-sending
 is harmless) and a JSON body. Kinds differ in what the outbox does when it is full
 (:data:`POLICIES`): events drop the oldest (counted and reported); a status report replaces the
-unsent one before it (only the latest state matters).
+unsent one before it (only the latest state matters); usage snapshots are kept (billing).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class ReportKind(enum.StrEnum):
     EVENT = "event"
     STATUS = "status"
     DRIFT = "drift"
+    USAGE = "usage"
 
 
 class Overflow(enum.StrEnum):
@@ -50,12 +51,15 @@ class Overflow(enum.StrEnum):
     """Keep the newest; the oldest unsent are dropped, counted and reported (``ReportsDropped``)."""
     LATEST_ONLY = "latest-only"
     """A new report replaces the unsent one of its kind: only the current state is worth sending."""
+    KEEP = "keep"
+    """Never dropped nor replaced (usage snapshots: each bills a window nothing else covers)."""
 
 
 POLICIES: Final = {
     ReportKind.EVENT: Overflow.DROP_OLDEST,
     ReportKind.STATUS: Overflow.LATEST_ONLY,
     ReportKind.DRIFT: Overflow.DROP_OLDEST,
+    ReportKind.USAGE: Overflow.KEEP,
 }
 
 

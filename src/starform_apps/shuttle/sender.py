@@ -1,5 +1,5 @@
 """Send what the outbox holds: events in batches, drift reports in batches, then the latest
-status report.
+status report, then the usage snapshots (one request each, oldest first).
 
 Delivered reports leave the outbox; a report Starbase refuses for good (``409``, ``422``, ...)
 leaves it too, counted and logged as a warning; a batch refused as a whole is split in halves
@@ -19,8 +19,10 @@ import attrs
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox, Queued
 from starform_apps.shuttle.reports import ReportKind
+from starform_apps.shuttle.usage_send import send_usage, usage_waits
 from starform_core.errors import DesiredStateSourceError, ReportRefusedError
 from starform_core.ports.source import ReportSink
+from starform_core.ports.usage import UsageSink
 
 __all__ = ["BATCH_SIZE", "DRIFT_BATCH_SIZE", "ReportSender", "Sent"]
 
@@ -51,10 +53,12 @@ class ReportSender:
         sink: ReportSink,
         metrics: ShuttleMetrics,
         *,
+        usage: UsageSink | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._outbox = outbox
         self._sink = sink
+        self._usage = usage
         self._metrics = metrics
         self._monotonic = monotonic
         self.duplicates = 0
@@ -80,7 +84,12 @@ class ReportSender:
             for status in self._outbox.peek(ReportKind.STATUS, limit=1):
                 ok, bad = self._send_status(status)
                 sent, refused = sent + ok, refused + bad
+            if self._usage is not None:
+                ok, bad = send_usage(self._outbox, self._usage, self._metrics, deadline, self._monotonic)
+                sent, refused = sent + ok, refused + bad
         except DesiredStateSourceError as exc:
+            if self._usage is not None:
+                usage_waits(self._outbox, self._metrics, str(exc))
             _log.info(
                 "reports wait for Starbase", extra={"error": str(exc), "waiting": dict(self._outbox.depth())}
             )
