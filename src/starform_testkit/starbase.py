@@ -110,7 +110,7 @@ def running_starbase(
                 metrics_token=metrics_token,
             )
         )
-        thread = ServerThread(starbase.app)
+        thread = ServerThread(starbase.app, on_stop=starbase.streams.close)
         base_url = thread.start()
         stack.callback(thread.stop)
         yield RunningStarbase(base_url=base_url, starbase=starbase, metrics_token=metrics_token)

@@ -25,6 +25,8 @@ from starform_apps.starbase import (
     routes_workspaces,
 )
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
+from starform_apps.starbase.dashboard import DashboardApiBridge, install_dashboard
+from starform_apps.starbase.event_stream import EventStreams, StreamLimits
 from starform_apps.starbase.http_errors import install_error_handlers
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.middleware import RequestMetricsMiddleware
@@ -60,6 +62,7 @@ def create_app(
     metrics: Metrics | None = None,
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
+    stream_limits: StreamLimits | None = None,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -69,6 +72,8 @@ def create_app(
     counters (one Starbase process). ``metrics_token``: ``/metrics`` on this
     app answers only that bearer token (``None``: ``/metrics`` is not served here; see
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
+    ``stream_limits`` bound the live event streams; ``app.state.event_streams.close()`` ends
+    them (the server calls it when it stops).
     """
     metrics = metrics or Metrics()
     app = FastAPI(
@@ -82,10 +87,13 @@ def create_app(
     app.state.rate_limits = rate_limits or RateLimits(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )
+    app.state.event_streams = EventStreams(metrics, limits=stream_limits)
     app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
     install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    install_dashboard(app)
     app.add_middleware(BodyGuardMiddleware, metrics=metrics)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.add_middleware(DashboardApiBridge)
     return app

@@ -26,6 +26,8 @@ class Metrics:
     body_rejected: Counter = attrs.field(init=False)
     agent_reports_refused: Counter = attrs.field(init=False)
     agent_events: Counter = attrs.field(init=False)
+    event_streams_open: Gauge = attrs.field(init=False)
+    event_streams_refused: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -92,6 +94,16 @@ class Metrics:
             "starbase_agent_events",
             "Agent events received, by result: stored, or duplicate (re-sent, already stored)",
             ["result"],
+            registry=r,
+        )
+
+        self.event_streams_open = Gauge(
+            "starbase_event_streams_open", "Live event streams (Server-Sent Events) open now", registry=r
+        )
+        self.event_streams_refused = Counter(
+            "starbase_event_streams_refused",
+            "Event streams refused, by reason (per_user, total, shutdown)",
+            ["reason"],
             registry=r,
         )
 

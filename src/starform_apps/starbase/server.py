@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import attrs
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase.app import create_app
+from starform_apps.starbase.event_stream import EventStreams
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
 from starform_apps.starbase.ports import StarbasePorts
@@ -43,6 +44,7 @@ class Starbase:
     app: ASGIApp
     database_url: str
     rate_limits: RateLimits
+    streams: EventStreams
 
 
 def postgres_ports(store: PostgresStore) -> StarbasePorts:
@@ -104,6 +106,7 @@ def open_starbase(
             app=app,
             database_url=database_url,
             rate_limits=limits,
+            streams=app.state.event_streams,
         )
     finally:
         pool.close()
@@ -127,11 +130,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class ServerThread:
     """uvicorn serving an app on ``host:port`` (port 0 picks a free one) in a daemon thread.
 
-    Pass ``sock`` (from :func:`bind_socket`) to serve on a socket bound earlier.
+    Pass ``sock`` (from :func:`bind_socket`) to serve on a socket bound earlier; ``on_stop`` runs
+    first when the server stops (Starbase passes ``streams.close``: its live event streams end
+    instead of holding the shutdown).
     """
 
     def __init__(
-        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", log_config=None
@@ -142,6 +153,7 @@ class ServerThread:
             target=lambda: self._server.run(sockets=sockets), name="starbase", daemon=True
         )
         self.host = host
+        self._on_stop = on_stop
 
     def start(self, *, timeout: float = 10.0) -> str:
         """Start serving; returns the base URL once the socket listens."""
@@ -163,5 +175,7 @@ class ServerThread:
 
     def stop(self) -> None:
         """Stop serving (finishing requests in flight) and wait for the thread."""
+        if self._on_stop is not None:
+            self._on_stop()
         self._server.should_exit = True
         self._thread.join(timeout=10)
