@@ -12,7 +12,7 @@ from starform_apps.shuttle.reconciler import ReconcileResult
 from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.kube.objects import KubeObject
 
-__all__ = ["run_demo"]
+__all__ = ["DIGEST_V1", "DIGEST_V2", "run_demo", "set_up_tenants"]
 
 DIGEST_V1 = "sha256:" + "1a" * 32
 DIGEST_V2 = "sha256:" + "2b" * 32
@@ -38,7 +38,9 @@ def _image(deployment: KubeObject) -> str:
     return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
-def _set_up_tenants(world: World, timeline: Timeline) -> dict[str, Any]:
+def set_up_tenants(world: World, timeline: Timeline) -> dict[str, Any]:
+    """The demo's tenants: workspace Acme, project Shop, its environments, var groups and services
+    (``services``: storefront, mailer, nightly-report and storefront-staging, by name)."""
     ws = world.call("POST", "/v1/workspaces", {"name": "Acme"}, expect=201)
     project = world.call(
         "POST",
@@ -140,7 +142,7 @@ def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
         timeline.step("cluster registered", f"{world.cluster_id} (agent token issued once)")
 
         timeline.chapter("Intent goes into Starbase")
-        tenants = _set_up_tenants(world, timeline)
+        tenants = set_up_tenants(world, timeline)
         services = tenants["services"]
 
         timeline.chapter("Shuttle converges the cluster")

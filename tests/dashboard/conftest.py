@@ -1,0 +1,43 @@
+"""Fixtures of the dashboard tests: the demo's world (PostgreSQL, Starbase, the Kubernetes test
+server, Shuttle) with the demo's tenants converged, and a headless chromium."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
+from tests.dashboard.browser import headless_chromium
+
+from starform_apps.demo import World, open_world
+from starform_apps.demo.story import set_up_tenants
+from starform_apps.demo.timeline import Timeline
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    """The demo's platform: a registered cluster and its Shuttle (driven by the tests)."""
+    with open_world() as opened:
+        opened.register_cluster()
+        opened.start_shuttle()
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def tenants(world: World) -> dict[str, Any]:
+    """The demo's project, environments, var groups and services, converged and healthy."""
+    made = set_up_tenants(world, Timeline(io.StringIO()))
+    world.converge()
+    world.wait_healthy([s["id"] for s in made["services"].values()])
+    return made
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    """One headless chromium for the module (a fresh profile)."""
+    profile: Path = tmp_path_factory.mktemp("chromium-profile")
+    with headless_chromium(profile) as driver:
+        yield driver
