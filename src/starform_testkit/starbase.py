@@ -25,6 +25,7 @@ import httpx
 import structlog
 
 from starform_adapters.postgres import VarCipher
+from starform_apps.starbase.event_stream import StreamLimits
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
@@ -88,8 +89,11 @@ def running_starbase(
     encryption_key: str | None = None,
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
+    stream_limits: StreamLimits | None = None,
 ) -> Iterator[RunningStarbase]:
     """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
+
+    ``stream_limits`` bound its live event streams (defaults: :class:`StreamLimits`).
 
     Request logs go to stdout at ``warning`` unless structlog was configured already.
     """
@@ -108,6 +112,7 @@ def running_starbase(
                 rate_limiter=rate_limiter,
                 rate_limits={**UNLIMITED, **(rate_limits or {})},
                 metrics_token=metrics_token,
+                stream_limits=stream_limits,
             )
         )
         thread = ServerThread(starbase.app, on_stop=starbase.streams.close)

@@ -15,6 +15,14 @@ from tests.dashboard.browser import headless_chromium
 from starform_apps.demo import World, open_world
 from starform_apps.demo.story import set_up_tenants
 from starform_apps.demo.timeline import Timeline
+from starform_testkit.postgres import postgres_server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """One PostgreSQL server for the session's Starbases (a fresh database each)."""
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase.app import create_app
-from starform_apps.starbase.event_stream import EventStreams
+from starform_apps.starbase.event_stream import EventStreams, StreamLimits
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
 from starform_apps.starbase.ports import StarbasePorts
@@ -75,10 +75,12 @@ def open_starbase(
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
     metrics_token: str | None = None,
+    stream_limits: StreamLimits | None = None,
 ) -> Iterator[Starbase]:
     """Migrate the database, open a pool and build the app; closes the pool on exit.
 
-    ``rate_limiter`` defaults to in-process counters (one Starbase process).
+    ``rate_limiter`` defaults to in-process counters (one Starbase process); ``stream_limits``
+    bound the live event streams (:class:`~starform_apps.starbase.event_stream.StreamLimits`).
     """
     migrate(database_url)
     pool = open_pool(database_url, max_size=pool_max_size)
@@ -98,6 +100,7 @@ def open_starbase(
             metrics=metrics,
             metrics_token=metrics_token,
             payload_cache_bytes=payload_cache_bytes,
+            stream_limits=stream_limits,
         )
         yield Starbase(
             store=store,
