@@ -70,7 +70,48 @@
     await Promise.all([loadAdoptions(), loadObjects(), loadReconcileRequests()]);
   }
 
-  // --- pending adoptions -------------------------------------------------------------------
+  // --- pending adoptions (GET /v1/services/{id}/adoptions) ---------------------------------
+  function comparisonRow(field) {
+    return document.querySelector('#comparison tr[data-field="' + CSS.escape(field) + '"]');
+  }
+
+  function markRow(field, observed, inSync) {
+    let row = comparisonRow(field);
+    if (!row) {
+      row = el("tr", { dataset: { field: field } }, [
+        el("th", { scope: "row", text: field }),
+        el("td", { class: "desired", text: "—" }),
+        el("td", { class: "observed" }),
+        el("td", { class: "state" }),
+      ]);
+      document.querySelector("#comparison tbody").append(row);
+    }
+    row.querySelector(".observed").textContent = observed;
+    row.className = inSync ? "state-in-sync" : "state-differs";
+    row.querySelector(".state").textContent = inSync ? "in sync" : "differs";
+  }
+
+  function adoptionRow(a) {
+    const pending = a.status === "pending";
+    const rules = a.within_rules === false
+      ? "outside the rules: " + a.problems.map((p) => p.reason).join("; ")
+      : (a.within_rules ? "within the template's rules" : "");
+    const last = pending
+      ? el("td", {}, [
+          el("button", { type: "button", class: "small", text: "Approve", dataset: { action: "approve", adoption: a.id } }),
+          " ",
+          el("button", { type: "button", class: "small secondary", text: "Reject", dataset: { action: "reject", adoption: a.id } }),
+        ])
+      : el("td", { class: "muted", text: a.status + (a.decided_by ? " by " + a.decided_by : "") });
+    return el("tr", { dataset: { adoption: a.id, status: a.status } }, [
+      el("td", {}, [el("code", { text: a.spec_field || a.field }), el("div", { class: "muted", text: a.kind + " " + a.name + " " + a.field })]),
+      el("td", {}, [el("code", { text: shown(a.desired) })]),
+      el("td", {}, [el("code", { text: shown(a.live) })]),
+      el("td", { class: "muted", text: [a.manager || "", rules].filter(Boolean).join(" · ") }),
+      last,
+    ]);
+  }
+
   async function loadAdoptions() {
     const box = document.getElementById("adoptions");
     const result = await call("GET", "/services/" + serviceId + "/adoptions");
@@ -78,59 +119,42 @@
       box.replaceChildren(el("p", { class: "muted", text: "Adoptions unavailable: " + reason(result.data, result.status) }));
       return;
     }
-    const pending = asList(result.data, "adoptions").filter((a) => !a.status || a.status === "pending");
-    if (pending.length === 0) {
+    const adoptions = asList(result.data, "adoptions");
+    const pending = adoptions.filter((a) => a.status === "pending");
+    for (const a of pending) markRow(a.spec_field || a.field, a.live + " (changed out of band, pending)", false);
+    if (adoptions.length === 0) {
       box.replaceChildren(el("p", { class: "muted", id: "no-adoptions", text: "No pending adoptions." }));
       return;
     }
-    const rows = pending.map(function (a) {
-      const actions = el("td", {}, [
-        el("button", { type: "button", class: "small", text: "Approve", dataset: { action: "approve", adoption: a.id } }),
-        " ",
-        el("button", { type: "button", class: "small secondary", text: "Reject", dataset: { action: "reject", adoption: a.id } }),
-      ]);
-      return el("tr", { dataset: { adoption: a.id } }, [
-        el("td", {}, [el("code", { text: shown(a.field || a.path) })]),
-        el("td", { text: shown(a.desired_value !== undefined ? a.desired_value : a.desired) }),
-        el("td", { text: shown(a.live_value !== undefined ? a.live_value : a.live) }),
-        el("td", { class: "muted", text: shown(a.manager || a.detected_by || "") }),
-        actions,
-      ]);
-    });
     const head = el("tr", {}, ["Field", "Desired", "Live", "Changed by", ""].map((t) => el("th", { text: t })));
-    box.replaceChildren(el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
+    const parts = [];
+    if (pending.length === 0) parts.push(el("p", { class: "muted", id: "no-adoptions", text: "No pending adoptions." }));
+    parts.push(el("table", { class: "adoptions" }, [el("thead", {}, [head]), el("tbody", {}, adoptions.map(adoptionRow))]));
+    box.replaceChildren(...parts);
   }
 
-  // --- observed objects by UID --------------------------------------------------------------
+  // --- observed objects by UID (GET /v1/services/{id}/objects) -------------------------------
   function snapshotText(observed) {
     if (!observed || typeof observed !== "object") return "";
-    return Object.entries(observed)
-      .filter(([, v]) => v === null || typeof v !== "object")
-      .map(([k, v]) => k + " " + shown(v))
-      .join(", ");
+    const parts = Object.entries(observed)
+      .filter(([k]) => k !== "conditions")
+      .map(([k, v]) => k + " " + shown(v));
+    for (const c of observed.conditions || []) parts.push(c.type + "=" + c.status + (c.reason ? " (" + c.reason + ")" : ""));
+    return parts.join(", ");
   }
 
-  function fillComparison(objects) {
-    const workload = objects.find((o) => ["Deployment", "StatefulSet", "CronJob"].includes(o.kind));
-    if (!workload) return;
-    const observed = workload.observed || workload.snapshot || {};
-    const setRow = function (field, value, desired) {
-      const row = document.querySelector('#comparison tr[data-field="' + field + '"]');
-      if (!row || value === undefined || value === null) return;
-      row.querySelector(".observed").textContent = String(value);
-      const same = desired(row.querySelector(".desired").textContent, String(value));
-      row.className = same ? "state-in-sync" : "state-differs";
-      row.querySelector(".state").textContent = same ? "in sync" : "differs";
-    };
-    const ready = observed.ready_replicas !== undefined ? observed.ready_replicas : observed.readyReplicas;
-    const replicas = observed.replicas;
-    if (replicas !== undefined) {
-      setRow("replicas", (ready !== undefined ? ready + " ready of " : "") + replicas, function (want, got) {
-        return want.split(" ")[0] === got.split(" ").pop() || want.indexOf("autoscaled") >= 0;
-      });
-    }
-    const image = observed.image || (observed.images && observed.images[0]);
-    if (image !== undefined) setRow("image", image, function (want, got) { return want === got; });
+  function fillReplicas(objects) {
+    const workload = objects.find((o) => o.current !== false && ["Deployment", "StatefulSet"].includes(o.kind));
+    const row = comparisonRow("replicas");
+    if (!workload || !row) return;
+    const observed = workload.observed || {};
+    const set = observed.spec_replicas !== undefined ? observed.spec_replicas : observed.replicas;
+    if (set === undefined) return;
+    const ready = observed.readyReplicas || 0;
+    const want = row.querySelector(".desired").textContent;
+    const range = want.match(/^(\d+) to (\d+)/);
+    const inSync = range ? set >= Number(range[1]) && set <= Number(range[2]) : String(set) === want.split(" ")[0];
+    markRow("replicas", set + " (" + ready + " ready)", inSync);
   }
 
   async function loadObjects() {
@@ -146,17 +170,18 @@
       return;
     }
     const rows = objects.map(function (o) {
-      return el("tr", { dataset: { uid: shown(o.uid), kind: shown(o.kind) } }, [
+      const flags = [o.current === false ? "replaced" : "", o.present === false ? "gone" : "", o.stale ? "stale" : ""].filter(Boolean);
+      return el("tr", { dataset: { uid: shown(o.uid), kind: shown(o.kind), name: shown(o.name) }, class: o.stale ? "stale" : "" }, [
         el("td", { text: shown(o.kind) }),
         el("td", {}, [el("code", { text: shown(o.name) })]),
         el("td", {}, [el("code", { text: shown(o.uid) })]),
-        el("td", { class: "muted", text: shown(o.last_seen_at) }),
-        el("td", { text: snapshotText(o.observed || o.snapshot) }),
+        el("td", { class: "muted", text: shown(o.last_seen_at) + (flags.length ? " · " + flags.join(", ") : "") }),
+        el("td", { text: snapshotText(o.observed) }),
       ]);
     });
     const head = el("tr", {}, ["Kind", "Name", "UID", "Last seen", "Observed"].map((t) => el("th", { text: t })));
     box.replaceChildren(el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
-    fillComparison(objects);
+    fillReplicas(objects);
   }
 
   // --- reconcile now ------------------------------------------------------------------------
@@ -166,7 +191,10 @@
     const result = await call("GET", "/services/" + serviceId + "/reconcile-requests");
     if (!result.ok) return;
     const mine = asList(result.data, "requests").find((r) => r.id === button.dataset.requested);
-    if (mine && mine.status) notify("Reconcile " + mine.status + ".", "ok");
+    if (mine && mine.served_at) {
+      notify("Reconciled: the agent served the request at " + mine.served_at + ".", "ok");
+      button.dataset.requested = "";
+    }
   }
 
   async function reconcileNow(button) {
@@ -176,6 +204,12 @@
     if (result.ok) {
       button.dataset.requested = result.data && result.data.id ? String(result.data.id) : "";
       notify("Reconcile requested: the cluster's agent reconciles this service now.", "ok");
+      let looks = 0;
+      const follow = setInterval(function () {
+        looks += 1;
+        if (!button.dataset.requested || looks > 120) clearInterval(follow);
+        else loadReconcileRequests();
+      }, 500);
     } else {
       notify("Reconcile refused: " + reason(result.data, result.status), "error");
     }
@@ -247,5 +281,7 @@
   source.addEventListener("shutdown", function () { live.textContent = "Starbase restarting…"; live.className = "badge"; });
   source.addEventListener("unavailable", function () { live.textContent = "events unavailable, retrying…"; live.className = "badge"; });
 
+  // status reports (health, objects) arrive without an event: look again now and then
+  setInterval(function () { if (document.visibilityState === "visible") scheduleRefresh(); }, 10000);
   Promise.all([loadAdoptions(), loadObjects()]);
 })();
