@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -130,8 +131,14 @@ def set_up_tenants(world: World, timeline: Timeline) -> dict[str, Any]:
     return {"project": project, "envs": envs, "services": services, "shared": shared}
 
 
-def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
-    """Tell the whole story on embedded defaults; returns the timeline. Leaves nothing running."""
+def run_demo(
+    out: TextIO, *, data_dir: Path | None = None, linger: Callable[[World], None] | None = None
+) -> Timeline:
+    """Tell the whole story on embedded defaults; returns the timeline. Leaves nothing running.
+
+    ``linger(world)`` runs after the story while everything still runs (``starform demo
+    --dashboard`` serves the dashboard until Ctrl-C); everything stops when it returns.
+    """
     timeline = Timeline(out)
     timeline.chapter("Start the platform")
     with open_world(data_dir=data_dir) as world:
@@ -268,5 +275,7 @@ def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
             "generations",
             f"desired {cluster['generation']}, applied {cluster.get('last_applied_generation')}",
         )
+        if linger is not None:
+            linger(world)
     timeline.chapter("Done: everything stopped")
     return timeline
