@@ -153,10 +153,16 @@ def test_pages_need_a_session_and_a_revoked_token_ends_it(
         assert (bridged.status_code, bridged.json()) == (401, {"detail": "unknown, revoked or expired token"})
 
 
+def _refused(starbase: RunningStarbase, reason: str) -> float:
+    counter = starbase.starbase.metrics.dashboard_refused.labels(reason=reason)
+    return float(counter._value.get())
+
+
 def test_the_bridge_passes_only_the_dashboards_calls_and_changes_need_the_csrf_token(
     starbase: RunningStarbase, owner: httpx.Client, world: World
 ) -> None:
     csrf = csrf_of(owner.get(f"/ui/services/{world.web_id}").text)
+    before = {reason: _refused(starbase, reason) for reason in ("csrf", "origin", "not_allowed")}
     for method, path in (
         ("GET", "/v1/tokens"),
         ("GET", f"/v1/projects/{world.project_id}/var-groups"),
@@ -186,6 +192,9 @@ def test_the_bridge_passes_only_the_dashboards_calls_and_changes_need_the_csrf_t
     )
     missing = owner.post(rollback, json={"version": 99}, headers={"X-CSRF-Token": csrf})
     assert missing.status_code == 404, "the API's own answer"
+    assert _refused(starbase, "csrf") - before["csrf"] == 2
+    assert _refused(starbase, "origin") - before["origin"] == 1
+    assert _refused(starbase, "not_allowed") - before["not_allowed"] == 5
     done = owner.post(
         rollback, json={"version": 1}, headers={"X-CSRF-Token": csrf, "Origin": starbase.base_url}
     )

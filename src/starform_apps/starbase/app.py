@@ -95,5 +95,5 @@ def create_app(
     install_dashboard(app)
     app.add_middleware(BodyGuardMiddleware, metrics=metrics)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    app.add_middleware(DashboardApiBridge)
+    app.add_middleware(DashboardApiBridge, metrics=metrics)
     return app

@@ -28,6 +28,7 @@ class Metrics:
     agent_events: Counter = attrs.field(init=False)
     event_streams_open: Gauge = attrs.field(init=False)
     event_streams_refused: Counter = attrs.field(init=False)
+    dashboard_refused: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -103,6 +104,13 @@ class Metrics:
         self.event_streams_refused = Counter(
             "starbase_event_streams_refused",
             "Event streams refused, by reason (per_user, total, shutdown)",
+            ["reason"],
+            registry=r,
+        )
+
+        self.dashboard_refused = Counter(
+            "starbase_dashboard_calls_refused",
+            "Dashboard API calls refused by the bridge, by reason (not_allowed, no_session, origin, csrf)",
             ["reason"],
             registry=r,
         )

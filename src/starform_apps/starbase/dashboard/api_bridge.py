@@ -17,9 +17,11 @@ import json
 import re
 from typing import Any
 
+import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from starform_apps.starbase.dashboard.session import CSRF_HEADER, cookie_token, csrf_matches, same_origin
+from starform_apps.starbase.metrics import Metrics
 
 __all__ = ["ALLOWED", "PREFIX", "DashboardApiBridge"]
 
@@ -39,6 +41,9 @@ ALLOWED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("POST", re.compile(rf"/v1/adoptions/{_ID}/(?:approve|reject)")),
 )
 """The (method, ``/v1`` path) pairs the dashboard calls."""
+
+_log = structlog.get_logger("starbase.dashboard")
+_WARN = frozenset({"origin", "csrf"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -71,8 +76,9 @@ async def _answer(send: Send, status: int, detail: str) -> None:
 class DashboardApiBridge:
     """Rewrites allowed ``/ui/api/v1`` calls into ``/v1`` calls authenticated by the session."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
@@ -81,25 +87,30 @@ class DashboardApiBridge:
             return
         refusal = _refusal(scope, path[len(PREFIX) :])
         if refusal is not None:
-            await _answer(send, *refusal)
+            reason, status, detail = refusal
+            self.metrics.dashboard_refused.labels(reason=reason).inc()
+            if reason in _WARN:  # a page of another site, or a forged request: worth a look
+                _log.warning("dashboard call refused", reason=reason, method=scope.get("method"))
+            await _answer(send, status, detail)
             return
         await self.app(_rewritten(scope, path[len(PREFIX) :]), receive, send)
 
 
-def _refusal(scope: Scope, inner: str) -> tuple[int, str] | None:
+def _refusal(scope: Scope, inner: str) -> tuple[str, int, str] | None:
+    """``(reason, status, detail)`` when the call may not pass, else ``None``."""
     method = str(scope.get("method", "GET"))
     if not _allowed("GET" if method == "HEAD" else method, inner):
-        return 404, "not an API call the dashboard makes"
+        return "not_allowed", 404, "not an API call the dashboard makes"
     token = cookie_token(_header(scope, b"cookie"))
     if token is None:
-        return 401, "sign in to the dashboard first"
+        return "no_session", 401, "sign in to the dashboard first"
     if method in ("GET", "HEAD"):
         return None
     origin = _header(scope, b"origin")
     if not same_origin(origin, scheme=str(scope.get("scheme", "http")), host=_header(scope, b"host")):
-        return 403, "the request did not come from the dashboard (Origin)"
+        return "origin", 403, "the request did not come from the dashboard (Origin)"
     if not csrf_matches(token, _header(scope, CSRF_HEADER.encode())):
-        return 403, "missing or wrong CSRF token: reload the page"
+        return "csrf", 403, "missing or wrong CSRF token: reload the page"
     return None
 
 

@@ -159,18 +159,6 @@ def _var_groups(ports: StarbasePorts, service_id: str) -> tuple[tuple[str, tuple
     return tuple(groups)
 
 
-def _recent_events(ports: StarbasePorts, service_id: str) -> tuple[EventRecord, ...]:
-    """The newest :data:`EVENTS_SHOWN` events, oldest first (pages through the cursor)."""
-    shown: list[EventRecord] = []
-    after = 0
-    while True:
-        page = ports.dashboard.service_events(service_id, after=after, limit=500)
-        shown = [*shown, *page.events][-EVENTS_SHOWN:]
-        if page.next_after is None:
-            return tuple(shown)
-        after = page.next_after
-
-
 def service_view(ports: StarbasePorts, caller: Caller, service_id: str) -> ServiceView:
     """A service page (404 when the caller cannot read the service)."""
     access = ServiceAccess(services=ports.services, environments=ports.environments, tenancy=ports.tenancy)
@@ -183,7 +171,7 @@ def service_view(ports: StarbasePorts, caller: Caller, service_id: str) -> Servi
     status = ports.dashboard.service_status(service.service_id)
     desired_generation = ports.agents.cluster_generation(project.cluster_id)
     applied, _at = ports.dashboard.last_applied(project.cluster_id)
-    events = _recent_events(ports, service.service_id)
+    events = ports.dashboard.recent_service_events(service.service_id, limit=EVENTS_SHOWN)
     return ServiceView(
         service=service,
         project=project,
