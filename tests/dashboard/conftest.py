@@ -8,14 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 from tests.dashboard.browser import headless_chromium
+from tests.dashboard.sse import QUICK_STREAMS
 
 from starform_apps.demo import World, open_world
 from starform_apps.demo.story import set_up_tenants
 from starform_apps.demo.timeline import Timeline
 from starform_testkit.postgres import postgres_server
+from starform_testkit.starbase import RunningStarbase, running_starbase
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +26,20 @@ def pg_server() -> Iterator[str]:
     """One PostgreSQL server for the session's Starbases (a fresh database each)."""
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def starbase(pg_server: str) -> Iterator[RunningStarbase]:
+    """A Starbase of the module's own over a fresh database (no Kubernetes, no Shuttle)."""
+    with running_starbase(server_url=pg_server, stream_limits=QUICK_STREAMS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(starbase: RunningStarbase) -> Iterator[httpx.Client]:
+    """An HTTP client for the module's Starbase."""
+    with httpx.Client(base_url=starbase.base_url, timeout=30) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")

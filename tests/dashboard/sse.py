@@ -10,6 +10,11 @@ from typing import Any
 import attrs
 import httpx
 
+from starform_apps.starbase.event_stream import StreamLimits
+
+QUICK_STREAMS = StreamLimits(heartbeat_seconds=0.2, poll_seconds=0.05)
+"""Event streams that heartbeat often: a closed test reader ends at the next line."""
+
 
 @attrs.frozen
 class Frame:

@@ -11,19 +11,7 @@ import pytest
 from tests.dashboard.tenant import SECRET_VALUE, csrf_of, post_events, signed_in
 from tests.starbase.world import IMAGE, IMAGE_2, World, build_world, ok
 
-from starform_testkit.starbase import RunningStarbase, running_starbase
-
-
-@pytest.fixture(scope="module")
-def starbase(pg_server: str) -> Iterator[RunningStarbase]:
-    with running_starbase(server_url=pg_server) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(starbase: RunningStarbase) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=starbase.base_url, timeout=30) as opened:
-        yield opened
+from starform_testkit.starbase import RunningStarbase
 
 
 @pytest.fixture(scope="module")

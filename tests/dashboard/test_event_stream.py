@@ -5,13 +5,12 @@ PostgreSQL, events posted by the cluster's agent over HTTP)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import anyio
 import httpx
 import pytest
-from tests.dashboard.sse import SseReader
+from tests.dashboard.sse import QUICK_STREAMS, SseReader
 from tests.dashboard.tenant import post_events, signed_in
 from tests.starbase.world import World, build_world, ok
 
@@ -19,21 +18,6 @@ from starform_apps.starbase.event_stream import EventStreams, StreamLimits
 from starform_apps.starbase.metrics import Metrics
 from starform_core.records import EventRecord, EventsPage
 from starform_testkit.starbase import RunningStarbase, running_starbase
-
-QUICK = StreamLimits(heartbeat_seconds=0.2, poll_seconds=0.05)
-"""Streams that heartbeat often: a closed test reader ends at the next line."""
-
-
-@pytest.fixture(scope="module")
-def starbase(pg_server: str) -> Iterator[RunningStarbase]:
-    with running_starbase(server_url=pg_server, stream_limits=QUICK) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(starbase: RunningStarbase) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=starbase.base_url, timeout=30) as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +144,7 @@ def wait_until_open(streams: EventStreams, *, below: int) -> None:
 
 def test_stopping_starbase_ends_open_streams_with_a_shutdown_frame(pg_server: str) -> None:
     with httpx.Client(timeout=30) as client:  # outlives the server: only the server ends the stream
-        with running_starbase(server_url=pg_server, stream_limits=QUICK) as own:
+        with running_starbase(server_url=pg_server, stream_limits=QUICK_STREAMS) as own:
             client.base_url = httpx.URL(own.base_url)
             world = build_world(own, client)
             reader = SseReader(client, _url(world), headers=world.h(world.owner))

@@ -189,21 +189,21 @@ def project(project_id: UUID, request: Request, tokens: TokensDep) -> Response:
     )
 
 
-@router.get("/services/{service_id}")
-def service(service_id: UUID, request: Request, tokens: TokensDep) -> Response:
-    """A service: desired next to observed, rollout, drift, adoptions, deployments, events."""
+def _service(request: Request, tokens: ApiTokenStore, service_id: UUID, template: str) -> Response:
     return _page(
         request,
         tokens,
-        lambda ports, caller: ("service.html", {"view": views.service_view(ports, caller, str(service_id))}),
+        lambda ports, caller: (template, {"view": views.service_view(ports, caller, str(service_id))}),
     )
+
+
+@router.get("/services/{service_id}")
+def service(service_id: UUID, request: Request, tokens: TokensDep) -> Response:
+    """A service: desired vs observed, rollout, drift, adoptions, deployments, events."""
+    return _service(request, tokens, service_id, "service.html")
 
 
 @router.get("/services/{service_id}/panels")
 def service_panels(service_id: UUID, request: Request, tokens: TokensDep) -> Response:
     """The live parts of a service page, rendered again (the page swaps them in on an event)."""
-    return _page(
-        request,
-        tokens,
-        lambda ports, caller: ("_panels.html", {"view": views.service_view(ports, caller, str(service_id))}),
-    )
+    return _service(request, tokens, service_id, "_panels.html")
