@@ -212,3 +212,9 @@ def test_a_quiet_stream_sends_heartbeats_and_reads_bounded_pages_from_its_cursor
 def test_a_stream_ends_after_its_longest_life_so_the_client_reconnects_and_resumes() -> None:
     frames, _reads = _frames(StreamLimits(max_seconds=0.0, poll_seconds=0.001), [], count=10)
     assert frames == ["retry: 2000\n\n"], "ended without a shutdown frame: the browser reconnects"
+
+
+def test_the_stream_is_in_the_openapi_description_as_an_event_stream(client: httpx.Client) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/v1/services/{service_id}/events/stream"]["get"]
+    assert "text/event-stream" in operation["responses"]["200"]["content"]
+    assert {p["name"] for p in operation["parameters"]} >= {"service_id", "after", "last-event-id"}

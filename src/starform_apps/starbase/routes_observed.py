@@ -69,6 +69,7 @@ def _resume_cursor(last_event_id: str | None, after: int) -> int:
 
 @router.get(
     "/services/{service_id}/events/stream",
+    status_code=200,
     response_class=EventStreamResponse,
     responses=_STREAM_RESPONSES,
 )
