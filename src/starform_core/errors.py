@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AgentReportRefusedError",
     "AgentStateError",
+    "BillingError",
     "BuildConflictError",
     "BuildError",
     "BuildNotFoundError",
@@ -21,6 +22,8 @@ __all__ = [
     "ContractError",
     "DesiredStateSourceError",
     "LiveObjectError",
+    "PaymentDeclinedError",
+    "PaymentProviderError",
     "RateLimitBackendError",
     "RegistryError",
     "RegistryManifestNotFoundError",
@@ -33,6 +36,7 @@ __all__ = [
     "RegistryUnauthorizedError",
     "RegistryUnavailableError",
     "ReportRefusedError",
+    "SnapshotConflictError",
     "StaleGenerationError",
     "StarformError",
     "StoreConflictError",
@@ -41,7 +45,9 @@ __all__ = [
     "TemplateError",
     "TemplateRuleError",
     "UnsupportedApiVersionError",
+    "UsageAuditError",
     "ValidationError",
+    "WebhookVerificationError",
 ]
 
 
@@ -269,3 +275,39 @@ class BuildConflictError(BuildError):
 
 class BuildUnavailableError(BuildError):
     """The build service could not be reached or failed on its side; retry with backoff."""
+
+
+class BillingError(StarformError):
+    """Billing failed: metering, rating, invoicing or collecting a payment."""
+
+
+class SnapshotConflictError(BillingError):
+    """A usage snapshot id was received before with other content (a retry must be identical)."""
+
+
+class UsageAuditError(BillingError):
+    """The usage audit trail could not be written or read; the caller retries."""
+
+
+class PaymentProviderError(BillingError):
+    """The payment provider refused or failed a call.
+
+    ``retryable`` says whether the same call (same idempotency key) may succeed later;
+    ``code`` is the provider's error code when it gave one. Messages carry no card data.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, code: str = "") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+
+class PaymentDeclinedError(PaymentProviderError):
+    """A payment attempt was declined (the invoice stays open; dunning retries it)."""
+
+    def __init__(self, message: str, *, code: str = "card_declined") -> None:
+        super().__init__(message, retryable=False, code=code)
+
+
+class WebhookVerificationError(BillingError):
+    """A provider webhook failed signature verification or could not be parsed."""

@@ -56,6 +56,7 @@ CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """C0 and C1 control characters (newline, tab, NUL, ...): never part of a name or a path."""
 
 _RFC1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _RFC1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _HOSTNAME = re.compile(r"(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+")
@@ -153,6 +154,8 @@ def check_image_reference(field: str, value: str) -> None:
 
 def check_uuid(field: str, value: str) -> None:
     """UUIDs travel in canonical lower-case hyphenated form."""
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return  # the common case, without parsing (ids are checked by the thousand per snapshot)
     try:
         parsed = uuid.UUID(_require_str(field, value))
     except (ValueError, AttributeError, TypeError) as exc:

@@ -10,7 +10,9 @@ the others:
   databases on it;
 - :mod:`starform_testkit.starbase`: Starbase in-process on a real socket, with token helpers;
 - :mod:`starform_testkit.redis_server`: a real ``redis-server`` on a free loopback port;
-- :mod:`starform_testkit.distribution`: a real CNCF Distribution registry process.
+- :mod:`starform_testkit.distribution`: a real CNCF Distribution registry process;
+- :mod:`starform_testkit.stripe_testserver`: a Stripe-compatible HTTP server (invoices,
+  payments, credit notes, signed webhooks) that the real Stripe adapter talks to.
 
 The doubles of the ports (``FakeCluster``, ``InMemorySource``, ``InMemoryRegistry``,
 ``SimulatedBuildService``) are product, not test kit: they ship beside their adapters so that

@@ -25,6 +25,8 @@ import httpx
 import structlog
 
 from starform_adapters.postgres import VarCipher
+from starform_apps.starbase.billing import BillingConfig
+from starform_apps.starbase.billing.service import Clock, utc_now
 from starform_apps.starbase.event_stream import StreamLimits
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
@@ -90,12 +92,15 @@ def running_starbase(
     rate_limiter: RateLimiter | None = None,
     rate_limits: dict[Quota, RateLimit] | None = None,
     stream_limits: StreamLimits | None = None,
+    billing: BillingConfig | None = None,
+    clock: Clock = utc_now,
 ) -> Iterator[RunningStarbase]:
     """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
 
     ``stream_limits`` bound its live event streams (defaults: :class:`StreamLimits`).
 
     Request logs go to stdout at ``warning`` unless structlog was configured already.
+    ``billing`` and ``clock`` configure billing (payment provider, audit trail, its clock).
     """
     if not structlog.is_configured():
         configure_logging("warning")
@@ -113,6 +118,8 @@ def running_starbase(
                 rate_limits={**UNLIMITED, **(rate_limits or {})},
                 metrics_token=metrics_token,
                 stream_limits=stream_limits,
+                billing=billing,
+                clock=clock,
             )
         )
         thread = ServerThread(starbase.app, on_stop=starbase.streams.close)

@@ -66,6 +66,9 @@ IO_LIBRARIES = POSTGRES_AND_WEB | {
     "prometheus-client",
 }
 TEST_KIT_ONLY = {"kubernetes-validate", "jsonpatch", "redis", "limits", "pytest", "hypothesis"}
+BILLING = {"procrastinate", "stripe", "clickhouse-connect"}
+"""Starbase's billing libraries (the job queue, the Stripe SDK, the ClickHouse client): the
+``starbase`` extra carries them; the embedded ClickHouse engine (``chdb``) is for tests only."""
 
 Venv = Callable[[str], Path]
 
@@ -196,6 +199,7 @@ def test_shuttle_alone_has_no_postgres_no_web_framework_no_test_kit(venv_with: V
     assert {"kubernetes", "httpx", "click"} <= installed
     assert not installed & POSTGRES_AND_WEB, installed & POSTGRES_AND_WEB
     assert not installed & TEST_KIT_ONLY, installed & TEST_KIT_ONLY
+    assert not installed & (BILLING | {"chdb"}), installed & (BILLING | {"chdb"})
 
 
 def test_shuttle_alone_runs(venv_with: Venv) -> None:
@@ -228,7 +232,8 @@ def test_shuttle_alone_names_the_extras_of_the_other_programs(venv_with: Venv) -
 def test_the_demo_runs_with_the_demo_extra_and_no_dev_extras(venv_with: Venv) -> None:
     venv = venv_with("demo")
     installed = _installed(venv)
-    assert not installed & {"pytest", "hypothesis", "mypy", "ruff", "mkdocs", "deepdiff"}
+    assert not installed & {"pytest", "hypothesis", "mypy", "ruff", "mkdocs", "deepdiff", "chdb"}
+    assert installed >= BILLING, "the demo runs Starbase, whose extra carries billing"
     result = _program(venv, "starform", "demo")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "== 8. Done: everything stopped" in result.stdout

@@ -37,7 +37,10 @@ def _run(url: str, *args: str, key: str | None = KEY) -> tuple[int, str]:
 
 def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
     shipped = "cron-job v1, minecraft-server v1, web-app v1, worker v1"
-    assert _run(cli_db, "migrate") == (0, f"applied [1, 2, 3, 4, 5, 7]\ntemplates: published {shipped}\n")
+    assert _run(cli_db, "migrate") == (
+        0,
+        f"applied [1, 2, 3, 4, 5, 6, 7]\njob queue: applied schema.sql\ntemplates: published {shipped}\n",
+    )
     assert _run(cli_db, "migrate") == (0, "schema is up to date\ntemplates: up to date\n")
     code, out = _run(cli_db, "user", "create", "--email", "ops@example.com", "--operator")
     assert code == 0

@@ -20,7 +20,9 @@ def test_a_wrong_encryption_key_answers_503_without_values(
     wrong = VarCipher.from_base64(base64.b64encode(b"w" * 32).decode())
     pool = open_pool(starbase.starbase.database_url, max_size=2)
     wrong_store = PostgresStore(pool, wrong)
-    thread = ServerThread(create_app(postgres_ports(wrong_store), checksum_key=wrong.checksum_key))
+    thread = ServerThread(
+        create_app(postgres_ports(wrong_store, starbase.starbase.billing), checksum_key=wrong.checksum_key)
+    )
     base = thread.start()
     try:
         response = httpx.get(
@@ -39,7 +41,10 @@ def test_readyz_reports_an_unreachable_database(starbase: RunningStarbase) -> No
     pool.close()
     closed = PostgresStore(pool, starbase.starbase.cipher)
     thread = ServerThread(
-        create_app(postgres_ports(closed), checksum_key=starbase.starbase.cipher.checksum_key)
+        create_app(
+            postgres_ports(closed, starbase.starbase.billing),
+            checksum_key=starbase.starbase.cipher.checksum_key,
+        )
     )
     base = thread.start()
     try:

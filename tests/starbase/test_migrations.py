@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import getpass
 import pathlib
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from importlib.resources import files
+from typing import Any
 
 import psycopg
 import pytest
 from tests.starbase.legacy_runner import legacy_migrate, shipped_files
 
-from starform_adapters.postgres.migrations import MIGRATION_LOCK_ID, available_migrations, migrate
+from starform_adapters.postgres.migrations import (
+    MIGRATION_LOCK_ID,
+    MIGRATIONS,
+    available_migrations,
+    migrate,
+)
 from starform_core.errors import StoreError
 from starform_testkit.postgres import fresh_database
 
@@ -43,7 +51,22 @@ STARBASE_TABLES = {
     "service_status",
     "events",
     "audit_log",
+    # 0007: templates
     "templates",
+    # 0006: billing
+    "billing_plan_periods",
+    "billing_snapshots",
+    "billing_cluster_windows",
+    "billing_coverage",
+    "billing_usage",
+    "billing_builds",
+    "billing_accounts",
+    "billing_invoices",
+    "billing_invoice_lines",
+    "billing_invoice_events",
+    "billing_credit_notes",
+    "billing_webhook_events",
+    "billing_audit_snapshots",
 }
 BOOKKEEPING = {"schema_migrations", "_yoyo_migration", "_yoyo_log", "_yoyo_version"}
 
@@ -276,3 +299,139 @@ def _recorded_legacy(url: str) -> tuple[list[tuple[int, str]], set[str]]:
     with psycopg.connect(url) as conn:
         ledger = conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version").fetchall()
     return [(int(v), str(c)) for v, c in ledger], _tables(url)
+
+
+# Apply and record are one transaction: a runner dying between the two leaves the migration
+# either applied and recorded, or not applied at all (never applied but unrecorded).
+
+_KILLED_BETWEEN = """
+import os, signal, sys
+from starform_adapters.postgres import migrations
+
+point = sys.argv[3]
+original = getattr(migrations._Backend, point)
+
+def die(self, *args, **kwargs):
+    if point == "mark_one":
+        original(self, *args, **kwargs)  # the records are written, the commit never comes
+    os.kill(os.getpid(), signal.SIGKILL)
+
+setattr(migrations._Backend, point, die)
+migrations.migrate(sys.argv[1], source=sys.argv[2])
+"""
+
+
+def _applied_state(url: str) -> tuple[bool, list[str], list[int]]:
+    """(the migration's table exists, yoyo's applied ids, the checksum ledger's versions)."""
+    ledger, ids = _recorded(url)
+    return "t" in _tables(url), ids, [version for version, _ in ledger]
+
+
+@pytest.mark.parametrize("point", ["log_migration", "mark_one"])
+def test_a_runner_killed_between_applying_and_recording_leaves_nothing_half_done(
+    pg_server: str, tmp_path: pathlib.Path, point: str
+) -> None:
+    """SIGKILL after the statements ran (before the records), or after the records (before the
+    commit): the database holds neither the table nor a record; the next run applies it once."""
+    source = _write(tmp_path / "m", "0001_t.sql", "CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);")
+    with fresh_database(pg_server) as url:
+        victim = subprocess.run(
+            [sys.executable, "-c", _KILLED_BETWEEN, url, source, point], capture_output=True, timeout=120
+        )
+        assert victim.returncode == -9, victim.stderr.decode()
+        assert _applied_state(url) == (False, [], [])
+        assert migrate(url, source=source) == [1]
+        assert _applied_state(url) == (True, ["0001_t"], [1])
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,), "applied exactly once"
+
+
+def test_an_error_while_recording_rolls_the_migration_back(
+    pg_server: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starform_adapters.postgres import migrations
+
+    source = _write(tmp_path / "m", "0001_t.sql", "CREATE TABLE t (a int);")
+    original = migrations._Backend.mark_one
+
+    def failing(self: migrations._Backend, migration: object, log: bool = True) -> None:
+        original(self, migration, log=log)
+        raise psycopg.OperationalError("the server went away while recording")
+
+    with fresh_database(pg_server) as url:
+        monkeypatch.setattr(migrations._Backend, "mark_one", failing)
+        with pytest.raises(StoreError, match="OperationalError"):
+            migrate(url, source=source)
+        assert _applied_state(url) == (False, [], [])
+        monkeypatch.undo()
+        assert migrate(url, source=source) == [1]
+        assert _applied_state(url) == (True, ["0001_t"], [1])
+
+
+def _synthetic_source(folder: pathlib.Path) -> tuple[str, int]:
+    source = _write(folder, "0001_a.sql", "CREATE TABLE a (x int);\nCREATE TABLE b (x int);")
+    _write(folder, "0002_c.sql", "CREATE TABLE c (x int);")
+    return source, 2
+
+
+def _shipped_source(_folder: pathlib.Path) -> tuple[str, int]:
+    return MIGRATIONS, len(available_migrations())
+
+
+@pytest.mark.parametrize("make_source", [_synthetic_source, _shipped_source], ids=["synthetic", "shipped"])
+def test_a_migrations_steps_nest_in_its_transaction_as_savepoints(
+    pg_server: str,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_source: Callable[[pathlib.Path], tuple[str, int]],
+) -> None:
+    """Each migration: one BEGIN on the runner's own connection, yoyo's step transactions inside
+    it as savepoints, its records, one COMMIT (so a failing statement takes its records with it).
+    The shipped files (0006 billing, 0007 templates among them) run the same way."""
+    from starform_adapters.postgres import migrations
+
+    calls: list[tuple[str, int]] = []
+    for name in ("begin", "savepoint", "commit", "rollback", "log_migration", "mark_one"):
+        original = getattr(migrations._Backend, name)
+
+        def spy(
+            self: migrations._Backend, *args: Any, _name: str = name, _call: Any = original, **kw: Any
+        ) -> Any:
+            calls.append((_name, id(self.connection)))
+            return _call(self, *args, **kw)
+
+        monkeypatch.setattr(migrations._Backend, name, spy)
+    source, count = make_source(tmp_path / "m")
+    with fresh_database(pg_server) as url:
+        assert len(migrate(url, source=source)) == count
+    assert len({conn for _, conn in calls}) == 1, "the statements run on the connection that records them"
+    kinds = [kind for kind, _ in calls]
+    logged = [i for i, kind in enumerate(kinds) if kind == "log_migration"]
+    assert len(logged) == count and "rollback" not in kinds
+    for index in logged:
+        begin = max(i for i in range(index) if kinds[i] == "begin")
+        commit = min(i for i in range(index, len(kinds)) if kinds[i] == "commit")
+        inside = kinds[begin + 1 : commit]
+        assert "savepoint" in inside[: index - begin], kinds
+        assert "mark_one" in inside and "begin" not in inside and "commit" not in inside, kinds
+
+
+def test_a_database_at_0007_without_0006_gets_billing_applied(pg_server: str, tmp_path: pathlib.Path) -> None:
+    """Templates (0007) landed before billing (0006): the next run applies 0006 alone, and the
+    database then holds every shipped table and the shipped checksums."""
+    folder = tmp_path / "without-billing"
+    folder.mkdir()
+    shipped = pathlib.Path(str(files("starform_adapters.postgres") / "migrations"))
+    for path in sorted(shipped.glob("*.sql")):
+        if not path.name.startswith("0006_"):
+            shutil.copy(path, folder / path.name)
+    versions, labels = _shipped()
+    with fresh_database(pg_server) as url:
+        assert migrate(url, source=str(folder)) == [v for v in versions if v != 6]
+        assert "billing_usage" not in _tables(url) and "templates" in _tables(url)
+        assert migrate(url) == [6]
+        assert _tables(url) == STARBASE_TABLES | BOOKKEEPING
+        ledger, ids = _recorded(url)
+        assert migrate(url) == []
+    assert ledger == [(m.version, m.checksum) for m in available_migrations()]
+    assert ids == labels

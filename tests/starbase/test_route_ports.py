@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import types
 import typing
 from collections.abc import Iterator
 from types import ModuleType
@@ -22,6 +23,7 @@ from fastapi.routing import APIRoute
 
 from starform_apps.starbase import ports as starbase_ports
 from starform_apps.starbase.app import ROUTERS, create_app
+from starform_apps.starbase.billing.scheduler import JobScheduler
 from starform_apps.starbase.ports import StarbasePorts
 from starform_core.ports import (
     AgentStore,
@@ -29,11 +31,15 @@ from starform_core.ports import (
     ClusterStore,
     DashboardReads,
     EnvironmentStore,
+    InvoiceStore,
+    PaymentProvider,
     Readiness,
     ReleaseStore,
     ServiceStore,
     TemplateStore,
     TenancyStore,
+    UsageAuditTrail,
+    UsageLedger,
     VarGroupStore,
 )
 
@@ -52,11 +58,25 @@ EXPECTED: dict[str, set[type]] = {
     "routes_vargroups": {ApiTokenStore, TenancyStore, VarGroupStore},
     "routes_tokens": {ApiTokenStore, TenancyStore},
     "routes_templates": {ApiTokenStore, TemplateStore} | _SERVICE_ACCESS,
+    # The agent's token is checked by check_agent (as on routes_agents), the snapshot billed by
+    # usage ingestion on the usage and usage-audit roles.
+    "routes_usage": {UsageLedger, UsageAuditTrail},
+    # Webhooks: the invoices, the provider that verifies them, the queue of dunning retries.
+    "routes_billing": {ApiTokenStore, TenancyStore, UsageLedger, InvoiceStore, PaymentProvider, JobScheduler},
 }
+
+
+def _role(hint: object) -> type:
+    """The port of a role (an optional role, ``X | None``, is the port ``X``)."""
+    if isinstance(hint, types.UnionType):
+        (port,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
+        return typing.cast(type, port)
+    return typing.cast(type, hint)
+
 
 # The provider function of each role, read from StarbasePorts' fields and ports.py's functions.
 PROVIDERS = {
-    getattr(starbase_ports, f"{field.name}_port"): typing.get_type_hints(StarbasePorts)[field.name]
+    getattr(starbase_ports, f"{field.name}_port"): _role(typing.get_type_hints(StarbasePorts)[field.name])
     for field in attrs.fields(StarbasePorts)
 }
 
@@ -96,7 +116,7 @@ def test_the_app_serves_every_router_on_ports_it_does_not_touch_while_building()
 def test_every_role_has_a_provider_and_some_route_uses_it() -> None:
     assert len(PROVIDERS) == len(attrs.fields(StarbasePorts))
     for provider, port in PROVIDERS.items():
-        assert typing.get_type_hints(provider)["return"] is port
+        assert _role(typing.get_type_hints(provider)["return"]) is port
     assert set().union(*EXPECTED.values()) == set(PROVIDERS.values()), "a role no route uses"
 
 

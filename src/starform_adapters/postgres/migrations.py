@@ -1,10 +1,15 @@
 """Schema migrations: plain SQL files applied by yoyo-migrations, each once, under an advisory lock.
 
 The files ``migrations/NNNN_name.sql`` ship as package data. `yoyo`_ applies the pending ones in
-file order, each in its own transaction (a file that must run outside one, such as
-``CREATE INDEX CONCURRENTLY``, starts with ``-- transactional: false``), and records them in its
-``_yoyo_migration`` and ``_yoyo_log`` tables. Starbase configures three things yoyo leaves open:
+file order and records them in its ``_yoyo_migration`` and ``_yoyo_log`` tables. Starbase
+configures four things yoyo leaves open:
 
+- **apply and record are one transaction**: each file's statements, yoyo's records and the
+  checksum row commit together or not at all, so a runner killed mid-way leaves the migration
+  either applied and recorded or not applied (yoyo alone applies on a second connection and
+  records afterwards). A file that must run outside a transaction, such as
+  ``CREATE INDEX CONCURRENTLY``, starts with ``-- transactional: false``; it is applied, then
+  recorded, so write it to be re-runnable (``IF NOT EXISTS``);
 - **the lock** is PostgreSQL's session advisory lock :data:`MIGRATION_LOCK_ID`, not yoyo's lock
   row: replicas starting together wait for the one migrating and then find nothing to do, and a
   process killed mid-migration never leaves a stale lock behind (the server drops it with the
@@ -130,6 +135,27 @@ class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]  # yoyo ships no
         finally:
             self._is_locked = False
             self.connection.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
+
+    def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
+        """Apply a migration and record it (yoyo's rows and the checksum) in one transaction.
+
+        yoyo runs a migration's statements on a second connection and records it afterwards on
+        this one, so a process killed in between would leave it applied but unrecorded (and the
+        next run would apply it again). Here the statements run on this connection inside one
+        transaction that also writes the records: PostgreSQL's DDL is transactional, and yoyo's
+        per-step transactions nest as savepoints. A file marked ``-- transactional: false``
+        cannot share a transaction; it keeps yoyo's order (applied, then recorded).
+        """
+        migration.load()
+        if not migration.use_transactions:
+            super().apply_one(migration, force=force, mark=mark)
+            return
+        self.ensure_internal_schema_updated()
+        with self.transaction():
+            migration.process_steps(self, "apply", force=force)
+            self.log_migration(migration, "apply")
+            if mark:
+                self.mark_one(migration, log=False)
 
     def mark_one(self, migration: Any, log: bool = True) -> None:
         """yoyo's record of an applied migration, and its checksum in the same transaction."""

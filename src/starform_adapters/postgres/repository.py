@@ -1,7 +1,9 @@
 """The base of every repository mixin: transactions, change scopes, generation bumps, audit.
 
 Each ``repo_*.py`` module is one :class:`Repository` mixin over the same pool and cipher;
-:class:`~starform_adapters.postgres.store.PostgresStore` combines them.
+:class:`~starform_adapters.postgres.store.PostgresStore` combines them. Billing's repositories
+(:mod:`starform_adapters.postgres.billing`) share the pool and its transactions
+(:class:`PooledRepository`) but neither the cipher nor the generation bumps.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from starform_core.payload.build import build_payload
 from starform_core.payload.codec import converter
 from starform_core.secrets_values import SecretValue
 
-__all__ = ["VALIDATION_CHECKSUM_KEY", "Cursor", "Repository", "Scope", "jsonable"]
+__all__ = ["VALIDATION_CHECKSUM_KEY", "Cursor", "PooledRepository", "Repository", "Scope", "jsonable"]
 
 Cursor = psycopg.Cursor[Any]
 VALIDATION_CHECKSUM_KEY = b"starform-validation-only-checksum"
@@ -50,12 +52,11 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(converter.unstructure(value), default=str))
 
 
-class Repository:
-    """The pool, the cipher and the helpers every repository mixin uses."""
+class PooledRepository:
+    """The connection pool and its transactions: what every repository shares."""
 
-    def __init__(self, pool: ConnectionPool, cipher: VarCipher) -> None:
+    def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
-        self._cipher = cipher
 
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
@@ -73,6 +74,14 @@ class Repository:
         """A cursor for one single-statement read (autocommit: one round trip)."""
         with translate_errors(), self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
+
+
+class Repository(PooledRepository):
+    """The pool, the cipher and the helpers every Starbase repository mixin uses."""
+
+    def __init__(self, pool: ConnectionPool, cipher: VarCipher) -> None:
+        super().__init__(pool)
+        self._cipher = cipher
 
     @staticmethod
     def _scope_of_project(cur: Cursor, project_id: str, *, lock: bool) -> Scope:

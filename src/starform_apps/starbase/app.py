@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase import (
     routes_agents,
+    routes_billing,
     routes_clusters,
     routes_health,
     routes_observed,
@@ -21,9 +22,11 @@ from starform_apps.starbase import (
     routes_services,
     routes_templates,
     routes_tokens,
+    routes_usage,
     routes_vargroups,
     routes_workspaces,
 )
+from starform_apps.starbase.billing.service import BillingRuntime, billing_runtime
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
 from starform_apps.starbase.dashboard import DashboardApiBridge, install_dashboard
 from starform_apps.starbase.event_stream import EventStreams, StreamLimits
@@ -49,6 +52,8 @@ ROUTERS = (
     routes_vargroups,
     routes_tokens,
     routes_templates,
+    routes_usage,
+    routes_billing,
 )
 """Every route module of the API, in the order their routers are included."""
 
@@ -63,6 +68,7 @@ def create_app(
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
     stream_limits: StreamLimits | None = None,
+    billing: BillingRuntime | None = None,
 ) -> FastAPI:
     """Build Starbase's ASGI app on its ports; nothing connects here.
 
@@ -74,6 +80,8 @@ def create_app(
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
     ``stream_limits`` bound the live event streams; ``app.state.event_streams.close()`` ends
     them (the server calls it when it stops).
+    ``billing`` is what billing's routes share besides their ports (price book, clock, metrics);
+    by default one on this app's metrics registry with the wall clock.
     """
     metrics = metrics or Metrics()
     app = FastAPI(
@@ -88,6 +96,7 @@ def create_app(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )
     app.state.event_streams = EventStreams(metrics, limits=stream_limits)
+    app.state.billing = billing or billing_runtime(metrics.registry)
     app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
     install_error_handlers(app)
     for module in ROUTERS:

@@ -1,32 +1,53 @@
 """ASGI middleware that guards request bodies before any route (or token check) sees them.
 
-* A ``/v1`` request with a body but without a bearer token is answered ``401`` unread.
+* A ``/v1`` request with a body but without a bearer token is answered ``401`` unread (but a
+  payment provider's webhook, which is signed instead).
 * ``Content-Length`` over the endpoint's limit is answered ``413`` unread; a body without a
   length is counted while it arrives and cut off with ``413`` at the limit.
 * A JSON body must be UTF-8, well-formed, at most :data:`~bounds.MAX_JSON_DEPTH` deep, with
   no duplicate keys, no ``NaN``/``Infinity`` literals, no integer of more than 100 digits
   (``400`` otherwise) and no unpaired UTF-16 surrogate in any string (``422`` naming the field).
 
-Messages name the rule and the position, never the submitted text.
+Messages name the rule and the position, never the submitted text. The checked document is
+left in the request's scope: routes of a router with ``route_class=ParsedJsonRoute`` read their
+JSON body from it instead of parsing it again (agents' snapshots are large).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from starform_apps.starbase import bounds
 from starform_apps.starbase.metrics import Metrics
 from starform_core.errors import StarformError
 
-__all__ = ["BodyGuardMiddleware", "BodyRejectedError", "body_limit_for", "check_json_body"]
+__all__ = [
+    "PARSED_JSON",
+    "BodyGuardMiddleware",
+    "BodyRejectedError",
+    "ParsedJsonRoute",
+    "body_limit_for",
+    "check_json_body",
+]
 
-_AGENT_REPORT = re.compile(r"/v1/clusters/[^/]+/(status|events)")
+PARSED_JSON = "starform.parsed_json"
+"""The scope key under which the guard leaves the document it parsed and checked."""
+
+_AGENT_REPORT = re.compile(r"/v1/clusters/[^/]+/(status|events|usage-snapshots)")
+_WEBHOOK = re.compile(r"/v1/billing/webhooks/[^/]+")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _MAX_INT_DIGITS = 100
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A ``\\uD800``-``\\uDFFF`` escape: the only way a UTF-8 body can carry a surrogate (so strings
+are walked only when a body has one)."""
 
 
 class BodyRejectedError(StarformError):
@@ -40,7 +61,15 @@ class BodyRejectedError(StarformError):
 
 def body_limit_for(path: str) -> int:
     """The largest body accepted at ``path``."""
-    return bounds.MAX_AGENT_BODY_BYTES if _AGENT_REPORT.fullmatch(path) else bounds.MAX_BODY_BYTES
+    if _AGENT_REPORT.fullmatch(path):
+        return bounds.MAX_AGENT_BODY_BYTES
+    if _WEBHOOK.fullmatch(path):
+        return bounds.MAX_WEBHOOK_BYTES
+    return bounds.MAX_BODY_BYTES
+
+
+def _needs_token(path: str) -> bool:
+    return path.startswith("/v1/") and not _WEBHOOK.fullmatch(path)
 
 
 def _no_constants(name: str) -> Any:
@@ -83,15 +112,30 @@ def _surrogate(loc: list[str | int]) -> BodyRejectedError:
     )
 
 
+def _too_deep() -> BodyRejectedError:
+    return BodyRejectedError(
+        400, f"the body is nested more than {bounds.MAX_JSON_DEPTH} levels deep (the limit)"
+    )
+
+
+def _check_depth(document: Any) -> None:
+    """Check the depth only, visiting containers only (no value deeper than the limit)."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if children and depth + 1 > bounds.MAX_JSON_DEPTH:
+            raise _too_deep()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
 def _walk(document: Any) -> None:
     """Check depth and strings without recursion (the document may be deep)."""
     stack: list[tuple[Any, list[str | int]]] = [(document, ["body"])]
     while stack:
         value, loc = stack.pop()
         if len(loc) - 1 > bounds.MAX_JSON_DEPTH:
-            raise BodyRejectedError(
-                400, f"the body is nested more than {bounds.MAX_JSON_DEPTH} levels deep (the limit)"
-            )
+            raise _too_deep()
         if isinstance(value, str):
             if _has_surrogate(value):
                 raise _surrogate(loc)
@@ -104,8 +148,8 @@ def _walk(document: Any) -> None:
             stack.extend((child, [*loc, index]) for index, child in enumerate(value))
 
 
-def check_json_body(body: bytes) -> None:
-    """Raise :class:`BodyRejectedError` unless ``body`` is JSON this API accepts."""
+def check_json_body(body: bytes) -> Any:
+    """The document ``body`` holds; :class:`BodyRejectedError` unless it is JSON this API accepts."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -122,10 +166,12 @@ def check_json_body(body: bytes) -> None:
             400, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
     except RecursionError as exc:
-        raise BodyRejectedError(
-            400, f"the body is nested more than {bounds.MAX_JSON_DEPTH} levels deep (the limit)"
-        ) from exc
-    _walk(document)
+        raise _too_deep() from exc
+    if _SURROGATE_ESCAPE.search(body):
+        _walk(document)
+    elif isinstance(document, dict | list):
+        _check_depth(document)
+    return document
 
 
 def _is_json(scope: Scope) -> bool:
@@ -170,7 +216,7 @@ class BodyGuardMiddleware:
         try:
             body = await self._read(scope, receive)
             if body and _is_json(scope):
-                check_json_body(body)
+                scope[PARSED_JSON] = check_json_body(body)
         except BodyRejectedError as rejected:
             self.metrics.body_rejected.labels(status=str(rejected.status)).inc()
             await _answer(send, rejected.status, rejected.detail)
@@ -180,7 +226,7 @@ class BodyGuardMiddleware:
     @staticmethod
     async def _read(scope: Scope, receive: Receive) -> bytes:
         path = str(scope.get("path", ""))
-        if path.startswith("/v1/") and not (_header(scope, b"authorization") or b"").strip():
+        if _needs_token(path) and not (_header(scope, b"authorization") or b"").strip():
             raise BodyRejectedError(401, "missing bearer token")
         limit = body_limit_for(path)
         declared = _header(scope, b"content-length")
@@ -216,3 +262,25 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class _ParsedJsonRequest(Request):
+    """A request whose :meth:`json` is the document the guard parsed (when it parsed one)."""
+
+    async def json(self) -> Any:
+        if PARSED_JSON in self.scope:
+            return self.scope[PARSED_JSON]
+        return await super().json()
+
+
+class ParsedJsonRoute(APIRoute):
+    """A FastAPI route that reads its JSON body from the guard's parse (one parse per request)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, given requests that reuse the guard's document."""
+        handler = super().get_route_handler()
+
+        async def parsed(request: Request) -> Response:
+            return await handler(_ParsedJsonRequest(request.scope, request.receive))
+
+        return parsed

@@ -30,13 +30,19 @@ __all__ = [
     "MAX_VAR_GROUP_BYTES",
     "MAX_VAR_KEY_LENGTH",
     "MAX_VOLUMES_PER_SERVICE",
+    "MAX_WEBHOOK_BYTES",
 ]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """Largest request body of the people API (a full var group, JSON-escaped, fits)."""
 
 MAX_AGENT_BODY_BYTES = 8 * 1024 * 1024
-"""Largest request body of an agent's status or events report."""
+"""Largest request body of an agent's status, events or usage-snapshot report (a snapshot of
+the most samples it may carry, 10,000 pods and volumes with every field at its longest, fits;
+a 1,000-pod snapshot is about 0.3 MiB)."""
+
+MAX_WEBHOOK_BYTES = 512 * 1024
+"""Largest payment provider webhook (a Stripe event is a few KiB)."""
 
 MAX_JSON_DEPTH = 32
 """Deepest nesting of any JSON request body."""

@@ -1,4 +1,5 @@
-"""The ``starbase`` command: serve, migrate, clusters, users, tokens and the template catalogue.
+"""The ``starbase`` command: serve, migrate, clusters, users, tokens, the template catalogue and
+billing (``starbase billing ...``, ``starbase worker``: :mod:`~starform_apps.starbase.cli_billing`).
 
 Without ``DATABASE_URL`` every command uses the embedded PostgreSQL in ``--data-dir`` (and a
 generated ``encryption.key`` there, mode 0600), reusing the server ``starbase serve`` runs there.
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 import click
 
 from starform_adapters.postgres import PostgresStore, migrate, open_pool
+from starform_apps.starbase import cli_billing
 from starform_apps.starbase.config import DEFAULT_DATA_DIR, StarbaseConfig, parse_address
 from starform_apps.starbase.embedded import embedded_database, load_cipher
 from starform_apps.starbase.template_files import (
@@ -148,12 +150,14 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
     from starform_adapters.ratelimit import LimitsRateLimiter
+    from starform_apps.starbase.billing import BillingConfig
     from starform_apps.starbase.logs import configure_logging
     from starform_apps.starbase.metrics_app import create_metrics_app
     from starform_apps.starbase.server import ServerThread, bind_socket, open_starbase
 
     configure_logging(config.log_level)
     limiter = LimitsRateLimiter(config.rate_limit_storage)
+    billing = BillingConfig.from_env()
     with ExitStack() as stack:
         api_socket = bind_socket(
             config.host, config.port
@@ -175,6 +179,7 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
                 rate_limiter=limiter,
                 rate_limits=config.rate_limits,
                 metrics_token=config.metrics_token,
+                billing=billing,
             )
         )
         if metrics_socket is not None:
@@ -218,11 +223,16 @@ def serve(host: str, port: int, metrics_address: str | None, data_dir: pathlib.P
 @main.command("migrate", context_settings=_CONTEXT)
 @_data_dir
 def migrate_command(data_dir: pathlib.Path | None) -> None:
-    """Apply pending schema migrations."""
+    """Apply pending schema migrations (and the job queue's schema)."""
+    from starform_adapters.postgres.job_schema import migrate_job_queue
+
     config = _config(data_dir=data_dir)
     with _database(config) as (url, key_dir):
         applied = migrate(url)
+        queue = migrate_job_queue(url)
         click.echo(f"applied {applied}" if applied else "schema is up to date")
+        if queue:
+            click.echo(f"job queue: applied {', '.join(queue)}")
         if config.database_url and not config.encryption_key:
             click.echo("templates: not published (ENCRYPTION_KEY is not set; serve publishes them)", err=True)
             return
@@ -563,6 +573,9 @@ def publish_template(file: pathlib.Path | None, shipped: bool, data_dir: pathlib
         outcome = store.publish_template(parsed, actor=_CLI)
     state = "published" if outcome.created else "unchanged (already published with this content):"
     click.echo(f"{state} {parsed.name} v{parsed.version} {parsed.digest}")
+
+
+cli_billing.register(main, database=_database, data_dir_option=_data_dir, versioned=_versioned)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,13 +26,15 @@ def _subcommand(help_line: str) -> LazySubcommand:
 
 SUBCOMMANDS: dict[str, LazySubcommand] = {
     "serve": _subcommand("Migrate and serve the HTTP API until SIGTERM or Ctrl-C."),
-    "migrate": _subcommand("Apply pending schema migrations."),
+    "migrate": _subcommand("Apply pending schema migrations (and the job queue's schema)."),
     "cluster": _subcommand("Manage clusters."),
     "user": _subcommand("Manage users."),
     "token": _subcommand(
         "Manage API tokens (create, list, revoke, rotate); secrets are shown once, stored hashed."
     ),
     "template": _subcommand("The template catalogue: list, show and publish versioned service blueprints."),
+    "billing": _subcommand("Usage, invoices and payments."),
+    "worker": _subcommand("Run Starbase's job worker (monthly close, dunning, purges) until interrupted."),
 }
 """Every ``starbase`` subcommand and its one-line help."""
 

@@ -21,6 +21,7 @@ class Quota(enum.StrEnum):
     TOKEN = "token"
     AGENT = "agent"
     DEPLOY = "deploy"
+    WEBHOOK = "webhook"
 
 
 DEFAULT_LIMITS: dict[Quota, RateLimit] = {
@@ -28,8 +29,11 @@ DEFAULT_LIMITS: dict[Quota, RateLimit] = {
     Quota.TOKEN: RateLimit(100, 60),
     Quota.AGENT: RateLimit(600, 60),
     Quota.DEPLOY: RateLimit(10, 60),
+    Quota.WEBHOOK: RateLimit(1200, 60),
 }
-"""Seeds §39.2 #5: 100 requests a minute per user; CI tokens alike; agents and deploys apart."""
+"""Seeds §39.2 #5: 100 requests a minute per user; CI tokens alike; agents and deploys apart.
+Payment provider webhooks (signed, not token-authenticated) have their own budget per provider:
+the provider redelivers what was refused."""
 
 
 def parse_rate(setting: str, text: str) -> RateLimit:

@@ -1,4 +1,4 @@
-"""Rate quotas (§39.2 #5): per user, per scoped token, per agent, and deploys per service.
+"""Rate quotas (§39.2 #5): per user, per scoped token, per agent, deploys per service, webhooks.
 
 Each quota is a moving window on the :class:`~starform_core.ports.ratelimit.RateLimiter` port
 (``limits`` in process, or Redis shared by several Starbase processes). A refused request is a
@@ -29,6 +29,7 @@ _WHO = {
     Quota.TOKEN: "this token",
     Quota.AGENT: "this cluster's agent",
     Quota.DEPLOY: "deploys of this service",
+    Quota.WEBHOOK: "this payment provider's webhooks",
 }
 
 

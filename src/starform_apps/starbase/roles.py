@@ -15,6 +15,7 @@ var_group.manage           project Admin
 service.write              project Developer, Admin (services, hostnames, volumes, attachments)
 deploy                     project Developer, Admin
 deploy.protected           project Admin (deploys and rollbacks into a ``protected`` env)
+billing.read               workspace Owner, Billing (usage, invoices: money, not code)
 =========================  ==================================================================
 
 Workspace Owner and Admin are implicitly project Admin on every project of the workspace.
@@ -48,6 +49,7 @@ class Action(enum.StrEnum):
     SERVICE_WRITE = "service.write"
     DEPLOY = "deploy"
     DEPLOY_PROTECTED = "deploy.protected"
+    BILLING_READ = "billing.read"
 
 
 _WS = WorkspaceRole
@@ -57,6 +59,7 @@ _WORKSPACE_ACTIONS: dict[Action, frozenset[WorkspaceRole]] = {
     Action.WORKSPACE_READ: frozenset(WorkspaceRole),
     Action.WORKSPACE_MEMBERS: frozenset({_WS.OWNER, _WS.ADMIN}),
     Action.PROJECT_CREATE: frozenset({_WS.OWNER, _WS.ADMIN}),
+    Action.BILLING_READ: frozenset({_WS.OWNER, _WS.BILLING}),
 }
 
 _PROJECT_ACTIONS: dict[Action, frozenset[ProjectRole]] = {

@@ -1,10 +1,11 @@
 """Run Starbase: open the store (embedded PostgreSQL or ``DATABASE_URL``), migrate, serve.
 
 :func:`open_starbase` is the PostgreSQL composition root used by ``starbase serve`` and by
-tests: it migrates, opens the pool, fills every role port of :class:`StarbasePorts` with the
-one :class:`PostgresStore` (:func:`postgres_ports`) and hands them to
-:func:`~starform_apps.starbase.app.create_app`. :class:`ServerThread` runs uvicorn on a real
-socket in a background thread. Importing this module connects to nothing.
+tests: it migrates (the schema and the job queue's), opens the pool, fills every role port of
+:class:`StarbasePorts` with the one :class:`PostgresStore` and billing's stores
+(:func:`postgres_ports`) and hands them to :func:`~starform_apps.starbase.app.create_app`.
+:class:`ServerThread` runs uvicorn on a real socket in a background thread. Importing this
+module connects to nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
+from starform_adapters.postgres.job_schema import migrate_job_queue
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase.app import create_app
+from starform_apps.starbase.billing import Billing, BillingConfig, billing_runtime
+from starform_apps.starbase.billing.service import Clock, utc_now
+from starform_apps.starbase.billing.wiring import open_billing
 from starform_apps.starbase.event_stream import EventStreams, StreamLimits
+from starform_apps.starbase.jobs import ProcrastinateScheduler, create_job_app
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
 from starform_apps.starbase.ports import StarbasePorts
@@ -36,7 +42,7 @@ __all__ = ["ServerThread", "Starbase", "bind_socket", "open_starbase", "postgres
 
 @attrs.frozen
 class Starbase:
-    """An opened Starbase: its store, cipher, metrics, rate limits and ASGI app."""
+    """An opened Starbase: its store, cipher, metrics, rate limits, billing and ASGI app."""
 
     store: PostgresStore
     cipher: VarCipher
@@ -45,10 +51,11 @@ class Starbase:
     database_url: str
     rate_limits: RateLimits
     streams: EventStreams
+    billing: Billing
 
 
-def postgres_ports(store: PostgresStore) -> StarbasePorts:
-    """Every role port of the API, filled by the one PostgreSQL store."""
+def postgres_ports(store: PostgresStore, billing: Billing) -> StarbasePorts:
+    """Every role port of the API: the PostgreSQL store's roles, and billing's."""
     return StarbasePorts(
         agents=store,
         clusters=store,
@@ -61,6 +68,11 @@ def postgres_ports(store: PostgresStore) -> StarbasePorts:
         readiness=store,
         tokens=store,
         templates=store,
+        usage=billing.ledger,
+        invoices=billing.invoices,
+        usage_audit=billing.audit,
+        payments=billing.provider,
+        billing_jobs=billing.scheduler,
     )
 
 
@@ -76,24 +88,34 @@ def open_starbase(
     rate_limits: dict[Quota, RateLimit] | None = None,
     metrics_token: str | None = None,
     stream_limits: StreamLimits | None = None,
+    billing: BillingConfig | None = None,
+    clock: Clock = utc_now,
 ) -> Iterator[Starbase]:
-    """Migrate the database, open a pool and build the app; closes the pool on exit.
+    """Migrate the database (and the job queue), open a pool and build the app; closes on exit.
 
     ``rate_limiter`` defaults to in-process counters (one Starbase process); ``stream_limits``
     bound the live event streams (:class:`~starform_apps.starbase.event_stream.StreamLimits`).
+    ``rate_limiter`` defaults to in-process counters (one Starbase process). ``billing``
+    configures the payment provider and audit trail (default: PostgreSQL audit, no provider);
+    ``clock`` is billing's clock (tests pass a simulated one).
     """
     migrate(database_url)
+    migrate_job_queue(database_url)
     pool = open_pool(database_url, max_size=pool_max_size)
+    scheduler = ProcrastinateScheduler(create_job_app(database_url))
     try:
         store = PostgresStore(pool, cipher)
         metrics = metrics or Metrics()
+        config = billing or BillingConfig()
+        runtime = billing_runtime(metrics.registry, config=config, clock=clock)
+        service = open_billing(pool, config, runtime=runtime, scheduler=scheduler)
         limits = RateLimits(
             limiter=rate_limiter or LimitsRateLimiter("memory://"),
             metrics=metrics,
             limits=dict(rate_limits or DEFAULT_LIMITS),
         )
         app = create_app(
-            postgres_ports(store),
+            postgres_ports(store, service),
             checksum_key=cipher.checksum_key,
             rate_limiter=limits.limiter,
             rate_limits=limits,
@@ -101,6 +123,7 @@ def open_starbase(
             metrics_token=metrics_token,
             payload_cache_bytes=payload_cache_bytes,
             stream_limits=stream_limits,
+            billing=runtime,
         )
         yield Starbase(
             store=store,
@@ -110,8 +133,10 @@ def open_starbase(
             database_url=database_url,
             rate_limits=limits,
             streams=app.state.event_streams,
+            billing=service,
         )
     finally:
+        scheduler.close()
         pool.close()
 
 

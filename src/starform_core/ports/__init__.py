@@ -6,11 +6,13 @@ settings), ``tenancy`` (users, workspaces, projects, members, roles), ``services
 (environments, services, releases), ``vargroups``, ``dashboard`` (observed reads), ``audit``,
 ``readiness``, ``tokens`` (API tokens), ``templates`` (the template catalogue) and
 ``ratelimit``. Their records live in :mod:`starform_core.access` and :mod:`starform_core.records`.
-Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``.
+Shuttle's ports are ``cluster`` and ``source``; the image pipeline's are ``registry`` and ``build``;
+billing's (usage ledger, invoices, usage audit trail, payment provider) are in ``billing``.
 """
 
 from starform_core.ports.agents import AgentStore, DesiredStateReader
 from starform_core.ports.audit import AuditLog
+from starform_core.ports.billing import InvoiceStore, PaymentProvider, UsageAuditTrail, UsageLedger
 from starform_core.ports.cluster import ClusterPort
 from starform_core.ports.clusters import ClusterStore
 from starform_core.ports.dashboard import DashboardReads
@@ -34,13 +36,17 @@ __all__ = [
     "DesiredStateSource",
     "EnvironmentStore",
     "Fetched",
+    "InvoiceStore",
     "NotModified",
+    "PaymentProvider",
     "Readiness",
     "ReleaseStore",
     "ReportSink",
     "ServiceStore",
     "TemplateStore",
     "TenancyStore",
+    "UsageAuditTrail",
+    "UsageLedger",
     "UserStore",
     "VarGroupStore",
 ]

@@ -1,0 +1,5 @@
+"""ClickHouse adapters: the usage audit trail (``clickhouse-connect``)."""
+
+from starform_adapters.clickhouse.audit import ClickHouseUsageAuditTrail
+
+__all__ = ["ClickHouseUsageAuditTrail"]
