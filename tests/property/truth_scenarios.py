@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 from tests.property.fieldsets import MERGE_KEYS
-from tests.property.ssa_model import CONTROLLER, Cluster
+from tests.property.ssa_model import CONTROLLER, Cluster, server_defaults
 from tests.strategies.kube_objects import SECRET_MARKER, desired_objects
 
 from starform_core.kube.labels import LABEL_MANAGED_BY, LABEL_SERVICE_ID
@@ -180,6 +180,7 @@ def _change(draw: st.DrawFn, cluster: Cluster, key: ObjectKey, body: KubeObject)
             _unset(live, path)
         else:
             _set(live, path, new)
+        server_defaults(live)  # every write is defaulted: a server never stores an undefaulted object
     elif verb == "delete":
         cluster.remove_field(key, manager, path)
     elif path == ("spec", "replicas") and draw(st.booleans(), label="kubectl scale"):
