@@ -28,6 +28,7 @@ from starform_adapters.postgres import VarCipher
 from starform_apps.starbase.billing import BillingConfig
 from starform_apps.starbase.billing.service import Clock, utc_now
 from starform_apps.starbase.deploy import BuildJobs
+from starform_apps.starbase.event_stream import StreamLimits
 from starform_apps.starbase.logs import configure_logging
 from starform_apps.starbase.quotas import Quota
 from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
@@ -95,12 +96,14 @@ def running_starbase(
     rate_limits: dict[Quota, RateLimit] | None = None,
     registry: ImageRegistry | None = None,
     build_jobs: BuildJobs | None = None,
+    stream_limits: StreamLimits | None = None,
     billing: BillingConfig | None = None,
     clock: Clock = utc_now,
 ) -> Iterator[RunningStarbase]:
     """Start Starbase on 127.0.0.1 (free port) over a fresh database; stop it on exit.
 
     ``registry`` and ``build_jobs`` are push to deploy's (see :func:`open_starbase`).
+    ``stream_limits`` bound its live event streams (defaults: :class:`StreamLimits`).
 
     Request logs go to stdout at ``warning`` unless structlog was configured already.
     ``billing`` and ``clock`` configure billing (payment provider, audit trail, its clock).
@@ -122,11 +125,12 @@ def running_starbase(
                 metrics_token=metrics_token,
                 registry=registry,
                 build_jobs=build_jobs,
+                stream_limits=stream_limits,
                 billing=billing,
                 clock=clock,
             )
         )
-        thread = ServerThread(starbase.app)
+        thread = ServerThread(starbase.app, on_stop=starbase.streams.close)
         base_url = thread.start()
         stack.callback(thread.stop)
         yield RunningStarbase(

@@ -95,6 +95,13 @@ def test_reports_and_events(any_store: StoreUnderTest) -> None:
     rest = any_store.service_events(status.service_id, after=page.next_after, limit=2)
     assert [e.event_id for e in rest.events] == ["e2"]
     assert rest.next_after is None
+    recent = any_store.recent_service_events(status.service_id, limit=2)
+    assert [e.event_id for e in recent] == ["e1", "e2"], "the newest, oldest first"
+    assert [e.event_id for e in any_store.recent_service_events(status.service_id, limit=50)] == [
+        "e0",
+        "e1",
+        "e2",
+    ]
 
 
 def test_owner_rules(any_store: StoreUnderTest) -> None:

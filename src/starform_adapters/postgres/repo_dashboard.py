@@ -97,6 +97,19 @@ class DashboardRepository(Repository):
                 limit=limit,
             )
 
+    def recent_service_events(self, service_id: str, *, limit: int = 50) -> tuple[EventRecord, ...]:
+        """A service's newest ``limit`` events of its own cluster's agent, oldest first."""
+        with self._tx() as cur:
+            scope = self._scope_of(cur, "services", service_id, lock=False)
+            newest = fetch_all(
+                cur,
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE service_id = %s AND cluster_id = %s"  # noqa: S608
+                " ORDER BY seq DESC LIMIT %s",
+                (service_id, scope.cluster_id, limit),
+                _EVENT_ROW,
+            )
+        return tuple(reversed(newest))
+
     def cluster_events(self, cluster_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
         """Every event of the cluster's agent after the ``seq`` cursor (cluster-wide ones too)."""
         with self._tx() as cur:

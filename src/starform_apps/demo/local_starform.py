@@ -175,7 +175,7 @@ def open_local_starform(*, data_dir: Path | None = None) -> Iterator[LocalStarfo
         database = stack.enter_context(fresh_database(server, prefix="starform_demo"))
         cipher = VarCipher.from_base64(base64.b64encode(os.urandom(32)).decode())
         starbase = stack.enter_context(open_starbase(database, cipher, pool_max_size=8))
-        thread = ServerThread(starbase.app)
+        thread = ServerThread(starbase.app, on_stop=starbase.streams.close)
         base_url = thread.start()
         stack.callback(thread.stop)
         kube = stack.enter_context(KubeTestServer())

@@ -4,6 +4,7 @@ pruned, in chapters that each drive one part of it on a :class:`LocalStarform`."
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,7 +18,7 @@ from starform_apps.shuttle.reconciler import ReconcileResult
 from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.kube.objects import KubeObject
 
-__all__ = ["run_demo"]
+__all__ = ["DIGEST_V1", "DIGEST_V2", "run_demo", "set_up_tenants"]
 
 DIGEST_V1 = "sha256:" + "1a" * 32
 DIGEST_V2 = "sha256:" + "2b" * 32
@@ -307,8 +308,23 @@ def _usage(starform: LocalStarform, timeline: Timeline, workspace_id: str) -> No
     )
 
 
-def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
-    """Run the whole walkthrough on embedded defaults; returns the timeline. Leaves nothing running."""
+def set_up_tenants(starform: LocalStarform, timeline: Timeline) -> dict[str, Any]:
+    """The demo's tenants: workspace Acme, project Shop, its environments, var groups and services
+    (``services``: storefront, mailer, nightly-report and storefront-staging, by name)."""
+    tenancy = _create_tenancy(starform, timeline)
+    services = _deploy_services(starform, tenancy, timeline)
+    project = {"id": tenancy.project_id, "workspace_id": tenancy.workspace_id}
+    return {"project": project, "envs": tenancy.environment_ids, "services": services}
+
+
+def run_demo(
+    out: TextIO, *, data_dir: Path | None = None, linger: Callable[[LocalStarform], None] | None = None
+) -> Timeline:
+    """Run the whole walkthrough on embedded defaults; returns the timeline. Leaves nothing running.
+
+    ``linger(starform)`` runs after the walkthrough while everything still runs (``starform demo
+    --dashboard`` serves the dashboard until Ctrl-C); everything stops when it returns.
+    """
     timeline = Timeline(out)
     timeline.chapter("Start the platform")
     with open_local_starform(data_dir=data_dir) as starform:
@@ -337,5 +353,7 @@ def run_demo(out: TextIO, *, data_dir: Path | None = None) -> Timeline:
         _show_records(starform, services, timeline)
         timeline.chapter("Usage accrues")
         _usage(starform, timeline, tenancy.workspace_id)
+        if linger is not None:
+            linger(starform)
     timeline.chapter("Done: everything stopped")
     return timeline

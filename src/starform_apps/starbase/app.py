@@ -33,10 +33,12 @@ from starform_apps.starbase.agent_views import AgentViews
 from starform_apps.starbase.billing.service import BillingRuntime, billing_runtime
 from starform_apps.starbase.body_guard import BodyGuardMiddleware
 from starform_apps.starbase.change_hub import ChangeHub, follow_changes
+from starform_apps.starbase.dashboard import DashboardApiBridge, install_dashboard
 from starform_apps.starbase.deploy import routes_builds, routes_webhooks
 from starform_apps.starbase.deploy.errors import install_deploy_error_handlers
 from starform_apps.starbase.deploy.metrics import DeployMetrics
 from starform_apps.starbase.deploy.ports import DeployPorts
+from starform_apps.starbase.event_stream import EventStreams, StreamLimits
 from starform_apps.starbase.http_errors import install_error_handlers
 from starform_apps.starbase.local_writes import LocalWritesMiddleware
 from starform_apps.starbase.metrics import Metrics
@@ -83,6 +85,7 @@ def create_app(
     metrics_token: str | None = None,
     payload_cache_bytes: int = DEFAULT_MAX_BYTES,
     deploy: DeployPorts | None = None,
+    stream_limits: StreamLimits | None = None,
     billing: BillingRuntime | None = None,
     changes: ClusterChanges | None = None,
     observed_stale_after: float = 600.0,
@@ -97,6 +100,8 @@ def create_app(
     :func:`~starform_apps.starbase.metrics_app.create_metrics_app` for a separate listener).
     ``deploy``: push to deploy's ports (``None``: its routes answer 404 and hand deploys need a
     digest-pinned image).
+    ``stream_limits`` bound the live event streams; ``app.state.event_streams.close()`` ends
+    them (the server calls it when it stops).
     ``billing`` is what billing's routes share besides their ports (price book, clock, metrics);
     by default one on this app's metrics registry with the wall clock.
     ``changes``: the cluster change feed the app follows while it runs (its lifespan), which
@@ -130,6 +135,7 @@ def create_app(
     app.state.rate_limits = rate_limits or RateLimits(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )
+    app.state.event_streams = EventStreams(metrics, limits=stream_limits)
     app.state.billing = billing or billing_runtime(metrics.registry)
     app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
     app.state.deploy_ports = deploy
@@ -139,6 +145,8 @@ def create_app(
     for module in ROUTERS:
         app.include_router(module.router)
     app.add_middleware(LocalWritesMiddleware, views=views)
+    install_dashboard(app)
     app.add_middleware(BodyGuardMiddleware, metrics=metrics)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.add_middleware(DashboardApiBridge, metrics=metrics)
     return app

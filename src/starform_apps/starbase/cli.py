@@ -221,7 +221,7 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
             _progress(f"metrics on {metrics_server.start()}/metrics")
             stack.callback(metrics_server.stop)
         publish_shipped(starbase.store, actor=Actor(label="starbase"))
-        server = ServerThread(starbase.app, host=config.host, sock=api_socket)
+        server = ServerThread(starbase.app, host=config.host, sock=api_socket, on_stop=starbase.streams.close)
         _progress(f"listening on {server.start()}")
         stack.callback(server.stop)
         server.wait(stop)

@@ -34,6 +34,9 @@ class Metrics:
     reconcile_requests: Counter = attrs.field(init=False)
     observed_stale: Counter = attrs.field(init=False)
     adoptions: Counter = attrs.field(init=False)
+    event_streams_open: Gauge = attrs.field(init=False)
+    event_streams_refused: Counter = attrs.field(init=False)
+    dashboard_refused: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -145,6 +148,23 @@ class Metrics:
             "starbase_reconcile_requests",
             "Reconcile requests, by event: requested, served",
             ["event"],
+            registry=r,
+        )
+
+        self.event_streams_open = Gauge(
+            "starbase_event_streams_open", "Live event streams (Server-Sent Events) open now", registry=r
+        )
+        self.event_streams_refused = Counter(
+            "starbase_event_streams_refused",
+            "Event streams refused, by reason (per_user, total, shutdown)",
+            ["reason"],
+            registry=r,
+        )
+
+        self.dashboard_refused = Counter(
+            "starbase_dashboard_calls_refused",
+            "Dashboard API calls refused by the bridge, by reason (not_allowed, no_session, origin, csrf)",
+            ["reason"],
             registry=r,
         )
 

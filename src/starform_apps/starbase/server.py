@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from starform_apps.starbase.billing.service import Clock, utc_now
 from starform_apps.starbase.billing.wiring import open_billing
 from starform_apps.starbase.deploy import BuildJobs, DeployPorts
 from starform_apps.starbase.deploy.tasks import ProcrastinateBuildJobs
+from starform_apps.starbase.event_stream import EventStreams, StreamLimits
 from starform_apps.starbase.jobs import ProcrastinateScheduler, create_job_app
 from starform_apps.starbase.metrics import Metrics
 from starform_apps.starbase.payload_cache import DEFAULT_MAX_BYTES
@@ -91,6 +92,7 @@ class Starbase:
     app: ASGIApp
     database_url: str
     rate_limits: RateLimits
+    streams: EventStreams
     billing: Billing
 
 
@@ -132,6 +134,7 @@ def open_starbase(
     metrics_token: str | None = None,
     registry: ImageRegistry | None = None,
     build_jobs: BuildJobs | None = None,
+    stream_limits: StreamLimits | None = None,
     billing: BillingConfig | None = None,
     clock: Clock = utc_now,
     run_migrations: bool = True,
@@ -140,7 +143,8 @@ def open_starbase(
 
     ``rate_limiter`` defaults to in-process counters (one Starbase process). ``registry``
     resolves the tags of hand deploys; ``build_jobs`` hands pushed builds to workers (default:
-    the job queue on this database). ``billing``
+    the job queue on this database); ``stream_limits`` bound the live event streams
+    (:class:`~starform_apps.starbase.event_stream.StreamLimits`). ``billing``
     configures the payment provider and audit trail (default: PostgreSQL audit, no provider);
     ``clock`` is billing's clock (tests pass a simulated one). The app follows cluster changes
     on its own ``LISTEN`` connection while it runs (its ASGI lifespan). ``run_migrations=False``:
@@ -176,6 +180,7 @@ def open_starbase(
                 registry=registry,
                 jobs=build_jobs or ProcrastinateBuildJobs(open_app=scheduler.opened_app),
             ),
+            stream_limits=stream_limits,
             billing=runtime,
             changes=PostgresClusterChanges(database_url),
             observed_stale_after=observed_stale_after,
@@ -187,6 +192,7 @@ def open_starbase(
             app=app,
             database_url=database_url,
             rate_limits=limits,
+            streams=app.state.event_streams,
             billing=service,
         )
     finally:
@@ -212,11 +218,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class ServerThread:
     """uvicorn serving an app on ``host:port`` (port 0 picks a free one) in a daemon thread.
 
-    Pass ``sock`` (from :func:`bind_socket`) to serve on a socket bound earlier.
+    Pass ``sock`` (from :func:`bind_socket`) to serve on a socket bound earlier; ``on_stop`` runs
+    first when the server stops (Starbase passes ``streams.close``: its live event streams end
+    instead of holding the shutdown).
     """
 
     def __init__(
-        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         config = uvicorn_config(app, host=host, port=port, lifespan="auto")
         self._app = app
@@ -226,6 +240,7 @@ class ServerThread:
             target=lambda: self._server.run(sockets=sockets), name="starbase", daemon=True
         )
         self.host = host
+        self._on_stop = on_stop
 
     def start(self, *, timeout: float = 10.0) -> str:
         """Start serving; returns the base URL once the socket listens."""
@@ -246,7 +261,10 @@ class ServerThread:
             pass
 
     def stop(self) -> None:
-        """Stop serving (answering held long-polls at once, finishing requests in flight)."""
+        """Stop serving (answering held long-polls at once, ending the event streams, finishing
+        requests in flight) and wait for the thread."""
         drain_held_polls(self._app)
+        if self._on_stop is not None:
+            self._on_stop()
         self._server.should_exit = True
         self._thread.join(timeout=10)

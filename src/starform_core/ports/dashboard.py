@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from starform_core.records import EventsPage, ObservedStatus
+from starform_core.records import EventRecord, EventsPage, ObservedStatus
 from starform_core.reporting.agent import AgentState
 
 __all__ = ["DashboardReads"]
@@ -32,6 +32,10 @@ class DashboardReads(Protocol):
 
     def service_events(self, service_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
         """A service's events in order, after the ``seq`` cursor."""
+        ...
+
+    def recent_service_events(self, service_id: str, *, limit: int = 50) -> tuple[EventRecord, ...]:
+        """A service's newest ``limit`` events, oldest first (where a live view starts)."""
         ...
 
     def cluster_events(self, cluster_id: str, *, after: int = 0, limit: int = 50) -> EventsPage:
