@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from starform_apps.demo.world import wait_until
 from tests.e2e.templated import templated_world
 
 from starform_apps.demo import LocalStarform
+from starform_apps.demo.local_starform import wait_until
 from starform_core.kube.labels import LABEL_SERVICE_ID
 
 T = TypeVar("T")
