@@ -219,7 +219,7 @@ def test_snapshots_that_cannot_be_sent_hold_back_neither_events_nor_status(
     agent.outbox.add(event_report(EventType.APPLIED, now=clock.now, reason="test"))
     sent = agent.drain(budget_seconds=5)
     assert "HTTP 404" in sent.error
-    assert agent.outbox.depth() == {"event": 0, "status": 0, "usage": 2}
+    assert agent.outbox.depth() == {"event": 0, "status": 0, "drift": 0, "usage": 2}
     assert list(source.events) != []
 
 
