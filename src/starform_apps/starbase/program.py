@@ -34,7 +34,9 @@ SUBCOMMANDS: dict[str, LazySubcommand] = {
     ),
     "template": _subcommand("The template catalogue: list, show and publish versioned service blueprints."),
     "billing": _subcommand("Usage, invoices and payments."),
-    "worker": _subcommand("Run Starbase's job worker (monthly close, dunning, purges, builds) until interrupted."),
+    "worker": _subcommand(
+        "Run Starbase's job worker (monthly close, dunning, purges, builds) until interrupted."
+    ),
 }
 """Every ``starbase`` subcommand and its one-line help."""
 
