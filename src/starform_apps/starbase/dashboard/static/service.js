@@ -92,7 +92,7 @@
     let row = comparisonRow(field);
     if (!row) {
       row = el("tr", { dataset: { field: field } }, [
-        el("th", { scope: "row", text: field }),
+        el("th", { scope: "row", text: field.replace(/\//g, "/\u200b") }), // may wrap after a slash
         el("td", { class: "desired", text: desired === undefined ? "—" : desired }),
         el("td", { class: "observed" }),
         el("td", { class: "state" }),
