@@ -47,7 +47,11 @@ def deployment_watch_down(agent: LocalStarform) -> Iterator[KubeTestServer]:
     kube.clear_request_log()
     kube.kill_watches()  # a watch requested before the fault belongs to the epoch killed here
     kube.wait_for(
-        lambda: [r for r in kube.requests.records() if r.verb == "watch" and r.fault == "throttle"],
+        lambda: [
+            r
+            for r in kube.requests.records()
+            if r.verb == "watch" and r.resource == "deployments" and r.fault
+        ],
         timeout=20,
         message="Shuttle's Deployment watch refused again",
     )
