@@ -198,6 +198,7 @@ def test_roles_are_the_apis_a_viewer_reads_but_cannot_roll_back_and_an_outsider_
         seen = viewer.get(page)
         assert seen.status_code == 200
         assert 'data-action="rollback"' not in seen.text and 'id="reconcile-now"' not in seen.text
+        assert 'data-can-deploy=""' in seen.text, "the page's script offers no Approve/Reject either"
         refused = viewer.post(
             f"/ui/api/v1/services/{world.web_id}/rollback",
             json={"version": 1},
@@ -205,7 +206,8 @@ def test_roles_are_the_apis_a_viewer_reads_but_cannot_roll_back_and_an_outsider_
         )
         assert (refused.status_code, refused.json()) == (403, {"detail": "your role does not allow deploy"})
     with signed_in(starbase.base_url, world.owner) as owner:
-        assert 'data-action="rollback"' in owner.get(page).text
+        owned = owner.get(page).text
+        assert 'data-action="rollback"' in owned and 'data-can-deploy="yes"' in owned
     with signed_in(starbase.base_url, world.extra["outsider"]) as outsider:
         hidden = outsider.get(page)
         assert hidden.status_code == 404

@@ -6,6 +6,7 @@
   const root = document.getElementById("service");
   if (!root) return;
   const serviceId = root.dataset.serviceId;
+  const canDeploy = root.dataset.canDeploy === "yes"; // the API decides again on every call
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const MAX_EVENTS = 200;
   let lastSeq = Number(root.dataset.lastSeq || "0");
@@ -67,7 +68,13 @@
   async function refresh() {
     const response = await fetch("/ui/services/" + serviceId + "/panels", { credentials: "same-origin" });
     if (response.ok) document.getElementById("panels").innerHTML = await response.text();
-    await Promise.all([loadAdoptions(), loadObjects(), loadReconcileRequests()]);
+    await Promise.all([loadObservedThenAdoptions(), loadReconcileRequests()]);
+  }
+
+  // the objects fill the replicas row; a pending adoption then marks its row (it has the last word)
+  async function loadObservedThenAdoptions() {
+    await loadObjects();
+    await loadAdoptions();
   }
 
   // --- pending adoptions (GET /v1/services/{id}/adoptions) ---------------------------------
@@ -75,12 +82,18 @@
     return document.querySelector('#comparison tr[data-field="' + CSS.escape(field) + '"]');
   }
 
-  function markRow(field, observed, inSync) {
+  // an adoption names its spec field by JSON pointer ("/replicas"); rows are keyed without the
+  // leading slash ("replicas", "resources/memory_limit")
+  function rowKey(adoption) {
+    return (adoption.spec_field || adoption.field).replace(/^\//, "");
+  }
+
+  function markRow(field, observed, inSync, desired) {
     let row = comparisonRow(field);
     if (!row) {
       row = el("tr", { dataset: { field: field } }, [
-        el("th", { scope: "row", text: field }),
-        el("td", { class: "desired", text: "—" }),
+        el("th", { scope: "row", text: field.replace(/\//g, "/\u200b") }), // may wrap after a slash
+        el("td", { class: "desired", text: desired === undefined ? "—" : desired }),
         el("td", { class: "observed" }),
         el("td", { class: "state" }),
       ]);
@@ -96,7 +109,9 @@
     const rules = a.within_rules === false
       ? "outside the rules: " + a.problems.map((p) => p.reason).join("; ")
       : (a.within_rules ? "within the template's rules" : "");
-    const last = pending
+    const last = pending && !canDeploy
+      ? el("td", { class: "muted", text: "pending: deciding needs the deploy role" })
+      : pending
       ? el("td", {}, [
           el("button", { type: "button", class: "small", text: "Approve", dataset: { action: "approve", adoption: a.id } }),
           " ",
@@ -121,7 +136,7 @@
     }
     const adoptions = asList(result.data, "adoptions");
     const pending = adoptions.filter((a) => a.status === "pending");
-    for (const a of pending) markRow(a.spec_field || a.field, a.live + " (changed out of band, pending)", false);
+    for (const a of pending) markRow(rowKey(a), a.live + " (changed out of band, pending)", false, shown(a.desired));
     if (adoptions.length === 0) {
       box.replaceChildren(el("p", { class: "muted", id: "no-adoptions", text: "No pending adoptions." }));
       return;
@@ -283,5 +298,5 @@
 
   // status reports (health, objects) arrive without an event: look again now and then
   setInterval(function () { if (document.visibilityState === "visible") scheduleRefresh(); }, 10000);
-  Promise.all([loadAdoptions(), loadObjects()]);
+  loadObservedThenAdoptions();
 })();
