@@ -73,7 +73,9 @@ echo "envtest: building etcd $etcd_version" >&2
 (cd "$here/etcd" && go build -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
 
 "$tmp/kube-apiserver" --version >&2
-"$tmp/etcd" --version | head -1 >&2
+# sed reads to the end: head would close the pipe early, and the SIGPIPE it gives etcd fails a
+# first build under pipefail
+"$tmp/etcd" --version | sed -n 1p >&2
 printf 'kube-apiserver %s\netcd %s\nbuilt in %ss with %s\n' \
   "$kube_version" "$etcd_version" "$((SECONDS - started))" "$(go env GOVERSION)" >"$tmp/.complete"
 rm -rf "$out"
