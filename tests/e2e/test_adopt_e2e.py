@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from tests.e2e.templated import templated_world
+from tests.e2e.templated import template_project, templated_world
 
 from starform_apps.demo import LocalStarform
 from starform_apps.demo.local_starform import wait_until
@@ -31,21 +31,9 @@ def world() -> Iterator[LocalStarform]:
 
 @pytest.fixture(scope="module")
 def project(world: LocalStarform) -> dict[str, str]:
-    ws = world.call("POST", "/v1/workspaces", {"name": "adopters"}, expect=201)
-    project = world.call(
-        "POST",
-        f"/v1/workspaces/{ws['id']}/projects",
-        {"name": "worlds", "cluster_id": world.cluster_id, "tier": "pro"},
-        expect=201,
+    return template_project(
+        world, workspace="adopters", project="worlds", group="eula", entries={"EULA": "TRUE"}
     )
-    env = world.call("POST", f"/v1/projects/{project['id']}/environments", {"name": "live"}, expect=201)
-    group = world.call(
-        "POST",
-        f"/v1/projects/{project['id']}/var-groups",
-        {"name": "eula", "entries": {"EULA": "TRUE"}},
-        expect=201,
-    )
-    return {"project": project["id"], "environment": env["id"], "group": group["id"]}
 
 
 def _server(world: LocalStarform, project: dict[str, str], name: str, policy: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.templated import templated_world
+from tests.e2e.templated import template_project, templated_world
 
 from starform_apps.demo import LocalStarform
 from starform_core.kube.labels import LABEL_SERVICE_ID
@@ -25,21 +25,13 @@ def world() -> Iterator[LocalStarform]:
 
 @pytest.fixture(scope="module")
 def project(world: LocalStarform) -> dict[str, str]:
-    ws = world.call("POST", "/v1/workspaces", {"name": "games"}, expect=201)
-    project = world.call(
-        "POST",
-        f"/v1/workspaces/{ws['id']}/projects",
-        {"name": "minecraft", "cluster_id": world.cluster_id, "tier": "pro"},
-        expect=201,
+    return template_project(
+        world,
+        workspace="games",
+        project="minecraft",
+        group="server",
+        entries={"EULA": "TRUE", "DIFFICULTY": "hard"},
     )
-    env = world.call("POST", f"/v1/projects/{project['id']}/environments", {"name": "live"}, expect=201)
-    group = world.call(
-        "POST",
-        f"/v1/projects/{project['id']}/var-groups",
-        {"name": "server", "entries": {"EULA": "TRUE", "DIFFICULTY": "hard"}},
-        expect=201,
-    )
-    return {"project": project["id"], "environment": env["id"], "group": group["id"]}
 
 
 def _create(

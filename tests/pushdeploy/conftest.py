@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.pushdeploy.pipeline import BuildServices
-from tests.pushdeploy.rig import RecordingJobs
+from tests.pushdeploy.pipeline import BuildServices, Pipeline
+from tests.pushdeploy.rig import GitHub, RecordingJobs
 from tests.registry.kit.backends import Backend
 from tests.registry.kit.fixtures import distribution_open  # noqa: F401 - fixture
 from tests.starbase.logbuffer import LOG_BUFFER
@@ -65,3 +65,17 @@ def build_service(distribution_open: Backend) -> Iterator[BuildServices]:  # noq
 def world(starbase: RunningStarbase, client: httpx.Client) -> World:
     """A fresh tenant: its own workspace, project, environments, services, builds."""
     return build_world(starbase, client)
+
+
+@pytest.fixture
+def pipeline(
+    starbase: RunningStarbase,
+    client: httpx.Client,
+    world: World,
+    github: GitHub,
+    distribution_open: Backend,  # noqa: F811
+    build_service: BuildServices,
+) -> Pipeline:
+    """The test's rig: Starbase, a tenant, its GitHub installation (the module's ``github``
+    fixture says which services build from which repository), the registry, build doubles."""
+    return Pipeline(starbase, client, world, github, distribution_open, build_service)

@@ -4,6 +4,7 @@ module's Starbase store, and waiting on conditions with deadlines."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -11,11 +12,14 @@ from contextlib import ExitStack
 from typing import Any
 
 import attrs
+import httpx
+from tests.pushdeploy.rig import GitHub
 from tests.registry.kit.backends import Backend
+from tests.starbase.world import World, ok
 
 from starform_adapters.build import BuildScript, HttpBuildService, SimulatedBuildService
 from starform_apps.starbase.deploy.runner import BuildRunner, RunnerConfig
-from starform_core.build import BuildRecord
+from starform_core.build import BuildRecord, BuildState
 from starform_testkit.build_server import BuildServer, OverHttp
 from starform_testkit.starbase import RunningStarbase
 
@@ -107,3 +111,60 @@ def wait_for(condition: Callable[[], Any], *, timeout: float = 20.0, what: str =
             return value
         pause.wait(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@attrs.frozen
+class Pipeline:
+    """One test's push-to-deploy rig: the module's Starbase and client, a fresh tenant with a
+    GitHub installation (the module's ``github`` fixture), the real registry and build doubles."""
+
+    starbase: RunningStarbase
+    client: httpx.Client
+    world: World
+    github: GitHub
+    registry: Backend
+    build_services: BuildServices
+
+    @property
+    def store(self) -> Any:
+        """The Starbase's store."""
+        return self.starbase.starbase.store
+
+    def push(self, repository: str = "acme/web", commit: str | None = None) -> str:
+        """Deliver a push to ``main``; the one build it queues."""
+        (build_id,) = ok(self.github.push(repository, "main", commit), 202)["builds"]
+        return str(build_id)
+
+    def build_by_hand(self, commit_sha: str) -> dict[str, Any]:
+        """Ask for a build of the staging web service at ``commit_sha`` (the API's answer)."""
+        url = f"/v1/services/{self.world.web_id}/builds"
+        return ok(
+            self.client.post(url, headers=self.world.h(self.world.owner), json={"commit_sha": commit_sha}),
+            201,
+        )
+
+    def build(self, build_id: str) -> dict[str, Any]:
+        """A build as the API shows it."""
+        return ok(self.client.get(f"/v1/builds/{build_id}", headers=self.starbase.auth(self.world.owner)))
+
+    def state(self, build_id: str) -> BuildState:
+        """A build's state in the store."""
+        return self.store.get_build(build_id).state  # type: ignore[no-any-return]
+
+    def deployments(self) -> list[dict[str, Any]]:
+        """The staging web service's deployments, as the API lists them."""
+        url = f"/v1/services/{self.world.web_id}/deployments"
+        return ok(self.client.get(url, headers=self.world.h(self.world.owner)))  # type: ignore[return-value]
+
+    def generation(self) -> int:
+        """The generation of the cluster's desired state, as its agent pulls it."""
+        world = self.world
+        pulled = self.client.get(
+            f"/v1/clusters/{world.cluster_id}/desired-state", headers=world.h(world.agent_token)
+        )
+        assert pulled.status_code == 200
+        return int(json.loads(pulled.content)["generation"])
+
+    def runner(self, service: Any, **options: Any) -> BuildRunner:
+        """A runner on the store, ``service`` and the real registry (see :func:`runner`)."""
+        return runner(self.starbase, self.registry, service, **options)

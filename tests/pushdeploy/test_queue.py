@@ -13,15 +13,15 @@ from collections.abc import Iterator
 import httpx
 import procrastinate
 import pytest
-from tests.pushdeploy.pipeline import BuildServices, utc_now, wait_for
+from tests.pushdeploy.pipeline import Pipeline, utc_now, wait_for
 from tests.pushdeploy.queue import WorkerThread, build_worker, opened_queue
 from tests.pushdeploy.rig import GitHub, RecordingJobs, connect, set_source
-from tests.registry.kit.backends import Backend
-from tests.starbase.world import World, ok
+from tests.starbase.world import World
 
 from starform_adapters.build import BuildScript, HttpBuildService, SimulatedBuildService
-from starform_apps.starbase.deploy.tasks import NAMESPACE, ProcrastinateBuildJobs, sweep
+from starform_apps.starbase.deploy.tasks import NAMESPACE, BuildWorker, ProcrastinateBuildJobs, sweep
 from starform_core.build import BuildState
+from starform_core.ports.build import BuildService
 from starform_testkit.build_server import BuildServer
 from starform_testkit.starbase import RunningStarbase
 
@@ -45,111 +45,85 @@ def github(starbase: RunningStarbase, client: httpx.Client, world: World) -> Git
     return installation
 
 
-def _state(sb: RunningStarbase, build_id: str) -> BuildState:
-    return sb.starbase.store.get_build(build_id).state
+def _worker(
+    pipeline: Pipeline, service: BuildService, queue: procrastinate.App, **config: object
+) -> BuildWorker:
+    """A build worker of the pipeline's Starbase on ``queue``, with the real registry."""
+    reader, _ = pipeline.registry.client()
+    return build_worker(pipeline.starbase, service, reader, pipeline.registry.host, queue, **config)
 
 
-def test_a_push_goes_through_the_queue_to_a_deployment(
-    starbase: RunningStarbase,
-    queue: procrastinate.App,
-    world: World,
-    github: GitHub,
-    distribution_open: Backend,
-    build_service: BuildServices,
-) -> None:
-    reader, _ = distribution_open.client()
-    worker = build_worker(starbase, build_service(), reader, distribution_open.host, queue)
-    (build_id,) = ok(github.push("acme/web", "main"), 202)["builds"]
-    with WorkerThread(starbase.starbase.database_url, worker, name="worker-a"):
-        wait_for(lambda: _state(starbase, build_id) is BuildState.DEPLOYING, timeout=60, what="the deploy")
-    build = starbase.starbase.store.get_build(build_id)
-    (deployment,) = starbase.starbase.store.list_deployments(world.web_id)
+def test_a_push_goes_through_the_queue_to_a_deployment(pipeline: Pipeline, queue: procrastinate.App) -> None:
+    worker = _worker(pipeline, pipeline.build_services(), queue)
+    build_id = pipeline.push()
+    with WorkerThread(pipeline.starbase.starbase.database_url, worker, name="worker-a"):
+        wait_for(lambda: pipeline.state(build_id) is BuildState.DEPLOYING, timeout=60, what="the deploy")
+    build = pipeline.store.get_build(build_id)
+    (deployment,) = pipeline.store.list_deployments(pipeline.world.web_id)
     assert deployment.deployment_id == build.deployment_id and deployment.image.endswith(f"@{build.digest}")
     assert build.started_at is not None and build.started_at >= build.not_before
 
 
 def test_two_workers_handed_the_same_build_twice_run_it_once(
-    starbase: RunningStarbase,
-    client: httpx.Client,
-    queue: procrastinate.App,
-    world: World,
-    github: GitHub,
-    distribution_open: Backend,
-    build_service: BuildServices,
+    pipeline: Pipeline, queue: procrastinate.App
 ) -> None:
-    reader, _ = distribution_open.client()
-    service = build_service(BuildScript(queue_seconds=0.01, build_seconds=1.0, push_seconds=0.01))
-    url = f"/v1/services/{world.web_id}/builds"
-    build = ok(client.post(url, headers=world.h(world.owner), json={"commit_sha": "b" * 40}), 201)
+    service = pipeline.build_services(BuildScript(queue_seconds=0.01, build_seconds=1.0, push_seconds=0.01))
+    build = pipeline.build_by_hand("b" * 40)
     unlocked = queue.configure_task(name=f"{NAMESPACE}:run_build")
     unlocked.defer(build_id=build["id"])
     unlocked.defer(build_id=build["id"])
-    first = build_worker(starbase, service, reader, distribution_open.host, queue)
-    second = build_worker(starbase, service, reader, distribution_open.host, queue)
+    first, second = _worker(pipeline, service, queue), _worker(pipeline, service, queue)
+    database_url = pipeline.starbase.starbase.database_url
     with (
-        WorkerThread(starbase.starbase.database_url, first, name="worker-1"),
-        WorkerThread(starbase.starbase.database_url, second, name="worker-2"),
+        WorkerThread(database_url, first, name="worker-1"),
+        WorkerThread(database_url, second, name="worker-2"),
     ):
-        wait_for(lambda: _state(starbase, build["id"]) is BuildState.DEPLOYING, timeout=60, what="the deploy")
+        wait_for(lambda: pipeline.state(build["id"]) is BuildState.DEPLOYING, timeout=60, what="the deploy")
     assert len(service.builds) == 1
-    assert len(starbase.starbase.store.list_deployments(world.web_id)) == 1
+    assert len(pipeline.store.list_deployments(pipeline.world.web_id)) == 1
 
 
 def test_a_build_whose_worker_stopped_mid_build_is_run_again_after_its_lease_expires(
-    starbase: RunningStarbase,
-    client: httpx.Client,
-    queue: procrastinate.App,
-    world: World,
-    github: GitHub,
-    distribution_open: Backend,
-    build_service: BuildServices,
+    pipeline: Pipeline, queue: procrastinate.App
 ) -> None:
-    reader, _ = distribution_open.client()
-    store = starbase.starbase.store
-    stuck = build_service(LONG)
-    lease = dt.timedelta(seconds=2)
-    dying = build_worker(starbase, stuck, reader, distribution_open.host, queue, lease=lease)
-    url = f"/v1/services/{world.web_id}/builds"
-    build = ok(client.post(url, headers=world.h(world.owner), json={"commit_sha": "c" * 40}), 201)
-    with WorkerThread(starbase.starbase.database_url, dying, name="worker-dying"):
+    store, database_url = pipeline.store, pipeline.starbase.starbase.database_url
+    dying = _worker(pipeline, pipeline.build_services(LONG), queue, lease=dt.timedelta(seconds=2))
+    build = pipeline.build_by_hand("c" * 40)
+    with WorkerThread(database_url, dying, name="worker-dying"):
         wait_for(
-            lambda: _state(starbase, build["id"]) is BuildState.BUILDING,
+            lambda: pipeline.state(build["id"]) is BuildState.BUILDING,
             timeout=30,
             what="the build to start",
         )
     assert store.get_build(build["id"]).state is BuildState.BUILDING
-    healthy = build_service()
-    rescuer = build_worker(starbase, healthy, reader, distribution_open.host, queue)
-    with WorkerThread(starbase.starbase.database_url, rescuer, name="worker-rescuer"):
+    healthy = pipeline.build_services()
+    rescuer = _worker(pipeline, healthy, queue)
+    with WorkerThread(database_url, rescuer, name="worker-rescuer"):
         swept = wait_for(lambda: sweep(rescuer, utc_now()), timeout=30, what="the lease to expire")
         assert build["id"] in swept
         wait_for(
-            lambda: _state(starbase, build["id"]) is BuildState.DEPLOYING, timeout=60, what="the take-over"
+            lambda: pipeline.state(build["id"]) is BuildState.DEPLOYING, timeout=60, what="the take-over"
         )
     assert len(healthy.builds) == 1 and store.get_build(build["id"]).attempts == 0
 
 
 def test_a_killed_workers_build_is_taken_over_after_its_lease_expires(
-    starbase: RunningStarbase,
-    client: httpx.Client,
-    queue: procrastinate.App,
-    world: World,
-    github: GitHub,
-    distribution_open: Backend,
+    pipeline: Pipeline, queue: procrastinate.App
 ) -> None:
-    _, writer = distribution_open.client()
+    registry, database_url = pipeline.registry, pipeline.starbase.starbase.database_url
+    _, writer = registry.client()
     double = SimulatedBuildService(
         writer, clock=utc_now, script=BuildScript(queue_seconds=0.01, build_seconds=4.0, push_seconds=0.01)
     )
-    store = starbase.starbase.store
+    store = pipeline.store
     with BuildServer(double) as server:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "tests.pushdeploy.worker_process",
-                starbase.starbase.database_url,
-                distribution_open.host,
+                database_url,
+                registry.host,
                 server.url,
                 "3",
             ],
@@ -158,26 +132,22 @@ def test_a_killed_workers_build_is_taken_over_after_its_lease_expires(
         )
         try:
             assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
-            url = f"/v1/services/{world.web_id}/builds"
-            build = ok(client.post(url, headers=world.h(world.owner), json={"commit_sha": "d" * 40}), 201)
-            wait_for(
-                lambda: _state(starbase, build["id"]) is BuildState.BUILDING, timeout=30, what="the build"
-            )
+            build = pipeline.build_by_hand("d" * 40)
+            wait_for(lambda: pipeline.state(build["id"]) is BuildState.BUILDING, timeout=30, what="the build")
             process.kill()
             process.wait(timeout=10)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
-        assert _state(starbase, build["id"]) is BuildState.BUILDING
-        reader, _ = distribution_open.client()
+        assert pipeline.state(build["id"]) is BuildState.BUILDING
         client_of = HttpBuildService(server.url, server.token)
-        rescuer = build_worker(starbase, client_of, reader, distribution_open.host, queue)
-        with WorkerThread(starbase.starbase.database_url, rescuer, name="worker-rescuer"):
+        rescuer = _worker(pipeline, client_of, queue)
+        with WorkerThread(database_url, rescuer, name="worker-rescuer"):
             swept = wait_for(lambda: sweep(rescuer, utc_now()), timeout=30, what="the lease to expire")
             assert build["id"] in swept
             wait_for(
-                lambda: _state(starbase, build["id"]) is BuildState.DEPLOYING,
+                lambda: pipeline.state(build["id"]) is BuildState.DEPLOYING,
                 timeout=60,
                 what="the take-over",
             )

@@ -30,12 +30,7 @@ def load_rows_via_api(store: StoreUnderTest, rows: ClusterRows | None = None) ->
         store.create_environment(env, actor=actor)
     for service in rows.services:
         store.create_service(service, actor=actor)
-    current: dict[str, int] = {}
-    for dep in sorted(rows.deployments, key=lambda d: d.version):
-        current[dep.service_id] = max(current.get(dep.service_id, 0), dep.version)
-    for dep in rows.deployments:
-        if dep.version != current[dep.service_id]:
-            continue
+    for dep in rows.deployments:  # each service's current release: deployed as its version-th
         for _ in range(dep.version):
             store.create_deployment(
                 NewDeployment(

@@ -451,3 +451,54 @@ def test_cluster_events_page_through_every_event_of_the_cluster(any_store: Store
     assert [e.event_id for e in rest.events] == ["c3", "c4"]
     assert rest.next_after is None
     assert [e.service_id for e in rest.events] == [service, None]
+
+
+def test_one_rule_chooses_the_current_release_for_the_payload_the_api_and_the_spec(
+    store: StoreUnderTest, loaded: ClusterRows
+) -> None:
+    """The highest version is current (a rollback is a new, higher version); the payload's rows,
+    ``current_release`` and the newest of ``list_deployments`` name the same row, one a service."""
+    cid = loaded.cluster.cluster_id
+    service_id = loaded.deployments[0].service_id
+    history = store.list_deployments(service_id)
+    oldest, newest = history[-1], history[0]
+    later = "registry.example.com/a/b@sha256:" + "1" * 64
+    for image in (later, oldest.image):  # a deploy, then a rollback to the first image
+        store.create_deployment(
+            NewDeployment(deployment_id=str(uuid.uuid4()), service_id=service_id, image=image), actor=ACTOR
+        )
+    rows = store.cluster_rows(cid)
+    in_rows = {d.service_id: d for d in rows.deployments}
+    assert len(in_rows) == len(rows.deployments) == len(loaded.deployments), "one release a service"
+    for dep in rows.deployments:
+        versions = store.list_deployments(dep.service_id)
+        assert dep == store.current_release(dep.service_id) == versions[0]
+        assert dep.version == max(d.version for d in versions)
+    rolled_back = in_rows[service_id]
+    assert (rolled_back.version, rolled_back.image) == (newest.version + 2, oldest.image)
+    payload = build_payload(rows, checksum_key=EXAMPLE_CHECKSUM_KEY)
+    (service,) = [s for p in payload.projects for s in p.services if s.service_id == service_id]
+    assert service.release is not None
+    assert (service.release.version, service.release.image) == (rolled_back.version, oldest.image)
+    assert store.current_release(str(uuid.uuid4())) is None
+
+
+def test_a_service_without_a_deployment_has_no_current_release(
+    store: StoreUnderTest, loaded: ClusterRows
+) -> None:
+    env = loaded.environments[0]
+    service = store.create_service(
+        ServiceRow(
+            service_id=str(uuid.uuid4()),
+            project_id=env.project_id,
+            environment_id=env.environment_id,
+            name=f"s{uuid.uuid4().hex[:8]}",
+            type="worker",
+            state="active",
+        ),
+        actor=ACTOR,
+    )
+    assert store.current_release(service.service_id) is None
+    assert service.service_id not in {
+        d.service_id for d in store.cluster_rows(loaded.cluster.cluster_id).deployments
+    }

@@ -149,7 +149,7 @@ def cluster_rows(draw: st.DrawFn, *, max_projects: int = 3, max_services: int = 
                 object_names.add(f"{name}-{env.name}")
                 service = _service(draw, project_id=project_id, environment_id=env.environment_id, name=name)
                 services.append(service)
-                for version in draw(st.lists(st.integers(1, 50), max_size=2, unique=True)):
+                for version in draw(st.lists(st.integers(1, 50), max_size=1)):  # the current release
                     deployments.append(
                         DeploymentRow(
                             deployment_id=draw(uuids),

@@ -221,3 +221,20 @@ def test_egress_allow_is_canonical() -> None:
     cluster = attrs.evolve(rows.cluster, egress_allow=["fd12:3456::/32", "10.110.0.0/20", "10.110.0.0/20"])
     document = build_payload(attrs.evolve(rows, cluster=cluster), checksum_key=b"x" * 32)
     assert document.cluster.egress_allow == ("10.110.0.0/20", "fd12:3456::/32")
+
+
+def test_the_payload_runs_the_release_the_rows_carry_and_refuses_a_second_one_for_a_service() -> None:
+    """The store chooses each service's current release (one SQL query); the builder does not
+    choose again: two rows for one service are an error naming the service, whatever their versions."""
+    rows = example_rows()
+    first = rows.deployments[0]
+    payload = build_payload(rows, checksum_key=b"k" * 32)
+    (service,) = [s for p in payload.projects for s in p.services if s.service_id == first.service_id]
+    assert service.release is not None
+    assert (service.release.version, service.release.image) == (first.version, first.image)
+    for version in (first.version - 1, first.version + 1):
+        other = attrs.evolve(first, deployment_id="00000000-0000-4000-8000-00000000ffff", version=version)
+        with pytest.raises(ValidationError) as raised:
+            build_payload(attrs.evolve(rows, deployments=(*rows.deployments, other)), checksum_key=b"k" * 32)
+        assert raised.value.field == f"deployments[{first.service_id}]"
+        assert "both given as the service's current release" in raised.value.reason

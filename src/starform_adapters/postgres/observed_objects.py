@@ -46,55 +46,72 @@ def store_objects(
     identities = [(o.service_id, o.kind, o.namespace, o.name) for o in objects]
     if len(set(identities)) != len(identities):
         raise ValidationError("objects", "each object may appear once per report")
-    recreated = 0
     reported = [o for o in objects if o.service_id in known]
+    recreated = 0
     for obj in reported:
-        old = cur.execute(
-            "SELECT uid FROM service_objects WHERE service_id = %s AND kind = %s AND namespace = %s"
-            " AND name = %s AND current FOR UPDATE",
-            (obj.service_id, obj.kind, obj.namespace, obj.name),
-        ).fetchone()
-        if old is not None and old[0] != obj.uid:
-            cur.execute(
-                "UPDATE service_objects SET current = false WHERE service_id = %s AND uid = %s",
-                (obj.service_id, old[0]),
-            )
-            recreated += 1
-            insert_event(
-                cur,
-                cluster_id,
-                obj.service_id,
-                "ResourceDeletedExternally",
-                f"{obj.kind} {obj.namespace}/{obj.name} was deleted and recreated (new UID)",
-                {
-                    "object": object_label(obj.kind, obj.namespace, obj.name),
-                    "kind": obj.kind,
-                    "namespace": obj.namespace,
-                    "name": obj.name,
-                    "old_uid": old[0],
-                    "uid": obj.uid,
-                },
-            )
-        cur.execute(
-            "INSERT INTO service_objects (service_id, cluster_id, kind, namespace, name, uid,"
-            " first_seen_at, last_seen_at, current, present, observed)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, true, true, %s)"
-            " ON CONFLICT (service_id, uid) DO UPDATE SET present = true, current = true,"
-            " last_seen_at = greatest(service_objects.last_seen_at, EXCLUDED.last_seen_at),"
-            " observed = EXCLUDED.observed",
-            (
-                obj.service_id,
-                cluster_id,
-                obj.kind,
-                obj.namespace,
-                obj.name,
-                obj.uid,
-                seen_at,
-                seen_at,
-                Jsonb(_snapshot(obj.observed)),
-            ),
-        )
-    listed = {(o.service_id, o.uid) for o in reported}
+        recreated += _retire_if_recreated(cur, cluster_id, obj)
+        _upsert(cur, cluster_id, obj, seen_at)
+    _mark_absent(cur, cluster_id, {(o.service_id, o.uid) for o in reported})
+    return recreated
+
+
+def _retire_if_recreated(cur: Cursor, cluster_id: str, obj: ObjectReport) -> bool:
+    """Retire the current row of ``obj``'s identity when it had another UID (the object was
+    deleted and recreated), with a ``ResourceDeletedExternally`` event; whether it did."""
+    old = cur.execute(
+        "SELECT uid FROM service_objects WHERE service_id = %s AND kind = %s AND namespace = %s"
+        " AND name = %s AND current FOR UPDATE",
+        (obj.service_id, obj.kind, obj.namespace, obj.name),
+    ).fetchone()
+    if old is None or old[0] == obj.uid:
+        return False
+    cur.execute(
+        "UPDATE service_objects SET current = false WHERE service_id = %s AND uid = %s",
+        (obj.service_id, old[0]),
+    )
+    insert_event(
+        cur,
+        cluster_id,
+        obj.service_id,
+        "ResourceDeletedExternally",
+        f"{obj.kind} {obj.namespace}/{obj.name} was deleted and recreated (new UID)",
+        {
+            "object": object_label(obj.kind, obj.namespace, obj.name),
+            "kind": obj.kind,
+            "namespace": obj.namespace,
+            "name": obj.name,
+            "old_uid": old[0],
+            "uid": obj.uid,
+        },
+    )
+    return True
+
+
+def _upsert(cur: Cursor, cluster_id: str, obj: ObjectReport, seen_at: datetime) -> None:
+    """Store ``obj`` as its identity's current, present object, last seen at ``seen_at``."""
+    cur.execute(
+        "INSERT INTO service_objects (service_id, cluster_id, kind, namespace, name, uid,"
+        " first_seen_at, last_seen_at, current, present, observed)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, true, true, %s)"
+        " ON CONFLICT (service_id, uid) DO UPDATE SET present = true, current = true,"
+        " last_seen_at = greatest(service_objects.last_seen_at, EXCLUDED.last_seen_at),"
+        " observed = EXCLUDED.observed",
+        (
+            obj.service_id,
+            cluster_id,
+            obj.kind,
+            obj.namespace,
+            obj.name,
+            obj.uid,
+            seen_at,
+            seen_at,
+            Jsonb(_snapshot(obj.observed)),
+        ),
+    )
+
+
+def _mark_absent(cur: Cursor, cluster_id: str, listed: set[tuple[str, str]]) -> None:
+    """Mark the cluster's current objects that the report did not list (service id, UID) absent."""
     absent = [
         (str(r[0]), str(r[1]))
         for r in cur.execute(
@@ -109,7 +126,6 @@ def store_objects(
             " WHERE o.service_id = r.sid AND o.uid = r.uid",
             ([a[0] for a in absent], [a[1] for a in absent]),
         )
-    return recreated
 
 
 def read_objects(cur: Cursor, service_id: str, *, stale_after_seconds: float) -> list[ObservedObject]:

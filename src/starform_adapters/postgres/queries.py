@@ -38,11 +38,13 @@ from starform_core.secrets_values import SecretValue
 __all__ = [
     "CLUSTER_COLUMNS",
     "CLUSTER_ROW",
+    "CURRENT_RELEASES",
     "DEPLOYMENT_COLUMNS",
     "DEPLOYMENT_ROW",
     "SERVICE_COLUMNS",
     "SERVICE_ROW",
     "Decrypt",
+    "current_release",
     "load_cluster",
     "load_rows",
 ]
@@ -99,13 +101,15 @@ _ENVIRONMENTS = (
     " FROM environments e JOIN projects p ON p.id = e.project_id WHERE {where}"
 )
 _SERVICES = f"SELECT {SERVICE_COLUMNS} FROM services s JOIN projects p ON p.id = s.project_id WHERE {{where}}"  # noqa: S608
-# The current release of each service only (the core's rule: the highest version is current),
-# so a long deploy history costs nothing here.
-_CURRENT_RELEASES = (
+CURRENT_RELEASES = (
     f"SELECT DISTINCT ON (d.service_id) {DEPLOYMENT_COLUMNS}"  # noqa: S608
     " FROM deployments d JOIN services s ON s.id = d.service_id"
     " JOIN projects p ON p.id = s.project_id WHERE {where} ORDER BY d.service_id, d.version DESC"
 )
+"""The one rule for which release a service runs: its highest version (a rollback is a new, higher
+version). Every reader of "the current release" uses this query (the payload's rows, the
+service's current spec, the API's and the dashboard's service view), so a long deploy history
+costs nothing and no second rule exists; ``{where}`` filters ``d``, ``s`` or ``p``."""
 _VAR_GROUPS = (
     "SELECT g.id AS var_group_id, g.project_id, g.name, g.environment_id"
     " FROM var_groups g JOIN projects p ON p.id = g.project_id WHERE {where}"
@@ -147,6 +151,12 @@ def load_cluster(cur: Cursor, cluster_id: str, *, lock: bool = False) -> Cluster
     return row
 
 
+def current_release(cur: Cursor, service_id: str) -> DeploymentRow | None:
+    """The release ``service_id`` runs (``None`` before its first deployment)."""
+    query = sql.SQL(CURRENT_RELEASES).format(where=sql.SQL("d.service_id = %(id)s"))
+    return fetch_one(cur, query, {"id": service_id}, DEPLOYMENT_ROW)
+
+
 def _entry_row(decrypt: Decrypt) -> RowFactory[VarGroupEntryRow]:
     def entry(
         *, var_group_id: str, key: str, ciphertext: bytes, nonce: bytes, key_id: str
@@ -163,11 +173,11 @@ def load_rows(
     *,
     scope: Literal["cluster", "project"],
     scope_id: str,
-    opener: Decrypt,
+    decrypt: Decrypt,
 ) -> ClusterRows:
     """All rows of a cluster (``scope="cluster"``) or of one of its projects (``"project"``).
 
-    ``opener`` decrypts each var group entry (a placeholder when the rows only validate a write).
+    ``decrypt`` opens each var group entry (a placeholder when the rows only validate a write).
     """
     where = sql.SQL("p.cluster_id = %(id)s" if scope == "cluster" else "p.id = %(id)s")
 
@@ -179,9 +189,9 @@ def load_rows(
         projects=rows(_PROJECTS, class_row(ProjectRow)),
         environments=rows(_ENVIRONMENTS, class_row(EnvironmentRow)),
         services=rows(_SERVICES, SERVICE_ROW),
-        deployments=rows(_CURRENT_RELEASES, DEPLOYMENT_ROW),
+        deployments=rows(CURRENT_RELEASES, DEPLOYMENT_ROW),
         var_groups=rows(_VAR_GROUPS, class_row(VarGroupRow)),
-        var_group_entries=rows(_ENTRIES, _entry_row(opener)),
+        var_group_entries=rows(_ENTRIES, _entry_row(decrypt)),
         service_var_groups=rows(_ATTACHMENTS, class_row(ServiceVarGroupRow)),
         volumes=rows(_VOLUMES, class_row(VolumeRow)),
         hostnames=rows(_HOSTNAMES, class_row(HostnameRow)),

@@ -67,7 +67,7 @@ class AgentRepository(Repository):
         with self._tx() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cluster = load_cluster(cur, cluster_id)
-            return load_rows(cur, cluster, scope="cluster", scope_id=cluster_id, opener=self._cipher.open)
+            return load_rows(cur, cluster, scope="cluster", scope_id=cluster_id, decrypt=self._cipher.open)
 
     def cluster_token_hash(self, cluster_id: str) -> bytes:
         """The SHA-256 of the cluster's agent token."""

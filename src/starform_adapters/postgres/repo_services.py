@@ -12,6 +12,7 @@ from starform_adapters.postgres.queries import (
     DEPLOYMENT_ROW,
     SERVICE_COLUMNS,
     SERVICE_ROW,
+    current_release,
     load_cluster,
 )
 from starform_adapters.postgres.repository import VALIDATION_CHECKSUM_KEY, Cursor, Repository, jsonable
@@ -358,6 +359,11 @@ class ServiceRepository(Repository):
                 (service_id,),
                 DEPLOYMENT_ROW,
             )
+
+    def current_release(self, service_id: str) -> DeploymentRow | None:
+        """The release the service runs: its highest version (``None`` before the first)."""
+        with self._read() as cur:
+            return current_release(cur, service_id)
 
     def get_deployment(self, service_id: str, version: int) -> DeploymentRow:
         """One version of a service."""

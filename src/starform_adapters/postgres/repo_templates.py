@@ -12,7 +12,7 @@ from psycopg.rows import RowFactory, class_row, kwargs_row
 from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres.fetch import fetch_all, fetch_one
-from starform_adapters.postgres.queries import DEPLOYMENT_COLUMNS, DEPLOYMENT_ROW
+from starform_adapters.postgres.queries import current_release
 from starform_adapters.postgres.repo_services import ServiceRepository
 from starform_adapters.postgres.repository import Cursor, jsonable
 from starform_core.access import Actor
@@ -337,13 +337,7 @@ class TemplateRepository(ServiceRepository):
                 "SELECT hostname FROM hostnames WHERE service_id = %s", (service.service_id,)
             )
         ]
-        release = fetch_one(
-            cur,
-            f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.service_id = %s"  # noqa: S608
-            " ORDER BY d.version DESC LIMIT 1",
-            (service.service_id,),
-            DEPLOYMENT_ROW,
-        )
+        release = current_release(cur, service.service_id)
         return spec_of_rows(service, volumes, hostnames, release, var_keys=var_keys)
 
     def _write_spec(self, cur: Cursor, before: ServiceSpec, after: ServiceSpec, service: ServiceRow) -> None:

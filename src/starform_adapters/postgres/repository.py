@@ -170,7 +170,7 @@ class Repository(PooledRepository):
         placeholders), so a write the payload would refuse never commits.
         """
         cluster = load_cluster(cur, scope.cluster_id)
-        rows = load_rows(cur, cluster, scope="project", scope_id=scope.project_id, opener=_placeholder)
+        rows = load_rows(cur, cluster, scope="project", scope_id=scope.project_id, decrypt=_placeholder)
         build_payload(rows, checksum_key=VALIDATION_CHECKSUM_KEY)
         generation = self._bump(cur, scope.cluster_id)
         self._audit(

@@ -269,13 +269,7 @@ def bootstrap(
         log_reconcile(result)
 
     wake = wake or threading.Event()
-    channel = (
-        PullChannel(
-            parts.puller, metrics, wait=config.long_poll_wait, interval=config.interval, wake=wake, stop=stop
-        )
-        if config.long_poll_wait
-        else None
-    )
+    channel = _pull_channel(config, parts, metrics, wake=wake, stop=stop)
     loop = ShuttleLoop(
         reconciler,
         interval=config.interval,
@@ -289,24 +283,61 @@ def bootstrap(
         config=config, cluster=cluster, reconciler=reconciler, loop=loop, heartbeat=heartbeat, db=db
     )
     if pods is not None and usage_sink is not None and config.usage_interval is not None:
-        shuttle.usage = UsageReporter(
-            cluster_id=config.cluster_id,
-            pods=pods,
-            outbox=parts.outbox,
-            db=db,
-            metrics=metrics.usage,
-            interval=config.usage_interval,
-            now=now,
+        shuttle.usage = _usage_reporter(
+            config, parts, db, metrics, pods=pods, interval=config.usage_interval, now=now
         )
     if serve_ops:
-        shuttle.ops = OpsServer(
-            registry=metrics.registry,
-            healthy=shuttle.healthy,
-            ready=shuttle.ready,
-            host=config.metrics_host,
-            port=config.metrics_port,
-        )
+        shuttle.ops = _ops_server(config, metrics, shuttle)
     return shuttle
+
+
+def _pull_channel(
+    config: ShuttleConfig,
+    parts: ReconcileParts,
+    metrics: ShuttleMetrics,
+    *,
+    wake: threading.Event,
+    stop: threading.Event,
+) -> PullChannel | None:
+    """The long-poll channel (``None`` when ``config.long_poll_wait`` is 0: Shuttle polls)."""
+    if not config.long_poll_wait:
+        return None
+    return PullChannel(
+        parts.puller, metrics, wait=config.long_poll_wait, interval=config.interval, wake=wake, stop=stop
+    )
+
+
+def _usage_reporter(
+    config: ShuttleConfig,
+    parts: ReconcileParts,
+    db: StateDB,
+    metrics: ShuttleMetrics,
+    *,
+    pods: PodWatch,
+    interval: float,
+    now: Callable[[], datetime],
+) -> UsageReporter:
+    """The usage snapshots' reporter, writing to the reconcile's outbox every ``interval``."""
+    return UsageReporter(
+        cluster_id=config.cluster_id,
+        pods=pods,
+        outbox=parts.outbox,
+        db=db,
+        metrics=metrics.usage,
+        interval=interval,
+        now=now,
+    )
+
+
+def _ops_server(config: ShuttleConfig, metrics: ShuttleMetrics, shuttle: Shuttle) -> OpsServer:
+    """``/metrics``, ``/healthz`` and ``/readyz`` of ``shuttle``."""
+    return OpsServer(
+        registry=metrics.registry,
+        healthy=shuttle.healthy,
+        ready=shuttle.ready,
+        host=config.metrics_host,
+        port=config.metrics_port,
+    )
 
 
 def build_shuttle(

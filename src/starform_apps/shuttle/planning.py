@@ -143,12 +143,12 @@ class PlanStep:
         targets, unread = self._targets(rendering)
         served = self.served_kinds(rendering)
         versions = tuple(str((t.get("metadata") or {}).get("resourceVersion", "")) for t in targets)
-        gate = (held.etag, revision, versions, tuple(unread), served, allow_prune)
+        inputs = (held.etag, revision, versions, tuple(unread), served, allow_prune)  # what a plan depends on
         now = self._monotonic()
         if reuse and self._last is not None:
-            last_gate, last, planned_at = self._last
+            last_inputs, last, planned_at = self._last
             if (
-                last_gate == gate
+                last_inputs == inputs
                 and not last.result.plan.executable
                 and now - planned_at < self._full_plan_every
             ):
@@ -166,5 +166,5 @@ class PlanStep:
         planned = Planned(
             result=step.result, fresh=True, services=_services(screened.objects), unread_targets=tuple(unread)
         )
-        self._last = (gate, planned, now)
+        self._last = (inputs, planned, now)
         return planned

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import signal
 import sys
 import threading
 import uuid
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 import click
 
 from starform_adapters.postgres import PostgresStore, migrate, open_pool
+from starform_apps.signals import stop_signals
 from starform_apps.starbase import cli_billing
 from starform_apps.starbase.config import DEFAULT_DATA_DIR, StarbaseConfig, parse_address
 from starform_apps.starbase.embedded import embedded_database, load_cipher
@@ -126,26 +126,6 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings=_CONTEXT)
 def main() -> None:
     """Starbase: Starform's control plane."""
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM or SIGINT (also when the shell started us with SIGINT ignored).
-
-    The previous handlers are restored on exit.
-    """
-    stop = threading.Event()
-
-    def handle(signum: int, _frame: object) -> None:
-        _progress(f"{signal.Signals(signum).name} received: stopping")
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _serve_workers(config: StarbaseConfig) -> None:
@@ -262,7 +242,7 @@ def serve(
             )
         _serve_workers(config)
         return
-    with _stop_on_signals() as stop:
+    with stop_signals(on_signal=lambda name: _progress(f"{name} received: stopping")) as stop:
         _serve_until_stopped(config, stop)
 
 

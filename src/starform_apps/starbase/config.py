@@ -12,7 +12,7 @@ from starform_apps.starbase.quotas import DEFAULT_LIMITS, Quota, parse_rate
 from starform_core.errors import ValidationError
 from starform_core.ports.ratelimit import RateLimit
 
-__all__ = ["DEFAULT_DATA_DIR", "StarbaseConfig", "parse_address"]
+__all__ = ["DEFAULT_DATA_DIR", "StarbaseConfig", "env_whole_number", "parse_address"]
 
 DEFAULT_DATA_DIR = pathlib.Path("~/.starform/starbase")
 """Where ``starbase serve`` keeps its embedded PostgreSQL and generated key by default."""
@@ -27,7 +27,8 @@ _RATE_VARIABLES = {
 }
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+def env_whole_number(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    """The whole number in ``env[name]`` from ``low`` to ``high`` (``default`` when unset or blank)."""
     text = env.get(name, "").strip()
     if not text:
         return default
@@ -95,15 +96,19 @@ class StarbaseConfig:
             "encryption_key": env.get("ENCRYPTION_KEY") or None,
             "encryption_key_id": env.get("ENCRYPTION_KEY_ID") or None,
             "data_dir": pathlib.Path(env.get("STARBASE_DATA_DIR") or str(DEFAULT_DATA_DIR)),
-            "pool_max_size": _int(env, "STARBASE_POOL_MAX_SIZE", 20, low=1, high=1000),
+            "pool_max_size": env_whole_number(env, "STARBASE_POOL_MAX_SIZE", 20, low=1, high=1000),
             "log_level": level,
-            "payload_cache_mb": _int(env, "STARBASE_PAYLOAD_CACHE_MB", 256, low=0, high=1_000_000),
+            "payload_cache_mb": env_whole_number(
+                env, "STARBASE_PAYLOAD_CACHE_MB", 256, low=0, high=1_000_000
+            ),
             "rate_limit_storage": env.get("STARBASE_RATE_LIMIT_STORAGE", "").strip() or "memory://",
             "rate_limits": _rates(env),
             "metrics_token": env.get("STARBASE_METRICS_TOKEN") or None,
             "metrics_address": _metrics_address(env),
-            "workers": _int(env, "STARBASE_WORKERS", 1, low=1, high=64),
-            "observed_stale_after": _int(env, "STARBASE_OBSERVED_STALE_AFTER", 600, low=30, high=86_400 * 30),
+            "workers": env_whole_number(env, "STARBASE_WORKERS", 1, low=1, high=64),
+            "observed_stale_after": env_whole_number(
+                env, "STARBASE_OBSERVED_STALE_AFTER", 600, low=30, high=86_400 * 30
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -39,14 +39,13 @@ __all__ = [
     "under_body_names",
     "var_group_out",
     "volume_out",
-    "within",
 ]
 
 T = TypeVar("T")
 _ROW_PREFIX = re.compile(r"^(payload\.)?(projects\[[^\]]*\]\.)?[a-z_]+\[[^\]]*\]\.")
 
 
-def within(prefix: str, make: Callable[[], T]) -> T:
+def _fields_under(prefix: str, make: Callable[[], T]) -> T:
     """Run a core constructor; prefix the field of any ``ValidationError`` it raises."""
     try:
         return make()
@@ -71,13 +70,13 @@ def autoscaling_of(body: s.AutoscalingBody | None) -> Autoscaling | None:
     """The core autoscaling value."""
     if body is None:
         return None
-    return within("autoscaling", lambda: Autoscaling(**body.model_dump()))
+    return _fields_under("autoscaling", lambda: Autoscaling(**body.model_dump()))
 
 
 def _probe(name: str, body: s.ProbeBody | None) -> Probe | None:
     if body is None:
         return None
-    return within(f"probes.{name}", lambda: Probe(**body.model_dump()))
+    return _fields_under(f"probes.{name}", lambda: Probe(**body.model_dump()))
 
 
 def probes_of(body: s.ProbesBody) -> Probes:

@@ -78,10 +78,10 @@ def get_service(
 ) -> s.ServiceOut:
     """A service's desired spec with its current release, hostnames, volumes and var groups."""
     service = access.authorized(user, service_id, Action.PROJECT_READ)
-    deployments = releases.list_deployments(service.service_id)
+    release = releases.current_release(service.service_id)
     return service_out(
         service,
-        release=deployment_out(deployments[0]) if deployments else None,
+        release=None if release is None else deployment_out(release),
         hostnames=access.services.list_hostnames(service.service_id),
         volumes=[volume_out(v) for v in access.services.list_volumes(service.service_id)],
         var_groups=_attachments(var_groups, service.service_id),

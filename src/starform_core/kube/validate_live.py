@@ -334,7 +334,7 @@ def _merge_keys_hold(key: str, value: Any) -> bool:
     )
 
 
-def _plain(node: Any, depth: int) -> bool:
+def _is_plain_json(node: Any, depth: int) -> bool:
     """``node`` itself is plain JSON (:func:`~starform_core.strict_json.node_problem`),
     the common cases (ASCII text, dicts with ASCII keys, lists, booleans, null) decided at once."""
     kind = type(node)
@@ -352,7 +352,7 @@ def _plain(node: Any, depth: int) -> bool:
 
 def _holds(node: Any, depth: int, rules: tuple[_Rules, ...], in_fields: bool) -> bool:
     """Whether ``node`` and everything below it keep every rule (the one walk)."""
-    if not _plain(node, depth):
+    if not _is_plain_json(node, depth):
         return False
     for at in rules:
         for check in at.checks:
@@ -372,7 +372,7 @@ def _holds(node: Any, depth: int, rules: tuple[_Rules, ...], in_fields: bool) ->
             if below or in_fields or isinstance(child, dict | list):
                 if not _holds(child, depth + 1, below, in_fields):
                     return False
-            elif not _plain(child, depth + 1):
+            elif not _is_plain_json(child, depth + 1):
                 return False
     elif isinstance(node, list):
         below = _below(rules, None) if rules else _NONE
@@ -380,7 +380,7 @@ def _holds(node: Any, depth: int, rules: tuple[_Rules, ...], in_fields: bool) ->
             if below or in_fields or isinstance(item, dict | list):
                 if not _holds(item, depth + 1, below, in_fields):
                     return False
-            elif not _plain(item, depth + 1):
+            elif not _is_plain_json(item, depth + 1):
                 return False
     return True
 

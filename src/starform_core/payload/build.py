@@ -89,18 +89,18 @@ def cluster_settings(row: ClusterRow) -> ClusterSettings:
         )
 
 
-def _current_releases(deployments: tuple[DeploymentRow, ...]) -> dict[str, DeploymentRow]:
-    current: dict[str, DeploymentRow] = {}
+def _releases(deployments: tuple[DeploymentRow, ...]) -> dict[str, DeploymentRow]:
+    """Each service's release by service id. The rows carry the current release only: the store
+    chooses it (``ClusterRows.deployments``); two for one service are refused, not chosen between."""
+    releases: dict[str, DeploymentRow] = {}
     for row in deployments:
-        best = current.get(row.service_id)
-        if best is None or row.version > best.version:
-            current[row.service_id] = row
-        elif row.version == best.version and row != best:
+        other = releases.setdefault(row.service_id, row)
+        if other is not row:
             raise ValidationError(
-                f"deployments[{row.service_id}].version",
-                f"version {row.version} appears twice for one service",
+                f"deployments[{row.service_id}]",
+                f"versions {other.version} and {row.version} both given as the service's current release",
             )
-    return current
+    return releases
 
 
 @attrs.frozen
@@ -162,7 +162,7 @@ class _ServiceParts:
 
     @classmethod
     def of(cls, rows: ClusterRows) -> _ServiceParts:
-        releases = _current_releases(rows.deployments)
+        releases = _releases(rows.deployments)
         attachments: defaultdict[str, list[VarGroupAttachment]] = defaultdict(list)
         for link in rows.service_var_groups:
             with _errors_prefixed(f"service_var_groups[{link.service_id}]"):

@@ -191,6 +191,9 @@ class ClusterRows:
     environments: tuple[EnvironmentRow, ...] = ()
     services: tuple[ServiceRow, ...] = ()
     deployments: tuple[DeploymentRow, ...] = ()
+    """Each service's current release, one row a service at most (a service without one has no
+    release yet). The store chooses it (the highest version, in one query every reader shares):
+    the payload builder refuses a second row for a service rather than choosing again."""
     var_groups: tuple[VarGroupRow, ...] = ()
     var_group_entries: tuple[VarGroupEntryRow, ...] = ()
     service_var_groups: tuple[ServiceVarGroupRow, ...] = ()

@@ -106,6 +106,11 @@ class ReleaseStore(Protocol):
         """A service's deployments, newest first."""
         ...
 
+    def current_release(self, service_id: str) -> DeploymentRow | None:
+        """The release the service runs, its highest version (``None`` before its first deploy):
+        the same choice as the payload's (and the dashboard's) for that service."""
+        ...
+
     def get_deployment(self, service_id: str, version: int) -> DeploymentRow:
         """One version of a service."""
         ...

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -71,40 +72,56 @@ def _error(exc: StripeApiError, request_id: str) -> JSONResponse:
 
 def build_app(state: StripeState, idempotency: IdempotencyStore, api_key: str) -> Starlette:
     """The ASGI app serving ``state`` to clients that present ``api_key``."""
+    api = _Api(state=state, idempotency=idempotency, api_key=api_key)
+    routes = [Route(t, api.post(op), methods=["POST"]) for t, op in _POSTS.items()]
+    routes += [Route(t, api.get(op), methods=["GET"]) for t, op in _GETS.items()]
+    return Starlette(routes=routes)
 
-    def authenticate(request: Request) -> None:
+
+@attrs.frozen
+class _Api:
+    """The endpoints over one account's state: authentication, idempotent POSTs, GETs."""
+
+    state: StripeState
+    idempotency: IdempotencyStore
+    api_key: str
+
+    def authenticate(self, request: Request) -> None:
+        """Refuse a request without the account's API key (401)."""
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(token.encode(), api_key.encode()):
+        if not hmac.compare_digest(token.encode(), self.api_key.encode()):
             raise StripeApiError(
                 401, "invalid_request_error", "Invalid API Key provided: " + token[:8] + "****"
             )
 
-    def post(template: str, operation: Operation) -> Callable[[Request], Any]:
+    def post(self, operation: Operation) -> Callable[[Request], Any]:
+        """The endpoint running ``operation`` on a form body, once per ``Idempotency-Key``."""
+
         async def endpoint(request: Request) -> JSONResponse:
             request_id = "req_" + secrets.token_hex(7)
             try:
-                authenticate(request)
+                self.authenticate(request)
                 raw = await request.body()
                 if len(raw) > MAX_BODY:
                     raise invalid("Request body too large")
                 params = decode_form(raw.decode("utf-8", errors="replace"))
-                return _idempotent(request, params, template, operation, request_id)
+                return self._idempotent(request, params, operation, request_id)
             except StripeApiError as exc:
                 return _error(exc, request_id)
 
         return endpoint
 
     def _idempotent(
-        request: Request, params: Obj, template: str, operation: Operation, request_id: str
+        self, request: Request, params: Obj, operation: Operation, request_id: str
     ) -> JSONResponse:
         key = request.headers.get("idempotency-key")
         if key is not None and len(key) > 255:
             raise invalid("Idempotency-Key must be at most 255 characters.")
-        scope = (api_key, key or "")
+        scope = (self.api_key, key or "")
         fingerprint = IdempotencyStore.fingerprint("POST", request.url.path, params)
         if key:
-            saved = idempotency.begin(scope, fingerprint)
+            saved = self.idempotency.begin(scope, fingerprint)
             if saved is not None:
                 return JSONResponse(
                     saved.body,
@@ -113,35 +130,33 @@ def build_app(state: StripeState, idempotency: IdempotencyStore, api_key: str) -
                 )
         status, body, save = 200, None, True
         try:
-            with state.lock:
-                body = state.render(operation(state, params, dict(request.path_params)))
+            with self.state.lock:
+                body = self.state.render(operation(self.state, params, dict(request.path_params)))
         except StripeApiError as exc:
             status, body = exc.status, exc.body()
             save = exc.status == 402  # a decline happened (executed); validation errors are not saved
         finally:
             if key:
-                idempotency.finish(scope, fingerprint, status, body, save=save)
+                self.idempotency.finish(scope, fingerprint, status, body, save=save)
         return JSONResponse(
             body, status_code=status, headers={"Request-Id": request_id, "Idempotency-Key": key or ""}
         )
 
     def get(
-        template: str, operation: Callable[[StripeState, Obj, dict[str, str], str], Any]
+        self, operation: Callable[[StripeState, Obj, dict[str, str], str], Any]
     ) -> Callable[[Request], Any]:
+        """The endpoint reading one object or a page of a list."""
+
         async def endpoint(request: Request) -> JSONResponse:
             request_id = "req_" + secrets.token_hex(7)
             try:
-                authenticate(request)
+                self.authenticate(request)
                 params = decode_form(request.url.query)
-                with state.lock:
-                    found = operation(state, params, dict(request.path_params), request.url.path)
-                    body = found if found.get("object") == "list" else state.render(found)
+                with self.state.lock:
+                    found = operation(self.state, params, dict(request.path_params), request.url.path)
+                    body = found if found.get("object") == "list" else self.state.render(found)
                 return JSONResponse(body, headers={"Request-Id": request_id})
             except StripeApiError as exc:
                 return _error(exc, request_id)
 
         return endpoint
-
-    routes = [Route(t, post(t, op), methods=["POST"]) for t, op in _POSTS.items()]
-    routes += [Route(t, get(t, op), methods=["GET"]) for t, op in _GETS.items()]
-    return Starlette(routes=routes)

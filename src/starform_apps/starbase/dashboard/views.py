@@ -167,7 +167,7 @@ def service_view(ports: StarbasePorts, caller: Caller, service_id: str) -> Servi
     environment = ports.environments.get_environment(service.environment_id)
     roles = ports.tenancy.roles_of(caller.user_id, project.workspace_id, project.project_id)
     deployments = tuple(ports.releases.list_deployments(service.service_id))
-    release = deployments[0] if deployments else None
+    release = ports.releases.current_release(service.service_id)
     status = ports.dashboard.service_status(service.service_id)
     desired_generation = ports.agents.cluster_generation(project.cluster_id)
     applied, _at = ports.dashboard.last_applied(project.cluster_id)

@@ -20,21 +20,13 @@ from collections.abc import Mapping
 import attrs
 import httpx
 
+from starform_apps.starbase.config import env_whole_number
 from starform_apps.starbase.deploy.runner import RunnerConfig
 from starform_core.errors import ValidationError
 from starform_core.registry import RegistryCredentials
 from starform_core.secrets_values import SecretValue
 
 __all__ = ["DeployConfig"]
-
-
-def _whole(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise ValidationError(name, f"must be a whole number from {low} to {high}")
-    return int(text)
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:
@@ -83,10 +75,10 @@ class DeployConfig:
             else None,
             build_service_url=_url(env, "STARBASE_BUILD_SERVICE_URL"),
             build_service_token=SecretValue(token) if token else None,
-            max_active=_whole(env, "STARBASE_BUILD_MAX_ACTIVE", 2, low=1, high=100),
-            lease_seconds=_whole(env, "STARBASE_BUILD_LEASE_SECONDS", 60, low=10, high=3600),
-            timeout_seconds=_whole(env, "STARBASE_BUILD_TIMEOUT_SECONDS", 1800, low=60, high=7200),
-            max_attempts=_whole(env, "STARBASE_BUILD_MAX_ATTEMPTS", 3, low=1, high=10),
+            max_active=env_whole_number(env, "STARBASE_BUILD_MAX_ACTIVE", 2, low=1, high=100),
+            lease_seconds=env_whole_number(env, "STARBASE_BUILD_LEASE_SECONDS", 60, low=10, high=3600),
+            timeout_seconds=env_whole_number(env, "STARBASE_BUILD_TIMEOUT_SECONDS", 1800, low=60, high=7200),
+            max_attempts=env_whole_number(env, "STARBASE_BUILD_MAX_ATTEMPTS", 3, low=1, high=10),
         )
 
     @property
