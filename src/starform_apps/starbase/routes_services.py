@@ -94,15 +94,14 @@ def get_service(
 def update_service(
     service_id: UUID, body: s.ServicePatch, user: CurrentUser, access: ServiceAccessDep
 ) -> s.ServiceOut:
-    """Change a service's spec (project Developer and up); the result must fit the project's tier."""
+    """Change a service's spec (project Developer and up); its container must fit the project's tier."""
     service = access.authorized(user, service_id, Action.SERVICE_WRITE)
     changes = _spec(body.model_dump(exclude_unset=True))
     for required in ("name", "type", "state", "cpu_request", "memory_request", "public", "adoption_policy"):
         if required in changes and changes[required] is None:
             raise ValidationError(required, "cannot be null")
     updated = attrs.evolve(service, **changes)
-    project = access.tenancy.get_project(service.project_id)
-    service_fits_tier(project.tier, updated, access.services.list_volumes(service.service_id))
+    service_fits_tier(access.tenancy.get_project(service.project_id).tier, updated)
     return service_out(
         under_body_names(lambda: access.services.update_service(updated, actor=actor_of(user)))
     )

@@ -1,9 +1,11 @@
 """The tier's caps checked when a change is accepted, not when Shuttle applies it (tier_fit.py).
 
 A refused change is a ``422`` naming the field over its cap, the value, the tier and the cap;
-nothing is stored. Each write checks what it can change: a service's container (create, PATCH,
-deploy), a service's claims and the project's claim quota (a new volume, a service from a
-template), every service of the project (a tier change).
+nothing is stored. Each write checks what it can change: a service's container (create, PATCH),
+a service's claims and the project's claim quota (a new volume, a service from a template),
+the service's stored spec (a deploy starts its pods), every service of the project (a tier
+change). Like the count limits (capacity.py), a check reads before the write: two concurrent
+writes may together pass the claim quota.
 """
 
 from __future__ import annotations
