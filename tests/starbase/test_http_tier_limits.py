@@ -192,6 +192,13 @@ def test_a_tier_change_that_fits_is_stored_and_renders_the_new_limits(
     assert tenant.generation() == before + 1
     assert ok(tenant.set_tier("free"))["tier"] == "free"
     assert tenant.generation() == before + 1, "the same tier again changes nothing"
+    with psycopg.connect(starbase.starbase.database_url, autocommit=True) as conn:
+        periods = conn.execute(
+            "SELECT tier, upper_inf(during) FROM billing_plan_periods WHERE project_id = %s"
+            " ORDER BY lower(during)",
+            (tenant.project_id,),
+        ).fetchall()
+    assert periods == [("hobby", False), ("free", True)], "billing follows the tier change"
     ok(tenant.set_tier("pro"))
     ok(tenant.create("bigger", cpu_request="4", memory_request="16Gi"), 201)
 

@@ -211,7 +211,8 @@ def test_the_check_accepts_exactly_what_the_rendered_limit_range_and_quota_admit
     tier: Tier, resources: Resources, volumes: tuple[Volume, ...]
 ) -> None:
     payload = _payload(tier, resources, volumes)
-    footprint = ServiceFootprint(name=_MAILER.name, resources=resources, volumes=volumes)
+    [(_, service)] = list(payload.services())
+    footprint = ServiceFootprint.of(service)
     try:
         check_project_fits(tier, [footprint])
     except TierLimitError:
