@@ -14,8 +14,9 @@ import psycopg
 import pytest
 from tests.starbase.world import IMAGE, ok, register_cluster
 
-from starform_apps.starbase.template_files import publish_shipped
+from starform_apps.starbase.template_files import publish_shipped, shipped_templates
 from starform_core.access import Actor
+from starform_core.templates import template_to_json
 from starform_testkit.starbase import RunningStarbase
 
 
@@ -27,6 +28,7 @@ class Tenant:
         self.client = client
         self.sb = sb
         operator = sb.user_token(f"ops-{tag}@example.com", operator=True)
+        self.operator = sb.auth(operator)
         self.owner = sb.auth(sb.user_token(f"owner-{tag}@example.com"))
         self.cluster_id, _ = register_cluster(sb, client, operator)
         ws = ok(client.post("/v1/workspaces", headers=self.owner, json={"name": f"ws {tag}"}), 201)
@@ -241,3 +243,34 @@ def test_a_deploy_of_a_service_stored_over_its_tier_is_refused(
     assert loc == ["body", "service", "cpu_limit"]
     assert "3 is above the free tier's per-container cpu maximum of 1 (service legacy)" in message
     assert ok(client.get(f"/v1/services/{service}/deployments", headers=tenant.owner)) == []
+
+
+def test_a_template_upgrade_over_the_tier_is_refused_and_the_service_stays_on_its_version(
+    starbase: RunningStarbase, client: httpx.Client
+) -> None:
+    tenant = Tenant(starbase, client, "hobby")
+    name = f"tier-worker-{uuid.uuid4().hex[:6]}"
+    worker = template_to_json(next(t for t in shipped_templates() if t.name == "worker"))
+    for version, cpu_limit in ((1, "500m"), (2, "4")):
+        document = {**worker, "name": name, "version": version}
+        document["spec"] = {
+            **worker["spec"],
+            "resources": {**worker["spec"]["resources"], "cpu_limit": cpu_limit},
+        }
+        ok(client.post("/v1/templates", headers=tenant.operator, json=document), 201)
+    body = {"environment_id": tenant.env_id, "name": "jobs", "template": {"name": name, "version": 1}}
+    path = f"/v1/projects/{tenant.project_id}/services/from-template"
+    service = ok(client.post(path, headers=tenant.owner, json=body), 201)["service"]["id"]
+    before = tenant.generation()
+    upgraded = client.post(f"/v1/services/{service}/template-upgrade", headers=tenant.owner, json={})
+    loc, message = refusal(upgraded)
+    assert loc == ["body", "spec", "resources", "cpu_limit"]
+    assert "4 is above the hobby tier's per-container cpu maximum of 2 (service jobs)" in message
+    link = ok(client.get(f"/v1/services/{service}/template", headers=tenant.owner))
+    assert link["template"]["version"] == 1
+    assert tenant.service(service)["cpu_limit"] == "500m"
+    assert tenant.generation() == before
+    ok(tenant.set_tier("pro"))
+    assert ok(client.post(f"/v1/services/{service}/template-upgrade", headers=tenant.owner, json={}))[
+        "template"
+    ] == {"name": name, "version": 2}
