@@ -6,7 +6,9 @@ nothing: the service, its volumes, the project and the cluster's generation are 
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -30,7 +32,7 @@ class Tenant:
         operator = sb.user_token(f"ops-{tag}@example.com", operator=True)
         self.operator = sb.auth(operator)
         self.owner = sb.auth(sb.user_token(f"owner-{tag}@example.com"))
-        self.cluster_id, _ = register_cluster(sb, client, operator)
+        self.cluster_id, self.agent_token = register_cluster(sb, client, operator)
         ws = ok(client.post("/v1/workspaces", headers=self.owner, json={"name": f"ws {tag}"}), 201)
         project = {"name": "shop", "cluster_id": self.cluster_id, "tier": tier}
         self.project_id = ok(
@@ -274,3 +276,55 @@ def test_a_template_upgrade_over_the_tier_is_refused_and_the_service_stays_on_it
     assert ok(client.post(f"/v1/services/{service}/template-upgrade", headers=tenant.owner, json={}))[
         "template"
     ] == {"name": name, "version": 2}
+
+
+def _report_cpu_limit(client: httpx.Client, tenant: Tenant, agent: str, service_id: str, live: str) -> None:
+    report = {
+        "report_id": str(uuid.uuid4()),
+        "service_id": service_id,
+        "object": {"kind": "Deployment", "namespace": "sf-shop", "name": "web-staging", "uid": "uid-1"},
+        "fields": [
+            {
+                "path": "/spec/template/spec/containers/0/resources/limits/cpu",
+                "live": json.dumps(live),
+                "desired": None,
+                "manager": "kubectl",
+            }
+        ],
+        "epoch": 0,
+        "generation": 1,
+        "reported_at": datetime.now(UTC).isoformat(),
+    }
+    path = f"/v1/clusters/{tenant.cluster_id}/drift-reports"
+    assert ok(client.post(path, headers=starbase_auth(agent), json={"reports": [report]}))["adoptions"] == 1
+
+
+def starbase_auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_an_out_of_band_value_over_the_tier_is_never_adopted(
+    starbase: RunningStarbase, client: httpx.Client
+) -> None:
+    tenant = Tenant(starbase, client, "pro")
+    service = ok(tenant.create("edited", drift_mode="adopt"), 201)["id"]
+    _report_cpu_limit(client, tenant, tenant.agent_token, service, "16")
+    [refused] = ok(client.get(f"/v1/services/{service}/adoptions", headers=tenant.owner))
+    assert (refused["status"], refused["within_rules"]) == ("rejected", False)
+    [problem] = refused["problems"]
+    assert problem["rule"] == "tier"
+    assert "16 is above the pro tier's per-container cpu maximum of 8" in problem["reason"]
+    _report_cpu_limit(client, tenant, tenant.agent_token, service, "4")
+    pending = next(
+        a
+        for a in ok(client.get(f"/v1/services/{service}/adoptions", headers=tenant.owner))
+        if a["status"] == "pending"
+    )
+    ok(tenant.set_tier("hobby"))
+    before = tenant.generation()
+    approved = client.post(f"/v1/adoptions/{pending['id']}/approve", headers=tenant.owner)
+    loc, message = refusal(approved)
+    assert loc == ["body", "/resources/cpu_limit"], "as approvals name template rules: the spec pointer"
+    assert "4 is above the hobby tier's per-container cpu maximum of 2" in message
+    assert tenant.service(service)["cpu_limit"] is None
+    assert tenant.generation() == before

@@ -370,9 +370,12 @@ class TemplateRepository(ServiceRepository):
                 self._insert_hostname(cur, hostname)
 
     @staticmethod
-    def _check_tier(cur: Cursor, project_id: str, service: ServiceRow, spec: ServiceSpec) -> None:
-        """Refuse an upgraded spec over the project's tier (``spec.<field>``; the cluster row is
-        locked, so the project's other volumes cannot change meanwhile)."""
+    def _check_tier(
+        cur: Cursor, project_id: str, service: ServiceRow, spec: ServiceSpec, *, claims: bool = True
+    ) -> None:
+        """Refuse a computed spec over the project's tier (``spec.<field>``; the cluster row is
+        locked, so the project's other volumes cannot change meanwhile). ``claims``: the project's
+        claim quota too (only the container otherwise)."""
         found = cur.execute("SELECT tier FROM projects WHERE id = %s", (project_id,)).fetchone()
         if found is None:
             raise StoreNotFoundError("project not found")
@@ -383,8 +386,10 @@ class TemplateRepository(ServiceRepository):
             (project_id, service.service_id),
         ).fetchall()
         try:
-            check_service_fits(tier, ServiceFootprint(service.name, spec.resources, spec.volumes))
-            check_claims_fit(tier, [*(str(r[0]) for r in others), *(v.size for v in spec.volumes)])
+            volumes = spec.volumes if claims else ()
+            check_service_fits(tier, ServiceFootprint(service.name, spec.resources, volumes))
+            if claims:
+                check_claims_fit(tier, [*(str(r[0]) for r in others), *(v.size for v in spec.volumes)])
         except TierLimitError as exc:
             where = exc.field if exc.field.startswith("volumes") else f"resources.{exc.field}"
             raise TierLimitError(f"spec.{where}", exc.reason) from exc

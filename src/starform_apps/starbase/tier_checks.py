@@ -4,7 +4,8 @@ A refused change is a ``422`` naming the field over its cap, the value, the tier
 nothing is stored. Each write checks what it can change: a service's container (create, PATCH),
 a service's claims and the project's claim quota (a new volume, a service from a template),
 the service's stored spec (a deploy starts its pods), every service of the project (a tier
-change). A template upgrade's spec is computed, and checked, inside the store's transaction. Like the count limits (capacity.py), a check reads before the write: two concurrent
+change). A template upgrade's spec and an adopted value are computed, and checked, inside the
+store's transaction. Like the count limits (capacity.py), a check reads before the write: two concurrent
 writes may together pass the claim quota.
 """
 
