@@ -45,6 +45,7 @@ __all__ = [
     "StoreNotFoundError",
     "TemplateError",
     "TemplateRuleError",
+    "TierLimitError",
     "UnsupportedApiVersionError",
     "UsageAuditError",
     "ValidationError",
@@ -67,6 +68,14 @@ class ValidationError(StarformError, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class TierLimitError(ValidationError):
+    """A service asks for more than its project's tier allows (the LimitRange's or the quota's cap).
+
+    ``field`` names what is over (``cpu_limit``, ``volumes.data.size``, ``volumes``); the reason
+    gives the value, the tier and its cap. Quantities are not secret.
+    """
 
 
 class TemplateError(ValidationError):

@@ -25,7 +25,13 @@ from starform_adapters.postgres.repo_templates import TemplateRepository
 from starform_adapters.postgres.repository import Cursor, Scope
 from starform_core.access import Actor
 from starform_core.adopt import AdoptableField, adoptable_field, adopted_spec
-from starform_core.errors import StoreConflictError, StoreNotFoundError, TemplateError, ValidationError
+from starform_core.errors import (
+    StoreConflictError,
+    StoreNotFoundError,
+    TemplateError,
+    TierLimitError,
+    ValidationError,
+)
 from starform_core.model.enums import AdoptionPolicy, DriftMode
 from starform_core.payload.rows import ServiceRow
 from starform_core.ports.adoptions import (
@@ -106,6 +112,11 @@ class AdoptionRepository(TemplateRepository, AgentRepository):
             return _Judged(None, False, ({"pointer": pointer, "rule": "value", "reason": exc.reason},))
         if after == before:
             return _Judged(None, None, ())
+        try:
+            self._check_tier(cur, service.project_id, service, after, claims=False)
+        except TierLimitError as exc:
+            problem = {"pointer": field.spec_pointer, "rule": "tier", "reason": exc.reason}
+            return _Judged(after, False, (problem,))
         if template is None:
             return _Judged(after, None, ())
         verdict = judge_change(template, before, after)

@@ -16,7 +16,8 @@ from starform_adapters.postgres.queries import current_release
 from starform_adapters.postgres.repo_services import ServiceRepository
 from starform_adapters.postgres.repository import Cursor, jsonable
 from starform_core.access import Actor
-from starform_core.errors import StoreConflictError, StoreNotFoundError, TemplateError
+from starform_core.errors import StoreConflictError, StoreNotFoundError, TemplateError, TierLimitError
+from starform_core.model.enums import Tier
 from starform_core.payload.rows import ServiceRow, ServiceVarGroupRow, VolumeRow
 from starform_core.ports.templates import (
     PublishOutcome,
@@ -26,6 +27,7 @@ from starform_core.ports.templates import (
     TemplateSummary,
     UpgradeResult,
 )
+from starform_core.render.tier_fit import ServiceFootprint, check_claims_fit, check_service_fits
 from starform_core.templates import (
     ServiceSpec,
     Template,
@@ -361,6 +363,31 @@ class TemplateRepository(ServiceRepository):
             if hostname.hostname not in before.hostnames:
                 self._insert_hostname(cur, hostname)
 
+    @staticmethod
+    def _check_tier(
+        cur: Cursor, project_id: str, service: ServiceRow, spec: ServiceSpec, *, claims: bool = True
+    ) -> None:
+        """Refuse a computed spec over the project's tier (``spec.<field>``; the cluster row is
+        locked, so the project's other volumes cannot change meanwhile). ``claims``: the project's
+        claim quota too (only the container otherwise)."""
+        found = cur.execute("SELECT tier FROM projects WHERE id = %s", (project_id,)).fetchone()
+        if found is None:
+            raise StoreNotFoundError("project not found")
+        tier = Tier(found[0])
+        others = cur.execute(
+            "SELECT v.size FROM volumes v JOIN services s ON s.id = v.service_id"
+            " WHERE s.project_id = %s AND s.id <> %s",
+            (project_id, service.service_id),
+        ).fetchall()
+        try:
+            volumes = spec.volumes if claims else ()
+            check_service_fits(tier, ServiceFootprint(service.name, spec.resources, volumes))
+            if claims:
+                check_claims_fit(tier, [*(str(r[0]) for r in others), *(v.size for v in spec.volumes)])
+        except TierLimitError as exc:
+            where = exc.field if exc.field.startswith("volumes") else f"resources.{exc.field}"
+            raise TierLimitError(f"spec.{where}", exc.reason) from exc
+
     def upgrade_templated_service(self, service_id: str, version: int, *, actor: Actor) -> UpgradeResult:
         """Move a service to a newer version of its template, keeping its customisations."""
         with self._tx() as cur:
@@ -377,6 +404,7 @@ class TemplateRepository(ServiceRepository):
             service = self._load_service(cur, service_id)
             before = self._current_spec(cur, service, current.spec.var_keys)
             after = upgrade(current, target, before)
+            self._check_tier(cur, scope.project_id, service, after)
             self._write_spec(cur, before, after, service)
             attached = [
                 str(r[0])

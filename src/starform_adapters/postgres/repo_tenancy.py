@@ -11,6 +11,7 @@ from starform_adapters.postgres.repository import Cursor, Repository, jsonable
 from starform_core.access import Actor, ProjectRole, Roles, UserRecord, WorkspaceRole
 from starform_core.errors import StoreConflictError, StoreNotFoundError, ValidationError
 from starform_core.membership import check_owner_rules
+from starform_core.model.enums import Tier
 from starform_core.payload.build import cluster_settings
 from starform_core.payload.rows import ClusterRow, ProjectRow, WorkspaceRow
 
@@ -358,6 +359,28 @@ class TenancyRepository(Repository):
         if row is None:
             raise StoreNotFoundError("project not found")
         return row
+
+    def set_project_tier(self, project_id: str, tier: Tier, *, actor: Actor) -> ProjectRow:
+        """Move a project to ``tier`` (bumps its cluster's generation; billing's plan periods follow
+        through the trigger on ``projects.tier``)."""
+        with self._tx() as cur:
+            scope = self._scope_of_project(cur, project_id, lock=True)
+            before = fetch_one(cur, _PROJECT_BY_ID, (project_id,), _PROJECT_ROW)
+            if before is None:
+                raise StoreNotFoundError("project not found")
+            after = attrs.evolve(before, tier=tier)
+            cur.execute("UPDATE projects SET tier = %s WHERE id = %s", (tier.value, project_id))
+            self._finish_change(
+                cur,
+                scope,
+                actor,
+                "project.tier",
+                "project",
+                project_id,
+                before=jsonable(before),
+                after=jsonable(after),
+            )
+        return after
 
     def list_projects(self, workspace_id: str) -> list[ProjectRow]:
         """A workspace's projects, by name."""

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from starform_adapters.ratelimit import LimitsRateLimiter
 from starform_apps.starbase import (
@@ -51,7 +52,13 @@ from starform_apps.starbase.wakeups import Wakeups
 from starform_core.ports.notifications import ClusterChanges
 from starform_core.ports.ratelimit import RateLimiter
 
-__all__ = ["ROUTERS", "create_app"]
+__all__ = ["DOCS_ASSETS_PATH", "ROUTERS", "create_app"]
+
+DOCS_ASSETS_PATH = "/docs/assets"
+"""Where Swagger UI's script, stylesheet and icon are served from (packaged by ``fastapi-offline``),
+so ``/docs`` works without internet access. ReDoc is off: its bundle fetches a logo from its CDN.
+Swagger UI's validator badge is off too: it would send the OpenAPI document's URL to
+validator.swagger.io."""
 
 ROUTERS = (
     routes_health,
@@ -119,11 +126,14 @@ def create_app(
         async with follow_changes(changes, hub, wakeups):
             yield
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Starbase",
         version="1",
         summary="Starform's control plane: desired state per cluster, agent reports, people API.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS_PATH,
+        redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.agent_views = views
     app.state.wakeups = wakeups

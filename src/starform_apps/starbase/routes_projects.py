@@ -9,12 +9,13 @@ import attrs
 from fastapi import APIRouter, Response
 
 from starform_apps.starbase import schemas as s
-from starform_apps.starbase.auth import Caller, CurrentUser, actor_of, authorize_project
+from starform_apps.starbase.auth import Caller, CurrentUser, actor_of, authorize_project, authorize_workspace
 from starform_apps.starbase.capacity import room_for_environment
 from starform_apps.starbase.convert import environment_out, project_out, service_out
 from starform_apps.starbase.http_errors import ERROR_RESPONSES
 from starform_apps.starbase.ports import EnvironmentsDep, ServicesDep, TenancyDep
 from starform_apps.starbase.roles import Action
+from starform_apps.starbase.tier_checks import project_fits_tier
 from starform_core.errors import StoreNotFoundError, ValidationError
 from starform_core.model.project import Environment
 from starform_core.payload.rows import EnvironmentRow
@@ -31,6 +32,24 @@ def get_project(project_id: UUID, user: CurrentUser, tenancy: TenancyDep) -> s.P
     project = tenancy.get_project(str(project_id))
     authorize_project(tenancy, user, project, Action.PROJECT_READ)
     return project_out(project)
+
+
+@router.patch("/projects/{project_id}", response_model=s.ProjectOut)
+def update_project(
+    project_id: UUID, body: s.ProjectPatch, user: CurrentUser, tenancy: TenancyDep, services: ServicesDep
+) -> s.ProjectOut:
+    """Move a project to another tier (workspace Owner/Admin, as for creating a project).
+
+    A tier whose caps one of the project's services (or its volumes together) would break is a
+    ``422`` on ``tier`` naming the service, the field, the value and the cap; nothing changes.
+    """
+    project = tenancy.get_project(str(project_id))
+    authorize_project(tenancy, user, project, Action.PROJECT_READ)
+    authorize_workspace(tenancy, user, project.workspace_id, Action.PROJECT_CREATE)
+    if body.tier is project.tier:
+        return project_out(project)
+    project_fits_tier(body.tier, services, project.project_id)
+    return project_out(tenancy.set_project_tier(project.project_id, body.tier, actor=actor_of(user)))
 
 
 @router.put("/projects/{project_id}/members", status_code=204, response_class=Response)

@@ -16,7 +16,8 @@ from starform_apps.starbase.http_errors import ERROR_RESPONSES
 from starform_apps.starbase.ports import ReleasesDep
 from starform_apps.starbase.ratelimit import Quota, RateLimits
 from starform_apps.starbase.roles import Action
-from starform_apps.starbase.service_access import ServiceAccessDep
+from starform_apps.starbase.service_access import ServiceAccess, ServiceAccessDep
+from starform_apps.starbase.tier_checks import service_fits_tier
 from starform_core.model.workload import Release
 from starform_core.payload.rows import ServiceRow
 from starform_core.ports import ReleaseStore
@@ -31,6 +32,12 @@ def _charge_deploy(request: Request, service: ServiceRow) -> None:
     """Deploys (and rollbacks) of one service share a budget (``STARBASE_RATE_LIMIT_DEPLOY``)."""
     limits: RateLimits = request.app.state.rate_limits
     limits.charge(Quota.DEPLOY, service.service_id)
+
+
+def _fits_tier(access: ServiceAccess, service: ServiceRow) -> None:
+    """A deploy starts the service's pods: refuse one whose spec no longer fits its tier."""
+    tier = access.tenancy.get_project(service.project_id).tier
+    service_fits_tier(tier, service, access.services.list_volumes(service.service_id), under="service.")
 
 
 def _deploy(
@@ -70,9 +77,12 @@ def deploy(
 
     An image given by tag is resolved to its digest through the image registry (``422`` naming
     the tag or repository when it cannot be); the deployment stores the digest-pinned reference.
+    A service whose spec does not fit its project's tier is not deployed (``422`` naming
+    ``service.<field>``).
     """
     service = access.authorized(user, service_id, Action.DEPLOY)
     _charge_deploy(request, service)
+    _fits_tier(access, service)
     command = None if body.command is None else tuple(body.command)
     args = None if body.args is None else tuple(body.args)
     image = pin_image(body.image, registry, deploy_metrics)
@@ -100,6 +110,7 @@ def rollback(
     """Redeploy a previous version's image as a new version (same rules as a deploy)."""
     service = access.authorized(user, service_id, Action.DEPLOY)
     _charge_deploy(request, service)
+    _fits_tier(access, service)
     previous = releases.get_deployment(service.service_id, body.version)
     return under_body_names(
         lambda: _deploy(releases, user, service, previous.image, previous.command, previous.args)

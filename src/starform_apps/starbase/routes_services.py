@@ -24,6 +24,7 @@ from starform_apps.starbase.http_errors import ERROR_RESPONSES
 from starform_apps.starbase.ports import ReleasesDep, ServicesDep, TenancyDep, VarGroupsDep
 from starform_apps.starbase.roles import Action
 from starform_apps.starbase.service_access import ServiceAccessDep
+from starform_apps.starbase.tier_checks import service_fits_tier, volumes_fit_tier
 from starform_core.errors import ValidationError
 from starform_core.payload.rows import HostnameRow, ServiceRow, ServiceVarGroupRow, VolumeRow
 from starform_core.ports import VarGroupStore
@@ -65,6 +66,7 @@ def create_service(
     data = _spec(body.model_dump())
     data["environment_id"] = str(data["environment_id"])
     row = ServiceRow(service_id=str(uuid.uuid4()), project_id=project.project_id, **data)
+    service_fits_tier(project.tier, row)
     return service_out(under_body_names(lambda: services.create_service(row, actor=actor_of(user))))
 
 
@@ -92,13 +94,14 @@ def get_service(
 def update_service(
     service_id: UUID, body: s.ServicePatch, user: CurrentUser, access: ServiceAccessDep
 ) -> s.ServiceOut:
-    """Change a service's spec (project Developer and up)."""
+    """Change a service's spec (project Developer and up); its container must fit the project's tier."""
     service = access.authorized(user, service_id, Action.SERVICE_WRITE)
     changes = _spec(body.model_dump(exclude_unset=True))
     for required in ("name", "type", "state", "cpu_request", "memory_request", "public", "adoption_policy"):
         if required in changes and changes[required] is None:
             raise ValidationError(required, "cannot be null")
     updated = attrs.evolve(service, **changes)
+    service_fits_tier(access.tenancy.get_project(service.project_id).tier, updated)
     return service_out(
         under_body_names(lambda: access.services.update_service(updated, actor=actor_of(user)))
     )
@@ -136,10 +139,12 @@ def delete_hostname(service_id: UUID, hostname: str, user: CurrentUser, access: 
 def add_volume(
     service_id: UUID, body: s.VolumeIn, user: CurrentUser, access: ServiceAccessDep
 ) -> s.VolumeOut:
-    """Add a persistent volume to the service."""
+    """Add a persistent volume to the service (within the tier's per-volume cap and claim quota)."""
     service = access.authorized(user, service_id, Action.SERVICE_WRITE)
     room_for_volume(access.services, service.service_id)
     row = VolumeRow(volume_id=str(uuid.uuid4()), service_id=service.service_id, **body.model_dump())
+    project = access.tenancy.get_project(service.project_id)
+    volumes_fit_tier(project.tier, access.services, service, [row], field="size")
     return volume_out(under_body_names(lambda: access.services.add_volume(row, actor=actor_of(user))))
 
 

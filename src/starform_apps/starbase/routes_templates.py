@@ -26,8 +26,11 @@ from starform_apps.starbase.ports import EnvironmentsDep, ServicesDep, Templates
 from starform_apps.starbase.ratelimit import Quota, RateLimits
 from starform_apps.starbase.roles import Action
 from starform_apps.starbase.service_access import ServiceAccessDep
-from starform_core.errors import StoreNotFoundError, TemplateError, ValidationError
+from starform_apps.starbase.tier_checks import service_fits_tier, volumes_fit_tier
+from starform_core.errors import StoreNotFoundError, TemplateError, TierLimitError, ValidationError
+from starform_core.model.enums import Tier
 from starform_core.payload.rows import DeploymentRow, ServiceRow, ServiceVarGroupRow
+from starform_core.ports import ServiceStore
 from starform_core.ports.templates import TemplatedService, TemplateLink, TemplateRecord
 from starform_core.templates import (
     ServiceSpec,
@@ -152,6 +155,16 @@ def publish_template(
     return _template_out(outcome.record)
 
 
+def _fits_tier(tier: Tier, services: ServiceStore, rows: SpecRows) -> None:
+    """Refuse a spec over the tier's caps, naming the field as the template's changes do."""
+    try:
+        service_fits_tier(tier, rows.service)
+        volumes_fit_tier(tier, services, rows.service, rows.volumes)
+    except TierLimitError as exc:
+        where = exc.field if exc.field.startswith("volumes") else f"resources.{exc.field}"
+        raise TierLimitError(f"changes.{where}", exc.reason) from exc
+
+
 def _attachments(service_id: str, links: list[t.VarGroupLinkIn]) -> tuple[ServiceVarGroupRow, ...]:
     groups = [str(link.var_group_id) for link in links]
     orders = [link.attach_order for link in links]
@@ -175,7 +188,8 @@ def create_from_template(
     services: ServicesDep,
     templates: TemplatesDep,
 ) -> t.TemplatedServiceOut:
-    """Create a service from a template with the user's changes, inside the template's rules."""
+    """Create a service from a template with the user's changes, inside the template's rules and
+    the project's tier."""
     project = tenancy.get_project(str(project_id))
     authorize_project(tenancy, user, project, Action.SERVICE_WRITE)
     environment = environments.get_environment(str(body.environment_id))
@@ -196,6 +210,7 @@ def create_from_template(
         state=spec.state,
     )
     rows = spec_rows(spec, identity, new_id=lambda: str(uuid.uuid4()))
+    _fits_tier(project.tier, services, rows)
     links = _attachments(service_id, body.var_groups)
     request = TemplatedService(
         rows=rows, template=template.ref, attachments=links, required_var_keys=spec.required_var_keys

@@ -139,6 +139,12 @@ class ProjectIn(_In):
     tier: Tier = Tier.HOBBY
 
 
+class ProjectPatch(_In):
+    """Move a project to another tier (its services must fit the new tier's caps)."""
+
+    tier: Tier
+
+
 class ProjectOut(BaseModel):
     """A project."""
 

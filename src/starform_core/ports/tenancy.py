@@ -1,6 +1,7 @@
 """Tenancy and access: users, workspaces and their members, projects and their members, roles.
 
-Every change is audited with its actor; creating a project bumps its cluster's generation. The
+Every change is audited with its actor; creating a project or changing its tier bumps its
+cluster's generation. The
 Owner rules (:func:`~starform_core.membership.check_owner_rules`) hold inside the write.
 Errors: :class:`~starform_core.errors.StoreNotFoundError` for an unknown id,
 :class:`~starform_core.errors.StoreConflictError` for a taken email or name or a broken Owner
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from starform_core.access import Actor, ProjectRole, Roles, UserRecord, WorkspaceRole
+from starform_core.model.enums import Tier
 from starform_core.payload.rows import ProjectRow, WorkspaceRow
 
 __all__ = ["TenancyStore", "UserStore"]
@@ -60,6 +62,10 @@ class TenancyStore(UserStore, Protocol):
 
     def get_project(self, project_id: str) -> ProjectRow:
         """One project."""
+        ...
+
+    def set_project_tier(self, project_id: str, tier: Tier, *, actor: Actor) -> ProjectRow:
+        """Move a project to another tier (its namespace's quota and limits follow); the project."""
         ...
 
     def list_projects(self, workspace_id: str) -> list[ProjectRow]:
