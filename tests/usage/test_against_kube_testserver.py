@@ -99,6 +99,7 @@ def agent(kube: KubeTestServer, tmp_path: Path) -> Iterator[tuple[Shuttle, InMem
         serve_ops=False,
         now=kube.clock.now,
         pods=cluster,
+        claims=cluster,
         usage_sink=source,
     )
     assert cluster.start(sync_timeout=30)

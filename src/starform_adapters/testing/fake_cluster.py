@@ -1,5 +1,6 @@
 """An in-memory :class:`~starform_core.ports.cluster.ClusterPort` (and
-:class:`~starform_core.ports.pods.PodWatch`): the cluster port's test double.
+:class:`~starform_core.ports.pods.PodWatch`, :class:`~starform_core.ports.claims.ClaimWatch`): the
+cluster port's test double.
 
 It stores objects by :class:`~starform_core.kube.objects.ObjectKey`, stamps ``uid`` and
 ``resourceVersion`` like an API server, logs every call, and fails on demand per object::
@@ -30,6 +31,7 @@ import attrs
 from starform_core.errors import ClusterApiError, ClusterConflictError, ClusterNotFoundError
 from starform_core.kube.labels import LABEL_MANAGED_BY, MANAGED_BY_VALUE
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+from starform_core.ports.claims import ClaimListener
 from starform_core.ports.pods import PodListener
 
 __all__ = ["ClusterCall", "FakeCluster"]
@@ -84,6 +86,7 @@ class FakeCluster:
         self.relists = 0
         """Calls of :meth:`relist` (a reconcile Starbase asked for lists afresh)."""
         self._pod_listeners: list[PodListener] = []
+        self._claim_listeners: list[ClaimListener] = []
         for obj in objects:
             self.put(obj)
 
@@ -253,6 +256,21 @@ class FakeCluster:
 
         return unsubscribe
 
+    def watch_claims(self, listener: ClaimListener) -> Callable[[], None]:
+        """:class:`~starform_core.ports.claims.ClaimWatch`: the owned claims stored, then every change."""
+        with self._lock:
+            for key, obj in self._objects.items():
+                if key.kind == "PersistentVolumeClaim" and _owned(obj):
+                    listener("ADDED", copy.deepcopy(obj))
+            self._claim_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._claim_listeners:
+                    self._claim_listeners.remove(listener)
+
+        return unsubscribe
+
     def revision(self) -> int:
         """Bumped by every write to the fake (through the port or :meth:`put`)."""
         with self._lock:
@@ -303,8 +321,10 @@ class FakeCluster:
         return stored
 
     def _tell_pod(self, key: ObjectKey, event: str, obj: Mapping[str, Any]) -> None:
-        if key.kind == "Pod" and _owned(obj):
-            for listener in self._pod_listeners:
+        """Tell the pod (or claim) listeners of a change to an owned pod (or claim)."""
+        listeners = {"Pod": self._pod_listeners, "PersistentVolumeClaim": self._claim_listeners}
+        if key.kind in listeners and _owned(obj):
+            for listener in listeners[key.kind]:
                 listener(event, copy.deepcopy(dict(obj)))
 
 

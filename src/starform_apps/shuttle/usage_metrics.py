@@ -8,7 +8,7 @@ __all__ = ["UsageMetrics"]
 
 
 class UsageMetrics:
-    """Snapshots queued, sent and failed; pods tracked; the end of the last window made."""
+    """Snapshots queued, sent and failed; pods tracked, claims held; the end of the last window."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
@@ -40,6 +40,16 @@ class UsageMetrics:
         self.pods_ignored = Counter(
             "shuttle_usage_pod_events_ignored",
             "Pod events of pods without Shuttle's ownership label and a valid tenant key.",
+            registry=r,
+        )
+        self.claims_held = Gauge(
+            "shuttle_usage_claims_held",
+            "Starform volume claims bound now, as the claim watch sees them.",
+            registry=r,
+        )
+        self.claims_ignored = Counter(
+            "shuttle_usage_claim_events_ignored",
+            "Volume claim events of claims without Shuttle's ownership label and a valid tenant key.",
             registry=r,
         )
         self.window_end = Gauge(
