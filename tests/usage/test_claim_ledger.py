@@ -103,12 +103,14 @@ def test_a_terminating_claim_still_bills_and_a_lost_one_stops() -> None:
     assert ledger.held() == 1
 
 
-def test_a_resized_claim_reports_its_new_capacity() -> None:
+def test_an_expanded_claim_bills_its_old_size_in_that_window_and_its_new_one_after() -> None:
     ledger = ClaimLedger()
     manifest = claim("data", request="10Gi", created=T0)
     ledger.observe("ADDED", manifest, at=T0)
     ledger.observe("MODIFIED", claim("data", uid=manifest["metadata"]["uid"], capacity="20Gi"), at=_at(30))
-    assert _spans(ledger) == [(20 * GIB, None, None)]
+    assert _spans(ledger) == [(10 * GIB, None, None)], "less, never more"
+    ledger.settle(_at(60))
+    assert _spans(ledger, 60, 120) == [(20 * GIB, None, None)]
 
 
 def test_snapshots_carry_volumes_beside_pods_and_split_past_the_sample_limit() -> None:

@@ -222,7 +222,7 @@ class FakeCluster:
                     node.pop(last, None)
             obj["metadata"]["resourceVersion"] = str(next(self._versions))
             self._revision += 1
-            self._tell_pod(key, "MODIFIED", obj)
+            self._tell_watchers(key, "MODIFIED", obj)
             return copy.deepcopy(obj)
 
     def delete(self, key: ObjectKey, *, uid: str | None = None, request_id: str | None = None) -> None:
@@ -236,10 +236,10 @@ class FakeCluster:
                 raise ClusterConflictError(f"{key}: the uid precondition failed", status=409)
             del self._objects[key]
             self._revision += 1
-            self._tell_pod(key, "DELETED", obj)
+            self._tell_watchers(key, "DELETED", obj)
             if key.kind == "Namespace":
                 for inner in [k for k in self._objects if k.namespace == key.name]:
-                    self._tell_pod(inner, "DELETED", self._objects.pop(inner))
+                    self._tell_watchers(inner, "DELETED", self._objects.pop(inner))
 
     def watch_pods(self, listener: PodListener) -> Callable[[], None]:
         """:class:`~starform_core.ports.pods.PodWatch`: the owned pods stored, then every change."""
@@ -317,10 +317,10 @@ class FakeCluster:
         metadata["resourceVersion"] = str(next(self._versions))
         self._objects[key] = stored
         self._revision += 1
-        self._tell_pod(key, "ADDED" if previous is None else "MODIFIED", stored)
+        self._tell_watchers(key, "ADDED" if previous is None else "MODIFIED", stored)
         return stored
 
-    def _tell_pod(self, key: ObjectKey, event: str, obj: Mapping[str, Any]) -> None:
+    def _tell_watchers(self, key: ObjectKey, event: str, obj: Mapping[str, Any]) -> None:
         """Tell the pod (or claim) listeners of a change to an owned pod (or claim)."""
         listeners = {"Pod": self._pod_listeners, "PersistentVolumeClaim": self._claim_listeners}
         if key.kind in listeners and _owned(obj):

@@ -9,7 +9,9 @@ after it bound) counts from its ``creationTimestamp``, the latest instant the AP
 the binding (the API keeps no binding time), and never later than the moment it was seen. A
 claim that binds again after ``Lost`` starts a new interval at the moment it is seen bound: of its
 two intervals in one window only the later is reported (a snapshot carries one sample per
-claim), so such a window bills less, never more.
+claim), so such a window bills less, never more. Likewise a claim expanded during a window is
+reported at the smallest size seen since the last :meth:`~ClaimLedger.settle` (claims only grow),
+at its new size from the next window on.
 
 :meth:`ClaimLedger.samples` lists the claims bound during a window, with their size (capacity
 once bound) and the part of the window they were bound; :meth:`ClaimLedger.settle` forgets
@@ -46,6 +48,7 @@ class ClaimSample:
 class _Held:
     tenant: TenantKey
     storage_bytes: int
+    smallest: int
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     present: bool = True
@@ -70,8 +73,9 @@ class ClaimLedger:
         held = self._claims.get(facts.uid)
         first_seen = held is None
         if held is None:
-            held = self._claims[facts.uid] = _Held(facts.tenant, facts.storage_bytes)
+            held = self._claims[facts.uid] = _Held(facts.tenant, facts.storage_bytes, facts.storage_bytes)
         held.storage_bytes = facts.storage_bytes
+        held.smallest = min(held.smallest, facts.storage_bytes)
         if event == "DELETED":
             held.present = False
             if held.open:
@@ -107,7 +111,7 @@ class ClaimLedger:
                 ClaimSample(
                     uid,
                     held.tenant,
-                    held.storage_bytes,
+                    held.smallest,
                     bound_since=held.since if held.since > start else None,
                     bound_until=held.until if held.until is not None and held.until < end else None,
                 )
@@ -115,7 +119,10 @@ class ClaimLedger:
         return found
 
     def settle(self, end: dt.datetime) -> None:
-        """Forget the claims that are gone and unbound by ``end`` (every window to ``end`` is made)."""
+        """Forget the claims that are gone and unbound by ``end`` (every window to ``end`` is made);
+        the next windows report the others at their size now."""
+        for held in self._claims.values():
+            held.smallest = held.storage_bytes
         done = [
             uid
             for uid, h in self._claims.items()
