@@ -113,6 +113,15 @@ def test_an_expanded_claim_bills_its_old_size_in_that_window_and_its_new_one_aft
     assert _spans(ledger, 60, 120) == [(20 * GIB, None, None)]
 
 
+def test_a_claim_binding_mid_window_bills_its_capacity_not_its_request() -> None:
+    ledger = ClaimLedger()
+    pending = claim("data", request="10Gi", phase="Pending", created=T0)
+    ledger.observe("ADDED", pending, at=T0)
+    bound = claim("data", uid=pending["metadata"]["uid"], request="10Gi", capacity="12Gi")
+    ledger.observe("MODIFIED", bound, at=_at(20))
+    assert _spans(ledger) == [(12 * GIB, _at(20), None)]
+
+
 def test_snapshots_carry_volumes_beside_pods_and_split_past_the_sample_limit() -> None:
     pods, claims = PodLedger(), ClaimLedger()
     pods.observe("ADDED", pod("web", started=T0), at=T0)

@@ -10,8 +10,8 @@ the binding (the API keeps no binding time), and never later than the moment it 
 claim that binds again after ``Lost`` starts a new interval at the moment it is seen bound: of its
 two intervals in one window only the later is reported (a snapshot carries one sample per
 claim), so such a window bills less, never more. Likewise a claim expanded during a window is
-reported at the smallest size seen since the last :meth:`~ClaimLedger.settle` (claims only grow),
-at its new size from the next window on.
+reported at the smallest size seen bound since the last :meth:`~ClaimLedger.settle` (claims only
+grow), at its new size from the next window on.
 
 :meth:`ClaimLedger.samples` lists the claims bound during a window, with their size (capacity
 once bound) and the part of the window they were bound; :meth:`ClaimLedger.settle` forgets
@@ -74,8 +74,9 @@ class ClaimLedger:
         first_seen = held is None
         if held is None:
             held = self._claims[facts.uid] = _Held(facts.tenant, facts.storage_bytes, facts.storage_bytes)
+        if held.open:  # the size while bound: what the window bills (never the pending request)
+            held.smallest = min(held.smallest, facts.storage_bytes)
         held.storage_bytes = facts.storage_bytes
-        held.smallest = min(held.smallest, facts.storage_bytes)
         if event == "DELETED":
             held.present = False
             if held.open:
@@ -88,6 +89,7 @@ class ClaimLedger:
         elif not held.open:
             created = facts.created if first_seen and facts.created is not None else at
             held.since, held.until = min(created, at), None
+            held.smallest = facts.storage_bytes
         return True
 
     def held(self) -> int:
