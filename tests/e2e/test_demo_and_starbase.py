@@ -30,6 +30,8 @@ def test_the_demo_tells_the_whole_story_and_leaves_nothing_running() -> None:
     assert "signed push webhook" in text and "storefront rolled out" in text
     assert "build live" in text, "the agent's report of the deployed generation makes the build live"
     assert "usage snapshots sent" in text and "vCPU-minutes" in text
+    assert "1 bound volume claim(s)" in text and "GiB-months of volumes" in text
+    assert "volume line" in text, "the mailer's spool volume has its own line"
     assert any("== 10. Done" in line for line in timeline.lines)
     lingering = [t for t in threading.enumerate() if t.ident not in threads_before and t.is_alive()]
     assert [t.name for t in lingering if not t.daemon] == []

@@ -8,6 +8,7 @@ from starform_adapters.testing import ClusterCall, FakeCluster
 from starform_core.errors import ClusterApiError, ClusterConflictError, ClusterNotFoundError
 from starform_core.kube.labels import LABEL_MANAGED_BY, MANAGED_BY_VALUE
 from starform_core.kube.objects import ObjectKey
+from starform_core.ports.claims import ClaimWatch
 from starform_core.ports.cluster import ClusterPort
 
 OWNED = {LABEL_MANAGED_BY: MANAGED_BY_VALUE}
@@ -115,3 +116,26 @@ def test_remove_fields_checks_its_guards_first() -> None:
         cluster.remove_fields(CM_KEY, ["/data/b"], guards=[("/data/a", "other")])
     assert cluster.stored(CM_KEY)["data"] == {"a": "1", "b": "2"}  # type: ignore[index]
     assert cluster.remove_fields(CM_KEY, ["/data/b"], guards=[("/data/a", "1")])["data"] == {"a": "1"}
+
+
+def test_the_claim_watch_lists_owned_claims_then_follows_them_and_never_sees_pods_or_foreign_claims() -> None:
+    def claim(name: str, labels: dict[str, str]) -> dict[str, object]:
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "namespace": "p", "labels": labels},
+            "spec": {"resources": {"requests": {"storage": "1Gi"}}},
+        }
+
+    cluster = FakeCluster(require_namespaces=False)
+    cluster.put(claim("before", OWNED))
+    seen: list[tuple[str, str]] = []
+    claims: ClaimWatch = cluster
+    unsubscribe = claims.watch_claims(lambda event, obj: seen.append((event, obj["metadata"]["name"])))
+    cluster.put(claim("foreign", {"app": "other"}))
+    cluster.put({**claim("pod", OWNED), "kind": "Pod"})
+    cluster.put({**claim("before", OWNED), "status": {"phase": "Bound"}})
+    cluster.delete(ObjectKey(group="", kind="PersistentVolumeClaim", namespace="p", name="before"))
+    unsubscribe()
+    cluster.put(claim("after", OWNED))
+    assert seen == [("ADDED", "before"), ("MODIFIED", "before"), ("DELETED", "before")]

@@ -44,6 +44,8 @@ EXPECTED = {
     "shuttle_usage_pods_tracked",
     "shuttle_usage_samples_rejected",
     "shuttle_usage_pod_events_ignored",
+    "shuttle_usage_claims_held",
+    "shuttle_usage_claim_events_ignored",
     "shuttle_usage_window_end_timestamp_seconds",
     "shuttle_usage_unobserved_seconds",
 }

@@ -39,7 +39,14 @@ def usage_agent(
         usage_interval=interval,
     )
     agent = bootstrap(
-        config, cluster=cluster, source=source, serve_ops=False, now=clock, pods=cluster, usage_sink=source
+        config,
+        cluster=cluster,
+        source=source,
+        serve_ops=False,
+        now=clock,
+        pods=cluster,
+        usage_sink=source,
+        claims=cluster,
     )
     assert agent.usage is not None
     agent.usage.begin()

@@ -61,6 +61,7 @@ def main() -> None:
         stop=stop,
         now=FileClock(Path(args.clock_file)),
         pods=cluster,
+        claims=cluster,
         usage_sink=client,
     )
     agent.closers.append(client.close)

@@ -1,6 +1,8 @@
-"""Usage snapshots from the real Kubernetes adapter's pod watch against the Kubernetes test server
-(its controllers run Deployments' pods): scale-ups, scale-downs and a rollout on the server's
-clock; the snapshots bill each pod exactly the time the server ran it."""
+"""Usage snapshots from the real Kubernetes adapter's pod and claim watches against the Kubernetes
+test server (its controllers run Deployments' pods and bind claims): scale-ups, scale-downs and a
+rollout on the server's clock, claims bound and deleted; the snapshots bill each pod
+exactly the time the server ran it and each claim exactly the time the server held it bound, at
+its capacity."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ from pathlib import Path
 import pytest
 from tests.envtest.waiting import wait_until
 from tests.usage.agents import CLUSTER_ID
+from tests.usage.claims import claim_byte_seconds
 from tests.usage.pods import billed_seconds, tenant_labels
 
 from starform_adapters.kubernetes import KubernetesCluster
 from starform_adapters.starbase import InMemorySource
 from starform_apps.shuttle import Shuttle, ShuttleConfig, bootstrap
 from starform_core.payload import example_payload
+from starform_core.quantity import parse_quantity
 from starform_testkit.kube_testserver import KubeTestServer
 
 NS = "p-usage"
@@ -99,6 +103,7 @@ def agent(kube: KubeTestServer, tmp_path: Path) -> Iterator[tuple[Shuttle, InMem
         serve_ops=False,
         now=kube.clock.now,
         pods=cluster,
+        claims=cluster,
         usage_sink=source,
     )
     assert cluster.start(sync_timeout=30)
@@ -144,3 +149,70 @@ def test_each_pod_the_server_ran_is_billed_exactly_its_running_time(
     assert billed_seconds(source.usage.values()) == truth.seconds(
         start, datetime.fromisoformat(end).timestamp()
     )
+
+
+def _claim(name: str, size: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": NS, "labels": tenant_labels()},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
+    }
+
+
+class HeldClaims(Truth):
+    """The server's bound claims, sampled after every change."""
+
+    def running(self) -> set[str]:
+        return {
+            c["metadata"]["uid"]
+            for c in self.kube.list("v1", "PersistentVolumeClaim", namespace=NS)
+            if (c.get("status") or {}).get("phase") == "Bound"
+        }
+
+
+def test_each_claim_the_server_bound_is_billed_exactly_its_bound_time_and_capacity(
+    kube: KubeTestServer, agent: tuple[Shuttle, InMemorySource]
+) -> None:
+    shuttle, source = agent
+    usage = shuttle.usage
+    assert usage is not None
+    truth = HeldClaims(kube)
+    start = kube.clock.now().replace(microsecond=0).timestamp()
+
+    def settle() -> None:
+        held = truth.sample()
+        wait_until(
+            lambda: shuttle.metrics.usage.claims_held._value.get() == len(held),
+            timeout=10,
+            message="the claim watch to see the change",
+        )
+
+    def advance(seconds: int) -> None:
+        for _ in range(seconds // 20):
+            kube.advance_clock(20)
+            usage.tick()
+            shuttle.drain(budget_seconds=5)
+
+    kube.apply_as("shuttle", _claim("data", "10Gi"))  # the server's binder binds it at once
+    kube.apply_as("shuttle", _claim("cache", "1Gi"))
+    settle()
+    advance(140)
+    kube.delete("v1", "PersistentVolumeClaim", "data", namespace=NS)
+    settle()
+    advance(100)
+    kube.apply_as("shuttle", _claim("logs", "512Mi"))
+    settle()
+    advance(100)
+    end = datetime.fromisoformat(max(s["window"]["end"] for s in source.usage.values())).timestamp()
+    held = truth.seconds(start, end)
+    sizes = {
+        c["metadata"]["uid"]: c["status"]["capacity"]["storage"]
+        for c in kube.list("v1", "PersistentVolumeClaim", namespace=NS)
+    }
+    assert len(held) == 3 and len(sizes) == 2
+    billed = claim_byte_seconds(source.usage.values())
+    assert {uid: seconds for uid, (seconds, _) in billed.items()} == held
+    assert {uid: size for uid, (_, size) in billed.items() if uid in sizes} == {
+        uid: int(parse_quantity(size)) for uid, size in sizes.items()
+    }

@@ -7,7 +7,8 @@ controllers start the Deployments' pods at its time) and Shuttle, run as a proce
 the tenant's services, rolls them out twice, loses Starbase for 20 minutes (the door closes),
 is SIGKILLed in the middle of the outage and restarted 7 minutes later, and stops with SIGTERM.
 Starbase's running totals must equal, to the microsecond, the time the test server ran each
-service's pods between the first window's start and the last window's end: nothing lost, nothing
+service's pods between the first window's start and the last window's end, and the GiB-time its
+volume claim (one service has a volume) was held bound at its capacity: nothing lost, nothing
 counted twice.
 """
 
@@ -26,10 +27,11 @@ import httpx
 import pytest
 from tests.e2e.door import Door
 from tests.shuttle.cli import free_port, gateway_kube, sample, wait_until
-from tests.shuttle.tenant import Tenant, image, make_tenant
+from tests.shuttle.tenant import Tenant, image, make_tenant, ok
 
 from starform_core.billing import BillingMonth
 from starform_core.kube.labels import LABEL_SERVICE_ID
+from starform_core.quantity import parse_quantity
 from starform_core.usage import grid_floor
 from starform_testkit.kube_testserver import KubeTestServer
 from starform_testkit.starbase import RunningStarbase, running_starbase
@@ -169,6 +171,28 @@ def _backdate_plan(starbase: RunningStarbase, tenant: Tenant) -> None:
         )
 
 
+class HeldClaims:
+    """The bound claims as the test server shows them, sampled with the pods: uid to
+    ``[first seen bound, capacity in bytes]`` (no claim is deleted in this run)."""
+
+    def __init__(self, kube: KubeTestServer, clock: SimTime) -> None:
+        self.kube, self.clock = kube, clock
+        self.held: dict[str, tuple[dt.datetime, int, str]] = {}
+
+    def sample(self) -> None:
+        for c in self.kube.list("v1", "PersistentVolumeClaim"):
+            if (c.get("status") or {}).get("phase") == "Bound":
+                capacity = int(parse_quantity(c["status"]["capacity"]["storage"]))
+                service = c["metadata"]["labels"][LABEL_SERVICE_ID]
+                self.held.setdefault(c["metadata"]["uid"], (self.clock.now, capacity, service))
+
+    def byte_microseconds(self, end: dt.datetime) -> dict[str, int]:
+        return {
+            service: capacity * ((end - since) // dt.timedelta(microseconds=1))
+            for since, capacity, service in self.held.values()
+        }
+
+
 def _converged(tenant: Tenant, truth: Truth, agent: Agent, pods: int) -> None:
     """Shuttle applied the latest generation, the server runs ``pods`` pods, the watch sees them."""
     wait_until(lambda: tenant.applied_generation() == tenant.desired_generation(), "the apply")
@@ -191,14 +215,24 @@ def test_billed_pod_time_equals_what_the_cluster_ran_through_an_outage_and_a_sig
     starbase, kube, clock = world
     with httpx.Client(base_url=starbase.base_url, timeout=30) as http:
         tenant = make_tenant(starbase, http, services=3)
+        ok(
+            http.post(
+                f"/v1/services/{tenant.service_ids[2]}/volumes",
+                headers=tenant.owner_auth,
+                json={"name": "data", "mount_path": "/data", "size": "10Gi"},
+            ),
+            201,
+        )
         _backdate_plan(starbase, tenant)
         door = Door(starbase)
         agent = Agent(tenant, door, kube.write_kubeconfig(tmp_path / "kubeconfig"), tmp_path)
-        truth = Truth(kube, clock)
+        truth, claims = Truth(kube, clock), HeldClaims(kube, clock)
         agent.start()
         first_start = clock.now.replace(microsecond=0)
         try:
             _converged(tenant, truth, agent, 3)
+            claims.sample()
+            wait_until(lambda: agent.metric("shuttle_usage_claims_held") == 1, "the claim watch")
             _run_for(clock, agent, 10)
             tenant.deploy(tenant.service_ids[0], image(900))  # a rollout: a new pod, the old one goes
             _converged(tenant, truth, agent, 3)
@@ -231,9 +265,15 @@ def test_billed_pod_time_equals_what_the_cluster_ran_through_an_outage_and_a_sig
         assert billing is not None
         project = http.get(f"/v1/projects/{tenant.project_id}", headers=tenant.owner_auth).json()
         billed: dict[str, int] = {}
+        stored: dict[str, int] = {}
         for month in {BillingMonth(t.year, t.month) for t in (first_start, clock.now)}:
             for key, quantity in billing.ledger.usage_totals(project["workspace_id"], month).items():
                 billed[key.tenant.service_id] = billed.get(key.tenant.service_id, 0) + quantity.pod_us
+                if quantity.storage_byte_us:
+                    service = key.tenant.service_id
+                    stored[service] = stored.get(service, 0) + quantity.storage_byte_us
         expected = truth.microseconds(first_start, clock.now)
         assert len(truth.spans) == 5, "three pods, two replaced by rollouts"
         assert billed == expected
+        assert len(claims.held) == 1 and first_start == START.replace(microsecond=0)
+        assert stored == claims.byte_microseconds(clock.now), "the volume's GiB-time, exactly"

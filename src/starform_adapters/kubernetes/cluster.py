@@ -23,14 +23,16 @@ from starform_core.errors import ClusterApiError, ClusterNotFoundError
 from starform_core.kube.json_patch import removal_patch
 from starform_core.kube.labels import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY_VALUE, OWNERSHIP_SELECTOR
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+from starform_core.ports.claims import ClaimListener
 from starform_core.ports.pods import PodListener
 
 __all__ = ["KubernetesCluster"]
 
 
 class KubernetesCluster:
-    """Implements :class:`~starform_core.ports.cluster.ClusterPort` and
-    :class:`~starform_core.ports.pods.PodWatch` with the official client."""
+    """Implements :class:`~starform_core.ports.cluster.ClusterPort`,
+    :class:`~starform_core.ports.pods.PodWatch` and :class:`~starform_core.ports.claims.ClaimWatch`
+    with the official client."""
 
     def __init__(
         self,
@@ -105,6 +107,11 @@ class KubernetesCluster:
         """:class:`~starform_core.ports.pods.PodWatch` over the pod watch of the health cache
         (one watch serves health and billing)."""
         return self._health.subscribe("Pod", listener)
+
+    def watch_claims(self, listener: ClaimListener) -> Callable[[], None]:
+        """:class:`~starform_core.ports.claims.ClaimWatch` over the claim watch of the owned cache
+        (claims are a managed kind: one watch serves planning and billing)."""
+        return self._owned.subscribe("PersistentVolumeClaim", listener)
 
     def revision(self) -> int:
         """Changes whenever either watch cache changes."""

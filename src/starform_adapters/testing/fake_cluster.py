@@ -1,5 +1,6 @@
 """An in-memory :class:`~starform_core.ports.cluster.ClusterPort` (and
-:class:`~starform_core.ports.pods.PodWatch`): the cluster port's test double.
+:class:`~starform_core.ports.pods.PodWatch`, :class:`~starform_core.ports.claims.ClaimWatch`): the
+cluster port's test double.
 
 It stores objects by :class:`~starform_core.kube.objects.ObjectKey`, stamps ``uid`` and
 ``resourceVersion`` like an API server, logs every call, and fails on demand per object::
@@ -30,6 +31,7 @@ import attrs
 from starform_core.errors import ClusterApiError, ClusterConflictError, ClusterNotFoundError
 from starform_core.kube.labels import LABEL_MANAGED_BY, MANAGED_BY_VALUE
 from starform_core.kube.objects import KubeObject, ObjectKey, key_of
+from starform_core.ports.claims import ClaimListener
 from starform_core.ports.pods import PodListener
 
 __all__ = ["ClusterCall", "FakeCluster"]
@@ -84,6 +86,7 @@ class FakeCluster:
         self.relists = 0
         """Calls of :meth:`relist` (a reconcile Starbase asked for lists afresh)."""
         self._pod_listeners: list[PodListener] = []
+        self._claim_listeners: list[ClaimListener] = []
         for obj in objects:
             self.put(obj)
 
@@ -219,7 +222,7 @@ class FakeCluster:
                     node.pop(last, None)
             obj["metadata"]["resourceVersion"] = str(next(self._versions))
             self._revision += 1
-            self._tell_pod(key, "MODIFIED", obj)
+            self._tell_watchers(key, "MODIFIED", obj)
             return copy.deepcopy(obj)
 
     def delete(self, key: ObjectKey, *, uid: str | None = None, request_id: str | None = None) -> None:
@@ -233,10 +236,10 @@ class FakeCluster:
                 raise ClusterConflictError(f"{key}: the uid precondition failed", status=409)
             del self._objects[key]
             self._revision += 1
-            self._tell_pod(key, "DELETED", obj)
+            self._tell_watchers(key, "DELETED", obj)
             if key.kind == "Namespace":
                 for inner in [k for k in self._objects if k.namespace == key.name]:
-                    self._tell_pod(inner, "DELETED", self._objects.pop(inner))
+                    self._tell_watchers(inner, "DELETED", self._objects.pop(inner))
 
     def watch_pods(self, listener: PodListener) -> Callable[[], None]:
         """:class:`~starform_core.ports.pods.PodWatch`: the owned pods stored, then every change."""
@@ -250,6 +253,21 @@ class FakeCluster:
             with self._lock:
                 if listener in self._pod_listeners:
                     self._pod_listeners.remove(listener)
+
+        return unsubscribe
+
+    def watch_claims(self, listener: ClaimListener) -> Callable[[], None]:
+        """:class:`~starform_core.ports.claims.ClaimWatch`: the owned claims stored, then every change."""
+        with self._lock:
+            for key, obj in self._objects.items():
+                if key.kind == "PersistentVolumeClaim" and _owned(obj):
+                    listener("ADDED", copy.deepcopy(obj))
+            self._claim_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._claim_listeners:
+                    self._claim_listeners.remove(listener)
 
         return unsubscribe
 
@@ -299,12 +317,14 @@ class FakeCluster:
         metadata["resourceVersion"] = str(next(self._versions))
         self._objects[key] = stored
         self._revision += 1
-        self._tell_pod(key, "ADDED" if previous is None else "MODIFIED", stored)
+        self._tell_watchers(key, "ADDED" if previous is None else "MODIFIED", stored)
         return stored
 
-    def _tell_pod(self, key: ObjectKey, event: str, obj: Mapping[str, Any]) -> None:
-        if key.kind == "Pod" and _owned(obj):
-            for listener in self._pod_listeners:
+    def _tell_watchers(self, key: ObjectKey, event: str, obj: Mapping[str, Any]) -> None:
+        """Tell the pod (or claim) listeners of a change to an owned pod (or claim)."""
+        listeners = {"Pod": self._pod_listeners, "PersistentVolumeClaim": self._claim_listeners}
+        if key.kind in listeners and _owned(obj):
+            for listener in listeners[key.kind]:
                 listener(event, copy.deepcopy(dict(obj)))
 
 

@@ -147,11 +147,18 @@ def _deploy_services(starform: LocalStarform, tenancy: _Tenancy, timeline: Timel
     starform.call(
         "POST", f"/v1/services/{services['storefront']['id']}/hostnames", {"hostname": "shop.acme.example"}
     )
+    starform.call(
+        "POST",
+        f"/v1/services/{services['mailer']['id']}/volumes",
+        {"name": "spool", "mount_path": "/var/spool/mailer", "size": "5Gi"},
+        expect=201,
+    )
     services["storefront-staging"] = _deploy(
         starform, tenancy, "staging", "storefront", {"type": "web", "port": 8080, "replicas": 1}
     )
     timeline.step(
-        "services deployed", "web storefront, worker mailer, cron nightly-report (+ staging storefront)"
+        "services deployed",
+        "web storefront, worker mailer (5Gi spool volume), cron nightly-report (+ staging storefront)",
     )
     cluster = starform.call("GET", f"/v1/clusters/{starform.cluster_id}")
     timeline.step("desired state ready", f"cluster generation {cluster['generation']}")
@@ -292,16 +299,24 @@ def _usage(starform: LocalStarform, timeline: Timeline, workspace_id: str) -> No
     queued = shuttle.usage.tick(final=True)
     shuttle.drain(budget_seconds=10)
     tracked = int(shuttle.metrics.usage.pods_tracked._value.get())
-    timeline.step("usage snapshots sent", f"{queued} snapshot(s) of {tracked} running pods (their requests)")
+    held = int(shuttle.metrics.usage.claims_held._value.get())
+    timeline.step(
+        "usage snapshots sent",
+        f"{queued} snapshot(s) of {tracked} running pods (their requests), {held} bound volume claim(s)",
+    )
     usage = starform.call("GET", f"/v1/workspaces/{workspace_id}/billing/usage")
-    quantity = {"vcpu": Decimal(0), "memory": Decimal(0)}
+    quantity = {"vcpu": Decimal(0), "memory": Decimal(0), "volume": Decimal(0)}
     for line in usage["lines"]:
         if line["kind"] == "usage" and line.get("resource") in quantity:
             quantity[line["resource"]] += Decimal(line["quantity"])
     timeline.step(
         "usage so far this month",
-        f"{quantity['vcpu']:.4f} vCPU-minutes, {quantity['memory']:.4f} GiB-minutes of memory",
+        f"{quantity['vcpu']:.4f} vCPU-minutes, {quantity['memory']:.4f} GiB-minutes of memory, "
+        f"{quantity['volume']:.6f} GiB-months of volumes",
     )
+    volumes = [line for line in usage["lines"] if line.get("resource") == "volume"]
+    for line in volumes:
+        timeline.step("volume line", f"{line['description']}: {line['amount']} {usage['currency']}")
     timeline.step(
         "estimate (pro plan)",
         f"subtotal {usage['subtotal']}, credit {usage['credit']}, total {usage['total']} {usage['currency']}",

@@ -38,6 +38,7 @@ from starform_apps.shuttle.server import OpsServer
 from starform_apps.shuttle.statedb import StateDB
 from starform_apps.shuttle.status import ServiceHealthFn, StatusReporter, service_health
 from starform_apps.shuttle.usage import UsageReporter
+from starform_core.ports.claims import ClaimWatch
 from starform_core.ports.cluster import ClusterPort
 from starform_core.ports.pods import PodWatch
 from starform_core.ports.source import AgentApi
@@ -243,6 +244,7 @@ def bootstrap(
     monotonic: Callable[[], float] = time.monotonic,
     pods: PodWatch | None = None,
     usage_sink: UsageSink | None = None,
+    claims: ClaimWatch | None = None,
 ) -> Shuttle:
     """Wire a Shuttle from its ports (nothing connects until :meth:`Shuttle.start`).
 
@@ -251,7 +253,7 @@ def bootstrap(
     brings news; ``stop`` by a signal handler (the reconcile under way starts no further action,
     the loop returns).
     With ``pods`` and ``usage_sink`` (and ``config.usage_interval`` set), Shuttle also sends
-    usage snapshots for billing.
+    usage snapshots for billing; with ``claims`` too, they carry the bound volume claims.
     """
     metrics = metrics or ShuttleMetrics()
     db = StateDB(config.state_dir)
@@ -284,7 +286,14 @@ def bootstrap(
     )
     if pods is not None and usage_sink is not None and config.usage_interval is not None:
         shuttle.usage = _usage_reporter(
-            config, parts, db, metrics, pods=pods, interval=config.usage_interval, now=now
+            config,
+            parts,
+            db,
+            metrics,
+            pods=pods,
+            claims=claims,
+            interval=config.usage_interval,
+            now=now,
         )
     if serve_ops:
         shuttle.ops = _ops_server(config, metrics, shuttle)
@@ -314,6 +323,7 @@ def _usage_reporter(
     metrics: ShuttleMetrics,
     *,
     pods: PodWatch,
+    claims: ClaimWatch | None,
     interval: float,
     now: Callable[[], datetime],
 ) -> UsageReporter:
@@ -326,6 +336,7 @@ def _usage_reporter(
         metrics=metrics.usage,
         interval=interval,
         now=now,
+        claims=claims,
     )
 
 
@@ -365,6 +376,7 @@ def build_shuttle(
         stop=stop,
         serve_ops=serve_ops,
         pods=cluster if usage else None,
+        claims=cluster if usage else None,
         usage_sink=_usage_sink(source or client),
     )
     shuttle.closers.append(client.close)

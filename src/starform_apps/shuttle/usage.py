@@ -1,14 +1,18 @@
-"""Usage snapshots: every interval (60 s), the Starform pods that ran in the window just ended.
+"""Usage snapshots: every interval (60 s), the Starform pods that ran and the volume claims that
+were bound in the window just ended.
 
 The pod watch (:class:`~starform_core.ports.pods.PodWatch`) feeds a
-:class:`~starform_core.usage.PodLedger`; at each grid point the due windows
+:class:`~starform_core.usage.PodLedger`, the claim watch
+(:class:`~starform_core.ports.claims.ClaimWatch`, when given) a
+:class:`~starform_core.usage.ClaimLedger`; at each grid point the due windows
 (:func:`~starform_core.usage.due_windows`) become snapshots written to the outbox **in the same
 transaction** as the new window end, so a crash either loses nothing or has queued the window
 (the outbox then delivers it until Starbase takes it; its ``snapshot_id``,
 ``<cluster_id>:<window start>``, makes every retry a no-op). After a restart the windows go on
 from the last end written: the time Shuttle was away is covered, from what the restarted watch
 shows (pods running now bill the whole gap from their start; pods that still show their end
-bill up to it; pods gone meanwhile are not seen), and those snapshots say so in their ``agent``
+bill up to it; claims bound now bill it from their creation; pods and claims gone meanwhile are
+not seen), and those snapshots say so in their ``agent``
 (``… observed-after-restart``). Time older than Starbase accepts is skipped, with a WARNING and
 a metric. A graceful stop closes the window under way at the moment of the stop.
 """
@@ -25,9 +29,11 @@ from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.reports import Report, ReportKind
 from starform_apps.shuttle.statedb import StateDB
 from starform_apps.shuttle.usage_metrics import UsageMetrics
+from starform_core.ports.claims import ClaimWatch
 from starform_core.ports.pods import PodWatch
 from starform_core.usage import (
     MAX_WINDOW,
+    ClaimLedger,
     PodLedger,
     UsageWindow,
     due_windows,
@@ -68,9 +74,11 @@ class UsageReporter:
         interval: float = 60.0,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_catch_up: dt.timedelta = MAX_CATCH_UP,
+        claims: ClaimWatch | None = None,
     ) -> None:
         self._cluster_id = cluster_id
         self._pods = pods
+        self._claims = claims
         self._outbox = outbox
         self._db = db
         self._metrics = metrics
@@ -80,9 +88,10 @@ class UsageReporter:
         self._now = now
         self._max_catch_up = max_catch_up
         self._ledger = PodLedger()
+        self._claim_ledger = ClaimLedger()
         self._lock = threading.Lock()
         self._ticking = threading.Lock()
-        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
         self._watched_from: dt.datetime | None = None
         self._last_end: dt.datetime | None = None
         self._stop = threading.Event()
@@ -98,11 +107,20 @@ class UsageReporter:
                 self._metrics.pods_ignored.inc()
             self._metrics.pods_tracked.set(self._ledger.running())
 
+    def _observe_claim(self, event: str, claim: Any) -> None:
+        at = self._now()
+        with self._lock:
+            if not self._claim_ledger.observe(event, claim, at=at):
+                self._metrics.claims_ignored.inc()
+            self._metrics.claims_held.set(self._claim_ledger.held())
+
     def begin(self) -> None:
-        """Subscribe to the pod watch (call once the watch has listed) and take up the windows
-        where the last run left them (or start them now)."""
+        """Subscribe to the pod (and claim) watch (call once the watches have listed) and take up
+        the windows where the last run left them (or start them now)."""
         self._watched_from = self._now()
-        self._unsubscribe = self._pods.watch_pods(self._observe)
+        self._unsubscribe.append(self._pods.watch_pods(self._observe))
+        if self._claims is not None:
+            self._unsubscribe.append(self._claims.watch_claims(self._observe_claim))
         stored = self._db.query(
             "SELECT window_end FROM usage_window WHERE cluster_id = ?", (self._cluster_id,)
         )
@@ -148,6 +166,7 @@ class UsageReporter:
                     window,
                     self._ledger.samples(window.start, window.end),
                     agent=self._agent(window),
+                    claims=self._claim_ledger.samples(window.start, window.end),
                 )
             ]
         end = windows[-1].end
@@ -157,6 +176,7 @@ class UsageReporter:
             self._write_end(conn, end)
         with self._lock:
             self._ledger.settle(end)
+            self._claim_ledger.settle(end)
         self._last_end = end
         self._metrics.queued.inc(len(documents))
         self._metrics.window_end.set(end.timestamp())
@@ -210,7 +230,7 @@ class UsageReporter:
         return min(1.0, max(0.05, step.total_seconds()))
 
     def stop(self) -> None:
-        """Stop ticking, close the window under way up to now, unsubscribe from the pod watch."""
+        """Stop ticking, close the window under way up to now, unsubscribe from the watches."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -219,5 +239,5 @@ class UsageReporter:
                 self.tick(final=True)
             except Exception:
                 _log.exception("the last usage window could not be written; the next run covers it")
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        while self._unsubscribe:
+            self._unsubscribe.pop()()

@@ -8,7 +8,7 @@ __all__ = ["UsageMetrics"]
 
 
 class UsageMetrics(MetricSet):
-    """Snapshots queued, sent and failed; pods tracked; the end of the last window made."""
+    """Snapshots queued, sent and failed; pods tracked, claims held; the end of the last window."""
 
     queued = counter("shuttle_usage_snapshots_queued", "Usage snapshots written to the outbox.")
     sent = counter(
@@ -33,6 +33,13 @@ class UsageMetrics(MetricSet):
     pods_ignored = counter(
         "shuttle_usage_pod_events_ignored",
         "Pod events of pods without Shuttle's ownership label and a valid tenant key.",
+    )
+    claims_held = gauge(
+        "shuttle_usage_claims_held", "Starform volume claims bound now, as the claim watch sees them."
+    )
+    claims_ignored = counter(
+        "shuttle_usage_claim_events_ignored",
+        "Volume claim events of claims without Shuttle's ownership label and a valid tenant key.",
     )
     window_end = gauge(
         "shuttle_usage_window_end_timestamp_seconds",

@@ -53,10 +53,23 @@ def _pod(pod: PodSampleIn, tenant: TenantKey) -> UsageSample:
     )
 
 
+_VOLUME_FIELDS = {"running_since": "bound_since", "running_until": "bound_until"}
+"""A volume's bound span is the core sample's running span."""
+
+
 def _volume(volume: VolumeSampleIn, tenant: TenantKey) -> UsageSample:
-    return UsageSample(
-        SampleKind.VOLUME, volume.uid, tenant, volume.phase, storage_bytes=bytes_of("storage", volume.storage)
-    )
+    try:
+        return UsageSample(
+            SampleKind.VOLUME,
+            volume.uid,
+            tenant,
+            volume.phase,
+            storage_bytes=bytes_of("storage", volume.storage),
+            running_since=volume.bound_since,
+            running_until=volume.bound_until,
+        )
+    except ValidationError as exc:
+        raise ValidationError(_VOLUME_FIELDS.get(exc.field, exc.field), exc.reason) from exc
 
 
 def _samples(body: UsageSnapshotIn) -> list[UsageSample]:

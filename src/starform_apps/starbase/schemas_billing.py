@@ -69,10 +69,14 @@ class PodSampleIn(_TenantIn):
 
 
 class VolumeSampleIn(_TenantIn):
-    """One persistent volume claim and its requested capacity."""
+    """One persistent volume claim and its size (capacity once bound, else its request)."""
 
     phase: Literal["Pending", "Bound", "Lost", "Released"]
     storage: str = Quantity
+    bound_since: AwareDatetime | None = Field(default=None, description="When it became bound")
+    bound_until: AwareDatetime | None = Field(
+        default=None, description="When it stopped being bound (deleted or lost)"
+    )
 
 
 class UsageSnapshotIn(_In):

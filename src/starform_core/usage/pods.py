@@ -26,7 +26,7 @@ from starform_core.kube.labels import (
 from starform_core.model.tenant import TenantKey
 from starform_core.usage.requests import PodRequests, effective_requests
 
-__all__ = ["FINISHED_PHASES", "PodFacts", "parse_time", "pod_facts"]
+__all__ = ["FINISHED_PHASES", "PodFacts", "parse_time", "pod_facts", "tenant_of"]
 
 _UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 """Billing identifies a pod by its ``metadata.uid``, a lower-case UUID on every API server."""
@@ -63,7 +63,9 @@ def parse_time(value: object) -> dt.datetime | None:
     return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _tenant(labels: Mapping[str, Any]) -> TenantKey | None:
+def tenant_of(labels: Mapping[str, Any]) -> TenantKey | None:
+    """The tenant key of an object Shuttle owns, from its load-bearing labels (``None`` without
+    the ownership label or with an invalid key)."""
     if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_VALUE:
         return None
     values = [
@@ -109,7 +111,7 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts | None:
     uid = metadata.get("uid")
     if not isinstance(labels, Mapping) or not isinstance(uid, str) or not uid:
         return None
-    tenant = _tenant(labels)
+    tenant = tenant_of(labels)
     if tenant is None or not _UID.match(uid):
         return None
     status = pod.get("status") or {}
