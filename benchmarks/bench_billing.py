@@ -327,6 +327,7 @@ def load(path: str, threads: int, seconds: float) -> None:
     }
     cpu = {name: _cpu_seconds(processes) for name, processes in parts.items()}
     phase["deadline"] = time.monotonic() + seconds
+    print(f"load generator: the timed phase starts ({seconds:.0f} s)", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     barrier.wait()
     for t in workers:

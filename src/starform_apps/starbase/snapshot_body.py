@@ -38,21 +38,24 @@ from pydantic import ValidationError as PydanticValidationError
 from starform_apps.starbase.body_guard import check_json_body
 from starform_apps.starbase.schemas_billing import PodSampleIn, UsageSnapshotIn, VolumeSampleIn
 from starform_core.billing import MAX_SAMPLES, SampleKind, UsageSample, UsageSnapshot, bytes_of, cpu_millis_of
+from starform_core.billing.snapshots import running_pod_sample
 from starform_core.errors import ValidationError
 from starform_core.model.tenant import TenantKey
 
 __all__ = ["PodWire", "ReadSnapshot", "SnapshotWire", "VolumeWire", "read_snapshot", "snapshot_of"]
 
-# The pydantic patterns, anchored with \Z: msgspec searches with ``re``, whose ``$`` also
-# matches before a final newline (pydantic's does not).
-_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
-Uuid = Annotated[str, Meta(pattern=_UUID)]
+# UUIDs are checked by the core values (TenantKey once per service, the sample's uid once per
+# sample, of 36 characters: see _uid), not by a pattern per field here (a thousand pods carry
+# four thousand). The snapshot id's pattern is pydantic's, anchored with \Z: msgspec searches
+# with ``re``, whose ``$`` also matches before a final newline (pydantic's does not).
+Uuid = str
 Quantity = Annotated[str, Meta(min_length=1, max_length=32)]
 Environment = Annotated[str, Meta(min_length=1, max_length=30)]
 SnapshotId = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*\Z")]
 # Times stay strings here: pydantic parses them, so both paths read a time the same way.
 Moment = str | None | UnsetType
 
+_UUID_LENGTH = 36
 _MOMENT: TypeAdapter[dt.datetime] = TypeAdapter(AwareDatetime)
 _SPACED_KEY_END = re.compile(rb'"[ \t\r\n]+:')
 
@@ -64,23 +67,20 @@ def _keys_in(body: bytes) -> int | None:
     Counted over a body that decoded, whose keys are all field names (no backslash in any), the
     quotes followed by a colon less the escaped ones are exactly its keys.
     """
-    if _SPACED_KEY_END.search(body):
+    spaced = b" :" in body or b"\n:" in body or b"\t:" in body or b"\r:" in body  # memchr-fast
+    if spaced and _SPACED_KEY_END.search(body):
         return None
     return body.count(b'":') - body.count(b'\\":')
 
 
-class _Wire(Struct, forbid_unknown_fields=True, frozen=True):
-    pass
-
-
-class WindowWire(_Wire):
+class WindowWire(Struct, forbid_unknown_fields=True, frozen=True):
     """:class:`~starform_apps.starbase.schemas_billing.WindowIn`."""
 
     start: str
     end: str
 
 
-class PodWire(_Wire):
+class PodWire(Struct, forbid_unknown_fields=True, frozen=True):
     """:class:`~starform_apps.starbase.schemas_billing.PodSampleIn`."""
 
     uid: Uuid
@@ -95,7 +95,7 @@ class PodWire(_Wire):
     running_until: Moment = UNSET
 
 
-class VolumeWire(_Wire):
+class VolumeWire(Struct, forbid_unknown_fields=True, frozen=True):
     """:class:`~starform_apps.starbase.schemas_billing.VolumeSampleIn`."""
 
     uid: Uuid
@@ -107,7 +107,7 @@ class VolumeWire(_Wire):
     storage: Quantity
 
 
-class SnapshotWire(_Wire):
+class SnapshotWire(Struct, forbid_unknown_fields=True, frozen=True):
     """:class:`~starform_apps.starbase.schemas_billing.UsageSnapshotIn`."""
 
     snapshot_id: SnapshotId
@@ -131,7 +131,7 @@ class ReadSnapshot:
     pods: int
 
 
-class _Slow(Exception):
+class _ExactPathError(Exception):
     """The fast path cannot vouch for this body: read it the exact way."""
 
 
@@ -153,16 +153,32 @@ def _keys_decoded(wire: SnapshotWire) -> int:
     )
 
 
-def _moment(value: str | None | UnsetType) -> dt.datetime | None:
+def _moment(value: str | UnsetType | None) -> dt.datetime | None:
     if value is None or value is UNSET:
         return None
     try:
         return _MOMENT.validate_python(value)
     except PydanticValidationError as exc:
-        raise _Slow from exc
+        raise _ExactPathError from exc
+
+
+def _uid(uid: str) -> str:
+    """The core's uid pattern is pydantic's but for a final newline: refused here."""
+    if len(uid) != _UUID_LENGTH:
+        raise _ExactPathError
+    return uid
 
 
 def _pod(pod: PodWire, tenant: TenantKey) -> UsageSample:
+    _uid(pod.uid)
+    if pod.running_since is UNSET and pod.running_until is UNSET:
+        return running_pod_sample(
+            pod.uid,
+            tenant,
+            pod.phase,
+            cpu_millis=cpu_millis_of("cpu", pod.cpu),
+            memory_bytes=bytes_of("memory", pod.memory),
+        )
     return UsageSample(
         SampleKind.POD,
         pod.uid,
@@ -177,7 +193,11 @@ def _pod(pod: PodWire, tenant: TenantKey) -> UsageSample:
 
 def _volume(volume: VolumeWire, tenant: TenantKey) -> UsageSample:
     return UsageSample(
-        SampleKind.VOLUME, volume.uid, tenant, volume.phase, storage_bytes=bytes_of("storage", volume.storage)
+        SampleKind.VOLUME,
+        _uid(volume.uid),
+        tenant,
+        volume.phase,
+        storage_bytes=bytes_of("storage", volume.storage),
     )
 
 
@@ -200,9 +220,9 @@ def _fast(cluster_id: str, body: bytes) -> ReadSnapshot:
     try:
         wire = _DECODER.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise _Slow from exc
+        raise _ExactPathError from exc
     if _keys_in(body) != _keys_decoded(wire):
-        raise _Slow  # an object repeats a key: the guard's rule, answered the exact way
+        raise _ExactPathError  # an object repeats a key: the guard's rule, answered the exact way
     pods = wire.pods if wire.pods is not UNSET else []
     volumes = wire.volumes if wire.volumes is not UNSET else []
     try:
@@ -216,7 +236,7 @@ def _fast(cluster_id: str, body: bytes) -> ReadSnapshot:
             agent=wire.agent if wire.agent is not UNSET else "",
         )
     except (ValidationError, PydanticValidationError) as exc:
-        raise _Slow from exc  # the exact path names the field
+        raise _ExactPathError from exc  # the exact path names the field
     return ReadSnapshot(snapshot, len(pods))
 
 
@@ -295,5 +315,5 @@ def read_snapshot(cluster_id: str, body: bytes) -> ReadSnapshot:
     """
     try:
         return _fast(cluster_id, body)
-    except _Slow:
+    except _ExactPathError:
         return _exact(cluster_id, body)
