@@ -20,7 +20,7 @@ from starform_core.billing import (
 )
 from starform_core.billing.lifecycle import build_minutes
 from starform_core.billing.months import micros
-from starform_core.billing.snapshots import SampleKind, UsageSnapshot, billable_spans
+from starform_core.billing.snapshots import SAMPLE_ROW, SampleKind, UsageSnapshot, billable_spans
 from starform_core.errors import ValidationError
 from starform_core.model.tenant import TenantKey
 from starform_core.ports.billing import BuildUsage, IngestResult, RejectedSample, UsageStatement
@@ -85,15 +85,23 @@ def _array(values: Iterable[object]) -> str:
 
 def _ingest_params(snapshot: UsageSnapshot, digest: bytes) -> tuple[Any, ...]:
     """The arguments of ``billing_ingest``: the billable samples as columns (spans in
-    microseconds after the window's start)."""
+    microseconds after the window's start), transposed from the snapshot's rows (made once:
+    the digest and the audit row read them too)."""
     start = micros(snapshot.window_start)
-    rows = [
-        (sample.uid, index, sample, span[0] - start, span[1] - start)
-        for index, (sample, span) in enumerate(zip(snapshot.samples, billable_spans(snapshot), strict=True))
-        if span is not None
-    ]
-    rows.sort(key=lambda row: row[0])
-    samples = [row[2] for row in rows]
+    picked = sorted(
+        (
+            (row, index, span[0] - start, span[1] - start)
+            for index, (row, span) in enumerate(zip(snapshot.rows, billable_spans(snapshot), strict=True))
+            if span is not None
+        ),
+        key=_by_uid,
+    )
+    columns: list[Sequence[Any]] = [(), (), (), ()]
+    fields: list[Sequence[Any]] = [()] * len(SAMPLE_ROW)
+    if picked:
+        columns = list(zip(*picked, strict=True))  # rows, ordinals, froms, tos
+        fields = list(zip(*columns[0], strict=True))  # the rows' fields (SAMPLE_ROW), column by column
+    uid, kind, workspace, project, environment, service, _, cpu, memory, storage, _, _ = fields
     return (
         snapshot.cluster_id,
         snapshot.snapshot_id,
@@ -101,20 +109,25 @@ def _ingest_params(snapshot: UsageSnapshot, digest: bytes) -> tuple[Any, ...]:
         snapshot.window_start,
         snapshot.window_end,
         len(snapshot.samples),
-        _array(row[0] for row in rows),
-        _array("t" if s.kind is SampleKind.POD else "f" for s in samples),
-        _array(s.tenant.workspace_id for s in samples),
-        _array(s.tenant.project_id for s in samples),
+        _array(uid),
+        _array("t" if k == SampleKind.POD.value else "f" for k in kind),
+        _array(workspace),
+        _array(project),
         # environment names are RFC 1123 labels: quoted, so that "null" stays a name
-        _array(f'"{s.tenant.environment}"' for s in samples),
-        _array(s.tenant.service_id for s in samples),
-        _array(s.cpu_millis for s in samples),
-        _array(s.memory_bytes for s in samples),
-        _array(s.storage_bytes for s in samples),
-        _array(row[3] for row in rows),
-        _array(row[4] for row in rows),
-        _array(row[1] for row in rows),
+        _array(f'"{name}"' for name in environment),
+        _array(service),
+        _array(cpu),
+        _array(memory),
+        _array(storage),
+        _array(columns[2]),
+        _array(columns[3]),
+        _array(columns[1]),
     )
+
+
+def _by_uid(item: tuple[tuple[Any, ...], int, int, int]) -> str:
+    uid: str = item[0][0]
+    return uid
 
 
 def _quantities(record: Sequence[Any], offset: int) -> UsageQuantities:
