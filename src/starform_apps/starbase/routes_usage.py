@@ -15,6 +15,7 @@ views (no query in the steady state), and the snapshot billed in a worker thread
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -101,7 +102,11 @@ async def report_usage(
     """Bill one snapshot of the cluster's running pods and bound volumes (idempotent by id)."""
     body = await request.body()
     try:
-        read = await to_thread.run_sync(read_snapshot, str(cluster_id), body)
+        read = await to_thread.run_sync(
+            functools.partial(read_snapshot, content_type=request.headers.get("content-type")),
+            str(cluster_id),
+            body,
+        )
     except BodyRejectedError as rejected:  # what the body guard answers for other paths
         metrics: Metrics = request.app.state.metrics
         metrics.body_rejected.labels(status=str(rejected.status)).inc()

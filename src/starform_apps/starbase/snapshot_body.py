@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 import attrs
 import msgspec
@@ -306,13 +306,38 @@ def _exact(cluster_id: str, body: bytes) -> ReadSnapshot:
     return ReadSnapshot(snapshot_of(cluster_id, model), len(model.pods))
 
 
-def read_snapshot(cluster_id: str, body: bytes) -> ReadSnapshot:
-    """The snapshot a request body holds.
+def _is_json(content_type: str | None) -> bool:
+    """FastAPI's rule: ``application/json`` or ``application/…+json``."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _not_json(body: bytes, content_type: str | None) -> NoReturn:
+    """What a body FastAPI does not read as JSON is answered (``422`` at ``body``)."""
+    if not body:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    if content_type is None:
+        check_json_body(body)  # the body guard checks a body without a type as JSON first
+    raise RequestValidationError(
+        [
+            {
+                "type": "model_attributes_type",
+                "loc": ("body",),
+                "msg": "Input should be a valid dictionary or object to extract fields from",
+            }
+        ]
+    )
+
+
+def read_snapshot(cluster_id: str, body: bytes, *, content_type: str | None) -> ReadSnapshot:
+    """The snapshot a request body holds (``content_type``: the request's, if it has one).
 
     Raises :class:`~starform_apps.starbase.body_guard.BodyRejectedError` (not JSON this API
     accepts), :class:`~fastapi.exceptions.RequestValidationError` (the body's shape) or
     :class:`~starform_core.errors.ValidationError` (a value the core refuses), naming the field.
     """
+    if not body or not _is_json(content_type):
+        _not_json(body, content_type)
     try:
         return _fast(cluster_id, body)
     except _ExactPathError:
