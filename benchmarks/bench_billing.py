@@ -12,12 +12,16 @@ load is 1,000 clusters x 1,000 pods every 60 s, about 16,700 pod-samples/s; the 
    threads through the PostgreSQL usage ledger, one call of ``billing_ingest`` per snapshot (one
    round trip, one transaction). Reports snapshots/s, pod-samples/s, latency and the rows written
    per snapshot (the function's own count and ``pg_stat_user_tables``).
-3. **HTTP**: the same over Starbase's endpoint (the body guard, JSON validation, the agent-token
-   check and quota, the ledger, the audit trail in PostgreSQL: the embedded default) from
-   ``--clients`` concurrent clients in a second process, each cluster's first snapshot untimed.
-   The clients send prebuilt bodies (on one machine their CPU is the server's; an agent encodes on
-   its own). Reports the rate, the rows written and the CPU per snapshot of Starbase, PostgreSQL
-   and the load generator.
+3. **HTTP**: the same over Starbase's endpoint (the body guard, the snapshot's decode and
+   validation, the agent-token check and quota, the ledger, the audit trail in PostgreSQL: the
+   embedded default) from ``--clients`` concurrent clients in a second process, each cluster's
+   first snapshot untimed. The clients send prebuilt bodies (on one machine their CPU is the
+   server's; an agent encodes on its own). Reports the rate, the rows written, the PostgreSQL
+   transactions (autocommit: round trips) and the CPU per snapshot of Starbase, PostgreSQL and
+   the load generator.
+
+Fails loudly unless every snapshot is accepted whole (``201``, 1,000 pods billed, none refused)
+and the running totals grew by exactly 1,000 pods x 60 s per snapshot (at 250m and 512Mi).
 """
 
 from __future__ import annotations
