@@ -12,12 +12,16 @@ load is 1,000 clusters x 1,000 pods every 60 s, about 16,700 pod-samples/s; the 
    threads through the PostgreSQL usage ledger, one call of ``billing_ingest`` per snapshot (one
    round trip, one transaction). Reports snapshots/s, pod-samples/s, latency and the rows written
    per snapshot (the function's own count and ``pg_stat_user_tables``).
-3. **HTTP**: the same over Starbase's endpoint (the body guard, JSON validation, the agent-token
-   check and quota, the ledger, the audit trail in PostgreSQL: the embedded default) from
-   ``--clients`` concurrent clients in a second process, each cluster's first snapshot untimed.
-   The clients send prebuilt bodies (on one machine their CPU is the server's; an agent encodes on
-   its own). Reports the rate, the rows written and the CPU per snapshot of Starbase, PostgreSQL
-   and the load generator.
+3. **HTTP**: the same over Starbase's endpoint (the body guard, the snapshot's decode and
+   validation, the agent-token check and quota, the ledger, the audit trail in PostgreSQL: the
+   embedded default) from ``--clients`` concurrent clients in a second process, each cluster's
+   first snapshot untimed. The clients send prebuilt bodies (on one machine their CPU is the
+   server's; an agent encodes on its own). Reports the rate, the rows written, the PostgreSQL
+   transactions (autocommit: round trips) and the CPU per snapshot of Starbase, PostgreSQL and
+   the load generator.
+
+Fails loudly unless every snapshot is accepted whole (``201``, 1,000 pods billed, none refused)
+and the running totals grew by exactly 1,000 pods x 60 s per snapshot (at 250m and 512Mi).
 """
 
 from __future__ import annotations
@@ -138,6 +142,37 @@ def _rows(url: str) -> int:
     return int(record[0]) if record else 0
 
 
+def _commits(url: str) -> int:
+    """Transactions committed in the database so far (autocommit: one per statement, so one
+    per round trip of Starbase's)."""
+    with psycopg.connect(url) as conn:
+        record = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(record[0]) if record else 0
+
+
+def _pod_microseconds(url: str) -> tuple[int, int, int]:
+    """The running totals of every month: pod-, millicore- and byte-microseconds."""
+    with psycopg.connect(url) as conn:
+        record = conn.execute(
+            "SELECT coalesce(sum(pod_us), 0), coalesce(sum(cpu_milli_us), 0),"
+            " coalesce(sum(memory_byte_us), 0) FROM billing_usage"
+        ).fetchone()
+    assert record is not None
+    return int(record[0]), int(record[1]), int(record[2])
+
+
+def _check_totals(before: tuple[int, int, int], after: tuple[int, int, int], snapshots: int) -> None:
+    """Each accepted snapshot bills its 1,000 pods 60 s each at 250m and 512Mi, exactly."""
+    pod_us = snapshots * PODS * 60 * 10**6
+    expected = (pod_us, pod_us * 250, pod_us * 512 * 2**20)
+    got = tuple(a - b for a, b in zip(after, before, strict=True))
+    if got != expected:
+        raise SystemExit(f"the running totals are wrong: {got} added, {expected} expected")
+    print(f"  running totals exact: {snapshots} snapshots added {pod_us // 10**6:,} pod-seconds")
+
+
 def _stats_settled(url: str, before: int, expected_min: int) -> int:
     """pg_stat counters are flushed asynchronously: wait (bounded) until they cover the run."""
     deadline = time.monotonic() + 5
@@ -173,6 +208,8 @@ def _ledger_run(
                 t0 = time.perf_counter()
                 result = ledger.ingest(snap, digest=digest)
                 lat.append(time.perf_counter() - t0)
+                if result.duplicate or result.billed != PODS or result.rejected:
+                    raise SystemExit(f"snapshot {snap.snapshot_id} not billed whole: {result}")
                 rows.append(result.rows_written)
                 if steps is None and time.monotonic() >= deadline:
                     break
@@ -208,7 +245,10 @@ def bench_ledger(url: str, world: list[dict[str, Any]], threads: int, seconds: f
         f" rows written {statistics.mean(first_rows):.0f} per snapshot"
     )
     before = _rows(url)
+    parts = {"benchmark (psycopg)": [psutil.Process()], "postgres": _postgres_processes(url)}
+    cpu = {name: _cpu_seconds(processes) for name, processes in parts.items()}
     elapsed, latencies, written = _ledger_run(ledger, world, threads, None, seconds, origin)
+    cpu = {name: _cpu_seconds(processes) - cpu[name] for name, processes in parts.items()}
     after = _stats_settled(url, before, sum(written))
     pool.close()
     n = len(latencies)
@@ -222,6 +262,8 @@ def bench_ledger(url: str, world: list[dict[str, Any]], threads: int, seconds: f
         f" the de-duplication record, the cluster's windows, running totals, changed coverage),"
         f" {(after - before) / n:.0f} (pg_stat)"
     )
+    shares = ", ".join(f"{name} {1000 * used / n:.1f} ms" for name, used in cpu.items())
+    print(f"  CPU per snapshot: {shares}")
 
 
 def _body_template(cluster: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -284,15 +326,23 @@ def load(path: str, threads: int, seconds: float) -> None:
     origin = dt.datetime.fromisoformat(setup["origin"])
     templates = {cluster["cluster_id"]: _body_template(cluster) for cluster in world}
     counts, statuses, lock = [0], {}, threading.Lock()
+    refused: list[str] = []  # snapshots not accepted whole (any but 201 with every pod billed)
     phase = {"deadline": 0.0, "steps": range(1)}
     barrier = threading.Barrier(threads + 1)
 
     def post(client: httpx.Client, cluster: dict[str, Any], step: int) -> int:
-        return client.post(
+        answer = client.post(
             f"/v1/clusters/{cluster['cluster_id']}/usage-snapshots",
             content=_body(templates[cluster["cluster_id"]], step, origin),
             headers={"Authorization": f"Bearer {cluster['token']}", "Content-Type": "application/json"},
-        ).status_code
+        )
+        accepted = (
+            answer.status_code == 201 and answer.json()["billed"] == PODS and not answer.json()["rejected"]
+        )
+        if not accepted:
+            with lock:
+                refused.append(f"{answer.status_code} {answer.text[:200]}")
+        return answer.status_code
 
     def worker(mine: list[dict[str, Any]]) -> None:
         sent, codes = 0, {}
@@ -320,6 +370,7 @@ def load(path: str, threads: int, seconds: float) -> None:
         t.start()
     barrier.wait()  # every cluster's first snapshot is in
     before = _rows(setup["database"])
+    commits = _commits(setup["database"])
     parts = {
         "starbase": [psutil.Process(os.getppid())],
         "postgres": _postgres_processes(setup["database"]),
@@ -327,6 +378,7 @@ def load(path: str, threads: int, seconds: float) -> None:
     }
     cpu = {name: _cpu_seconds(processes) for name, processes in parts.items()}
     phase["deadline"] = time.monotonic() + seconds
+    print(f"load generator: the timed phase starts ({seconds:.0f} s)", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     barrier.wait()
     for t in workers:
@@ -334,11 +386,10 @@ def load(path: str, threads: int, seconds: float) -> None:
     elapsed = time.perf_counter() - t0
     cpu = {name: _cpu_seconds(processes) - cpu[name] for name, processes in parts.items()}
     rows = _stats_settled(setup["database"], before, counts[0] * 400) - before
-    print(
-        json.dumps(
-            {"snapshots": counts[0], "seconds": elapsed, "statuses": statuses, "rows": rows, "cpu": cpu}
-        )
-    )
+    commits = _commits(setup["database"]) - commits - 1  # less this read's own
+    figures = {"snapshots": counts[0], "seconds": elapsed, "statuses": statuses, "rows": rows, "cpu": cpu}
+    figures.update(commits=commits, refused=refused, posted=counts[0] + len(world))
+    print(json.dumps(figures))
 
 
 def bench_http(url: str, world: list[dict[str, Any]], threads: int, seconds: float) -> None:
@@ -346,6 +397,7 @@ def bench_http(url: str, world: list[dict[str, Any]], threads: int, seconds: flo
     snapshot per cluster)."""
     cipher = VarCipher.from_base64(base64.b64encode(os.urandom(32)).decode())
     origin = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=12)
+    totals = _pod_microseconds(url)
     with open_starbase(url, cipher, pool_max_size=threads + 4) as starbase:
         server = ServerThread(starbase.app)
         base = server.start()
@@ -372,6 +424,11 @@ def bench_http(url: str, world: list[dict[str, Any]], threads: int, seconds: flo
             if generator.returncode:
                 raise SystemExit(f"the load generator failed ({generator.returncode})")
             figures = json.loads(out.strip().splitlines()[-1])
+            if figures["refused"]:
+                raise SystemExit(
+                    f"{len(figures['refused'])} snapshots not accepted: {figures['refused'][:3]}"
+                )
+            _check_totals(totals, _pod_microseconds(url), figures["posted"])
             n = figures["snapshots"]
             rate = n / figures["seconds"]
             print(
@@ -379,6 +436,10 @@ def bench_http(url: str, world: list[dict[str, Any]], threads: int, seconds: flo
                 f" snapshots/s = {rate * PODS:,.0f} pod-samples/s; statuses {figures['statuses']}"
             )
             print(f"  PostgreSQL rows written per snapshot (with the audit trail): {figures['rows'] / n:.0f}")
+            print(
+                f"  PostgreSQL transactions per snapshot (autocommit: round trips, the listener's"
+                f" and job queue's included): {figures['commits'] / n:.2f}"
+            )
             print(
                 "  CPU per snapshot: "
                 + ", ".join(f"{name} {1000 * used / n:.1f} ms" for name, used in figures["cpu"].items())

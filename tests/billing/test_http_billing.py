@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -270,3 +271,50 @@ def test_price_sheets_are_public_to_users_and_webhooks_need_a_provider(
     assert client.get("/v1/billing/price-sheets").status_code == 401
     hook = client.post("/v1/billing/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=x"})
     assert hook.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "says"),
+    [
+        (b'{"snapshot_id": "dup", "snapshot_id": "dup2", "window": %s}', 400, "repeats a key"),
+        (b'{"snapshot_id": "nan", "window": %s, "agent": NaN}', 400, "NaN is not a JSON number"),
+        (b'{"snapshot_id": "deep", "window": %s, "agent": ' + b"[" * 100 + b"]" * 100 + b"}", 400, "nested"),
+        (b'{"snapshot_id": "cut", "window": %s', 400, "not valid JSON"),
+        (b'{"snapshot_id": "s\\ud800", "window": %s}', 422, "surrogate"),
+    ],
+)
+def test_the_snapshot_route_applies_the_body_guards_rules(
+    client: httpx.Client, world: World, raw: bytes, status: int, says: str
+) -> None:
+    """The guard leaves this route's JSON to it (one compiled decode): the same answers."""
+    window = json.dumps(_now_window()).encode()
+    answer = client.post(
+        f"/v1/clusters/{world.cluster_id}/usage-snapshots",
+        content=raw % window,
+        headers={"Authorization": f"Bearer {world.agent_token}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == status, answer.text
+    assert says in json.dumps(answer.json()["detail"])
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b"", "application/json", 422),
+        (b'{"snapshot_id": "typed", "window": {}}', "text/plain", 422),
+        (b'{"snapshot_id": "untyped", "window": {}}', None, 422),
+        (b'{"snapshot_id": "untyped", "snapshot_id": "again"}', None, 400),
+    ],
+)
+def test_a_body_fastapi_would_not_read_as_json_is_answered_as_before(
+    client: httpx.Client, world: World, content: bytes, content_type: str | None, status: int
+) -> None:
+    """Empty, or not declared JSON: 422 at ``body`` (an undeclared body is still checked by
+    the body guard's rules first)."""
+    headers = {"Authorization": f"Bearer {world.agent_token}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    answer = client.post(f"/v1/clusters/{world.cluster_id}/usage-snapshots", content=content, headers=headers)
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["detail"][0]["loc"] == ["body"]

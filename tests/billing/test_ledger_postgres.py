@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from importlib.resources import files
 
@@ -23,7 +24,7 @@ from tests.billing.strategies import (
 from tests.billing.world import make_tenant
 
 from starform_adapters.postgres import migrate, open_pool
-from starform_adapters.postgres.billing import PostgresBillingStore
+from starform_adapters.postgres.billing import PostgresBillingStore, PostgresUsageAuditTrail
 from starform_core.billing import (
     BillingMonth,
     PlanTimeline,
@@ -35,7 +36,7 @@ from starform_core.billing import (
 )
 from starform_core.errors import SnapshotConflictError
 from starform_core.model.tenant import TenantKey
-from starform_core.ports.billing import BuildUsage
+from starform_core.ports.billing import AuditedSnapshot, BuildUsage
 from starform_testkit.postgres import fresh_database
 
 POD = PodSpec(str(uuid.UUID(int=77)), SampleKind.POD, SERVICES[0], 250, 2**29, 0)
@@ -266,3 +267,62 @@ def test_purge_forgets_old_deduplication_state_only(
     assert removed == 1  # the day-1 record; the object's coverage was touched on day 20
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT snapshot_id FROM billing_snapshots").fetchall() == [("d20",)]
+
+
+def test_with_the_audit_trail_one_statement_bills_and_records_a_snapshot(
+    database_url: str, fixed_world: None
+) -> None:
+    """The embedded default: the totals and the audit row (refused samples, first receipt) in
+    one transaction; a retry changes neither; a conflict writes neither."""
+    _wipe(database_url)
+    pool = open_pool(database_url, max_size=2)
+    try:
+        ledger = PostgresBillingStore(pool, with_audit_trail=True)
+        audit = PostgresUsageAuditTrail(pool)
+        start = dt.datetime(2026, 11, 8, 10, tzinfo=dt.UTC)
+        mine = TenantKey(WORKSPACE, PROJECT, "production", SERVICES[0])
+        foreign = TenantKey(WORKSPACE, str(uuid.uuid4()), "production", SERVICES[0])
+        samples = [
+            UsageSample(SampleKind.POD, str(uuid.UUID(int=n)), tenant, "Running", cpu_millis=100)
+            for n, tenant in ((201, mine), (202, foreign))
+        ]
+        snapshot = UsageSnapshot(CLUSTER, "audited", start, start + dt.timedelta(minutes=1), samples)
+        first = ledger.ingest(snapshot, digest=snapshot_digest(snapshot))
+        again = ledger.ingest(snapshot, digest=snapshot_digest(snapshot))
+        assert (first.audited, first.duplicate, first.billed) == (True, False, 1)
+        assert first.rows_written == 5, "the ledger's four rows and the audit row"
+        assert (again.audited, again.duplicate, again.rows_written) == (True, True, 0)
+        window = {"start": start, "end": start + dt.timedelta(minutes=1), "cluster_id": CLUSTER}
+        (recorded,) = audit.snapshots(**window)
+        assert recorded == AuditedSnapshot(snapshot, first.received_at, {samples[1].uid: "unknown_project"})
+        other = UsageSnapshot(CLUSTER, "audited", start, start + dt.timedelta(seconds=30), samples)
+        with pytest.raises(SnapshotConflictError):
+            ledger.ingest(other, digest=snapshot_digest(other))
+        assert audit.snapshots(**window) == [recorded]
+    finally:
+        pool.close()
+
+
+def test_audit_rows_are_stored_out_of_line_uncompressed(
+    billing: PostgresBillingStore, database_url: str
+) -> None:
+    """pglz cost about 9 ms of PostgreSQL's CPU per 1,000-pod snapshot for a 30 % saving
+    (migration 0011): the samples column is EXTERNAL, so a stored row is not compressed."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        (storage,) = conn.execute(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = 'billing_audit_snapshots'::regclass"
+            " AND attname = 'samples'"
+        ).fetchone() or ("?",)
+        assert storage == "e"
+        rows = json.dumps([[str(uuid.uuid4()), "pod"] for _ in range(2000)])
+        start = dt.datetime(2026, 11, 9, 10, tzinfo=dt.UTC)
+        conn.execute(
+            "INSERT INTO billing_audit_snapshots (cluster_id, snapshot_id, window_start, window_end,"
+            " received_at, samples) VALUES (%s, 'uncompressed', %s, %s, %s, %s::json)",
+            (CLUSTER, start, start + dt.timedelta(minutes=1), start, rows),
+        )
+        (method,) = conn.execute(
+            "SELECT pg_column_compression(samples) FROM billing_audit_snapshots"
+            " WHERE snapshot_id = 'uncompressed'"
+        ).fetchone() or ("?",)
+        assert method is None, "stored as is"

@@ -1,4 +1,5 @@
-"""``Prefer: wait`` parsing (RFC 7240), and the agent views' guard against reads racing changes."""
+"""``Prefer: wait`` parsing (RFC 7240), the agent views' guard against reads racing changes, and
+what each write forgets of them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import asyncio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.types import Message, Receive, Scope, Send
 
 from starform_apps.starbase.agent_views import AgentViews
+from starform_apps.starbase.local_writes import LocalWritesMiddleware
 from starform_apps.starbase.prefer import MAX_WAIT_SECONDS, wait_preference
 from starform_apps.starbase.single_flight import SingleFlight
 from starform_core.records import AgentView
@@ -123,5 +126,41 @@ def test_single_flight_runs_one_load_for_concurrent_callers() -> None:
         assert started == 1
         assert await flights.run("k", load) == 42
         assert started == 2, "a finished flight is not reused"
+
+    asyncio.run(scenario())
+
+
+def test_a_usage_snapshot_forgets_no_agent_view_but_other_writes_do() -> None:
+    """Billing's snapshots (one per agent a minute) touch nothing a view holds; reports forget
+    their cluster, people's writes everything."""
+    other = "00000000-0000-4000-8000-000000000002"
+    store = GatedStore()
+    views = AgentViews(store)  # type: ignore[arg-type]
+    views.reset(live=True)
+
+    async def answered(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = LocalWritesMiddleware(answered, views)
+
+    async def post(path: str) -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_message: Message) -> None:
+            return None
+
+        await middleware({"type": "http", "method": "POST", "path": path}, receive, send)
+
+    async def scenario() -> None:
+        await views.get(CLUSTER)
+        await views.get(other)
+        await post(f"/v1/clusters/{CLUSTER}/usage-snapshots")
+        assert views.cached(CLUSTER) is not None and views.cached(other) is not None
+        await post(f"/v1/clusters/{CLUSTER}/status")
+        assert views.cached(CLUSTER) is None and views.cached(other) is not None
+        await post("/v1/workspaces")
+        assert views.cached(other) is None
 
     asyncio.run(scenario())

@@ -12,7 +12,9 @@
 
 Messages name the rule and the position, never the submitted text. The checked document is
 left in the request's scope: routes of a router with ``route_class=ParsedJsonRoute`` read their
-JSON body from it instead of parsing it again (agents' snapshots are large).
+JSON body from it instead of parsing it again. Usage snapshots (large, many a second) are left
+unparsed: their route decodes them straight into typed values and applies the same rules
+(:mod:`~starform_apps.starbase.snapshot_body`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ PARSED_JSON = "starform.parsed_json"
 _AGENT_REPORT = re.compile(r"/v1/clusters/[^/]+/(status|events|usage-snapshots)")
 _WEBHOOK = re.compile(r"/v1/billing/webhooks/[^/]+")
 _GIT_WEBHOOK = re.compile(r"/v1/webhooks/github")
+_READS_ITS_OWN_JSON = re.compile(r"/v1/clusters/[^/]+/usage-snapshots")
+"""Routes that apply this module's rules themselves (:mod:`~starform_apps.starbase.snapshot_body`)."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _MAX_INT_DIGITS = 100
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -75,6 +79,10 @@ def body_limit_for(path: str) -> int:
 
 def _needs_token(path: str) -> bool:
     return path.startswith("/v1/") and not _WEBHOOK.fullmatch(path) and not _GIT_WEBHOOK.fullmatch(path)
+
+
+def _parses_here(path: str) -> bool:
+    return not _GIT_WEBHOOK.fullmatch(path) and not _READS_ITS_OWN_JSON.fullmatch(path)
 
 
 def _no_constants(name: str) -> Any:
@@ -220,7 +228,7 @@ class BodyGuardMiddleware:
             return
         try:
             body = await self._read(scope, receive)
-            if body and _is_json(scope) and not _GIT_WEBHOOK.fullmatch(str(scope.get("path", ""))):
+            if body and _is_json(scope) and _parses_here(str(scope.get("path", ""))):
                 scope[PARSED_JSON] = check_json_body(body)
         except BodyRejectedError as rejected:
             self.metrics.body_rejected.labels(status=str(rejected.status)).inc()

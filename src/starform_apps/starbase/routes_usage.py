@@ -7,142 +7,71 @@ malformed snapshot (naming the field), ``503`` when the database or the audit tr
 (retry later: nothing half-written stays). Samples of projects that are not pinned to this
 cluster (or whose tenant key does not match Starbase's rows) are not billed; they are listed in
 ``rejected`` with the reason.
+
+The body is read by :mod:`~starform_apps.starbase.snapshot_body` (one compiled decode; the body
+guard leaves this path's JSON to it), the agent's token checked on the notification-fed agent
+views (no query in the steady state), and the snapshot billed in a worker thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+import functools
+from typing import Annotated, Any
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from starform_apps.starbase.auth import bearer, check_agent
+from starform_apps.starbase.auth import authenticate_agent, bearer
 from starform_apps.starbase.billing.dependencies import IngestionDep
-from starform_apps.starbase.body_guard import ParsedJsonRoute
+from starform_apps.starbase.body_guard import BodyRejectedError
 from starform_apps.starbase.http_errors import ERROR_RESPONSES, HttpError
-from starform_apps.starbase.schemas_billing import (
-    PodSampleIn,
-    RejectedSampleOut,
-    SnapshotAccepted,
-    UsageSnapshotIn,
-    VolumeSampleIn,
-)
-from starform_core.billing import SampleKind, UsageSample, UsageSnapshot, bytes_of, cpu_millis_of
-from starform_core.errors import BillingError, SnapshotConflictError, UsageAuditError, ValidationError
-from starform_core.model.tenant import TenantKey
+from starform_apps.starbase.metrics import Metrics
+from starform_apps.starbase.schemas_billing import RejectedSampleOut, SnapshotAccepted, UsageSnapshotIn
+from starform_apps.starbase.snapshot_body import ReadSnapshot, read_snapshot, snapshot_of
+from starform_core.errors import BillingError, SnapshotConflictError, UsageAuditError
+from starform_core.ports.billing import IngestResult
 
-__all__ = ["router", "snapshot_of"]
+__all__ = ["SNAPSHOT_BODY", "router", "snapshot_of"]
 
-router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES, route_class=ParsedJsonRoute)
-"""Snapshot bodies are parsed once, by the body guard (:class:`ParsedJsonRoute`)."""
+router = APIRouter(prefix="/v1", tags=["agents"], responses=ERROR_RESPONSES)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def _pod(pod: PodSampleIn, tenant: TenantKey) -> UsageSample:
-    return UsageSample(
-        SampleKind.POD,
-        pod.uid,
-        tenant,
-        pod.phase,
-        cpu_millis=cpu_millis_of("cpu", pod.cpu),
-        memory_bytes=bytes_of("memory", pod.memory),
-        running_since=pod.running_since,
-        running_until=pod.running_until,
-    )
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its ``$defs`` inlined (the snapshot's models nest, never recursively)."""
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return dict(inline(schema))
 
 
-_VOLUME_FIELDS = {"running_since": "bound_since", "running_until": "bound_until"}
-"""A volume's bound span is the core sample's running span."""
+SNAPSHOT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _inlined(UsageSnapshotIn.model_json_schema())}},
+    }
+}
+"""The request body as documented: :class:`UsageSnapshotIn` (the route reads the bytes itself)."""
 
 
-def _volume(volume: VolumeSampleIn, tenant: TenantKey) -> UsageSample:
-    try:
-        return UsageSample(
-            SampleKind.VOLUME,
-            volume.uid,
-            tenant,
-            volume.phase,
-            storage_bytes=bytes_of("storage", volume.storage),
-            running_since=volume.bound_since,
-            running_until=volume.bound_until,
-        )
-    except ValidationError as exc:
-        raise ValidationError(_VOLUME_FIELDS.get(exc.field, exc.field), exc.reason) from exc
-
-
-def _samples(body: UsageSnapshotIn) -> list[UsageSample]:
-    samples: list[UsageSample] = []
-    tenants: dict[tuple[str, str, str, str], TenantKey] = {}  # a service's pods share theirs
-    lists: tuple[tuple[str, Sequence[PodSampleIn | VolumeSampleIn]], ...] = (
-        ("pods", body.pods),
-        ("volumes", body.volumes),
-    )
-    for name, items in lists:
-        for index, item in enumerate(items):
-            key = (item.workspace_id, item.project_id, item.environment, item.service_id)
-            try:
-                tenant = tenants.get(key) or tenants.setdefault(key, TenantKey(*key))
-                if isinstance(item, PodSampleIn):
-                    samples.append(_pod(item, tenant))
-                else:
-                    samples.append(_volume(item, tenant))
-            except ValidationError as exc:
-                raise ValidationError(f"{name}[{index}].{exc.field}", exc.reason) from exc
-    return samples
-
-
-def snapshot_of(cluster_id: str, body: UsageSnapshotIn) -> UsageSnapshot:
-    """The core value of a request body (field errors name the body's paths)."""
-    samples = _samples(body)
-    try:
-        return UsageSnapshot(
-            cluster_id, body.snapshot_id, body.window.start, body.window.end, samples, agent=body.agent
-        )
-    except ValidationError as exc:
-        field = exc.field
-        if field.startswith("samples["):
-            index = int(field[len("samples[") : field.index("]")])
-            pods = len(body.pods)
-            field = f"pods[{index}].uid" if index < pods else f"volumes[{index - pods}].uid"
-        raise ValidationError(field, exc.reason) from exc
-
-
-@router.post(
-    "/clusters/{cluster_id}/usage-snapshots",
-    status_code=201,
-    response_model=SnapshotAccepted,
-    responses={200: {"model": SnapshotAccepted, "description": "Received before: nothing changed"}},
-)
-def report_usage(
-    cluster_id: UUID,
-    body: UsageSnapshotIn,
-    request: Request,
-    response: Response,
-    credentials: Credentials,
-    ingestion: IngestionDep,
-) -> SnapshotAccepted:
-    """Bill one snapshot of the cluster's running pods and bound volumes (idempotent by id)."""
-    check_agent(request, str(cluster_id), credentials)
-    snapshot = snapshot_of(str(cluster_id), body)
-    try:
-        result = ingestion.ingest(snapshot)
-    except SnapshotConflictError as exc:
-        raise HttpError(
-            409, f"snapshot_id {body.snapshot_id} was received before with other content"
-        ) from exc
-    except UsageAuditError as exc:
-        raise HttpError(503, "the usage audit trail is unavailable; retry later") from exc
-    except BillingError as exc:
-        raise HttpError(503, str(exc)) from exc
-    if result.duplicate:
-        response.status_code = 200
-    pods = len(body.pods)
+def _accepted(read: ReadSnapshot, result: IngestResult) -> SnapshotAccepted:
+    pods = read.pods
     return SnapshotAccepted(
-        snapshot_id=body.snapshot_id,
+        snapshot_id=read.snapshot.snapshot_id,
         duplicate=result.duplicate,
-        samples=len(snapshot.samples),
+        samples=len(read.snapshot.samples),
         billed=result.billed,
         rejected=[
             RejectedSampleOut(
@@ -154,3 +83,45 @@ def report_usage(
             for r in result.rejected
         ],
     )
+
+
+@router.post(
+    "/clusters/{cluster_id}/usage-snapshots",
+    status_code=201,
+    response_model=SnapshotAccepted,
+    responses={200: {"model": SnapshotAccepted, "description": "Received before: nothing changed"}},
+    openapi_extra=SNAPSHOT_BODY,
+)
+async def report_usage(
+    cluster_id: UUID,
+    request: Request,
+    response: Response,
+    credentials: Credentials,
+    ingestion: IngestionDep,
+) -> SnapshotAccepted | JSONResponse:
+    """Bill one snapshot of the cluster's running pods and bound volumes (idempotent by id)."""
+    body = await request.body()
+    try:
+        read = await to_thread.run_sync(
+            functools.partial(read_snapshot, content_type=request.headers.get("content-type")),
+            str(cluster_id),
+            body,
+        )
+    except BodyRejectedError as rejected:  # what the body guard answers for other paths
+        metrics: Metrics = request.app.state.metrics
+        metrics.body_rejected.labels(status=str(rejected.status)).inc()
+        return JSONResponse({"detail": rejected.detail}, status_code=rejected.status)
+    await authenticate_agent(request, str(cluster_id), credentials)
+    try:
+        result = await to_thread.run_sync(ingestion.ingest, read.snapshot)
+    except SnapshotConflictError as exc:
+        raise HttpError(
+            409, f"snapshot_id {read.snapshot.snapshot_id} was received before with other content"
+        ) from exc
+    except UsageAuditError as exc:
+        raise HttpError(503, "the usage audit trail is unavailable; retry later") from exc
+    except BillingError as exc:
+        raise HttpError(503, str(exc)) from exc
+    if result.duplicate:
+        response.status_code = 200
+    return _accepted(read, result)

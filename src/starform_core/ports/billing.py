@@ -62,6 +62,8 @@ class IngestResult:
     """What one snapshot did: billed objects, refused samples, rows written, a repeat or not.
 
     ``received_at`` is when the snapshot was first received (the same for every retry).
+    ``audited``: the ledger also recorded the snapshot in the audit trail, in the same
+    transaction (a PostgreSQL audit trail in the ledger's database); the audit port is not called.
     """
 
     duplicate: bool
@@ -69,6 +71,7 @@ class IngestResult:
     rejected: tuple[RejectedSample, ...] = ()
     rows_written: int = 0
     received_at: dt.datetime | None = None
+    audited: bool = False
 
 
 @attrs.frozen

@@ -9,17 +9,25 @@ again changes nothing (``ON CONFLICT DO NOTHING``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres.billing.repository import BillingRepository
 from starform_core.billing.snapshots import MAX_WINDOW, UsageSnapshot, sample_from_row
 from starform_core.ports.billing import AuditedSnapshot
 
-__all__ = ["PostgresUsageAuditTrail"]
+__all__ = ["PostgresUsageAuditTrail", "samples_json"]
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def samples_json(snapshot: UsageSnapshot) -> str:
+    """The ``samples`` column of a snapshot: its rows as one compact JSON array."""
+    return _ENCODER.encode(snapshot.rows).decode()
 
 
 class PostgresUsageAuditTrail(BillingRepository):
@@ -41,7 +49,7 @@ class PostgresUsageAuditTrail(BillingRepository):
                     snapshot.window_end,
                     received_at,
                     snapshot.agent,
-                    json.dumps(snapshot.rows, separators=(",", ":")),
+                    samples_json(snapshot),
                     Jsonb(dict(rejected)),
                 ),
             )

@@ -6,6 +6,9 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from psycopg_pool import ConnectionPool
+
+from starform_adapters.postgres.billing.audit import samples_json
 from starform_adapters.postgres.billing.repository import BillingRepository, Cursor, as_int
 from starform_core.billing import (
     BillingMonth,
@@ -17,7 +20,7 @@ from starform_core.billing import (
 )
 from starform_core.billing.lifecycle import build_minutes
 from starform_core.billing.months import micros
-from starform_core.billing.snapshots import SampleKind, UsageSnapshot, billable_span
+from starform_core.billing.snapshots import SAMPLE_ROW, SampleKind, UsageSnapshot, billable_spans
 from starform_core.errors import ValidationError
 from starform_core.model.tenant import TenantKey
 from starform_core.ports.billing import BuildUsage, IngestResult, RejectedSample, UsageStatement
@@ -25,10 +28,27 @@ from starform_core.ports.billing import BuildUsage, IngestResult, RejectedSample
 __all__ = ["PostgresUsageLedger", "load_statement", "plan_period_of"]
 
 _INGEST = (
-    "SELECT * FROM billing_ingest(%s, %s, %s, %s, %s, %s, %s::uuid[], %s::boolean[], %s::uuid[], %s::uuid[],"
+    "SELECT duplicate, billed, rows_written, rejected, received_at FROM billing_ingest("
+    "%s, %s, %s, %s, %s, %s, %s::uuid[], %s::boolean[], %s::uuid[], %s::uuid[],"
     " %s::text[], %s::uuid[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
     " %s::integer[])"
 )
+_INGEST_AUDITED = (
+    "WITH r AS MATERIALIZED (SELECT * FROM billing_ingest("
+    "%s, %s, %s, %s, %s, %s, %s::uuid[], %s::boolean[], %s::uuid[], %s::uuid[],"
+    " %s::text[], %s::uuid[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+    " %s::integer[])),"
+    " a AS (INSERT INTO billing_audit_snapshots (cluster_id, snapshot_id, window_start, window_end,"
+    "  received_at, agent, samples, rejected)"
+    "  SELECT %s, %s, %s, %s, r.received_at, %s, %s::json,"
+    "   (SELECT coalesce(jsonb_object_agg(x ->> 'uid', x ->> 'reason'), '{}'::jsonb)"
+    "    FROM jsonb_array_elements(r.rejected) x)"
+    "  FROM r ON CONFLICT (cluster_id, snapshot_id) DO NOTHING RETURNING 1)"
+    " SELECT r.duplicate, r.billed, r.rows_written + (SELECT count(*) FROM a)::integer, r.rejected,"
+    " r.received_at FROM r"
+)
+"""The snapshot applied and recorded in the PostgreSQL audit trail by one statement: one round
+trip, one transaction (the audit row's refused samples and receipt time are the ledger's)."""
 _UNBILLED_USAGE = (
     "SELECT u.month, u.project_id, u.environment, u.service_id, u.tier, u.pod_us - u.billed_pod_us,"
     " u.cpu_milli_us - u.billed_cpu_milli_us, u.memory_byte_us - u.billed_memory_byte_us,"
@@ -65,15 +85,23 @@ def _array(values: Iterable[object]) -> str:
 
 def _ingest_params(snapshot: UsageSnapshot, digest: bytes) -> tuple[Any, ...]:
     """The arguments of ``billing_ingest``: the billable samples as columns (spans in
-    microseconds after the window's start)."""
+    microseconds after the window's start), transposed from the snapshot's rows (made once:
+    the digest and the audit row read them too)."""
     start = micros(snapshot.window_start)
-    rows = []
-    for index, sample in enumerate(snapshot.samples):
-        span = billable_span(snapshot, sample)
-        if span is not None:
-            rows.append((sample.uid, index, sample, span[0] - start, span[1] - start))
-    rows.sort(key=lambda row: row[0])
-    samples = [row[2] for row in rows]
+    picked = sorted(
+        (
+            (row, index, span[0] - start, span[1] - start)
+            for index, (row, span) in enumerate(zip(snapshot.rows, billable_spans(snapshot), strict=True))
+            if span is not None
+        ),
+        key=_by_uid,
+    )
+    columns: list[Sequence[Any]] = [(), (), (), ()]
+    fields: list[Sequence[Any]] = [()] * len(SAMPLE_ROW)
+    if picked:
+        columns = list(zip(*picked, strict=True))  # rows, ordinals, froms, tos
+        fields = list(zip(*columns[0], strict=True))  # the rows' fields (SAMPLE_ROW), column by column
+    uid, kind, workspace, project, environment, service, _, cpu, memory, storage, _, _ = fields
     return (
         snapshot.cluster_id,
         snapshot.snapshot_id,
@@ -81,20 +109,25 @@ def _ingest_params(snapshot: UsageSnapshot, digest: bytes) -> tuple[Any, ...]:
         snapshot.window_start,
         snapshot.window_end,
         len(snapshot.samples),
-        _array(row[0] for row in rows),
-        _array("t" if s.kind is SampleKind.POD else "f" for s in samples),
-        _array(s.tenant.workspace_id for s in samples),
-        _array(s.tenant.project_id for s in samples),
+        _array(uid),
+        _array("t" if k == SampleKind.POD.value else "f" for k in kind),
+        _array(workspace),
+        _array(project),
         # environment names are RFC 1123 labels: quoted, so that "null" stays a name
-        _array(f'"{s.tenant.environment}"' for s in samples),
-        _array(s.tenant.service_id for s in samples),
-        _array(s.cpu_millis for s in samples),
-        _array(s.memory_bytes for s in samples),
-        _array(s.storage_bytes for s in samples),
-        _array(row[3] for row in rows),
-        _array(row[4] for row in rows),
-        _array(row[1] for row in rows),
+        _array(f'"{name}"' for name in environment),
+        _array(service),
+        _array(cpu),
+        _array(memory),
+        _array(storage),
+        _array(columns[2]),
+        _array(columns[3]),
+        _array(columns[1]),
     )
+
+
+def _by_uid(item: tuple[tuple[Any, ...], int, int, int]) -> str:
+    uid: str = item[0][0]
+    return uid
 
 
 def _quantities(record: Sequence[Any], offset: int) -> UsageQuantities:
@@ -161,17 +194,41 @@ def load_statement(cur: Cursor, workspace_id: str, month: BillingMonth) -> tuple
     return statement, build_ids
 
 
+def _audit_params(snapshot: UsageSnapshot) -> tuple[Any, ...]:
+    return (
+        snapshot.cluster_id,
+        snapshot.snapshot_id,
+        snapshot.window_start,
+        snapshot.window_end,
+        snapshot.agent,
+        samples_json(snapshot),
+    )
+
+
 class PostgresUsageLedger(BillingRepository):
-    """Running totals per workspace, project, environment, service, month and tier."""
+    """Running totals per workspace, project, environment, service, month and tier.
+
+    ``with_audit_trail``: the audit trail is PostgreSQL's (:class:`PostgresUsageAuditTrail` on
+    the same database), so each ingest also records its snapshot there, in the same statement
+    (the result says ``audited``).
+    """
+
+    def __init__(self, pool: ConnectionPool, *, with_audit_trail: bool = False) -> None:
+        super().__init__(pool)
+        self._with_audit_trail = with_audit_trail
 
     def ingest(self, snapshot: UsageSnapshot, *, digest: bytes) -> IngestResult:
         """Apply a snapshot in one call of ``billing_ingest`` (one round trip, one transaction)."""
+        params = _ingest_params(snapshot, digest)
         with self._one() as cur:
-            record = cur.execute(_INGEST, _ingest_params(snapshot, digest)).fetchone()
+            if self._with_audit_trail:
+                record = cur.execute(_INGEST_AUDITED, params + _audit_params(snapshot)).fetchone()
+            else:
+                record = cur.execute(_INGEST, params).fetchone()
         assert record is not None
         duplicate, billed, written, rejected, received_at = record
         refused = tuple(RejectedSample(r["index"], r["uid"], r["reason"]) for r in rejected)
-        return IngestResult(duplicate, billed, refused, written, received_at)
+        return IngestResult(duplicate, billed, refused, written, received_at, audited=self._with_audit_trail)
 
     def record_build(self, build: BuildUsage) -> bool:
         """Store a build's minutes, rated later with the tier in force when it finished."""

@@ -2,7 +2,9 @@
 
 Order: the running totals first (PostgreSQL, one call, de-duplicated by snapshot id), then the
 audit trail (idempotent too) with the refused samples and the first receipt time, so a retry after
-any failure converges: the totals say "duplicate", the audit trail collapses the repeat.
+any failure converges: the totals say "duplicate", the audit trail collapses the repeat. With
+the PostgreSQL audit trail (the embedded default) the ledger records both in one statement (the
+result says ``audited``): one round trip, one transaction.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections.abc import Callable
 
 import structlog
 
+from starform_apps.starbase.billing.digest import fast_snapshot_digest
 from starform_apps.starbase.billing.metrics import BillingMetrics
-from starform_core.billing.snapshots import UsageSnapshot, snapshot_digest
+from starform_core.billing.snapshots import UsageSnapshot
 from starform_core.errors import SnapshotConflictError, UsageAuditError, ValidationError
 from starform_core.ports.billing import IngestResult, UsageAuditTrail, UsageLedger
 
@@ -57,7 +60,7 @@ class UsageIngestion:
         self._check_window(snapshot)
         started = time.perf_counter()
         try:
-            result = self._ledger.ingest(snapshot, digest=snapshot_digest(snapshot))
+            result = self._ledger.ingest(snapshot, digest=fast_snapshot_digest(snapshot))
         except SnapshotConflictError:
             self._metrics.snapshots.labels("conflict").inc()
             _log.warning(
@@ -66,7 +69,6 @@ class UsageIngestion:
             raise
         self._metrics.ingest_seconds.observe(time.perf_counter() - started)
         self._metrics.snapshots.labels("duplicate" if result.duplicate else "applied").inc()
-        rejected = {r.uid: r.reason for r in result.rejected}
         if result.rejected and not result.duplicate:
             for item in result.rejected:
                 self._metrics.samples_rejected.labels(item.reason).inc()
@@ -77,6 +79,9 @@ class UsageIngestion:
                 refused=len(result.rejected),
                 reasons=sorted({r.reason for r in result.rejected}),
             )
+        if result.audited:
+            return result  # recorded in the same transaction as the totals
+        rejected = {r.uid: r.reason for r in result.rejected}
         try:
             self._audit.append(snapshot, received_at=result.received_at or self._clock(), rejected=rejected)
         except UsageAuditError:

@@ -51,12 +51,13 @@ def open_billing(
     clock: Clock = utc_now,
 ) -> Billing:
     """Billing on Starbase's pool (pass ``runtime`` to share the HTTP app's, else ``registry``)."""
-    store = PostgresBillingStore(pool)
+    audit = _audit_trail(pool, config)
+    store = PostgresBillingStore(pool, with_audit_trail=isinstance(audit, PostgresUsageAuditTrail))
     return assemble_billing(
         config=config,
         ledger=store,
         invoices=store,
-        audit=_audit_trail(pool, config),
+        audit=audit,
         provider=_provider(config),
         registry=registry,
         runtime=runtime,
