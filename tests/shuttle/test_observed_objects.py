@@ -89,7 +89,10 @@ def test_a_workload_lists_the_image_of_each_container_of_its_live_pod_template()
     assert shots["Deployment"]["images"] == {"app": IMAGE, "proxy": "envoy:1.30"}
     assert shots["StatefulSet"]["images"] == {"app": IMAGE}
     assert shots["CronJob"]["images"] == {"app": IMAGE}
-    assert (shots["CronJob"]["spec_schedule"], shots["CronJob"]["spec_timeZone"]) == ("30 2 * * *", "Europe/Berlin")
+    assert (shots["CronJob"]["spec_schedule"], shots["CronJob"]["spec_timeZone"]) == (
+        "30 2 * * *",
+        "Europe/Berlin",
+    )
     assert (shots["CronJob"]["spec_suspend"], shots["CronJob"]["active"]) == (True, 1)
 
 

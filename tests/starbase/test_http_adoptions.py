@@ -267,7 +267,9 @@ def _post_status(client: httpx.Client, world: World, objects: list[dict[str, Any
         ],
         "objects": objects,
     }
-    return client.post(f"/v1/clusters/{world.cluster_id}/status", headers=world.h(world.agent_token), json=body)
+    return client.post(
+        f"/v1/clusters/{world.cluster_id}/status", headers=world.h(world.agent_token), json=body
+    )
 
 
 def _object(world: World, uid: str, ready: int = 1) -> dict[str, Any]:

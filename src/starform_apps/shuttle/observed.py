@@ -69,7 +69,9 @@ def snapshot(obj: KubeObject) -> dict[str, Any]:
     if isinstance(spec.get("replicas"), int) and not isinstance(spec["replicas"], bool):
         shot["spec_replicas"] = spec["replicas"]
     if obj.get("kind") == "CronJob":
-        shot.update({f"spec_{k}": _text(spec[k]) for k in ("schedule", "timeZone") if isinstance(spec.get(k), str)})
+        shot.update(
+            {f"spec_{k}": _text(spec[k]) for k in ("schedule", "timeZone") if isinstance(spec.get(k), str)}
+        )
         if isinstance(spec.get("suspend"), bool):
             shot["spec_suspend"] = spec["suspend"]
     if isinstance(status.get("active"), list):
