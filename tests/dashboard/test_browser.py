@@ -12,8 +12,13 @@ from starform_apps.demo import LocalStarform
 from starform_apps.demo.walkthrough import DIGEST_V1, DIGEST_V2
 from starform_core.kube.labels import LABEL_SERVICE_ID
 
-DEMO_SERVICES = {"storefront": "2", "mailer": "1", "nightly-report": "—", "storefront-staging": "1"}
-"""The demo's services and their desired replicas (a cron job has none)."""
+DEMO_SERVICES = {
+    "storefront": ("replicas", "2"),
+    "mailer": ("replicas", "1"),
+    "nightly-report": ("schedule", "30 2 * * * (Europe/Berlin)"),
+    "storefront-staging": ("replicas", "1"),
+}
+"""The demo's services and their desired scale: replicas, or a cron job's schedule."""
 
 
 def _workload(world: LocalStarform, service_id: str, kind: str = "Deployment") -> dict[str, Any]:
@@ -33,6 +38,15 @@ def _row(browser: WebDriver, field: str) -> dict[str, str]:
         "observed": text_of(browser, f"{css} td.observed"),
         "state": text_of(browser, f"{css} td.state"),
     }
+
+
+def _observed_scale(world: LocalStarform, service_id: str, field: str) -> str:
+    """What the replicas (or schedule) row shows, from the live workload itself."""
+    if field == "schedule":
+        spec = _workload(world, service_id, "CronJob")["spec"]
+        return f"{spec['schedule']} ({spec['timeZone']})"
+    live = _workload(world, service_id)
+    return f"{live['spec']['replicas']} ({live['status'].get('readyReplicas', 0)} ready)"
 
 
 def _open_service(browser: WebDriver, world: LocalStarform, service_id: str) -> None:
@@ -62,7 +76,7 @@ def test_the_dashboard_shows_desired_next_to_observed_for_every_demo_service(
 ) -> None:
     sign_in(browser, world.base_url, world.token)
     generation = world.call("GET", f"/v1/clusters/{world.cluster_id}")["generation"]
-    for name, replicas in DEMO_SERVICES.items():
+    for name, scale in DEMO_SERVICES.items():
         service = tenants["services"][name]
         release = world.call("GET", f"/v1/services/{service['id']}")["release"]
         _open_service(browser, world, service["id"])
@@ -77,8 +91,18 @@ def test_the_dashboard_shows_desired_next_to_observed_for_every_demo_service(
             "observed": "healthy: all objects current",
             "state": "in sync",
         }, name
-        assert _row(browser, "image")["desired"] == release["image"]
-        assert _row(browser, "replicas")["desired"] == replicas
+        wait_for(browser, lambda d: _row(d, "image")["state"] != "—")
+        assert _row(browser, "image") == {
+            "desired": release["image"],
+            "observed": release["image"],
+            "state": "in sync",
+        }, name
+        field, desired = scale
+        wait_for(browser, lambda d, field=field: _row(d, field)["state"] != "—")
+        observed = _observed_scale(world, service["id"], field)
+        assert _row(browser, field) == {"desired": desired, "observed": observed, "state": "in sync"}, name
+        rows = browser.find_elements("css selector", "#comparison tbody tr")
+        assert [r.get_attribute("data-field") for r in rows] == ["generation", "health", "image", field]
         assert text_of(browser, "#rollout") == f"rolled out: generation {generation} applied"
         if name != "storefront-staging":  # the staging storefront has no var groups
             spec = text_of(browser, "#desired-spec")
@@ -155,3 +179,25 @@ def test_a_rollback_from_the_page_deploys_the_old_image_as_a_new_version(
     world.converge()
     [container] = _workload(world, mailer)["spec"]["template"]["spec"]["containers"]
     assert container["image"] == v1_image
+
+
+def test_the_image_row_says_differs_until_the_agent_runs_the_new_release(
+    browser: WebDriver, world: LocalStarform, tenants: dict[str, Any]
+) -> None:
+    staging = tenants["services"]["storefront-staging"]["id"]
+    [container] = _workload(world, staging)["spec"]["template"]["spec"]["containers"]
+    running = container["image"]
+    newer = world.call(
+        "POST",
+        f"/v1/services/{staging}/deployments",
+        {"image": "registry.digitalocean.com/acme/storefront@sha256:" + "3c" * 32},
+    )
+    assert newer["image"] != running
+    sign_in(browser, world.base_url, world.token)
+    _open_service(browser, world, staging)
+    wait_for(browser, lambda d: _row(d, "image")["state"] != "—")
+    assert _row(browser, "image") == {"desired": newer["image"], "observed": running, "state": "differs"}
+    assert "images app: " + running in text_of(browser, "#objects")
+    world.converge()
+    wait_for(browser, lambda d: _row(d, "image")["state"] == "in sync", timeout=30)
+    assert _row(browser, "image")["observed"] == newer["image"]

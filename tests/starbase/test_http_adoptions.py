@@ -1,6 +1,7 @@
 """Adopt and the observed cache over HTTP on real PostgreSQL: drift reports become adoptions,
 people approve or reject them (roles, 409), rejected values are reverted once via the payload,
-objects are kept by UID (recreated, stale), bad agent input is a clear 422."""
+objects are kept by UID (recreated, stale) with their observed snapshot (the images a workload
+runs), bad agent input is a clear 422."""
 
 from __future__ import annotations
 
@@ -251,6 +252,10 @@ def test_a_service_of_another_cluster_and_a_foreign_token_are_refused(
 
 
 def _status(client: httpx.Client, world: World, objects: list[dict[str, Any]]) -> None:
+    ok(_post_status(client, world, objects), 201)
+
+
+def _post_status(client: httpx.Client, world: World, objects: list[dict[str, Any]]) -> httpx.Response:
     cluster = ok(client.get(f"/v1/clusters/{world.cluster_id}", headers=world.h(world.owner)))
     body = {
         "report_id": str(uuid.uuid4()),
@@ -262,9 +267,8 @@ def _status(client: httpx.Client, world: World, objects: list[dict[str, Any]]) -
         ],
         "objects": objects,
     }
-    ok(
-        client.post(f"/v1/clusters/{world.cluster_id}/status", headers=world.h(world.agent_token), json=body),
-        201,
+    return client.post(
+        f"/v1/clusters/{world.cluster_id}/status", headers=world.h(world.agent_token), json=body
     )
 
 
@@ -296,6 +300,43 @@ def test_objects_are_kept_by_uid_and_a_recreated_one_is_an_event(client: httpx.C
     assert (event["data"]["old_uid"], event["data"]["uid"]) == ("uid-a", "uid-b")
     _status(client, world, [])
     assert [o["present"] for o in _objects(client, world) if o["current"]] == [False]
+
+
+IMAGE = "registry.digitalocean.com/acme/web@sha256:" + "c" * 64
+
+
+def test_the_images_a_workload_runs_are_kept_and_listed_with_its_object(
+    client: httpx.Client, world: World
+) -> None:
+    reported = _object(world, "uid-img")
+    reported["observed"]["images"] = {"app": IMAGE, "proxy": "docker.io/library/nginx:1.27"}
+    _status(client, world, [reported])
+    [listed] = _objects(client, world)
+    assert listed["observed"]["images"] == {"app": IMAGE, "proxy": "docker.io/library/nginx:1.27"}
+
+
+@pytest.mark.parametrize(
+    ("images", "reason"),
+    [
+        ("registry/app:1", "images must map container names to image references"),
+        ({f"c{i}": "img:1" for i in range(9)}, "images lists 9 containers; at most 8 allowed"),
+        ({"Not_A_Label": "img:1"}, "container names are RFC 1123 labels"),
+        ({"app": "img 1"}, "the image of container app must be printable text without spaces"),
+        ({"app": "r/" + "x" * 600}, "1 to 512 characters"),
+        ({"app": 7}, "the image of container app must be printable text"),
+    ],
+)
+def test_bad_observed_images_are_a_422_with_the_reason(
+    client: httpx.Client, world: World, images: object, reason: str
+) -> None:
+    _status(client, world, [_object(world, "uid-good")])
+    bad = _object(world, "uid-bad")
+    bad["observed"]["images"] = images
+    response = _post_status(client, world, [bad])
+    assert response.status_code == 422, response.text
+    assert reason in response.text and "observed" in response.text
+    assert "x" * 600 not in response.text, "the refused value is not echoed"
+    assert [o["uid"] for o in _objects(client, world)] == ["uid-good"], "nothing of the report is kept"
 
 
 def test_objects_not_reported_for_too_long_make_the_status_stale(

@@ -1,8 +1,11 @@
 """The objects Shuttle manages, as the status report lists them: identity, UID and a small
-snapshot of their observed state (replica counts, conditions), for Starbase's observed cache.
+snapshot of their observed state (replica counts, conditions, a workload's container images, a
+CronJob's schedule), for
+Starbase's observed cache.
 
 Bounded: at most :data:`OBJECTS_MAX` objects, :data:`CONDITIONS_MAX` conditions each, strings cut
-to :data:`TEXT_MAX` characters. Never a Secret's content: a Secret is listed by identity only.
+to :data:`TEXT_MAX` characters, images as :mod:`starform_core.kube.pod_images` bounds them. Never a
+Secret's content: a Secret is listed by identity only.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any, Final
 
 from starform_core.kube.labels import LABEL_SERVICE_ID
 from starform_core.kube.objects import KubeObject
+from starform_core.kube.pod_images import container_images
 from starform_core.plan.ownership import is_owned
 
 __all__ = ["CONDITIONS_MAX", "OBJECTS_MAX", "TEXT_MAX", "observed_objects"]
@@ -50,7 +54,8 @@ def _conditions(status: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def snapshot(obj: KubeObject) -> dict[str, Any]:
-    """The small observed snapshot of one object (empty for a Secret)."""
+    """The small observed snapshot of one object (empty for a Secret); a workload's ``images``
+    map each container name of its live pod template to the image it runs."""
     if obj.get("kind") == "Secret":
         return {}
     status = obj.get("status")
@@ -63,11 +68,20 @@ def snapshot(obj: KubeObject) -> dict[str, Any]:
     shot.update({k: _text(status[k]) for k in _TEXTS if isinstance(status.get(k), str)})
     if isinstance(spec.get("replicas"), int) and not isinstance(spec["replicas"], bool):
         shot["spec_replicas"] = spec["replicas"]
+    if obj.get("kind") == "CronJob":
+        shot.update(
+            {f"spec_{k}": _text(spec[k]) for k in ("schedule", "timeZone") if isinstance(spec.get(k), str)}
+        )
+        if isinstance(spec.get("suspend"), bool):
+            shot["spec_suspend"] = spec["suspend"]
     if isinstance(status.get("active"), list):
         shot["active"] = len(status["active"])
     conditions = _conditions(status)
     if conditions:
         shot["conditions"] = conditions
+    images = container_images(obj)
+    if images:
+        shot["images"] = images
     return shot
 
 

@@ -23,6 +23,7 @@ from starform_apps.starbase.validators import (
     HostnameText,
     JsonObject,
     KindName,
+    ObservedSnapshot,
     ProbePath,
     QualifiedName,
     Quantity,
@@ -543,7 +544,7 @@ class ObjectIn(_In):
     namespace: str = _NAMESPACE
     name: str = _OBJECT_NAME
     uid: str = _UID
-    observed: JsonObject = Field(default_factory=dict)
+    observed: ObservedSnapshot = Field(default_factory=dict)
 
 
 class StatusReportIn(_In):

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, Strict
 
 from starform_apps.starbase import bounds
+from starform_core.kube.pod_images import IMAGES_MAX, image_problem
 
 __all__ = [
     "AgentTimestamp",
@@ -34,6 +35,7 @@ __all__ = [
     "HostnameText",
     "JsonObject",
     "KindName",
+    "ObservedSnapshot",
     "ProbePath",
     "QualifiedName",
     "Quantity",
@@ -45,6 +47,7 @@ __all__ = [
     "VarEntries",
     "check_agent_timestamp",
     "check_json_object",
+    "check_observed_snapshot",
     "check_var_entries",
 ]
 
@@ -184,6 +187,24 @@ def check_json_object(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def check_observed_snapshot(value: dict[str, Any]) -> dict[str, Any]:
+    """An object's observed snapshot: a bounded JSON object whose ``images``, when present, map
+    at most :data:`~starform_core.kube.pod_images.IMAGES_MAX` container names to images."""
+    check_json_object(value)
+    images = value.get("images")
+    if images is None:
+        return value
+    if not isinstance(images, dict):
+        raise ValueError("images must map container names to image references")
+    if len(images) > IMAGES_MAX:
+        raise ValueError(f"images lists {len(images)} containers; at most {IMAGES_MAX} allowed")
+    for name, image in images.items():
+        problem = image_problem(name, image)
+        if problem is not None:
+            raise ValueError(f"images: {problem}")
+    return value
+
+
 def _ordinal(index: int) -> str:
     return f"key #{index + 1}"
 
@@ -310,6 +331,9 @@ AgentTimestamp = Annotated[datetime, AfterValidator(check_agent_timestamp)]
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(check_json_object)]
 """A free-form JSON object of bounded depth and size."""
+
+ObservedSnapshot = Annotated[dict[str, Any], AfterValidator(check_observed_snapshot)]
+"""The small observed snapshot of one managed object (bounded; ``images`` checked)."""
 
 VarEntries = Annotated[
     dict[str, str],

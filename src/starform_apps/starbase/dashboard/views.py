@@ -15,6 +15,7 @@ from starform_apps.starbase.ports import StarbasePorts
 from starform_apps.starbase.roles import Action, allowed, narrowed
 from starform_apps.starbase.service_access import ServiceAccess
 from starform_core.access import Roles
+from starform_core.model.enums import ServiceType
 from starform_core.payload.rows import (
     DeploymentRow,
     EnvironmentRow,
@@ -24,6 +25,7 @@ from starform_core.payload.rows import (
     WorkspaceRow,
 )
 from starform_core.records import EventRecord, ObservedStatus
+from starform_core.render.pod import CONTAINER_NAME
 from starform_core.reporting import AgentState
 
 __all__ = [
@@ -100,6 +102,11 @@ class ServiceView:
     drift: tuple[EventRecord, ...]
     can_deploy: bool
     can_write: bool
+
+    @property
+    def container_name(self) -> str:
+        """The container that runs the release's image (a workload may have sidecars)."""
+        return CONTAINER_NAME
 
     @property
     def last_seq(self) -> int:
@@ -219,7 +226,8 @@ def compare(
     *,
     desired_generation: int,
 ) -> tuple[Comparison, ...]:
-    """Desired next to observed, one row per field (rows the objects fill are ``unknown`` here)."""
+    """Desired next to observed, one row per field; the image and the replicas (a cron job: the
+    schedule) rows are ``unknown`` here, the page's script fills them from the observed objects."""
     generation = Comparison(
         field="generation",
         desired=str(desired_generation),
@@ -242,7 +250,22 @@ def compare(
         state="unknown",
         key="image",
     )
-    replicas = Comparison(
+    return (generation, health, image, _scale(service))
+
+
+def _scale(service: ServiceRow) -> Comparison:
+    """A cron job's schedule (it has no replicas), any other service's replicas; the page's
+    script fills the observed side from the workload's snapshot."""
+    if service.type is ServiceType.CRON:
+        zone = service.cron_time_zone or "UTC"
+        suspended = " (suspended)" if service.state == "paused" else ""
+        return Comparison(
+            field="schedule",
+            desired=f"{service.cron_schedule} ({zone}){suspended}",
+            observed="—",
+            state="unknown",
+            key="schedule",
+        )
+    return Comparison(
         field="replicas", desired=_desired_replicas(service), observed="—", state="unknown", key="replicas"
     )
-    return (generation, health, image, replicas)

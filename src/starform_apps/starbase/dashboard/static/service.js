@@ -7,6 +7,7 @@
   if (!root) return;
   const serviceId = root.dataset.serviceId;
   const canDeploy = root.dataset.canDeploy === "yes"; // the API decides again on every call
+  const container = root.dataset.container || ""; // the container running the release's image
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const MAX_EVENTS = 200;
   let lastSeq = Number(root.dataset.lastSeq || "0");
@@ -71,7 +72,8 @@
     await Promise.all([loadObservedThenAdoptions(), loadReconcileRequests()]);
   }
 
-  // the objects fill the replicas row; a pending adoption then marks its row (it has the last word)
+  // the objects fill the image and replicas (or schedule) rows; a pending adoption then marks
+  // its row (it has the last word)
   async function loadObservedThenAdoptions() {
     await loadObjects();
     await loadAdoptions();
@@ -149,27 +151,65 @@
   }
 
   // --- observed objects by UID (GET /v1/services/{id}/objects) -------------------------------
+  function imagesText(images) {
+    return Object.entries(images).map(([name, image]) => name + ": " + shown(image)).join(", ");
+  }
+
   function snapshotText(observed) {
     if (!observed || typeof observed !== "object") return "";
     const parts = Object.entries(observed)
-      .filter(([k]) => k !== "conditions")
+      .filter(([k]) => k !== "conditions" && k !== "images")
       .map(([k, v]) => k + " " + shown(v));
     for (const c of observed.conditions || []) parts.push(c.type + "=" + c.status + (c.reason ? " (" + c.reason + ")" : ""));
+    if (observed.images && typeof observed.images === "object") parts.push("images " + imagesText(observed.images));
     return parts.join(", ");
   }
 
-  function fillReplicas(objects) {
-    const workload = objects.find((o) => o.current !== false && ["Deployment", "StatefulSet"].includes(o.kind));
+  // the service's workload: its current Deployment, StatefulSet or CronJob
+  function workloadOf(objects) {
+    return objects.find((o) => o.current !== false && ["Deployment", "StatefulSet", "CronJob"].includes(o.kind));
+  }
+
+  function desiredOf(row) {
+    return row.querySelector(".desired").textContent;
+  }
+
+  // the release's image runs in the service's own container; other containers are listed after it
+  function fillImage(workload) {
+    const row = comparisonRow("image");
+    const images = workload && workload.observed ? workload.observed.images : undefined;
+    if (!row || !images || typeof images !== "object" || Object.keys(images).length === 0) return;
+    const names = Object.keys(images);
+    const main = names.includes(container) ? container : names.length === 1 ? names[0] : null;
+    const others = {};
+    for (const name of names) if (name !== main) others[name] = images[name];
+    const shownImage = main === null ? imagesText(others)
+      : shown(images[main]) + (names.length > 1 ? " (also " + imagesText(others) + ")" : "");
+    markRow("image", shownImage, main !== null && images[main] === desiredOf(row));
+  }
+
+  function fillReplicas(workload) {
     const row = comparisonRow("replicas");
-    if (!workload || !row) return;
+    if (!workload || !row || workload.kind === "CronJob") return;
     const observed = workload.observed || {};
     const set = observed.spec_replicas !== undefined ? observed.spec_replicas : observed.replicas;
     if (set === undefined) return;
     const ready = observed.readyReplicas || 0;
-    const want = row.querySelector(".desired").textContent;
+    const want = desiredOf(row);
     const range = want.match(/^(\d+) to (\d+)/);
     const inSync = range ? set >= Number(range[1]) && set <= Number(range[2]) : String(set) === want.split(" ")[0];
     markRow("replicas", set + " (" + ready + " ready)", inSync);
+  }
+
+  // a cron job has no replicas: its schedule, time zone and whether it is suspended
+  function fillSchedule(workload) {
+    const row = comparisonRow("schedule");
+    if (!workload || !row || workload.kind !== "CronJob") return;
+    const observed = workload.observed || {};
+    if (observed.spec_schedule === undefined) return;
+    const text = observed.spec_schedule + " (" + (observed.spec_timeZone || "UTC") + ")" + (observed.spec_suspend ? " (suspended)" : "");
+    const active = observed.active ? " · " + observed.active + " job(s) running" : "";
+    markRow("schedule", text + active, text === desiredOf(row));
   }
 
   async function loadObjects() {
@@ -196,7 +236,10 @@
     });
     const head = el("tr", {}, ["Kind", "Name", "UID", "Last seen", "Observed"].map((t) => el("th", { text: t })));
     box.replaceChildren(el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
-    fillReplicas(objects);
+    const workload = workloadOf(objects);
+    fillImage(workload);
+    fillReplicas(workload);
+    fillSchedule(workload);
   }
 
   // --- reconcile now ------------------------------------------------------------------------
