@@ -13,8 +13,9 @@ validator alone (what ``parse_payload`` did before the fast path). Medians (and 
 Correctness, checked before anything is timed (exit status 1 when it fails): on each payload
 and on invalid variants of it (one broken value in its last service), the compiled validator's
 verdict is the reference's, ``parse_payload`` raises exactly the error the reference alone words
-(or returns the same document), and the strict reader's fast path returns what its full walk does; and every payload of the
-steady-state series parses, reusing services, to exactly the document it parses to cold.
+(or returns the same document), and the strict reader's fast path returns what its full walk
+does; and every payload of a steady-state series parses, reusing services, to exactly the
+document it parses to cold.
 """
 
 from __future__ import annotations

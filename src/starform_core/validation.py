@@ -265,9 +265,9 @@ def to_enum(kind: type[E], field: str, value: object) -> E:
     if isinstance(value, kind):
         return value
     if isinstance(value, str):
-        member = _members(kind).get(value)
-        if member is not None:
-            return member
+        found: E | None = _members(kind).get(value)
+        if found is not None:
+            return found
     raise ValidationError(field, "must be one of " + ", ".join(member.value for member in kind))
 
 

@@ -106,8 +106,8 @@ def test_a_remembered_check_names_each_caller_s_field_and_judges_other_types_its
     checked = remembered(check)
     checked("a", "ok")
     checked("b", "ok")
-    with pytest.raises(ValidationError, match="^c: must be ok$"):
+    with pytest.raises(ValidationError, match=r"^c: must be ok$"):
         checked("c", 5)
-    with pytest.raises(ValidationError, match="^c: must be ok$"):
+    with pytest.raises(ValidationError, match=r"^c: must be ok$"):
         checked("c", 5)
     assert calls == ["ok", 5, 5]

@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from starform_core.model.service import Service
 
@@ -27,6 +27,8 @@ __all__ = ["ServiceReuse", "reused_service"]
 
 T = TypeVar("T")
 _Round = tuple[dict[bytes, Service], dict[bytes, Service]]
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+"""One encoder for every key (``json.dumps`` with options builds one per call)."""
 _ACTIVE: ContextVar[_Round | None] = ContextVar("starform_service_reuse", default=None)
 
 
@@ -63,7 +65,7 @@ def reused_service(data: Any, structure: Callable[[Any], Service]) -> Service:
     if active is None or type(data) is not dict:
         return structure(data)
     last, seen = active
-    key = hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).digest()
+    key = hashlib.sha256(_COMPACT.encode(data).encode()).digest()
     service = last.get(key)
     if service is None:
         service = structure(data)
