@@ -105,15 +105,25 @@ def check_quantity(field: str, value: str, *, positive: bool = True) -> None:
     (at most 2^63 - 1, a whole number of nano-units); zero or negative is refused if ``positive``."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be a quantity string such as '500m' or '1Gi'")
+    problem = _quantity_problem(value, positive=positive)
+    if problem is not None:
+        raise ValidationError(field, problem)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quantity_problem(value: str, *, positive: bool) -> str | None:
+    """Why ``value`` is not a valid quantity, or ``None`` (kept: a payload's few distinct
+    quantities are checked by the thousand, by the schema's format and by the model)."""
     if value != value.strip():
-        raise ValidationError(field, "must not have surrounding white space")
+        return "must not have surrounding white space"
     try:
         amount = parse_quantity(value)
-    except ValueError as exc:
-        raise ValidationError(field, "is not a Kubernetes quantity such as '500m' or '1Gi'") from exc
+    except ValueError:
+        return "is not a Kubernetes quantity such as '500m' or '1Gi'"
     if positive and amount <= 0:
-        raise ValidationError(field, "must be greater than zero")
+        return "must be greater than zero"
     if amount.copy_abs() > QUANTITY_MAX:
-        raise ValidationError(field, "is larger than a Kubernetes quantity holds (2^63 - 1)")
+        return "is larger than a Kubernetes quantity holds (2^63 - 1)"
     if _EXACT.remainder(amount, _NANO) != 0:
-        raise ValidationError(field, "is more precise than a Kubernetes quantity holds (1n)")
+        return "is more precise than a Kubernetes quantity holds (1n)"
+    return None

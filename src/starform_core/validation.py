@@ -14,6 +14,7 @@ Two rules hold for every check here:
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -42,6 +43,7 @@ __all__ = [
     "field_check",
     "fullmatch",
     "instance_of",
+    "remembered",
     "to_enum",
     "tuple_of",
 ]
@@ -77,6 +79,38 @@ _IMAGE = re.compile(
 )
 IMAGE_NAME_MAX: Final = 255
 """The OCI distribution limit on a repository name (registry host and path together)."""
+
+
+REMEMBERED_MAX: Final = 4096
+"""How many verdicts each :func:`remembered` check keeps."""
+
+
+def remembered(check: Callable[[str, str], None]) -> Callable[[str, Any], None]:
+    """``check``, remembering its verdict on the last :data:`REMEMBERED_MAX` strings it was given.
+
+    For checks whose verdict depends on the string alone (never on the field's name): a payload's
+    images, quantities and schedules are checked by the thousand, twice each (the schema's
+    format, then the model). Anything but a string goes to ``check`` itself, every time.
+    """
+
+    @functools.lru_cache(maxsize=REMEMBERED_MAX)
+    def reason_for(value: str) -> str | None:
+        try:
+            check("value", value)
+        except ValidationError as exc:
+            return exc.reason
+        return None
+
+    @functools.wraps(check)
+    def checked(field: str, value: Any) -> None:
+        if type(value) is not str:
+            check(field, value)
+            return
+        reason = reason_for(value)
+        if reason is not None:
+            raise ValidationError(field, reason)
+
+    return checked
 
 
 def fullmatch(pattern: re.Pattern[str], value: object) -> bool:
@@ -120,6 +154,7 @@ def check_subdomain(field: str, value: str) -> None:
         raise ValidationError(field, "must be an RFC 1123 subdomain (lower case, at most 253)")
 
 
+@remembered
 def check_qualified_name(field: str, value: str) -> None:
     """Kubernetes qualified names (label and annotation keys): ``[prefix/]name``."""
     prefix, _, name = _require_str(field, value).rpartition("/")
@@ -135,6 +170,7 @@ def check_hostname(field: str, value: str) -> None:
         raise ValidationError(field, "each DNS label must be at most 63 characters")
 
 
+@remembered
 def check_image_reference(field: str, value: str) -> None:
     """Images are pinned by digest: ``[registry[:port]/]repository[:tag]@sha256:<64 hex>``.
 
@@ -218,16 +254,20 @@ def tuple_of(kind: type[T], field: str, value: Iterable[T]) -> tuple[T, ...]:
     return tuple(value)
 
 
+@functools.cache
+def _members(kind: type[E]) -> dict[str, E]:
+    return {member.value: member for member in kind}
+
+
 def to_enum(kind: type[E], field: str, value: object) -> E:
     """``value`` as a member of ``kind``: a member or its exact value; anything else (another type,
     another spelling) is refused with a :class:`ValidationError` naming ``field``."""
     if isinstance(value, kind):
         return value
     if isinstance(value, str):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
+        found: E | None = _members(kind).get(value)
+        if found is not None:
+            return found
     raise ValidationError(field, "must be one of " + ", ".join(member.value for member in kind))
 
 

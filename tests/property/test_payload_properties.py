@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tests.strategies.rows import SECRET_MARKER, cluster_rows, permuted
 
 from starform_core.payload import build_payload, etag_of, parse_payload, to_json
+from starform_core.payload.contract import PARSED_SERVICES
 from starform_core.payload.rows import ClusterRows
 from starform_core.secrets_values import SecretValue
 
@@ -80,6 +81,22 @@ def test_the_etag_changes_whenever_any_content_changes(rows: ClusterRows) -> Non
 def test_parse_of_to_json_is_the_identity(rows: ClusterRows) -> None:
     document = build_payload(rows, checksum_key=KEY)
     assert parse_payload(to_json(document)) == document
+
+
+@FAST
+@given(first=cluster_rows(), data=st.data())
+def test_parsing_after_any_earlier_payload_is_parsing_afresh(first: ClusterRows, data: st.DataObject) -> None:
+    """Services reused from the last payload parsed never change what parse_payload returns,
+    whatever sequence of payloads came before (changed, unchanged or other clusters')."""
+    sequence = [first, *data.draw(st.lists(st.sampled_from(_mutations(first)), max_size=4))]
+    sequence.append(data.draw(cluster_rows()))
+    for rows in sequence:
+        body = to_json(build_payload(rows, checksum_key=KEY))
+        reused = parse_payload(body)
+        PARSED_SERVICES.forget()
+        assert reused == parse_payload(body) == build_payload(rows, checksum_key=KEY)
+        if data.draw(st.booleans()):
+            PARSED_SERVICES.forget()  # sometimes the next payload has nothing to reuse
 
 
 @FAST

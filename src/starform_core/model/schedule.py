@@ -28,7 +28,7 @@ from typing import Final
 from cronsim import CronSim, CronSimError
 
 from starform_core.errors import ValidationError
-from starform_core.validation import fullmatch
+from starform_core.validation import fullmatch, remembered
 
 __all__ = ["CRON_MACROS", "check_cron_schedule", "check_time_zone", "time_zones"]
 
@@ -55,6 +55,7 @@ def _weekdays_in_range(field: str) -> bool:
     return True
 
 
+@remembered
 def check_cron_schedule(field: str, value: str) -> None:
     """Validate a CronJob schedule (see the module docstring for the dialect)."""
     if not isinstance(value, str):

@@ -17,9 +17,11 @@ string for a list; the error names the type expected, never the value found.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
-from collections.abc import Callable
-from typing import Any, get_args, get_origin
+import types
+from collections.abc import Callable, Mapping
+from typing import Any, Union, get_args, get_origin
 
 import cattrs
 import rfc8785
@@ -31,6 +33,7 @@ from starform_core.model.tenant import TenantKey
 from starform_core.model.vargroup import VarGroup
 from starform_core.model.workload import DriftPolicy
 from starform_core.payload.document import DesiredState
+from starform_core.payload.service_reuse import reused_service
 from starform_core.secrets_values import REDACTED, SecretValue
 
 __all__ = [
@@ -74,13 +77,19 @@ def _strict_bool(value: Any, _type: type) -> bool:
     return value
 
 
+@functools.cache
+def _members(kind: type[enum.Enum]) -> Mapping[object, enum.Enum]:
+    """``kind``'s members by value (one dict look-up per structured enum, not a scan)."""
+    return {member.value: member for member in kind}
+
+
 def _strict_enum(value: Any, kind: type[enum.Enum]) -> enum.Enum:
     if isinstance(value, kind):
         return value
     if isinstance(value, str):
-        for member in kind:
-            if member.value == value:
-                return member
+        member = _members(kind).get(value)
+        if member is not None:
+            return member
     raise WrongTypeError("must be one of " + ", ".join(str(member.value) for member in kind))
 
 
@@ -101,6 +110,10 @@ def _homogeneous_tuple(kind: Any, conv: cattrs.Converter) -> Callable[[Any, Any]
     def structure(value: Any, _type: Any) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
             raise WrongTypeError("must be a list")
+        try:
+            return tuple([item_hook(item, item_type) for item in value])
+        except Exception:  # noqa: S110 - the walk below finds and notes every failing item
+            pass
         errors: list[Exception] = []
         result = []
         for index, item in enumerate(value):
@@ -112,6 +125,23 @@ def _homogeneous_tuple(kind: Any, conv: cattrs.Converter) -> Callable[[Any, Any]
         if errors:
             raise IterableValidationError("invalid list items", errors, kind)
         return tuple(result)
+
+    return structure
+
+
+def _is_optional(kind: Any) -> bool:
+    args = get_args(kind)
+    return get_origin(kind) in (Union, types.UnionType) and len(args) == 2 and type(None) in args
+
+
+def _optional(kind: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """``X | None``: ``None``, or the value through ``X``'s hook, found once (cattrs' own
+    optional hook looks it up again for every value)."""
+    (item_type,) = (arg for arg in get_args(kind) if arg is not type(None))
+    item_hook = conv.get_structure_hook(item_type)
+
+    def structure(value: Any, _type: Any) -> Any:
+        return None if value is None else item_hook(value, item_type)
 
     return structure
 
@@ -134,6 +164,7 @@ def _make_converter(*, reveal: bool) -> cattrs.Converter:
         conv.register_structure_hook(kind, hook)
     conv.register_structure_hook_func(_is_enum, _strict_enum)
     conv.register_structure_hook_factory(_is_homogeneous_tuple, lambda kind: _homogeneous_tuple(kind, conv))
+    conv.register_structure_hook_factory(_is_optional, lambda kind: _optional(kind, conv))
 
     shown: Callable[[SecretValue], str] = (lambda value: value.reveal()) if reveal else (lambda _v: REDACTED)
     conv.register_unstructure_hook(SecretValue, shown)
@@ -171,10 +202,13 @@ def _make_converter(*, reveal: bool) -> cattrs.Converter:
         tenant = data.pop("tenant")
         return {**tenant, **data}
 
-    def structure_service_flat(data: Any, _type: type) -> Service:
+    def structure_service_fresh(data: Any) -> Service:
         data = _require_object(data)
         data["tenant"] = {name: data.pop(name, None) for name in _TENANT_FIELDS}
         return structure_service(data, Service)
+
+    def structure_service_flat(data: Any, _type: type) -> Service:
+        return reused_service(data, structure_service_fresh)
 
     conv.register_unstructure_hook(Service, unstructure_service_flat)
     conv.register_structure_hook(Service, structure_service_flat)
