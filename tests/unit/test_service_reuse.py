@@ -13,16 +13,18 @@ import rfc8785
 from starform_core.errors import ContractError, ValidationError
 from starform_core.payload import example_payload, parse_payload, to_json
 from starform_core.payload.codec import from_structure
-from starform_core.payload.contract import PARSED_SERVICES
 from starform_core.payload.document import DesiredState
+from starform_core.payload.service_reuse import ServiceReuse
 from starform_core.validation import check_image_reference, remembered
+
+REUSE = ServiceReuse()
 
 
 @pytest.fixture(autouse=True)
 def _nothing_remembered() -> Iterator[None]:
-    PARSED_SERVICES.forget()
+    REUSE.forget()
     yield
-    PARSED_SERVICES.forget()
+    REUSE.forget()
 
 
 def _data() -> dict[str, Any]:
@@ -35,33 +37,36 @@ def _services(document: DesiredState) -> dict[str, Any]:
 
 
 def _cold(body: bytes) -> DesiredState:
-    PARSED_SERVICES.forget()
     return parse_payload(body)
+
+
+def _parse(body: bytes) -> DesiredState:
+    return parse_payload(body, reuse=REUSE)
 
 
 def test_unchanged_services_are_reused_and_a_changed_one_is_built_afresh() -> None:
     data = _data()
-    first = _services(parse_payload(rfc8785.dumps(data)))
+    first = _services(_parse(rfc8785.dumps(data)))
     changed = next(s for p in data["projects"] for s in p["services"] if s.get("release"))
     changed["release"]["version"] += 1
     body = rfc8785.dumps(data)
-    second = _services(parse_payload(body))
+    second = _services(_parse(body))
     assert second.keys() == first.keys()
     reused = {key for key in first if second[key] is first[key]}
     assert reused == set(first) - {changed["service_id"]}
     assert second[changed["service_id"]].release is not None
     assert second[changed["service_id"]].release.version == changed["release"]["version"]
-    assert parse_payload(body) == _cold(body) == from_structure(json.loads(body))
+    assert _parse(body) == _cold(body) == from_structure(json.loads(body))
 
 
 def test_rules_above_a_service_still_run_when_the_service_is_reused() -> None:
     data = _data()
-    parse_payload(rfc8785.dumps(data))
+    _parse(rfc8785.dumps(data))
     project = next(p for p in data["projects"] if len(p["environments"]) > 1 and p["services"])
     environment = project["services"][0]["environment"]
     project["environments"] = [env for env in project["environments"] if env["name"] != environment]
     with pytest.raises(ContractError) as reused:
-        parse_payload(rfc8785.dumps(data))
+        _parse(rfc8785.dumps(data))
     with pytest.raises(ContractError) as cold:
         _cold(rfc8785.dumps(data))
     assert (reused.value.pointer, reused.value.reason) == (cold.value.pointer, cold.value.reason)
@@ -71,19 +76,19 @@ def test_rules_above_a_service_still_run_when_the_service_is_reused() -> None:
 def test_a_failed_parse_leaves_the_remembered_services_as_they_were() -> None:
     data = _data()
     body = rfc8785.dumps(data)
-    first = _services(parse_payload(body))
+    first = _services(_parse(body))
     project = next(p for p in data["projects"] if len(p["environments"]) > 1 and p["services"])
     project["environments"] = project["environments"][:1]
     with pytest.raises(ContractError):  # a project rule, found while structuring
-        parse_payload(rfc8785.dumps(data))
-    assert len(PARSED_SERVICES) == len(first)
-    again = _services(parse_payload(body))
+        _parse(rfc8785.dumps(data))
+    assert len(REUSE) == len(first)
+    again = _services(_parse(body))
     assert all(again[key] is first[key] for key in first)
 
 
 def test_structuring_outside_parse_payload_reuses_nothing() -> None:
     data = _data()
-    parse_payload(rfc8785.dumps(data))
+    _parse(rfc8785.dumps(data))
     first = _services(from_structure(json.loads(rfc8785.dumps(data))))
     second = _services(from_structure(json.loads(rfc8785.dumps(data))))
     assert all(second[key] is not first[key] for key in first)

@@ -38,7 +38,6 @@ from starform_core.payload.service_reuse import ServiceReuse
 from starform_core.strict_json import loads
 
 __all__ = [
-    "PARSED_SERVICES",
     "PAYLOAD_MAX_BYTES",
     "PAYLOAD_MAX_DEPTH",
     "SCHEMA_FORMATS",
@@ -54,9 +53,6 @@ PAYLOAD_MAX_BYTES: Final = 64 * 1024 * 1024
 PAYLOAD_MAX_DEPTH: Final = 64
 """The deepest nesting of arrays and objects a payload may have."""
 
-PARSED_SERVICES: Final = ServiceReuse()
-"""The services of the last payload :func:`parse_payload` read, reused when the next one holds a
-service's exact JSON again (see :mod:`.service_reuse`)."""
 
 _API_VERSION = re.compile(
     r"(?P<group>[a-z0-9.-]{1,253})/v(?P<major>0|[1-9][0-9]{0,8})(?:(?:alpha|beta)[0-9]{1,9})?"
@@ -241,19 +237,24 @@ def _locate(exc: BaseException, path: list[str]) -> ContractError:
     return ContractError(_pointer(path), _leaf_reason(exc))
 
 
-def parse_payload(body: bytes | str, *, max_bytes: int = PAYLOAD_MAX_BYTES) -> DesiredState:
+def parse_payload(
+    body: bytes | str, *, max_bytes: int = PAYLOAD_MAX_BYTES, reuse: ServiceReuse | None = None
+) -> DesiredState:
     """Validate a payload's bytes against the contract and return the document.
 
     The text must be strict JSON (no duplicate keys, ``NaN``, unpaired surrogates, integers over
     20 digits, nesting over :data:`PAYLOAD_MAX_DEPTH`) of at most ``max_bytes``. Raises
     :class:`UnsupportedApiVersionError` for another major version and :class:`ContractError`
     (with the JSON pointer of the first problem) for anything else. No error quotes a value.
-    A service whose JSON the last payload parsed held exactly is not structured again: its value
-    is reused (:data:`PARSED_SERVICES`).
+    With ``reuse`` (a reader's own :class:`ServiceReuse`), a service whose JSON the last payload
+    parsed with it held exactly is not structured again: its value is reused. The result is the
+    same either way; only the work differs.
     """
     data = loads(body, max_bytes=max_bytes, max_depth=PAYLOAD_MAX_DEPTH)
     validate_structure(data)
     try:
-        return PARSED_SERVICES.structure(lambda: from_structure(data))
+        if reuse is None:
+            return from_structure(data)
+        return reuse.structure(lambda: from_structure(data))
     except (ClassValidationError, IterableValidationError, ValidationError) as exc:
         raise _without_secrets(_locate(exc, []), data) from None
