@@ -143,6 +143,10 @@ PEERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
 """Peers that answer "does this object need an update?" as a competent user would."""
 
 
+LINEARITY_LIMIT = 12
+"""t(n)/t(n/10) above this is not linear (a little slack for fixed costs and noise)."""
+
+
 def main() -> None:
     """Print the benchmark table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -244,12 +248,18 @@ def main() -> None:
         print(f"{name:48} {count:8d} {best:8.3f} {median:9.3f} {cpu:7.3f} {peak:9.1f}  {summary}")
     print()
     ratio = unchanged / small
-    print(f"linearity (cpu): t({args.services})/t({args.services // 10}) = {ratio:.1f} (≤ 12 required)")
+    verdict = "met" if ratio <= LINEARITY_LIMIT else "MISSED"
+    print(
+        f"linearity (cpu): t({args.services})/t({args.services // 10}) = {ratio:.1f}"
+        f" (≤ {LINEARITY_LIMIT} required): {verdict}"
+    )
     for peer, cpu in peer_cpu.items():
         print(f"planner vs {peer} (cpu, same answer): {cpu / unchanged:.1f}x faster")
         print(f"incremental planner vs {peer} (cpu, same answer): {cpu / incremental:.0f}x faster")
     if args.baseline_sample:
         print(f"(peers timed on {len(pairs)} pairs, scaled to {len(objects)})")
+    if verdict == "MISSED":
+        sys.exit(1)  # ten times the services must cost at most about ten times the planning
 
 
 if __name__ == "__main__":
