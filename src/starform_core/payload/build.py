@@ -225,7 +225,7 @@ def _services(rows: ClusterRows, scope: _Scope) -> dict[str, list[Service]]:
 
 
 def _rows_by_service(rows: ClusterRows) -> defaultdict[str, list[Any]]:
-    """Every row of the per-service tables, by service id, tagged with its table."""
+    """Every row of the per-service tables (attachments, volumes, hostnames, reverts), by service id."""
     grouped: defaultdict[str, list[Any]] = defaultdict(list)
     for table in (rows.service_var_groups, rows.volumes, rows.hostnames, rows.reverts):
         for row in table:
@@ -236,7 +236,7 @@ def _rows_by_service(rows: ClusterRows) -> defaultdict[str, list[Any]]:
 def _memo_services(rows: ClusterRows, scope: _Scope, memo: ServiceMemo) -> dict[str, list[Service]]:
     """:func:`_services`, reusing from ``memo`` each service whose rows are the ones it was
     built from (its service row, current release, attachments, volumes, hostnames, reverts,
-    workspace and environment name): only the others are built, with the same checks."""
+    workspace and environment row): only the others are built, with the same checks."""
     releases = _current_releases(rows.deployments)
     grouped = _rows_by_service(rows)
     workspace_of = {p.project_id: p.workspace_id for p in scope.projects}
