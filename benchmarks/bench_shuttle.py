@@ -9,6 +9,13 @@ Shuttle's own; its request log is read over a pipe). (a) and (c) use the in-memo
 synthetic payload built from deterministic rows by ``build_payload``; (b) uses a real Starbase
 (``running_starbase()``: PostgreSQL, HTTP) and a real ``StarbaseClient``. Shuttle runs in
 this process with the same wiring as ``shuttle run`` (``build_shuttle``).
+
+(d) write -> converged at 2,000 services with the default 30 s interval, long-poll against
+polling: by default against a real Starbase in a child process (``running_starbase()``:
+embedded PostgreSQL, 2,000 services stored by bulk SQL, its change listener and held long-poll),
+each write a deploy through Starbase's HTTP API, each trial checked to reach the test server and
+its generation to be reported applied; ``--against double`` runs it against the long-poll
+protocol double (``tests/shuttle/protocol_double.py``) instead.
 """
 
 from __future__ import annotations
@@ -457,6 +464,225 @@ def bench_long_poll(services: int, trials: int, interval: float, polled_trials: 
     return rows
 
 
+# --- (d) against Starbase: PostgreSQL, HTTP, LISTEN/NOTIFY, a deploy through the API ------------
+@attrs.frozen
+class StarbaseCluster:
+    """A 2,000-service cluster stored in a running Starbase, and who may write to it."""
+
+    cluster_id: str
+    agent_token: str
+    owner: str
+    operator: str
+    targets: tuple[tuple[str, str, str], ...]  # (service id, namespace, Deployment name), by id
+
+
+def starbase_cluster(sb: Any) -> StarbaseCluster:
+    """2,000 services (20 projects x 2 environments x 50, var groups, hostnames) inserted by bulk
+    SQL (``bench_starbase.generate``), a user owning their workspace, an operator."""
+    import psycopg
+
+    from benchmarks.bench_starbase import generate
+    from starform_apps.starbase.tokens import new_token
+    from starform_core.render.naming import namespace_name
+
+    agent_token = new_token("sba_")
+    url = sb.starbase.database_url
+    cluster_id = generate(url, sb.starbase.cipher, agent_token)
+    owner = sb.user_token("owner@bench.example.com")
+    operator = sb.user_token("ops@bench.example.com", operator=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO workspace_members (workspace_id, user_id, role) SELECT DISTINCT"
+            " p.workspace_id, u.id, 'owner' FROM projects p, users u"
+            " WHERE p.cluster_id = %s AND u.email = 'owner@bench.example.com'",
+            (cluster_id,),
+        )
+        records = conn.execute(
+            "SELECT s.id::text, s.project_id::text, s.name, e.name FROM services s"
+            " JOIN environments e ON e.id = s.environment_id JOIN projects p ON p.id = s.project_id"
+            " WHERE p.cluster_id = %s ORDER BY s.id",
+            (cluster_id,),
+        ).fetchall()
+    targets = tuple((sid, namespace_name(pid), f"{name}-{env}") for sid, pid, name, env in records)
+    return StarbaseCluster(cluster_id, agent_token, owner, operator, targets)
+
+
+def _serve_starbase(conn: multiprocessing.connection.Connection) -> None:
+    """(Child process) a Starbase over embedded PostgreSQL with the 2,000-service cluster; sends
+    its address and the cluster, then answers metric reads until told to stop."""
+    from starform_testkit.starbase import running_starbase
+
+    with running_starbase() as sb:
+        conn.send((sb.base_url, starbase_cluster(sb)))
+        sample = sb.starbase.metrics.registry.get_sample_value
+        while True:
+            command, argument = conn.recv()
+            if command == "stop":
+                return
+            conn.send(sample(*argument) or 0.0)
+
+
+@contextmanager
+def starbase_child() -> Iterator[tuple[str, StarbaseCluster, Callable[..., float]]]:
+    """A real Starbase in a child process (its CPU is not Shuttle's, as in production): its
+    base URL, the cluster, and a reader of its metrics."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve_starbase, args=(child,), daemon=True)
+    process.start()
+
+    def sample(name: str, labels: dict[str, str] | None = None) -> float:
+        parent.send(("sample", (name, labels or {})))
+        return float(parent.recv())
+
+    try:
+        base_url, cluster = parent.recv()
+        yield base_url, cluster, sample
+    finally:
+        parent.send(("stop", None))
+        process.join(timeout=120)
+        if process.is_alive():
+            process.kill()
+
+
+def _deploy_and_wait(
+    kube: KubeChild, http: httpx.Client, cluster: StarbaseCluster, trial: int, timeout: float
+) -> tuple[float, float]:
+    """One deploy through Starbase's API; seconds until the Deployment shows the image, and
+    until the generation it made is reported applied (checked, not part of the figure)."""
+    service_id, namespace, name = cluster.targets[(trial * 7919) % len(cluster.targets)]
+    image = f"registry.example.com/team/trial-{trial}@sha256:{trial % 256:02x}{'cd' * 31}"
+    started = time.perf_counter()
+    answer = http.post(
+        f"/v1/services/{service_id}/deployments",
+        headers={"Authorization": f"Bearer {cluster.owner}"},
+        json={"image": image},
+    )
+    if answer.status_code != 201:
+        raise RuntimeError(f"the deploy answered {answer.status_code}: {answer.text[:200]}")
+    written = time.perf_counter() - started
+    wait_until(_has_image(kube, namespace, name, image), "the new image", timeout)
+    converged = time.perf_counter() - started
+    operator = {"Authorization": f"Bearer {cluster.operator}"}
+    generation = int(http.get(f"/v1/clusters/{cluster.cluster_id}", headers=operator).json()["generation"])
+
+    def applied() -> bool:
+        record = http.get(f"/v1/clusters/{cluster.cluster_id}", headers=operator).json()
+        return (record["last_applied_generation"] or 0) >= generation
+
+    wait_until(applied, f"generation {generation} reported applied", timeout)
+    reported = time.perf_counter() - started
+    print(
+        f"  trial {trial}: deploy answered {written:.2f} s, Deployment updated {converged:.2f} s,"
+        f" generation {generation} reported applied {reported:.2f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return converged, reported
+
+
+def _starbase_trials(
+    kube: KubeChild, http: httpx.Client, cluster: StarbaseCluster, trials: range, interval: float
+) -> tuple[list[float], list[float]]:
+    import random
+
+    phases = random.Random(trials.start)  # a reproducible phase of the poll cycle
+    converged, applied = [], []
+    pause = threading.Event()
+    for trial in trials:
+        pause.wait(phases.uniform(0, interval))
+        seen, reported = _deploy_and_wait(kube, http, cluster, trial, 4 * interval + 60)
+        converged.append(seen)
+        applied.append(reported)
+    return converged, applied
+
+
+def _build_seconds(sample: Callable[..., float]) -> tuple[float, float]:
+    return (
+        sample("starbase_payload_build_duration_seconds_count"),
+        sample("starbase_payload_build_duration_seconds_sum"),
+    )
+
+
+def bench_long_poll_starbase(trials: int, interval: float, polled_trials: int) -> list[tuple[str, str]]:
+    """Shuttle over HTTP against a real Starbase (``running_starbase()`` in a child process:
+    PostgreSQL, its change listener, the held long-poll) with 2,000 stored services: ``trials``
+    deploys through the API while Shuttle long-polls, then ``polled_trials`` with a Shuttle that only polls
+    (``long_poll_wait=0``), each at a random phase of the poll cycle."""
+    from starform_core.payload import parse_payload
+
+    with (
+        starbase_child() as (base_url, cluster, sample),
+        httpx.Client(base_url=base_url, timeout=120) as http,
+    ):
+        agent_auth = {"Authorization": f"Bearer {cluster.agent_token}"}
+        body = http.get(f"/v1/clusters/{cluster.cluster_id}/desired-state", headers=agent_auth).content
+        desired = len(render(parse_payload(body)).objects)
+        figures: dict[str, tuple[list[float], list[float], float, float]] = {}
+        with kube_child(controllers=False) as kube, tempfile.TemporaryDirectory() as state:
+            for mode, wait, count, start in (
+                ("long-poll", 30, trials, 0),
+                ("polling", 0, polled_trials, trials),
+            ):
+                if not count:
+                    continue
+                client = StarbaseClient(
+                    base_url, cluster_id=cluster.cluster_id, token=cluster.agent_token, timeout=60
+                )
+                agent = make_shuttle(
+                    kube, client, Path(state), interval=interval, qps=1000, burst=1000, long_poll_wait=wait
+                )
+                try:
+                    converge(agent, desired)
+                    agent.run_in_thread()
+                    if wait:
+                        wait_until(
+                            lambda: sample("starbase_desired_state_held_polls") >= 1,
+                            "the long-poll to be held",
+                            60,
+                        )
+                    builds = _build_seconds(sample)
+                    seen, applied = _starbase_trials(
+                        kube, http, cluster, range(start, start + count), interval
+                    )
+                    after = _build_seconds(sample)
+                    figures[mode] = (seen, applied, after[0] - builds[0], after[1] - builds[1])
+                finally:
+                    agent.stop()
+                    client.close()
+    rows = [
+        ("services / desired objects", f"{len(cluster.targets)} / {desired}"),
+        ("poll interval (periodic reconcile)", f"{interval:g} s"),
+        ("trials (random phase): long-poll / polling", f"{trials} / {polled_trials}"),
+        ("write", "POST /v1/services/{id}/deployments (a new image), through Starbase's API"),
+    ]
+    for mode, (seen, applied, builds, build_sum) in figures.items():
+        rows.append(
+            (
+                f"{mode}: write -> Deployment updated",
+                f"median {statistics.median(seen):.2f} s, p95 {_percentile(seen, 0.95):.2f} s, "
+                f"max {max(seen):.2f} s",
+            )
+        )
+        rows.append(
+            (
+                f"  {mode}: write -> generation reported applied",
+                f"median {statistics.median(applied):.2f} s, p95 {_percentile(applied, 0.95):.2f} s",
+            )
+        )
+        rows.append(
+            (
+                f"  {mode}: Starbase payload builds",
+                f"{builds:.0f}, mean {build_sum / max(builds, 1) * 1000:.0f} ms (incremental)",
+            )
+        )
+    held = figures["long-poll"][0] if trials else [float("inf")]
+    rows.append(("target (long-poll)", "median < 2 s, p95 < 4 s"))
+    met = statistics.median(held) < 2.0 and _percentile(held, 0.95) < 4.0
+    rows.append(("  met", "yes" if met else "NO"))
+    return rows
+
+
 # --- (c) 2,000 services --------------------------------------------------------------------------
 @attrs.define
 class ScalePass:
@@ -556,6 +782,12 @@ def main() -> None:
     parser.add_argument("--qps", type=float, default=1000.0)
     parser.add_argument("--poll-interval", type=float, default=30.0, help="(d): Shuttle's interval")
     parser.add_argument("--polling-trials", type=int, default=5, help="(d): writes while polling")
+    parser.add_argument(
+        "--against",
+        choices=["starbase", "double"],
+        default="starbase",
+        help="(d): a real Starbase (default) or the long-poll protocol double",
+    )
     parser.add_argument("--only", choices=["a", "b", "c", "d"], action="append")
     args = parser.parse_args()
     only = set(args.only or ["a", "b", "c", "d"])
@@ -564,7 +796,12 @@ def main() -> None:
         table("(a) Kubernetes API calls per no-op tick", bench_noop_calls(args.noop_services, args.ticks))
     if "b" in only:
         table("(b) Starbase write -> cluster converged", bench_latency(args.interval, args.trials))
-    if "d" in only:
+    if "d" in only and args.against == "starbase":
+        table(
+            "(d) 2000 services stored in Starbase: write -> converged, long-poll vs polling (HTTP)",
+            bench_long_poll_starbase(args.trials, args.poll_interval, args.polling_trials),
+        )
+    elif "d" in only:
         table(
             f"(d) {args.services} services: write -> converged, long-poll vs polling (protocol double, HTTP)",
             bench_long_poll(args.services, args.trials, args.poll_interval, args.polling_trials),

@@ -6,7 +6,8 @@ Run: ``.venv/bin/python benchmarks/bench_starbase.py`` (embedded PostgreSQL, or 
 1. Generates one cluster with 2,000 services (20 projects x 2 environments x 50 services, each
    with a release, var groups attached, web services with hostnames) by bulk SQL.
 2. Times building the payload from the database: the set-based queries, ``build_payload`` and
-   ``to_json`` (median of several runs).
+   ``to_json`` (median of several runs); then the incremental rebuild the payload cache does
+   after one service's release changed (checked byte for byte against the full build).
 3. Serves Starbase (uvicorn with uvloop and httptools, one process) on 127.0.0.1 and loads it
    with ``wrk`` from another process, alternating, ``--runs`` times each: ``GET /desired-state``
    with the current ETag (``304``) and a trivial ``GET /bench/hello`` route added to the same
@@ -52,6 +53,7 @@ from starform_apps.starbase.server import ServerThread, Starbase, open_starbase
 from starform_apps.starbase.tokens import hash_token, new_token
 from starform_core.payload.build import build_payload
 from starform_core.payload.codec import to_json
+from starform_core.payload.incremental import IncrementalPayload
 from starform_core.secrets_values import SecretValue
 from starform_testkit.postgres import fresh_database, postgres_server
 from starform_testkit.starbase import UNLIMITED
@@ -438,6 +440,41 @@ def payload_build(starbase: Starbase, cluster_id: str, runs: int) -> None:
     )
 
 
+_REDEPLOY = (
+    "UPDATE deployments SET image = %s WHERE id = (SELECT d.id FROM deployments d"
+    " JOIN services s ON s.id = d.service_id JOIN projects p ON p.id = s.project_id"
+    " WHERE p.cluster_id = %s ORDER BY d.id OFFSET %s LIMIT 1)"
+)
+
+
+def incremental_build(starbase: Starbase, cluster_id: str, runs: int) -> None:
+    """Median time of the incremental rebuild after one service's release changed (what the
+    payload cache does on a new generation): the queries with the row memo, the build reusing
+    unchanged services and their fragments. Fails when its bytes differ from a full build's."""
+    store, key = starbase.store, starbase.cipher.checksum_key(cluster_id)
+    builder = IncrementalPayload()
+    builder.build(store.cluster_rows(cluster_id, memo=builder.row_memo), checksum_key=key)
+    query_s, build_s = [], []
+    for run in range(runs):
+        image = f"registry.example.com/bench/redeploy@sha256:{run % 256:02x}" + "cd" * 31
+        commit(starbase.database_url, _REDEPLOY, (image, cluster_id, run * 37))
+        commit(starbase.database_url, _BUMP, (cluster_id,))
+        t0 = time.perf_counter()
+        rows = store.cluster_rows(cluster_id, memo=builder.row_memo)
+        t1 = time.perf_counter()
+        _, body = builder.build(rows, checksum_key=key)
+        t2 = time.perf_counter()
+        if body != to_json(build_payload(store.cluster_rows(cluster_id), checksum_key=key)):
+            fail("the incremental build differs from the full build")
+        query_s.append(t1 - t0)
+        build_s.append(t2 - t1)
+    q, b = (statistics.median(x) * 1000 for x in (query_s, build_s))
+    print(
+        f"incremental rebuild after one release changed (median of {runs}, checked equal to the"
+        f" full build): queries {q:.0f} ms + build and bytes {b:.0f} ms = {q + b:.0f} ms"
+    )
+
+
 async def hello() -> PlainTextResponse:
     """The trivial endpoint the 304 path is compared with (same app, middleware and server)."""
     return PlainTextResponse("hello")
@@ -476,6 +513,7 @@ def main() -> None:
         cluster_id = generate(url, cipher, token)
         small_id = generate(url, cipher, small_token, projects_n=1, environments_n=1, services_n=1)
         payload_build(starbase, cluster_id, args.runs)
+        incremental_build(starbase, cluster_id, args.runs)
         app: Any = starbase.app
         app.add_api_route("/bench/hello", hello, methods=["GET"])
         thread = ServerThread(starbase.app)

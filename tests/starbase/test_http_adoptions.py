@@ -339,6 +339,40 @@ def test_bad_observed_images_are_a_422_with_the_reason(
     assert [o["uid"] for o in _objects(client, world)] == ["uid-good"], "nothing of the report is kept"
 
 
+def test_one_uid_under_two_names_is_refused_and_stores_nothing(client: httpx.Client, world: World) -> None:
+    before = _objects(client, world)
+    twice = [_object(world, "uid-twice"), {**_object(world, "uid-twice"), "name": "web-staging-2"}]
+    cluster = ok(client.get(f"/v1/clusters/{world.cluster_id}", headers=world.h(world.owner)))
+    body = {
+        "report_id": str(uuid.uuid4()),
+        "epoch": cluster["epoch"],
+        "applied_generation": 0,
+        "reported_at": _now(),
+        "services": [],
+        "objects": twice,
+    }
+    answer = client.post(
+        f"/v1/clusters/{world.cluster_id}/status", headers=world.h(world.agent_token), json=body
+    )
+    assert answer.status_code == 422, answer.text
+    assert "each object UID may appear once per service" in answer.text
+    assert _objects(client, world) == before
+
+
+def test_many_objects_in_one_report_are_each_stored_current_and_present(
+    client: httpx.Client, world: World
+) -> None:
+    many = [{**_object(world, f"uid-many-{n}", ready=n), "name": f"web-many-{n}"} for n in range(150)]
+    _status(client, world, many)
+    stored = {o["uid"]: o for o in _objects(client, world) if o["uid"].startswith("uid-many-")}
+    assert set(stored) == {f"uid-many-{n}" for n in range(150)}
+    assert all(o["current"] and o["present"] for o in stored.values())
+    assert {o["observed"]["readyReplicas"] for o in stored.values()} == set(range(150))
+    _status(client, world, many[:100])
+    present = {o["uid"] for o in _objects(client, world) if o["current"] and o["present"]}
+    assert present == {f"uid-many-{n}" for n in range(100)}
+
+
 def test_objects_not_reported_for_too_long_make_the_status_stale(
     starbase: RunningStarbase, client: httpx.Client, world: World
 ) -> None:

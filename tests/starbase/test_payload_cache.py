@@ -23,7 +23,7 @@ class FakeStore:
     def cluster_version(self, cluster_id: str) -> tuple[int, int]:
         return self.epochs[cluster_id], self.generations[cluster_id]
 
-    def cluster_rows(self, cluster_id: str) -> ClusterRows:
+    def cluster_rows(self, cluster_id: str, *, memo: object = None) -> ClusterRows:
         self.row_reads += 1
         rows = example_rows()
         cluster = attrs.evolve(

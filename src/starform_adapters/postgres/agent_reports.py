@@ -8,6 +8,7 @@ row, judges the report with :func:`~starform_core.reporting.judge_report` and ca
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -138,8 +139,7 @@ def store_report(cur: Cursor, cluster_id: str, report: AgentReport) -> str:
             (cluster_id, report.applied_generation),
         )
     _remember_agent(cur, cluster_id, report, report_id)
-    for status in statuses:
-        _upsert_status(cur, cluster_id, status, report_id)
+    _upsert_statuses(cur, cluster_id, statuses, report_id)
     if report.objects is not None:
         known = _known_services(cur, cluster_id, [o.service_id for o in report.objects], "objects")
         store_objects(cur, cluster_id, report.objects, known, report.reported_at or datetime.now(UTC))
@@ -173,24 +173,32 @@ def _remember_agent(cur: Cursor, cluster_id: str, report: AgentReport, report_id
     )
 
 
-def _upsert_status(cur: Cursor, cluster_id: str, status: ObservedStatus, report_id: str) -> None:
+def _upsert_statuses(
+    cur: Cursor, cluster_id: str, statuses: Sequence[ObservedStatus], report_id: str
+) -> None:
+    """Each service's status (an older observation never overwrites a newer one), in one statement."""
+    if not statuses:
+        return
     cur.execute(
         "INSERT INTO service_status (service_id, cluster_id, health, reason, status,"
-        " generation, observed_at, report_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " generation, observed_at, report_id)"
+        " SELECT r.sid, %s, r.health, r.reason, r.status::jsonb, r.generation, r.observed_at, %s"
+        " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::timestamptz[])"
+        " AS r(sid, health, reason, status, generation, observed_at)"
         " ON CONFLICT (service_id) DO UPDATE SET cluster_id = EXCLUDED.cluster_id,"
         " health = EXCLUDED.health, reason = EXCLUDED.reason, status = EXCLUDED.status,"
         " generation = EXCLUDED.generation, observed_at = EXCLUDED.observed_at,"
         " report_id = EXCLUDED.report_id"
         " WHERE service_status.observed_at <= EXCLUDED.observed_at",
         (
-            status.service_id,
             cluster_id,
-            status.health,
-            status.reason,
-            Jsonb(dict(status.status)),
-            status.generation,
-            status.observed_at,
             report_id,
+            [s.service_id for s in statuses],
+            [s.health for s in statuses],
+            [s.reason for s in statuses],
+            [json.dumps(dict(s.status)) for s in statuses],
+            [s.generation for s in statuses],
+            [s.observed_at for s in statuses],
         ),
     )
 

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from psycopg.rows import kwargs_row
-from psycopg.types.json import Jsonb
 
 from starform_adapters.postgres.fetch import fetch_all
 from starform_adapters.postgres.own_events import insert_event, object_label
@@ -47,67 +46,40 @@ def store_objects(
     if len(set(identities)) != len(identities):
         raise ValidationError("objects", "each object may appear once per report")
     reported = [o for o in objects if o.service_id in known]
-    recreated = 0
-    for obj in reported:
-        recreated += _retire_if_recreated(cur, cluster_id, obj)
-        _upsert(cur, cluster_id, obj, seen_at)
+    if len({(o.service_id, o.uid) for o in reported}) != len(reported):
+        raise ValidationError("objects", "each object UID may appear once per service")
+    recreated = _retire_recreated(cur, cluster_id, reported)
+    _upsert_objects(cur, cluster_id, reported, seen_at)
     _mark_absent(cur, cluster_id, {(o.service_id, o.uid) for o in reported})
     return recreated
 
 
-def _retire_if_recreated(cur: Cursor, cluster_id: str, obj: ObjectReport) -> bool:
-    """Retire the current row of ``obj``'s identity when it had another UID (the object was
-    deleted and recreated), with a ``ResourceDeletedExternally`` event; whether it did."""
-    old = cur.execute(
-        "SELECT uid FROM service_objects WHERE service_id = %s AND kind = %s AND namespace = %s"
-        " AND name = %s AND current FOR UPDATE",
-        (obj.service_id, obj.kind, obj.namespace, obj.name),
-    ).fetchone()
-    if old is None or old[0] == obj.uid:
-        return False
-    cur.execute(
-        "UPDATE service_objects SET current = false WHERE service_id = %s AND uid = %s",
-        (obj.service_id, old[0]),
-    )
-    insert_event(
-        cur,
-        cluster_id,
-        obj.service_id,
-        "ResourceDeletedExternally",
-        f"{obj.kind} {obj.namespace}/{obj.name} was deleted and recreated (new UID)",
-        {
-            "object": object_label(obj.kind, obj.namespace, obj.name),
-            "kind": obj.kind,
-            "namespace": obj.namespace,
-            "name": obj.name,
-            "old_uid": old[0],
-            "uid": obj.uid,
-        },
-    )
-    return True
-
-
-def _upsert(cur: Cursor, cluster_id: str, obj: ObjectReport, seen_at: datetime) -> None:
-    """Store ``obj`` as its identity's current, present object, last seen at ``seen_at``."""
-    cur.execute(
-        "INSERT INTO service_objects (service_id, cluster_id, kind, namespace, name, uid,"
-        " first_seen_at, last_seen_at, current, present, observed)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, true, true, %s)"
-        " ON CONFLICT (service_id, uid) DO UPDATE SET present = true, current = true,"
-        " last_seen_at = greatest(service_objects.last_seen_at, EXCLUDED.last_seen_at),"
-        " observed = EXCLUDED.observed",
-        (
-            obj.service_id,
-            cluster_id,
-            obj.kind,
-            obj.namespace,
-            obj.name,
-            obj.uid,
-            seen_at,
-            seen_at,
-            Jsonb(_snapshot(obj.observed)),
-        ),
-    )
+def _retire_recreated(cur: Cursor, cluster_id: str, reported: Sequence[ObjectReport]) -> int:
+    """Retire the current row of each identity reported with another UID (deleted and
+    recreated), with a ``ResourceDeletedExternally`` event each; how many there were."""
+    current = {
+        (str(r[0]), str(r[1]), str(r[2]), str(r[3])): str(r[4])
+        for r in cur.execute(
+            "SELECT service_id, kind, namespace, name, uid FROM service_objects"
+            " WHERE cluster_id = %s AND current FOR UPDATE",
+            (cluster_id,),
+        ).fetchall()
+    }
+    replaced = [
+        (obj, old)
+        for obj in reported
+        if (old := current.get((obj.service_id, obj.kind, obj.namespace, obj.name))) is not None
+        and old != obj.uid
+    ]
+    if replaced:
+        cur.execute(
+            "UPDATE service_objects o SET current = false FROM unnest(%s::uuid[], %s::text[]) AS r(sid, uid)"
+            " WHERE o.service_id = r.sid AND o.uid = r.uid",
+            ([obj.service_id for obj, _old in replaced], [old for _obj, old in replaced]),
+        )
+    for obj, old in replaced:
+        _recreated_event(cur, cluster_id, obj, old)
+    return len(replaced)
 
 
 def _mark_absent(cur: Cursor, cluster_id: str, listed: set[tuple[str, str]]) -> None:
@@ -126,6 +98,53 @@ def _mark_absent(cur: Cursor, cluster_id: str, listed: set[tuple[str, str]]) -> 
             " WHERE o.service_id = r.sid AND o.uid = r.uid",
             ([a[0] for a in absent], [a[1] for a in absent]),
         )
+
+
+def _recreated_event(cur: Cursor, cluster_id: str, obj: ObjectReport, old_uid: str) -> None:
+    insert_event(
+        cur,
+        cluster_id,
+        obj.service_id,
+        "ResourceDeletedExternally",
+        f"{obj.kind} {obj.namespace}/{obj.name} was deleted and recreated (new UID)",
+        {
+            "object": object_label(obj.kind, obj.namespace, obj.name),
+            "kind": obj.kind,
+            "namespace": obj.namespace,
+            "name": obj.name,
+            "old_uid": old_uid,
+            "uid": obj.uid,
+        },
+    )
+
+
+def _upsert_objects(
+    cur: Cursor, cluster_id: str, reported: Sequence[ObjectReport], seen_at: datetime
+) -> None:
+    """Every reported object current and present, in one statement."""
+    if not reported:
+        return
+    cur.execute(
+        "INSERT INTO service_objects (service_id, cluster_id, kind, namespace, name, uid,"
+        " first_seen_at, last_seen_at, current, present, observed)"
+        " SELECT r.sid, %s, r.kind, r.namespace, r.name, r.uid, %s, %s, true, true, r.observed::jsonb"
+        " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+        " AS r(sid, kind, namespace, name, uid, observed)"
+        " ON CONFLICT (service_id, uid) DO UPDATE SET present = true, current = true,"
+        " last_seen_at = greatest(service_objects.last_seen_at, EXCLUDED.last_seen_at),"
+        " observed = EXCLUDED.observed",
+        (
+            cluster_id,
+            seen_at,
+            seen_at,
+            [o.service_id for o in reported],
+            [o.kind for o in reported],
+            [o.namespace for o in reported],
+            [o.name for o in reported],
+            [o.uid for o in reported],
+            [json.dumps(_snapshot(o.observed)) for o in reported],
+        ),
+    )
 
 
 def read_objects(cur: Cursor, service_id: str, *, stale_after_seconds: float) -> list[ObservedObject]:

@@ -8,11 +8,13 @@ rows come from the same snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 from psycopg import sql
 from psycopg.rows import RowFactory, class_row, kwargs_row
+from psycopg.types.string import TextLoader
 
 from starform_adapters.postgres.crypto import Sealed
 from starform_adapters.postgres.fetch import Cursor, fetch_all, fetch_one
@@ -27,6 +29,7 @@ from starform_core.payload.rows import (
     HostnameRow,
     ProjectRow,
     RevertRow,
+    RowMemo,
     ServiceRow,
     ServiceVarGroupRow,
     VarGroupEntryRow,
@@ -53,6 +56,8 @@ T = TypeVar("T")
 
 Decrypt = Callable[[str, str, Sealed], SecretValue]
 """Opens one entry: ``(var_group_id, key, sealed) -> SecretValue``."""
+
+_JSON_TYPES = ("json", "jsonb")
 
 CLUSTER_COLUMNS = (
     "id AS cluster_id, name, region, generation, gateway_namespace, gateway_name, storage_class,"
@@ -167,6 +172,43 @@ def _entry_row(decrypt: Decrypt) -> RowFactory[VarGroupEntryRow]:
     return kwargs_row(entry)
 
 
+def _hashable(values: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(tuple(value) if isinstance(value, list) else value for value in values)
+
+
+def _memoised(
+    cur: Cursor,
+    template: str,
+    query: sql.Composed,
+    params: dict[str, str],
+    row: RowFactory[T],
+    memos: tuple[RowMemo, RowMemo],
+) -> list[T]:
+    """``fetch_all``, decoding only the records ``memo`` does not hold decoded already (JSON
+    columns arrive as text, so a record is hashable and decoded only when new). ``memos`` is
+    (the previous read's, this read's)."""
+    memo, fresh = memos
+    with cur.connection.cursor() as raw:
+        for name in _JSON_TYPES:
+            raw.adapters.register_loader(name, TextLoader)
+        raw.execute(query, params)
+        make = row(raw)
+        json_oids = {raw.adapters.types[name].oid for name in _JSON_TYPES}
+        json_columns = [i for i, column in enumerate(raw.description or ()) if column.type_code in json_oids]
+        decoded = []
+        for record in raw.fetchall():
+            key = (template, _hashable(record))
+            value = memo.get(key)
+            if value is None:
+                values = list(record)
+                for index in json_columns:
+                    values[index] = None if values[index] is None else json.loads(values[index])
+                value = make(values)
+            fresh[key] = value
+            decoded.append(value)
+        return decoded
+
+
 def load_rows(
     cur: Cursor,
     cluster: ClusterRow,
@@ -174,17 +216,25 @@ def load_rows(
     scope: Literal["cluster", "project"],
     scope_id: str,
     decrypt: Decrypt,
+    memo: RowMemo | None = None,
 ) -> ClusterRows:
     """All rows of a cluster (``scope="cluster"``) or of one of its projects (``"project"``).
 
     ``decrypt`` opens each var group entry (a placeholder when the rows only validate a write).
+    With ``memo`` (an empty dict at first, then the same one for each read of the scope), a
+    record read before is not decoded again: the row decoded then is returned (the same object,
+    so what was built from it can be reused); the memo then holds this read's rows only.
     """
     where = sql.SQL("p.cluster_id = %(id)s" if scope == "cluster" else "p.id = %(id)s")
+    fresh: RowMemo = {}
 
     def rows(template: str, row: RowFactory[T]) -> tuple[T, ...]:
-        return tuple(fetch_all(cur, sql.SQL(template).format(where=where), {"id": scope_id}, row))
+        query = sql.SQL(template).format(where=where)
+        if memo is None:
+            return tuple(fetch_all(cur, query, {"id": scope_id}, row))
+        return tuple(_memoised(cur, template, query, {"id": scope_id}, row, (memo, fresh)))
 
-    return ClusterRows(
+    loaded = ClusterRows(
         cluster=cluster,
         projects=rows(_PROJECTS, class_row(ProjectRow)),
         environments=rows(_ENVIRONMENTS, class_row(EnvironmentRow)),
@@ -197,3 +247,7 @@ def load_rows(
         hostnames=rows(_HOSTNAMES, class_row(HostnameRow)),
         reverts=rows(_REVERTS, class_row(RevertRow)),
     )
+    if memo is not None:
+        memo.clear()
+        memo.update(fresh)
+    return loaded

@@ -18,7 +18,7 @@ from starform_adapters.postgres.queries import load_cluster, load_rows
 from starform_adapters.postgres.repository import Cursor, Repository
 from starform_core.access import Actor
 from starform_core.errors import AgentReportRefusedError, StoreNotFoundError, ValidationError
-from starform_core.payload.rows import ClusterRows
+from starform_core.payload.rows import ClusterRows, RowMemo
 from starform_core.ports.adoptions import ObjectReport
 from starform_core.ports.reconcile import MAX_SERVED_PER_REPORT
 from starform_core.records import AgentView, EventRecord, ObservedStatus
@@ -62,12 +62,15 @@ class AgentRepository(Repository):
             pending_requests=tuple(record[3]),
         )
 
-    def cluster_rows(self, cluster_id: str) -> ClusterRows:
-        """Every row of the cluster's desired state, in one REPEATABLE READ snapshot."""
+    def cluster_rows(self, cluster_id: str, *, memo: RowMemo | None = None) -> ClusterRows:
+        """Every row of the cluster's desired state, in one REPEATABLE READ snapshot (``memo``:
+        the rows decoded by the previous read, reused when their records did not change)."""
         with self._tx() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cluster = load_cluster(cur, cluster_id)
-            return load_rows(cur, cluster, scope="cluster", scope_id=cluster_id, decrypt=self._cipher.open)
+            return load_rows(
+                cur, cluster, scope="cluster", scope_id=cluster_id, decrypt=self._cipher.open, memo=memo
+            )
 
     def cluster_token_hash(self, cluster_id: str) -> bytes:
         """The SHA-256 of the cluster's agent token."""

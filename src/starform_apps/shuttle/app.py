@@ -272,16 +272,8 @@ def bootstrap(
         config=config, cluster=cluster, reconciler=reconciler, loop=loop, heartbeat=heartbeat, db=db
     )
     if pods is not None and usage_sink is not None and config.usage_interval is not None:
-        shuttle.usage = _usage_reporter(
-            config,
-            parts,
-            db,
-            metrics,
-            pods=pods,
-            claims=claims,
-            interval=config.usage_interval,
-            now=now,
-        )
+        usage_interval = config.usage_interval
+        shuttle.usage = _usage_reporter(config, parts, db, metrics, pods, claims, usage_interval, now)
     if serve_ops:
         shuttle.ops = _ops_server(config, metrics, shuttle)
     return shuttle
@@ -335,7 +327,6 @@ def _usage_reporter(
     parts: ReconcileParts,
     db: StateDB,
     metrics: ShuttleMetrics,
-    *,
     pods: PodWatch,
     claims: ClaimWatch | None,
     interval: float,

@@ -1,5 +1,9 @@
 """The per-process cache of built payloads: (epoch, generation, canonical bytes, ETag) per cluster.
 
+A rebuild is incremental (:class:`~starform_core.payload.incremental.IncrementalPayload`): the
+services whose rows did not change since the cluster's previous build are neither built nor
+serialised again, so one deploy at 2,000 services costs the queries and a few services.
+
 The version comes from the caller (the notification-fed agent views: no query in the steady
 state) or from a cheap ``SELECT epoch, generation``; it decides whether the cached bytes are
 current; only another version triggers the set-based queries, the build and the
@@ -17,8 +21,8 @@ from collections.abc import Callable
 import attrs
 
 from starform_apps.starbase.metrics import Metrics
-from starform_core.payload.build import build_payload
-from starform_core.payload.codec import etag_of, to_json
+from starform_core.payload.codec import etag_of
+from starform_core.payload.incremental import IncrementalPayload
 from starform_core.ports import DesiredStateReader
 
 __all__ = ["DEFAULT_MAX_BYTES", "CachedPayload", "PayloadCache"]
@@ -48,7 +52,9 @@ class PayloadCache:
 
     Bodies are kept least-recently-used within ``max_bytes``; the (generation, ETag) of every
     cluster is kept regardless (a few dozen bytes each), so a ``304`` never needs the body, and
-    an evicted body is rebuilt only when a cluster's agent actually needs a ``200``.
+    an evicted body is rebuilt only when a cluster's agent actually needs a ``200``. Each cached
+    body keeps its cluster's incremental builder (its services and their fragments, a few times
+    the body's size); an evicted body drops it, and the next build of that cluster is a full one.
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class PayloadCache:
         self._bodies: OrderedDict[str, CachedPayload] = OrderedDict()
         self._tags: dict[str, tuple[tuple[int, int], str]] = {}
         self._bytes = 0
+        self._builders: dict[str, IncrementalPayload] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -112,8 +119,9 @@ class PayloadCache:
             self._bodies[cluster_id] = built
             self._bytes += len(built.body)
             while self._bytes > self._max_bytes and len(self._bodies) > 1:
-                _, evicted = self._bodies.popitem(last=False)
+                evicted_id, evicted = self._bodies.popitem(last=False)
                 self._bytes -= len(evicted.body)
+                self._builders.pop(evicted_id, None)
                 self._metrics.payload_cache_evictions.inc()
             self._metrics.payload_cache_bytes.set(self._bytes)
 
@@ -128,8 +136,10 @@ class PayloadCache:
             if cached is not None:
                 return cached
             started = time.perf_counter()
-            rows = self._store.cluster_rows(cluster_id)
-            body = to_json(build_payload(rows, checksum_key=self._checksum_key(cluster_id)))
+            with self._guard:
+                builder = self._builders.setdefault(cluster_id, IncrementalPayload())
+            rows = self._store.cluster_rows(cluster_id, memo=builder.row_memo)
+            _, body = builder.build(rows, checksum_key=self._checksum_key(cluster_id))
             built = CachedPayload(
                 generation=rows.cluster.generation, body=body, etag=etag_of(body), epoch=rows.cluster.epoch
             )

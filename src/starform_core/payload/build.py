@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from typing import Any
 
 import attrs
 
@@ -33,7 +34,10 @@ from starform_core.payload.rows import (
 )
 from starform_core.secrets_values import SecretValue, keyed_checksum
 
-__all__ = ["build_payload", "cluster_settings"]
+__all__ = ["ServiceMemo", "build_payload", "cluster_settings"]
+
+ServiceMemo = MutableMapping[Hashable, Service]
+"""Built services by the rows they were built from (see ``build_payload``'s ``memo``)."""
 
 
 @contextmanager
@@ -193,6 +197,19 @@ class _ServiceParts:
         )
 
 
+def _tenant_of(svc: ServiceRow, scope: _Scope, workspace_of: Mapping[str, str]) -> TenantKey:
+    env_row = scope.environments.get(svc.environment_id)
+    if env_row is None or env_row.project_id != svc.project_id:
+        raise ValidationError(f"services[{svc.service_id}].environment_id", "unknown environment")
+    with _errors_prefixed(f"services[{svc.service_id}]"):
+        return TenantKey(
+            workspace_id=workspace_of[svc.project_id],
+            project_id=svc.project_id,
+            environment=env_row.name,
+            service_id=svc.service_id,
+        )
+
+
 def _services(rows: ClusterRows, scope: _Scope) -> dict[str, list[Service]]:
     """Each project's services, with their release, var groups, volumes and hostnames."""
     parts = _ServiceParts.of(rows)
@@ -201,18 +218,69 @@ def _services(rows: ClusterRows, scope: _Scope) -> dict[str, list[Service]]:
     for svc in rows.services:
         if svc.project_id not in scope.project_ids:
             continue
-        env_row = scope.environments.get(svc.environment_id)
-        if env_row is None or env_row.project_id != svc.project_id:
-            raise ValidationError(f"services[{svc.service_id}].environment_id", "unknown environment")
+        tenant = _tenant_of(svc, scope, workspace_of)
         with _errors_prefixed(f"services[{svc.service_id}]"):
-            tenant = TenantKey(
-                workspace_id=workspace_of[svc.project_id],
-                project_id=svc.project_id,
-                environment=env_row.name,
-                service_id=svc.service_id,
-            )
             services[svc.project_id].append(_service(svc, tenant=tenant, parts=parts))
     return services
+
+
+def _rows_by_service(rows: ClusterRows) -> defaultdict[str, list[Any]]:
+    """Every row of the per-service tables (attachments, volumes, hostnames, reverts), by service id."""
+    grouped: defaultdict[str, list[Any]] = defaultdict(list)
+    for table in (rows.service_var_groups, rows.volumes, rows.hostnames, rows.reverts):
+        for row in table:
+            grouped[row.service_id].append(row)
+    return grouped
+
+
+def _memo_services(rows: ClusterRows, scope: _Scope, memo: ServiceMemo) -> dict[str, list[Service]]:
+    """:func:`_services`, reusing from ``memo`` each service whose rows are the ones it was
+    built from (its service row, current release, attachments, volumes, hostnames, reverts,
+    workspace and environment row): only the others are built, with the same checks."""
+    releases = _releases(rows.deployments)  # refuses two for a service first, as the full build does
+    grouped = _rows_by_service(rows)
+    workspace_of = {p.project_id: p.workspace_id for p in scope.projects}
+    keyed: list[tuple[ServiceRow, Hashable, Service | None]] = []
+    for svc in rows.services:
+        if svc.project_id not in scope.project_ids:
+            continue
+        key: Hashable = (
+            svc,
+            releases.get(svc.service_id),
+            tuple(grouped.get(svc.service_id, ())),
+            workspace_of[svc.project_id],
+            scope.environments.get(svc.environment_id),
+        )
+        keyed.append((svc, key, memo.get(key)))
+    missed = {svc.service_id for svc, _key, known in keyed if known is None}
+    # rows of no service in scope are checked as the full build checks them
+    needed = missed | (set(grouped) - {svc.service_id for svc, _key, _known in keyed})
+    parts = _ServiceParts.of(_only(rows, needed)) if needed else None
+    services: defaultdict[str, list[Service]] = defaultdict(list)
+    fresh: dict[Hashable, Service] = {}
+    for svc, key, known in keyed:
+        built = known
+        if built is None:
+            tenant = _tenant_of(svc, scope, workspace_of)
+            assert parts is not None
+            with _errors_prefixed(f"services[{svc.service_id}]"):
+                built = _service(svc, tenant=tenant, parts=parts)
+        fresh[key] = built
+        services[svc.project_id].append(built)
+    memo.clear()
+    memo.update(fresh)
+    return services
+
+
+def _only(rows: ClusterRows, service_ids: set[str]) -> ClusterRows:
+    """The per-service rows of ``service_ids`` (with every release: the versions are checked)."""
+    return attrs.evolve(
+        rows,
+        service_var_groups=tuple(r for r in rows.service_var_groups if r.service_id in service_ids),
+        volumes=tuple(r for r in rows.volumes if r.service_id in service_ids),
+        hostnames=tuple(r for r in rows.hostnames if r.service_id in service_ids),
+        reverts=tuple(r for r in rows.reverts if r.service_id in service_ids),
+    )
 
 
 def _environments(scope: _Scope) -> dict[str, list[Environment]]:
@@ -226,15 +294,20 @@ def _environments(scope: _Scope) -> dict[str, list[Environment]]:
     return environments
 
 
-def build_payload(rows: ClusterRows, *, checksum_key: bytes) -> DesiredState:
+def build_payload(rows: ClusterRows, *, checksum_key: bytes, memo: ServiceMemo | None = None) -> DesiredState:
     """Fold one cluster's rows into its :class:`DesiredState`.
 
     The result does not depend on the order of any row collection. ``checksum_key`` keys the var
     group checksums (§38.7) so they reveal nothing about the values.
+
+    With ``memo`` (an empty dict at first, then the same one for each build of the cluster),
+    services whose rows did not change since the previous build are reused (the same objects),
+    the others built: the result equals the build without ``memo``, the same errors raised. The
+    memo then holds this build's services only.
     """
     scope = _Scope.of(rows)
     var_groups = _var_groups(rows, scope, checksum_key)
-    services = _services(rows, scope)
+    services = _services(rows, scope) if memo is None else _memo_services(rows, scope, memo)
     environments = _environments(scope)
     projects = []
     for p in scope.projects:

@@ -6,6 +6,9 @@ plain values; they hold ids, not objects, and secrets only as :class:`SecretValu
 
 from __future__ import annotations
 
+from collections.abc import Hashable, MutableMapping
+from typing import Any
+
 import attrs
 
 from starform_core.field_converters import as_str_tuple
@@ -21,6 +24,7 @@ __all__ = [
     "HostnameRow",
     "ProjectRow",
     "RevertRow",
+    "RowMemo",
     "ServiceRow",
     "ServiceVarGroupRow",
     "VarGroupEntryRow",
@@ -28,6 +32,10 @@ __all__ = [
     "VolumeRow",
     "WorkspaceRow",
 ]
+
+RowMemo = MutableMapping[Hashable, Any]
+"""Rows decoded by a previous read, by their query and raw record: a reader given the same
+memo each time decodes only the records it has not seen (the caller holds one per cluster)."""
 
 
 @attrs.frozen

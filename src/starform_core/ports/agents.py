@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from starform_core.payload.rows import ClusterRows
+from starform_core.payload.rows import ClusterRows, RowMemo
 from starform_core.ports.adoptions import DriftReport, ObjectReport
 from starform_core.records import AgentView, EventRecord, ObservedStatus
 
@@ -35,8 +35,11 @@ class DesiredStateReader(Protocol):
         """The cluster's current ``(epoch, generation)`` (a cheap read; the payload cache's key)."""
         ...
 
-    def cluster_rows(self, cluster_id: str) -> ClusterRows:
-        """Every row of the cluster's desired state, read in one consistent snapshot."""
+    def cluster_rows(self, cluster_id: str, *, memo: RowMemo | None = None) -> ClusterRows:
+        """Every row of the cluster's desired state, read in one consistent snapshot.
+
+        ``memo`` (held by the caller, the same one for each read of the cluster): rows whose
+        records did not change since the previous read are returned as the same objects."""
         ...
 
 
