@@ -265,22 +265,9 @@ def bootstrap(
         parts, workers=config.workers, cancelled=stop.is_set, monotonic=monotonic, now=now
     )
     heartbeat = Heartbeat(monotonic=monotonic)
-
-    def on_result(result: ReconcileResult) -> None:
-        heartbeat.beat(result)
-        log_reconcile(result)
-
     wake = wake or threading.Event()
     channel = _pull_channel(config, parts, metrics, wake=wake, stop=stop)
-    loop = ShuttleLoop(
-        reconciler,
-        interval=config.interval,
-        on_result=on_result,
-        on_crash=lambda: metrics.reconciles.labels(outcome="crashed").inc(),
-        wake=wake,
-        stop=stop,
-        channel=channel,
-    )
+    loop = _loop(config, reconciler, heartbeat, metrics, channel=channel, wake=wake, stop=stop)
     shuttle = Shuttle(
         config=config, cluster=cluster, reconciler=reconciler, loop=loop, heartbeat=heartbeat, db=db
     )
@@ -290,6 +277,33 @@ def bootstrap(
     if serve_ops:
         shuttle.ops = _ops_server(config, metrics, shuttle)
     return shuttle
+
+
+def _loop(
+    config: ShuttleConfig,
+    reconciler: Reconciler,
+    heartbeat: Heartbeat,
+    metrics: ShuttleMetrics,
+    *,
+    channel: PullChannel | None,
+    wake: threading.Event,
+    stop: threading.Event,
+) -> ShuttleLoop:
+    """The reconcile loop: every result beats the heartbeat and is logged, a crash is counted."""
+
+    def on_result(result: ReconcileResult) -> None:
+        heartbeat.beat(result)
+        log_reconcile(result)
+
+    return ShuttleLoop(
+        reconciler,
+        interval=config.interval,
+        on_result=on_result,
+        on_crash=lambda: metrics.reconciles.labels(outcome="crashed").inc(),
+        wake=wake,
+        stop=stop,
+        channel=channel,
+    )
 
 
 def _pull_channel(

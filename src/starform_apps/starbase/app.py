@@ -7,7 +7,7 @@ PostgreSQL composition is :func:`~starform_apps.starbase.server.open_starbase`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -119,14 +119,43 @@ def create_app(
     metrics = metrics or Metrics()
     views = AgentViews(ports.agents)
     wakeups = Wakeups()
-    hub = ChangeHub(views, wakeups, metrics)
+    app = _new_app(lifespan=_following_changes(changes, ChangeHub(views, wakeups, metrics), wakeups))
+    _wire_agent_serving(
+        app, views, wakeups, PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
+    )
+    _wire_settings(
+        app, ports, metrics, metrics_token=metrics_token, observed_stale_after=observed_stale_after
+    )
+    _wire_limits(
+        app, metrics, rate_limiter=rate_limiter, rate_limits=rate_limits, stream_limits=stream_limits
+    )
+    app.state.billing = billing or billing_runtime(metrics.registry)
+    _wire_deploy(app, deploy, metrics)
+    install_error_handlers(app)
+    install_deploy_error_handlers(app)
+    _include_routes(app)
+    _add_middleware(app, views, metrics)
+    return app
+
+
+_Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+"""An ASGI app's lifespan: what runs while the app serves."""
+
+
+def _following_changes(changes: ClusterChanges | None, hub: ChangeHub, wakeups: Wakeups) -> _Lifespan:
+    """The lifespan that follows ``changes`` into ``hub`` (and ``wakeups``) while the app runs."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with follow_changes(changes, hub, wakeups):
             yield
 
-    app = FastAPIOffline(
+    return lifespan
+
+
+def _new_app(*, lifespan: _Lifespan) -> FastAPI:
+    """The bare app: its OpenAPI title, ``lifespan`` and the offline docs (see :data:`DOCS_ASSETS_PATH`)."""
+    return FastAPIOffline(
         title="Starbase",
         version="1",
         summary="Starform's control plane: desired state per cluster, agent reports, people API.",
@@ -135,28 +164,62 @@ def create_app(
         redoc_url=None,
         swagger_ui_parameters={"validatorUrl": None},
     )
+
+
+def _wire_agent_serving(app: FastAPI, views: AgentViews, wakeups: Wakeups, cache: PayloadCache) -> None:
+    """What answers agents fast: the agent views, held-poll wakeups, payload builds and cache."""
     app.state.agent_views = views
     app.state.wakeups = wakeups
     app.state.payload_builds = SingleFlight()
+    app.state.payload_cache = cache
+
+
+def _wire_settings(
+    app: FastAPI,
+    ports: StarbasePorts,
+    metrics: Metrics,
+    *,
+    metrics_token: str | None,
+    observed_stale_after: float,
+) -> None:
+    """The role ports, the metrics (and the token ``/metrics`` answers) and the stale-after window."""
     app.state.ports = ports
     app.state.metrics = metrics
     app.state.metrics_token = metrics_token
     app.state.observed_stale_after = observed_stale_after
+
+
+def _wire_limits(
+    app: FastAPI,
+    metrics: Metrics,
+    *,
+    rate_limiter: RateLimiter | None,
+    rate_limits: RateLimits | None,
+    stream_limits: StreamLimits | None,
+) -> None:
+    """The request quotas (in-process counters by default) and the bounded live event streams."""
     app.state.rate_limits = rate_limits or RateLimits(
         limiter=rate_limiter or LimitsRateLimiter("memory://"), metrics=metrics
     )
     app.state.event_streams = EventStreams(metrics, limits=stream_limits)
-    app.state.billing = billing or billing_runtime(metrics.registry)
-    app.state.payload_cache = PayloadCache(ports.agents, checksum_key, metrics, max_bytes=payload_cache_bytes)
+
+
+def _wire_deploy(app: FastAPI, deploy: DeployPorts | None, metrics: Metrics) -> None:
+    """Push to deploy's ports (``None``: off) and its metrics on the app's registry."""
     app.state.deploy_ports = deploy
     app.state.deploy_metrics = DeployMetrics(metrics.registry)
-    install_error_handlers(app)
-    install_deploy_error_handlers(app)
+
+
+def _include_routes(app: FastAPI) -> None:
+    """Every API router (:data:`ROUTERS`, in order), then the dashboard's pages and static files."""
     for module in ROUTERS:
         app.include_router(module.router)
-    app.add_middleware(LocalWritesMiddleware, views=views)
     install_dashboard(app)
+
+
+def _add_middleware(app: FastAPI, views: AgentViews, metrics: Metrics) -> None:
+    """The middleware stack, innermost first: local writes, body guard, request metrics, dashboard bridge."""
+    app.add_middleware(LocalWritesMiddleware, views=views)
     app.add_middleware(BodyGuardMiddleware, metrics=metrics)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.add_middleware(DashboardApiBridge, metrics=metrics)
-    return app

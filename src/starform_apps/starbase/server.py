@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 import uvicorn
+from psycopg_pool import ConnectionPool
 from starlette.types import ASGIApp
 
 from starform_adapters.postgres import PostgresStore, VarCipher, migrate, open_pool
@@ -151,21 +152,12 @@ def open_starbase(
     the schema (and the job queue's) is migrated already (``--workers`` processes).
     """
     if run_migrations:
-        migrate(database_url)
-        migrate_job_queue(database_url)
-    pool = open_pool(database_url, max_size=pool_max_size)
-    scheduler = ProcrastinateScheduler(create_job_app(database_url))
-    try:
+        _migrate_schemas(database_url)
+    with _pool_and_scheduler(database_url, max_size=pool_max_size) as (pool, scheduler):
         store = PostgresStore(pool, cipher)
         metrics = metrics or Metrics()
-        config = billing or BillingConfig()
-        runtime = billing_runtime(metrics.registry, config=config, clock=clock)
-        service = open_billing(pool, config, runtime=runtime, scheduler=scheduler)
-        limits = RateLimits(
-            limiter=rate_limiter or LimitsRateLimiter("memory://"),
-            metrics=metrics,
-            limits=dict(rate_limits or DEFAULT_LIMITS),
-        )
+        service = _open_billing(pool, scheduler, metrics, config=billing or BillingConfig(), clock=clock)
+        limits = _rate_limits(metrics, limiter=rate_limiter, limits=rate_limits)
         app = create_app(
             postgres_ports(store, service),
             checksum_key=cipher.checksum_key,
@@ -174,14 +166,9 @@ def open_starbase(
             metrics=metrics,
             metrics_token=metrics_token,
             payload_cache_bytes=payload_cache_bytes,
-            deploy=DeployPorts(
-                git=store,
-                builds=store,
-                registry=registry,
-                jobs=build_jobs or ProcrastinateBuildJobs(open_app=scheduler.opened_app),
-            ),
+            deploy=_deploy_ports(store, scheduler, registry=registry, build_jobs=build_jobs),
             stream_limits=stream_limits,
-            billing=runtime,
+            billing=service.runtime,
             changes=PostgresClusterChanges(database_url),
             observed_stale_after=observed_stale_after,
         )
@@ -195,9 +182,67 @@ def open_starbase(
             streams=app.state.event_streams,
             billing=service,
         )
+
+
+def _migrate_schemas(database_url: str) -> None:
+    """Migrate Starbase's schema, then the job queue's (both are idempotent)."""
+    migrate(database_url)
+    migrate_job_queue(database_url)
+
+
+@contextmanager
+def _pool_and_scheduler(
+    database_url: str, *, max_size: int
+) -> Iterator[tuple[ConnectionPool, ProcrastinateScheduler]]:
+    """The connection pool and the job queue's scheduler; on exit closes the scheduler, then the pool."""
+    pool = open_pool(database_url, max_size=max_size)
+    scheduler = ProcrastinateScheduler(create_job_app(database_url))
+    try:
+        yield pool, scheduler
     finally:
         scheduler.close()
         pool.close()
+
+
+def _open_billing(
+    pool: ConnectionPool,
+    scheduler: ProcrastinateScheduler,
+    metrics: Metrics,
+    *,
+    config: BillingConfig,
+    clock: Clock,
+) -> Billing:
+    """Billing on the pool and job queue, its runtime's metrics on ``metrics``' registry."""
+    runtime = billing_runtime(metrics.registry, config=config, clock=clock)
+    return open_billing(pool, config, runtime=runtime, scheduler=scheduler)
+
+
+def _rate_limits(
+    metrics: Metrics, *, limiter: RateLimiter | None, limits: dict[Quota, RateLimit] | None
+) -> RateLimits:
+    """The quotas (:data:`~starform_apps.starbase.quotas.DEFAULT_LIMITS` by default) on ``limiter``
+    (in-process counters by default)."""
+    return RateLimits(
+        limiter=limiter or LimitsRateLimiter("memory://"),
+        metrics=metrics,
+        limits=dict(limits or DEFAULT_LIMITS),
+    )
+
+
+def _deploy_ports(
+    store: PostgresStore,
+    scheduler: ProcrastinateScheduler,
+    *,
+    registry: ImageRegistry | None,
+    build_jobs: BuildJobs | None,
+) -> DeployPorts:
+    """Push to deploy's ports: git and builds on the store, builds handed to the job queue by default."""
+    return DeployPorts(
+        git=store,
+        builds=store,
+        registry=registry,
+        jobs=build_jobs or ProcrastinateBuildJobs(open_app=scheduler.opened_app),
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

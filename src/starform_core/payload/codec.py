@@ -160,16 +160,33 @@ def _require_object(data: Any) -> dict[str, Any]:
 
 def _make_converter(*, reveal: bool) -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
+    _register_strict_values(conv)
+    shown: Callable[[SecretValue], str] = (lambda value: value.reveal()) if reveal else (lambda _v: REDACTED)
+    conv.register_unstructure_hook(SecretValue, shown)
+    conv.register_structure_hook(SecretValue, _structure_secret)
+    _register_var_group(conv, shown)
+    _register_service(conv)
+    api_version = override(rename="apiVersion")
+    conv.register_unstructure_hook(
+        DesiredState, make_dict_unstructure_fn(DesiredState, conv, api_version=api_version)
+    )
+    conv.register_structure_hook(
+        DesiredState, make_dict_structure_fn(DesiredState, conv, api_version=api_version)
+    )
+    return conv
+
+
+def _register_strict_values(conv: cattrs.Converter) -> None:
+    """Scalars, enums, homogeneous tuples and optionals structure strictly (no coercion)."""
     for kind, hook in ((int, _strict_int), (float, _strict_float), (str, _strict_str), (bool, _strict_bool)):
         conv.register_structure_hook(kind, hook)
     conv.register_structure_hook_func(_is_enum, _strict_enum)
     conv.register_structure_hook_factory(_is_homogeneous_tuple, lambda kind: _homogeneous_tuple(kind, conv))
     conv.register_structure_hook_factory(_is_optional, lambda kind: _optional(kind, conv))
 
-    shown: Callable[[SecretValue], str] = (lambda value: value.reveal()) if reveal else (lambda _v: REDACTED)
-    conv.register_unstructure_hook(SecretValue, shown)
-    conv.register_structure_hook(SecretValue, _structure_secret)
 
+def _register_var_group(conv: cattrs.Converter, shown: Callable[[SecretValue], str]) -> None:
+    """A var group's entries as an object of names to strings (each value ``shown``)."""
     unstructure_group = make_dict_unstructure_fn(VarGroup, conv)
     structure_group = make_dict_structure_fn(VarGroup, conv)
 
@@ -189,6 +206,9 @@ def _make_converter(*, reveal: bool) -> cattrs.Converter:
     conv.register_unstructure_hook(VarGroup, unstructure_var_group)
     conv.register_structure_hook(VarGroup, structure_var_group)
 
+
+def _register_service(conv: cattrs.Converter) -> None:
+    """A service with its tenant's fields flat, reusing unchanged services' values; its drift policy."""
     # ``revert`` was added within v1: left out when empty, so payloads without rejected
     # adoptions keep their bytes (and ETags) and older agents see what they always saw
     conv.register_unstructure_hook(
@@ -213,14 +233,6 @@ def _make_converter(*, reveal: bool) -> cattrs.Converter:
     conv.register_unstructure_hook(Service, unstructure_service_flat)
     conv.register_structure_hook(Service, structure_service_flat)
     conv.register_structure_hook(TenantKey, make_dict_structure_fn(TenantKey, conv))
-    api_version = override(rename="apiVersion")
-    conv.register_unstructure_hook(
-        DesiredState, make_dict_unstructure_fn(DesiredState, conv, api_version=api_version)
-    )
-    conv.register_structure_hook(
-        DesiredState, make_dict_structure_fn(DesiredState, conv, api_version=api_version)
-    )
-    return conv
 
 
 converter = _make_converter(reveal=False)
