@@ -39,7 +39,7 @@ def test_migrate_user_token_and_cluster_register(cli_db: str) -> None:
     shipped = "cron-job v1, minecraft-server v1, web-app v1, worker v1"
     assert _run(cli_db, "migrate") == (
         0,
-        "applied [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\njob queue: applied schema.sql\n"
+        "applied [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]\njob queue: applied schema.sql\n"
         f"templates: published {shipped}\n",
     )
     assert _run(cli_db, "migrate") == (0, "schema is up to date\ntemplates: up to date\n")
