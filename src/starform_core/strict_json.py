@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from itertools import chain
 from typing import Any, Final
 
 from starform_core.errors import ContractError
@@ -29,6 +30,7 @@ __all__ = ["INTEGER_DIGITS_MAX", "check_tree", "loads", "node_problem", "pointer
 INTEGER_DIGITS_MAX: Final = 20
 """The most digits an integer may have (an int64 has 19; nothing in the contract needs more)."""
 
+_CONTAINERS: Final = frozenset({dict, list})
 _SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 """A ``\\u`` escape of a UTF-16 surrogate (paired or not: either sends the text to the full check)."""
@@ -90,10 +92,11 @@ class _Reader:
         self.noted = False
 
     def object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result = _object(pairs)
-        if type(result) is not dict:
-            self.noted = True
-        return result
+        result = dict(pairs)
+        if len(result) == len(pairs):
+            return result
+        self.noted = True
+        return _object(pairs)
 
     def constant(self, name: str) -> _Refused:
         self.noted = True
@@ -115,17 +118,14 @@ class _Reader:
 def _deeper_than(value: Any, max_depth: int) -> bool:
     """True when ``value`` nests plain dicts and lists more than ``max_depth`` levels deep
     (breadth-first, one level at a time: no recursion, no per-node path)."""
-    level = [value] if type(value) is dict or type(value) is list else []
+    level = [value] if type(value) in _CONTAINERS else []
     depth = 0
     while level:
         depth += 1
         if depth > max_depth:
             return True
-        below: list[Any] = []
-        for node in level:
-            children = node.values() if type(node) is dict else node
-            below.extend([child for child in children if type(child) is dict or type(child) is list])
-        level = below
+        children = chain.from_iterable([node.values() if type(node) is dict else node for node in level])
+        level = [child for child in children if type(child) in _CONTAINERS]
     return False
 
 

@@ -25,6 +25,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
 
 from starform_core.errors import ContractError, UnsupportedApiVersionError, ValidationError
+from starform_core.gc_pause import collection_paused
 from starform_core.payload.codec import WrongTypeError, from_structure
 from starform_core.payload.document import API_GROUP, SUPPORTED_MAJOR, DesiredState
 from starform_core.payload.schema_validators import (
@@ -250,11 +251,12 @@ def parse_payload(
     parsed with it held exactly is not structured again: its value is reused. The result is the
     same either way; only the work differs.
     """
-    data = loads(body, max_bytes=max_bytes, max_depth=PAYLOAD_MAX_DEPTH)
-    validate_structure(data)
-    try:
-        if reuse is None:
-            return from_structure(data)
-        return reuse.structure(lambda: from_structure(data))
-    except (ClassValidationError, IterableValidationError, ValidationError) as exc:
-        raise _without_secrets(_locate(exc, []), data) from None
+    with collection_paused():  # the tree is acyclic: collections during the parse free nothing
+        data = loads(body, max_bytes=max_bytes, max_depth=PAYLOAD_MAX_DEPTH)
+        validate_structure(data)
+        try:
+            if reuse is None:
+                return from_structure(data)
+            return reuse.structure(lambda: from_structure(data))
+        except (ClassValidationError, IterableValidationError, ValidationError) as exc:
+            raise _without_secrets(_locate(exc, []), data) from None
