@@ -480,15 +480,6 @@ def rows_of(payload: DesiredState) -> ClusterRows:
                         args=release.args,
                     )
                 )
-                if release.version > 1:
-                    rows["deployments"].append(
-                        DeploymentRow(
-                            deployment_id=_row_id(sid, "old"),
-                            service_id=sid,
-                            version=release.version - 1,
-                            image=f"registry.example.com/team/old@{_DIGEST}",
-                        )
-                    )
             rows["service_var_groups"].extend(
                 ServiceVarGroupRow(service_id=sid, var_group_id=a.var_group_id, attach_order=a.attach_order)
                 for a in service.var_groups
