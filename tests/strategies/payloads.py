@@ -393,7 +393,8 @@ def _row_id(*parts: str) -> str:
 def rows_of(payload: DesiredState) -> ClusterRows:
     """The rows ``build_payload(rows, checksum_key=CHECKSUM_KEY)`` folds back into ``payload``.
 
-    Services with a release also get an older deployment row, which the build must ignore.
+    Each service with a release gets its current deployment row only, as the store hands them over
+    (the store chooses the current release; the build refuses two for one service).
     """
     cluster = payload.cluster
     lb = cluster.load_balancer
