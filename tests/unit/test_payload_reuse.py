@@ -4,6 +4,7 @@ reused value still run."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -155,3 +156,24 @@ def test_a_remembered_check_names_each_caller_s_field_and_judges_other_types_its
     with pytest.raises(ValidationError, match=r"^c: must be ok$"):
         checked("c", 5)
     assert calls == ["ok", 5, 5]
+
+
+def test_within_a_parse_equal_small_parts_are_one_value_and_unequal_ones_stay_apart() -> None:
+    data = _data()
+    services = [s for p in data["projects"] for s in p["services"]]
+    first, second = services[0], services[1]
+    second["resources"] = dict(first["resources"])
+    second["drift"] = copy.deepcopy(first["drift"])
+    third = services[2]
+    third["resources"] = {**first["resources"], "cpu_request": "250m"}
+    body = rfc8785.dumps(data)
+    document = _cold(body)
+    parsed = _services(document)
+    one, two, three = (parsed[s["service_id"]] for s in (first, second, third))
+    assert one.resources is two.resources
+    assert one.drift is two.drift
+    assert three.resources != one.resources
+    assert three.resources.cpu_request == "250m"
+    assert document == from_structure(json.loads(body))
+    plain = _services(from_structure(json.loads(body)))  # outside a parse, nothing is shared
+    assert plain[first["service_id"]].resources is not plain[second["service_id"]].resources

@@ -28,16 +28,25 @@ import rfc8785
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from starform_core.model.project import Project
+from starform_core.model.project import Environment, Project
 from starform_core.model.service import Service
 from starform_core.model.tenant import TenantKey
-from starform_core.model.vargroup import VarGroup
-from starform_core.model.workload import DriftPolicy
+from starform_core.model.vargroup import VarGroup, VarGroupAttachment
+from starform_core.model.workload import (
+    Autoscaling,
+    CronSchedule,
+    DriftPolicy,
+    Probe,
+    Probes,
+    Resources,
+    Volume,
+)
 from starform_core.payload.document import DesiredState
-from starform_core.payload.reuse import reused_project, reused_service
+from starform_core.payload.reuse import interned, reused_project, reused_service
 from starform_core.secrets_values import REDACTED, SecretValue
 
 __all__ = [
+    "INTERNED",
     "WrongTypeError",
     "converter",
     "etag_of",
@@ -48,6 +57,20 @@ __all__ = [
 ]
 
 _TENANT_FIELDS = ("workspace_id", "project_id", "environment", "service_id")
+
+INTERNED: tuple[type, ...] = (
+    Autoscaling,
+    CronSchedule,
+    DriftPolicy,
+    Environment,
+    Probe,
+    Probes,
+    Resources,
+    Volume,
+    VarGroupAttachment,
+)
+"""The small parts a payload repeats by the thousand: within one parse, each distinct JSON of
+these is structured once and its frozen value shared (:func:`starform_core.payload.reuse.interned`)."""
 
 
 class WrongTypeError(TypeError):
@@ -166,6 +189,7 @@ def _make_converter(*, reveal: bool, detailed: bool = True) -> cattrs.Converter:
     conv.register_unstructure_hook(SecretValue, shown)
     conv.register_structure_hook(SecretValue, _structure_secret)
     _register_var_group(conv, shown)
+    _register_interned(conv)  # first: the hooks below look up theirs as they are made
     _register_service(conv)
     _register_project(conv)
     api_version = override(rename="apiVersion")
@@ -235,6 +259,21 @@ def _register_service(conv: cattrs.Converter) -> None:
     conv.register_unstructure_hook(Service, unstructure_service_flat)
     conv.register_structure_hook(Service, structure_service_flat)
     conv.register_structure_hook(TenantKey, make_dict_structure_fn(TenantKey, conv))
+
+
+def _interned_hook(kind: type, conv: cattrs.Converter) -> Callable[[Any, type], Any]:
+    structure: Callable[[Any, type], Any] = make_dict_structure_fn(kind, conv)
+
+    def structure_interned(data: Any, _type: type) -> Any:
+        return interned(kind, data, structure)
+
+    return structure_interned
+
+
+def _register_interned(conv: cattrs.Converter) -> None:
+    """Each of :data:`INTERNED` structured once per distinct JSON within a parse."""
+    for kind in INTERNED:
+        conv.register_structure_hook(kind, _interned_hook(kind, conv))
 
 
 def _register_project(conv: cattrs.Converter) -> None:

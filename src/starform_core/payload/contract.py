@@ -28,7 +28,7 @@ from starform_core.errors import ContractError, UnsupportedApiVersionError, Vali
 from starform_core.gc_pause import collection_paused
 from starform_core.payload.codec import WrongTypeError, from_structure
 from starform_core.payload.document import API_GROUP, SUPPORTED_MAJOR, DesiredState
-from starform_core.payload.reuse import PayloadReuse
+from starform_core.payload.reuse import PayloadReuse, interning
 from starform_core.payload.schema_validators import (
     SCHEMA_FORMATS,
     SCHEMA_RESOURCE,
@@ -256,7 +256,7 @@ def parse_payload(
         validate_structure(data)
         try:
             if reuse is None:
-                return from_structure(data)
+                return interning(lambda: from_structure(data))
             return reuse.structure(lambda: from_structure(data))
         except (ClassValidationError, IterableValidationError, ValidationError) as exc:
             raise _without_secrets(_locate(exc, []), data) from None

@@ -1,4 +1,5 @@
-"""Reusing the projects and services of the last payload parsed, when their JSON is unchanged.
+"""Reusing the projects and services of the last payload parsed, when their JSON is unchanged,
+and one value for each small part a payload repeats.
 
 Consecutive payloads of a cluster differ in a few services: a deploy changes one release, a var
 group edit touches one project. :class:`PayloadReuse` remembers the :class:`Project` and
@@ -7,6 +8,11 @@ tree, and hands the same frozen value back when the next payload holds exactly t
 project whose JSON is unchanged is reused whole (its services with it); in a changed project,
 every unchanged service is reused and the project itself (its environments, var groups and
 cross-service rules) is built afresh; the document's own rules run on every parse.
+
+Within one parse, the small parts a payload repeats by the thousand (resources, probes, drift
+policies, var group attachments, environments: the types in the codec's ``INTERNED``) are
+structured once per distinct JSON and the same frozen value shared (:func:`interned`), whether or
+not anything is remembered across parses (:func:`interning`).
 
 The key is the tree's ``marshal`` serialisation (format 2, which writes no back-references: the
 bytes depend on the values alone, in the order the text had them), which tells apart every value
@@ -30,7 +36,7 @@ import attrs
 from starform_core.model.project import Project
 from starform_core.model.service import Service
 
-__all__ = ["PayloadReuse", "reused_project", "reused_service"]
+__all__ = ["PayloadReuse", "interned", "interning", "reused_project", "reused_service"]
 
 _MARSHAL_FORMAT: Final = 2
 """``marshal`` format 2: no references between equal objects, so the bytes are the value's alone."""
@@ -45,9 +51,11 @@ class _Round:
 
     last_services: dict[bytes, Service]
     last_projects: dict[bytes, tuple[Project, _Members]]
+    remember: bool = True
     services: dict[bytes, Service] = attrs.field(factory=dict)
     projects: dict[bytes, tuple[Project, _Members]] = attrs.field(factory=dict)
     members: list[tuple[bytes, Service]] | None = None
+    values: dict[tuple[type, bytes], Any] = attrs.field(factory=dict)
 
 
 _ACTIVE: ContextVar[_Round | None] = ContextVar("starform_payload_reuse", default=None)
@@ -64,11 +72,7 @@ class PayloadReuse:
         """``build()``, with every project and service it structures from unchanged JSON taken from
         the last successful call; on success, what it built becomes what is remembered."""
         round_ = _Round(last_services=self._services, last_projects=self._projects)
-        token = _ACTIVE.set(round_)
-        try:
-            result = build()
-        finally:
-            _ACTIVE.reset(token)
+        result = _within(round_, build)
         self._services, self._projects = round_.services, round_.projects
         return result
 
@@ -79,6 +83,36 @@ class PayloadReuse:
     def __len__(self) -> int:
         """How many services are remembered."""
         return len(self._services)
+
+
+def _within(round_: _Round, build: Callable[[], T]) -> T:
+    token = _ACTIVE.set(round_)
+    try:
+        return build()
+    finally:
+        _ACTIVE.reset(token)
+
+
+def interning(build: Callable[[], T]) -> T:
+    """``build()``, sharing one value for each distinct JSON of the small parts it structures
+    (:func:`interned`), remembering nothing afterwards."""
+    return _within(_Round(last_services={}, last_projects={}, remember=False), build)
+
+
+def interned(kind: type[T], data: Any, structure: Callable[[Any, type[T]], T]) -> T:
+    """The ``kind`` value ``data`` describes: the one this parse already built from exactly this
+    JSON when a parse is active, else ``structure(data, kind)``."""
+    round_ = _ACTIVE.get()
+    if round_ is None or type(data) is not dict:
+        return structure(data, kind)
+    try:
+        key = (kind, marshal.dumps(data, _MARSHAL_FORMAT))
+    except ValueError:  # not plain data: structured as it is
+        return structure(data, kind)
+    value: T | None = round_.values.get(key)
+    if value is None:
+        value = round_.values[key] = structure(data, kind)
+    return value
 
 
 def _key(data: Any) -> bytes | None:
@@ -95,7 +129,7 @@ def reused_service(data: Any, structure: Callable[[Any], Service]) -> Service:
     """The service ``data`` describes: the remembered one when a :meth:`PayloadReuse.structure`
     call is active and knows this exact JSON, else ``structure(data)``."""
     round_ = _ACTIVE.get()
-    key = None if round_ is None else _key(data)
+    key = None if round_ is None or not round_.remember else _key(data)
     if round_ is None or key is None:
         return structure(data)
     service = round_.last_services.get(key)
@@ -112,7 +146,7 @@ def reused_project(data: Any, structure: Callable[[Any], Project]) -> Project:
     :meth:`PayloadReuse.structure` call is active and knows this exact JSON, else
     ``structure(data)``, reusing its unchanged services."""
     round_ = _ACTIVE.get()
-    key = None if round_ is None else _key(data)
+    key = None if round_ is None or not round_.remember else _key(data)
     if round_ is None or key is None:
         return structure(data)
     found = round_.last_projects.get(key)
