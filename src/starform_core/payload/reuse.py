@@ -115,12 +115,14 @@ def interned(kind: type[T], data: Any, structure: Callable[[Any, type[T]], T]) -
     return value
 
 
-def _key(data: Any) -> bytes | None:
-    """The digest of a plain JSON tree, or ``None`` for anything else."""
-    if type(data) is not dict:
+def _remembering(data: Any) -> tuple[_Round, bytes] | None:
+    """The active round that remembers, and the digest of ``data``'s plain JSON tree; ``None``
+    when nothing is remembered or ``data`` is not plain JSON."""
+    round_ = _ACTIVE.get()
+    if round_ is None or not round_.remember or type(data) is not dict:
         return None
     try:
-        return hashlib.sha256(marshal.dumps(data, _MARSHAL_FORMAT)).digest()
+        return round_, hashlib.sha256(marshal.dumps(data, _MARSHAL_FORMAT)).digest()
     except ValueError:  # not plain data (a dict subclass, an object): nothing to reuse
         return None
 
@@ -128,10 +130,10 @@ def _key(data: Any) -> bytes | None:
 def reused_service(data: Any, structure: Callable[[Any], Service]) -> Service:
     """The service ``data`` describes: the remembered one when a :meth:`PayloadReuse.structure`
     call is active and knows this exact JSON, else ``structure(data)``."""
-    round_ = _ACTIVE.get()
-    key = None if round_ is None or not round_.remember else _key(data)
-    if round_ is None or key is None:
+    active = _remembering(data)
+    if active is None:
         return structure(data)
+    round_, key = active
     service = round_.last_services.get(key)
     if service is None:
         service = structure(data)
@@ -145,10 +147,10 @@ def reused_project(data: Any, structure: Callable[[Any], Project]) -> Project:
     """The project ``data`` describes: the remembered one (with its services) when a
     :meth:`PayloadReuse.structure` call is active and knows this exact JSON, else
     ``structure(data)``, reusing its unchanged services."""
-    round_ = _ACTIVE.get()
-    key = None if round_ is None or not round_.remember else _key(data)
-    if round_ is None or key is None:
+    active = _remembering(data)
+    if active is None:
         return structure(data)
+    round_, key = active
     found = round_.last_projects.get(key)
     if found is None:
         outer, round_.members = round_.members, []
