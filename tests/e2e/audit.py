@@ -33,12 +33,27 @@ class Audit:
     unfounded: tuple[str, ...]
     confirmed_after_restart: int
     interrupted: int
+    details: dict[str, str] = attrs.field(factory=dict)
+    """For each wrong or unfounded id: its event and the server's records of it, in words."""
 
     def assert_exact(self) -> None:
         """Nothing lost, nothing claimed that did not happen, every outcome right."""
         assert self.lost == (), f"{len(self.lost)} writes have no event: {self.lost[:5]}"
-        assert self.wrong == (), f"events with the wrong outcome: {self.wrong[:5]}"
-        assert self.unfounded == (), f"success events without a write: {self.unfounded[:5]}"
+        assert self.wrong == (), f"events with the wrong outcome: {self._described(self.wrong)}"
+        assert self.unfounded == (), f"success events without a write: {self._described(self.unfounded)}"
+
+    def _described(self, ids: tuple[str, ...]) -> list[str]:
+        return [self.details.get(i, i) for i in ids[:5]]
+
+
+def _detail(event: dict[str, Any], records: list[RequestRecord]) -> str:
+    data = event.get("data") or {}
+    seen = [f"{r.verb} {r.path} -> {r.status}{' (' + r.fault + ')' if r.fault else ''}" for r in records]
+    return (
+        f"{event['event_id']}: {event['type']} {data.get('action')} {data.get('object')} "
+        f"error={data.get('error')!r} confirmed_after_restart={data.get('confirmed_after_restart')!r}; "
+        f"the server saw {seen or 'nothing'}"
+    )
 
 
 def _took_effect(records: list[RequestRecord]) -> bool:
@@ -65,6 +80,7 @@ def audit(kube: KubeTestServer, tenant: Tenant) -> Audit:
     )
     unfounded = tuple(sorted(i for i, e in events.items() if e["type"] in SUCCESS and i not in by_id))
     data = [e.get("data") or {} for e in events.values()]
+    details = {i: _detail(events[i], by_id.get(i, [])) for i in (*wrong, *unfounded)}
     return Audit(
         writes=len(writes),
         actions=len(by_id),
@@ -74,4 +90,5 @@ def audit(kube: KubeTestServer, tenant: Tenant) -> Audit:
         unfounded=unfounded,
         confirmed_after_restart=sum(1 for d in data if d.get("confirmed_after_restart")),
         interrupted=sum(1 for d in data if d.get("error") == "interrupted"),
+        details=details,
     )

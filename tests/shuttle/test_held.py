@@ -4,12 +4,16 @@ state directory's files."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
 
 from starform_apps.shuttle.held import HeldPayload, PayloadStore
-from starform_apps.shuttle.statedb import StateDB
+from starform_apps.shuttle.outbox import Outbox
+from starform_apps.shuttle.reports import EventType, Report, event_report
+from starform_apps.shuttle.statedb import SCHEMA_VERSION, StateDB
 from starform_core.payload import etag_of, example_payload, to_json
 
 
@@ -64,3 +68,43 @@ def test_an_older_state_directory_is_imported_once(tmp_path: Path) -> None:
     assert loaded is not None and loaded.etag == etag_of(body)
     store.save(_held(43))
     assert PayloadStore(StateDB(tmp_path)).load().version[1] == 43, "imported only into an empty database"  # type: ignore[union-attr]
+
+
+def _intent(generation: int) -> Report:
+    return event_report(
+        EventType.APPLIED,
+        now=datetime.now(UTC),
+        reason="desired-changed",
+        data={"object": "x", "action": "update", "epoch": example_payload().epoch, "generation": generation},
+    )
+
+
+def test_a_payload_open_intents_were_made_for_is_kept_when_a_newer_one_replaces_it(tmp_path: Path) -> None:
+    db = StateDB(tmp_path)
+    store, outbox = PayloadStore(db), Outbox(db)
+    store.save(_held(43))
+    intent = _intent(43)
+    outbox.open_intent(intent)
+    store.save(_held(44))  # a pull during the apply of 43, then (say) a crash
+    store.save(_held(45))  # and another: 43 is still what the intent needs
+    epoch = example_payload().epoch
+    kept = store.for_intents((epoch, 43))
+    assert kept is not None and kept.version == (epoch, 43)
+    assert store.for_intents((epoch, 45)) == store.load()
+    assert store.for_intents((epoch, 44)) is None, "no intent was made for 44: not kept"
+    outbox.settle(intent.report_id, _intent(43))
+    store.save(_held(46))  # no intent open: what was kept goes
+    assert store.for_intents((epoch, 43)) is None
+
+
+def test_a_version_1_state_database_is_upgraded_keeping_what_it_holds(tmp_path: Path) -> None:
+    store = PayloadStore(StateDB(tmp_path))
+    store.save(_held(43))
+    conn = sqlite3.connect(tmp_path / StateDB.FILE)
+    conn.executescript("BEGIN; DROP TABLE intent_payload; PRAGMA user_version = 1; COMMIT;")
+    conn.close()
+    upgraded = StateDB(tmp_path)
+    assert upgraded.query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    loaded = PayloadStore(upgraded).load()
+    assert loaded is not None and loaded.version[1] == 43
+    assert upgraded.query("SELECT count(*) FROM intent_payload") == [(0,)]

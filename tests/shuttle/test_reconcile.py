@@ -18,6 +18,7 @@ from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.reports import EventType, event_report
 from starform_apps.shuttle.statedb import StateDB
 from starform_core.errors import ClusterApiError
+from starform_core.kube.labels import service_id_of
 from starform_core.kube.objects import key_of
 from starform_core.payload import DesiredState, example_payload
 from starform_core.render import render
@@ -128,7 +129,13 @@ def test_intents_a_crash_left_are_settled_from_the_next_plan(tmp_path: Path) -> 
             EventType.APPLIED,
             now=datetime.now(UTC),
             reason="desired-changed",
-            data={"object": str(key), "kind": key.kind, "action": "create"},
+            data={
+                "object": str(key),
+                "kind": key.kind,
+                "action": "create",
+                "epoch": EXAMPLE.epoch,
+                "generation": EXAMPLE.generation,
+            },
         )
         outbox.open_intent(intent)
         intents[key] = intent.report_id
@@ -145,6 +152,59 @@ def test_intents_a_crash_left_are_settled_from_the_next_plan(tmp_path: Path) -> 
     ]
     assert [e["type"] for e in redone] == ["Applied", "DriftReverted"], "first create, then the restore"
     assert restarted.outbox.intents() == []
+
+
+def _scaled(document: DesiredState, replicas: int, *, generation: int) -> tuple[DesiredState, str]:
+    """The document with its first service of fixed replicas scaled to ``replicas``, and its id."""
+    for p_index, project in enumerate(document.projects):
+        for s_index, service in enumerate(project.services):
+            if service.replicas is not None and service.replicas != replicas:
+                services = list(project.services)
+                services[s_index] = attrs.evolve(service, replicas=replicas)
+                projects = list(document.projects)
+                projects[p_index] = attrs.evolve(project, services=tuple(services))
+                scaled = attrs.evolve(document, projects=tuple(projects), generation=generation)
+                return scaled, service.service_id
+    raise AssertionError("the document has no service of fixed replicas")
+
+
+def test_an_intent_is_settled_from_its_own_payload_though_a_newer_one_came_before_the_crash(
+    tmp_path: Path,
+) -> None:
+    cluster = gateway_cluster()
+    source = InMemorySource(EXAMPLE)
+    assert fake_agent(tmp_path, cluster=cluster, source=source).loop.run_once().converged
+    scaled, service_id = _scaled(EXAMPLE, 3, generation=EXAMPLE.generation + 1)
+    rescaled, _ = _scaled(EXAMPLE, 5, generation=EXAMPLE.generation + 2)
+    deployment = next(
+        o for o in render(scaled).objects if o["kind"] == "Deployment" and service_id_of(o) == service_id
+    )
+    source.publish(scaled)
+    crashed = fake_agent(tmp_path, cluster=cluster, source=source)
+    crashed.reconciler.parts.puller.pull()  # the apply of `scaled` began:
+    intent = event_report(
+        EventType.APPLIED,
+        now=datetime.now(UTC),
+        reason="desired-changed",
+        data={
+            "object": str(key_of(deployment)),
+            "kind": "Deployment",
+            "action": "update",
+            "epoch": scaled.epoch,
+            "generation": scaled.generation,
+        },
+    )
+    crashed.outbox.open_intent(intent)
+    cluster.apply(deployment, force=True)  # its update took effect,
+    source.publish(rescaled)
+    crashed.reconciler.parts.puller.pull()  # a pull brought a newer payload, then Shuttle was killed
+    restarted = fake_agent(tmp_path, cluster=cluster, source=source)
+    assert restarted.loop.run_once().converged
+    event = source.events[intent.report_id]
+    assert (event["type"], event["data"].get("confirmed_after_restart")) == ("Applied", True)
+    assert restarted.outbox.intents() == []
+    live = cluster.get(key_of(deployment))
+    assert live is not None and live["spec"]["replicas"] == 5, "then the newer payload was applied"
 
 
 def test_secret_values_never_reach_events_or_logs_in_any_encoding(

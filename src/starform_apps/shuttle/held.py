@@ -1,8 +1,10 @@
 """The payload Shuttle holds (the last good one) and the version it applied in full, on disk.
 
 Both live in the state database, so a restart while Starbase is down still enforces the last
-accepted payload, and never goes back below what it held. A state directory of an older
-Shuttle (``payload.json``, ``payload.meta.json``) is imported once.
+accepted payload, and never goes back below what it held. When a newer payload replaces one that
+open intents were made for (a pull during an apply, then a crash), the replaced one is kept
+beside it until they are settled: a restart settles each intent from a plan of its own payload.
+A state directory of an older Shuttle (``payload.json``, ``payload.meta.json``) is imported once.
 """
 
 from __future__ import annotations
@@ -42,6 +44,34 @@ class HeldPayload:
         return f"HeldPayload(epoch={self.document.epoch}, generation={self.document.generation})"
 
 
+def _intent_versions(conn: sqlite3.Connection) -> set[Version]:
+    """The payload versions the open intents were made for."""
+    versions: set[Version] = set()
+    for (body,) in conn.execute("SELECT body FROM outbox WHERE state = 'intent'"):
+        data = json.loads(body).get("data") or {}
+        if isinstance(data.get("epoch"), int) and isinstance(data.get("generation"), int):
+            versions.add((data["epoch"], data["generation"]))
+    return versions
+
+
+def _keep_for_intents(conn: sqlite3.Connection, *, replaced_by: Version) -> None:
+    """Before the held payload is replaced: keep it when open intents were made for it; drop
+    what was kept when no intent is open any more."""
+    versions = _intent_versions(conn)
+    if not versions:
+        conn.execute("DELETE FROM intent_payload")
+        return
+    held = conn.execute("SELECT epoch, generation FROM payload WHERE id = 1").fetchone()
+    if held is None or (int(held[0]), int(held[1])) == replaced_by:
+        return
+    if (int(held[0]), int(held[1])) in versions:
+        conn.execute(
+            "INSERT OR REPLACE INTO intent_payload (id, body, etag, epoch, generation, stored_at)"
+            " SELECT 1, body, etag, epoch, generation, ? FROM payload WHERE id = 1",
+            (time.time(),),
+        )
+
+
 class PayloadStore:
     """Reads and writes the held payload and the applied version."""
 
@@ -64,13 +94,36 @@ class PayloadStore:
             return None
 
     def save(self, held: HeldPayload) -> None:
-        """Replace the stored payload (atomically: the old one stays until the commit)."""
+        """Replace the stored payload (atomically: the old one stays until the commit), keeping
+        the replaced one for the open intents made for it (:meth:`for_intents`)."""
         with self._db.transaction() as conn:
+            _keep_for_intents(conn, replaced_by=held.version)
             conn.execute(
                 "INSERT OR REPLACE INTO payload (id, body, etag, epoch, generation, stored_at)"
                 " VALUES (1, ?, ?, ?, ?, ?)",
                 (held.body, held.etag, held.version[0], held.version[1], time.time()),
             )
+
+    def for_intents(self, version: Version) -> HeldPayload | None:
+        """The payload of ``version`` that open intents were made for: the held one or the one it
+        replaced (``None`` when neither is of that version, or it no longer parses)."""
+        for table in ("payload", "intent_payload"):
+            rows = self._db.query(
+                f"SELECT body, etag FROM {table} WHERE epoch = ? AND generation = ?",  # noqa: S608 - fixed names
+                version,
+            )
+            if rows:
+                body = bytes(rows[0][0])
+                try:
+                    return HeldPayload(document=parse_payload(body), body=body, etag=str(rows[0][1]))
+                except ContractError:
+                    return None
+        return None
+
+    def forget_intent_payload(self) -> None:
+        """Drop the replaced payload kept for intents (once they are all settled)."""
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM intent_payload")
 
     def applied(self) -> Version | None:
         """The version last applied in full."""

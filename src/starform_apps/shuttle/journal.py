@@ -4,8 +4,9 @@ Before an action is sent, its event is written to the outbox as an *intent* unde
 request carries as ``Audit-ID``; when the outcome is known (in the worker, before the next
 action starts) the intent becomes the action's event: its success (``Applied``,
 ``DriftReverted``, ``Pruned``) or ``ReconcileFailed``, same id. A crash between the two leaves
-the intent; :func:`recover_intents` settles it after the restart from a fresh plan of the same
-payload: an action the plan no longer needs took effect (its success event is sent), one it
+the intent; :func:`recover_intents` settles it after the restart from a fresh plan of the payload
+it was made for (kept on disk for it, see :mod:`.held`), before anything is pulled: an action the
+plan no longer needs took effect (its success event is sent), one it
 still needs did not (``ReconcileFailed``, reason ``interrupted``). So every request the API
 server saw has exactly one event in Starbase.
 """
@@ -40,9 +41,9 @@ from starform_core.plan import (
     RemoveFields,
     Update,
 )
-from starform_core.reporting import ActionResult
+from starform_core.reporting import ActionResult, Version
 
-__all__ = ["ApplyContext", "ApplyJournal", "event_data", "recover_intents", "success_type"]
+__all__ = ["ApplyContext", "ApplyJournal", "event_data", "intent_version", "recover_intents", "success_type"]
 
 _log = logging.getLogger("starform.shuttle")
 
@@ -221,21 +222,41 @@ def _still_needed(the_plan: Plan) -> set[tuple[str, str]]:
     return needed
 
 
-def recover_intents(outbox: Outbox, the_plan: Plan, *, now: Callable[[], datetime]) -> tuple[int, int]:
-    """Settle intents a crash left, from a fresh plan of the payload they were made for.
+def intent_version(intent: Queued) -> Version | None:
+    """The ``(epoch, generation)`` of the payload an intent was made for."""
+    data = intent.body.get("data") or {}
+    epoch, generation = data.get("epoch"), data.get("generation")
+    return (epoch, generation) if isinstance(epoch, int) and isinstance(generation, int) else None
+
+
+def recover_intents(
+    outbox: Outbox, plans: Mapping[Version, Plan], *, now: Callable[[], datetime]
+) -> tuple[int, int]:
+    """Settle intents a crash left, each from a fresh plan of the payload it was made for
+    (``plans``, by version): an action that plan no longer needs took effect, one it still needs
+    did not. An intent whose payload has no plan (it is gone) is settled as not in effect, with a
+    warning: what it did is unknown, and the next apply sends what is still needed.
 
     Returns ``(confirmed, interrupted)``.
     """
-    needed = _still_needed(the_plan)
-    confirmed = interrupted = 0
+    needed = {version: _still_needed(plan) for version, plan in plans.items()}
+    confirmed = interrupted = unknown = 0
     for intent in outbox.intents():
         data = dict(intent.body.get("data") or {})
-        if (str(data.get("object")), str(data.get("action"))) in needed:
-            interrupted += 1
-            outbox.settle(intent.report_id, _interrupted(intent, data, now()))
-        else:
+        version = intent_version(intent)
+        still = needed.get(version) if version is not None else None
+        if still is not None and (str(data.get("object")), str(data.get("action"))) not in still:
             confirmed += 1
             outbox.settle(intent.report_id, Report(intent.kind, intent.report_id, _confirmed(intent, data)))
+            continue
+        interrupted += 1
+        unknown += still is None
+        outbox.settle(intent.report_id, _interrupted(intent, data, now()))
+    if unknown:
+        _log.warning(
+            "settled actions a restart interrupted without the payload they were made for",
+            extra={"actions": unknown},
+        )
     if confirmed or interrupted:
         _log.info(
             "settled the actions a restart interrupted",

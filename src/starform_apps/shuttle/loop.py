@@ -112,6 +112,7 @@ class ShuttleLoop:
 
     def run(self) -> None:
         """Reconcile until :meth:`stop` (starting the pull channel first, when there is one)."""
+        self._reconciler.recover()  # before anything is pulled: intents are settled from their own payload
         if self.channel is not None:
             self.channel.start()
             # the first reconcile enforces what the first pull brought (not "no payload yet")

@@ -29,7 +29,7 @@ from starform_apps.shuttle.reports import EventType, event_report
 from starform_core.errors import ContractError, DesiredStateSourceError
 from starform_core.payload import PayloadReuse, parse_payload
 from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
-from starform_core.reporting import PayloadVerdict, judge_payload
+from starform_core.reporting import PayloadVerdict, Version, judge_payload
 
 __all__ = ["PullOutcome", "Pulled", "Puller"]
 
@@ -90,6 +90,17 @@ class Puller:
         """The payload in force (the last good one)."""
         if self.held is not None:
             self._show(self.held)
+
+    def payload_of(self, version: Version) -> HeldPayload | None:
+        """The payload of ``version`` open intents were made for: the held one, or the one it
+        replaced, kept on disk for them (``None`` when it is gone)."""
+        if self.held is not None and self.held.version == version:
+            return self.held
+        return self._store.for_intents(version)
+
+    def intents_settled(self) -> None:
+        """No intent is open any more: what was kept for them goes."""
+        self._store.forget_intent_payload()
 
     def _show(self, held: HeldPayload) -> None:
         self._metrics.desired_epoch.set(held.version[0])

@@ -21,7 +21,7 @@ import attrs
 from starform_apps.shuttle.applied import AppliedState
 from starform_apps.shuttle.executor import Execution, execute
 from starform_apps.shuttle.held import HeldPayload
-from starform_apps.shuttle.journal import ApplyContext, ApplyJournal, recover_intents
+from starform_apps.shuttle.journal import ApplyContext, ApplyJournal, intent_version, recover_intents
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.plan_reports import PlanReporter
@@ -123,7 +123,7 @@ class Reconciler:
         p = self.parts
         started = self._monotonic()
         with p.metrics.reconcile_seconds.time():
-            self._recover()
+            self.recover()
             pulled = pulled if pulled is not None else p.puller.pull()
             held = p.puller.held
             if held is None:
@@ -180,16 +180,23 @@ class Reconciler:
             redact=self._redactor[1],
         )
 
-    def _recover(self) -> None:
-        """Once, before the first reconcile: settle the events a crash left as intents."""
+    def recover(self) -> None:
+        """Once, before the first pull: settle the events a crash left as intents, each from a
+        plan of the payload it was made for."""
         if self._recovered:
             return
         self._recovered = True
-        held = self.parts.puller.held
-        if held is None or not self.parts.outbox.intents():
-            return
-        planned = self.parts.planner.plan(held, allow_prune=True, reuse=False)
-        recover_intents(self.parts.outbox, planned.result.plan, now=self._now)
+        p = self.parts
+        intents = p.outbox.intents()
+        versions = {v for v in map(intent_version, intents) if v is not None}
+        plans = {}
+        for version in sorted(versions):
+            payload = p.puller.payload_of(version)
+            if payload is not None:
+                plans[version] = p.planner.plan(payload, allow_prune=True, reuse=False).result.plan
+        if intents:
+            recover_intents(p.outbox, plans, now=self._now)
+        p.puller.intents_settled()
 
     def _execute(self, planned: Planned, context: ApplyContext) -> Execution | None:
         actions = planned.result.plan.executable

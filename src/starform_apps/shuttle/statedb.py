@@ -25,8 +25,22 @@ __all__ = ["SCHEMA_VERSION", "StateDB"]
 
 _log = logging.getLogger("starform.shuttle.state")
 
-SCHEMA_VERSION: Final = 1
-_SCHEMA: Final = """
+SCHEMA_VERSION: Final = 2
+_INTENT_PAYLOAD: Final = """
+CREATE TABLE intent_payload (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    body       BLOB NOT NULL,
+    etag       TEXT NOT NULL,
+    epoch      INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    stored_at  REAL NOT NULL
+);
+"""
+"""Version 2: the payload open intents were made for, once a newer one replaced it as held."""
+_MIGRATIONS: Final = {1: _INTENT_PAYLOAD}
+"""What takes a database from version ``key`` to ``key + 1``."""
+_SCHEMA: Final = (
+    """
 CREATE TABLE payload (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
     body       BLOB NOT NULL,
@@ -52,6 +66,8 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_queue ON outbox (kind, state, seq);
 """
+    + _INTENT_PAYLOAD
+)
 
 
 def _create_private(path: Path) -> None:
@@ -61,6 +77,22 @@ def _create_private(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the schema in a new database, or bring an older one up to :data:`SCHEMA_VERSION`."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version == 0:
+        conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        return
+    if version > SCHEMA_VERSION:
+        raise AgentStateError(
+            f"{path} has schema version {version}; this Shuttle reads version {SCHEMA_VERSION} or older"
+        )
+    while version < SCHEMA_VERSION:
+        conn.executescript(f"BEGIN; {_MIGRATIONS[version]} PRAGMA user_version = {version + 1}; COMMIT;")
+        _log.info("state database upgraded", extra={"path": str(path), "schema_version": version + 1})
+        version += 1
 
 
 class StateDB:
@@ -100,13 +132,7 @@ class StateDB:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")  # a commit survives a power cut, not only a crash
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if version == 0:
-                conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-            elif version != SCHEMA_VERSION:
-                raise AgentStateError(
-                    f"{self.path} has schema version {version}; this Shuttle reads version {SCHEMA_VERSION}"
-                )
+            _migrate(conn, self.path)
             conn.execute("PRAGMA quick_check").fetchone()
         except BaseException:
             conn.close()
