@@ -314,8 +314,10 @@ def test_an_upgrade_whose_rules_refuse_the_current_values_is_refused_naming_the_
     w = world
     created = ok(_minecraft(w, "hardcore", {"resources": {"memory_limit": "12Gi"}}), 201)
     made, made_from = created["service"], created["template"]
-    assert made_from == {"name": "minecraft-server", "version": 2}, "made from the latest version"
-    rules = _template_body("minecraft-server", 3)["allowed_mutations"]
+    versions = ok(client.get("/v1/templates/minecraft-server/versions", headers=w.h(w.owner)))
+    assert made_from == {"name": "minecraft-server", "version": versions[0]["version"]}, "the latest"
+    upgrade = made_from["version"] + 1  # whatever the tests before this one published
+    rules = _template_body("minecraft-server", upgrade)["allowed_mutations"]
     rules["properties"]["resources"]["properties"]["memory_limit"] = {
         "minQuantity": "1Gi",
         "maxQuantity": "8Gi",
@@ -324,17 +326,17 @@ def test_an_upgrade_whose_rules_refuse_the_current_values_is_refused_naming_the_
         client.post(
             "/v1/templates",
             headers=w.h(w.operator),
-            json=_template_body("minecraft-server", 3, allowed_mutations=rules),
+            json=_template_body("minecraft-server", upgrade, allowed_mutations=rules),
         ),
         201,
     )
     before = _generation(client, w)
     response = client.post(
-        f"/v1/services/{made['id']}/template-upgrade", headers=w.h(w.owner), json={"version": 3}
+        f"/v1/services/{made['id']}/template-upgrade", headers=w.h(w.owner), json={"version": upgrade}
     )
     assert response.status_code == 422
     [detail] = response.json()["detail"]
-    assert detail["msg"] == "/resources/memory_limit: at most 8Gi (template minecraft-server v3)"
+    assert detail["msg"] == f"/resources/memory_limit: at most 8Gi (template minecraft-server v{upgrade})"
     assert detail["field"] == "spec.resources.memory_limit"
     assert _generation(client, w) == before
     link = ok(client.get(f"/v1/services/{made['id']}/template", headers=w.h(w.owner)))
