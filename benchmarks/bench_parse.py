@@ -41,8 +41,8 @@ from starform_core.errors import ContractError
 from starform_core.payload import contract, example_payload, parse_payload, to_json
 from starform_core.payload.codec import from_structure
 from starform_core.payload.contract import PAYLOAD_MAX_BYTES, PAYLOAD_MAX_DEPTH
+from starform_core.payload.reuse import PayloadReuse
 from starform_core.payload.schema_validators import compiled_accepts, reference_validator
-from starform_core.payload.service_reuse import ServiceReuse
 from starform_core.strict_json import loads
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -120,7 +120,7 @@ def one_service_changed(body: bytes, count: int) -> list[bytes]:
     return bodies
 
 
-REUSE = ServiceReuse()
+REUSE = PayloadReuse()
 """What Shuttle's puller holds: the services of the last payload it parsed."""
 
 

@@ -8,34 +8,53 @@ A metric set lists its metrics once, as data::
 and ``DeployMetrics(registry)`` makes each one on ``registry``, as an instance attribute of
 the declared name (``metrics.builds`` is the ``prometheus_client.Counter``). Starbase's, billing's,
 push to deploy's and Shuttle's metrics are declared so.
+
+A gauge may declare how prometheus_client's multiprocess mode combines the values of several
+processes (``gauge(..., multiprocess_mode="livesum")``): ``starbase serve --workers N`` reports
+its workers together, so each of Starbase's gauges declares one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import attrs
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["Declared", "MetricSet", "counter", "declarations", "gauge", "histogram"]
+__all__ = ["Declared", "GaugeMode", "MetricSet", "counter", "declarations", "gauge", "histogram"]
 
 M = TypeVar("M", Counter, Gauge, Histogram)
+
+GaugeMode = Literal[
+    "all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum", "mostrecent", "livemostrecent"
+]
+"""How a gauge's values from several processes combine (prometheus_client's ``multiprocess_mode``):
+``live*`` modes count only running processes, ``all`` keeps one series per process (a ``pid`` label)."""
 
 
 @attrs.frozen
 class Declared(Generic[M]):
-    """One metric of a set: its kind, name, help text, label names and (histograms) buckets."""
+    """One metric of a set: its kind, name, help text, label names, (histograms) buckets and
+    (gauges) multiprocess mode (``None``: prometheus_client's default, ``all``)."""
 
     kind: type[M]
     name: str
     documentation: str
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] | None = None
+    multiprocess_mode: GaugeMode | None = attrs.field(default=None, kw_only=True)
+
+    @multiprocess_mode.validator
+    def _only_gauges(self, _attribute: attrs.Attribute[Any], value: GaugeMode | None) -> None:
+        if value is not None and self.kind is not Gauge:
+            raise ValueError(f"{self.name}: only a gauge has a multiprocess mode")
 
     def make(self, registry: CollectorRegistry) -> M:
         """The metric itself, registered on ``registry``."""
         options: dict[str, Any] = {} if self.buckets is None else {"buckets": self.buckets}
+        if self.multiprocess_mode is not None:
+            options["multiprocess_mode"] = self.multiprocess_mode
         return self.kind(self.name, self.documentation, self.labels, registry=registry, **options)
 
     @overload
@@ -57,9 +76,12 @@ def counter(name: str, documentation: str, *labels: str) -> Declared[Counter]:
     return Declared(Counter, name, documentation, labels)
 
 
-def gauge(name: str, documentation: str, *labels: str) -> Declared[Gauge]:
-    """A gauge, labelled by ``labels``."""
-    return Declared(Gauge, name, documentation, labels)
+def gauge(
+    name: str, documentation: str, *labels: str, multiprocess_mode: GaugeMode | None = None
+) -> Declared[Gauge]:
+    """A gauge, labelled by ``labels``; ``multiprocess_mode`` says how several processes' values
+    combine (``None``: prometheus_client's default, one series per process)."""
+    return Declared(Gauge, name, documentation, labels, multiprocess_mode=multiprocess_mode)
 
 
 def histogram(

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from tests.strategies.rows import SECRET_MARKER, cluster_rows, permuted
 
 from starform_core.payload import build_payload, etag_of, parse_payload, to_json
+from starform_core.payload.reuse import PayloadReuse
 from starform_core.payload.rows import ClusterRows
-from starform_core.payload.service_reuse import ServiceReuse
 from starform_core.secrets_values import SecretValue
 
 KEY = b"property-test-checksum-key-00001"
@@ -90,7 +90,7 @@ def test_parsing_after_any_earlier_payload_is_parsing_afresh(first: ClusterRows,
     whatever sequence of payloads came before (changed, unchanged or other clusters')."""
     sequence = [first, *data.draw(st.lists(st.sampled_from(_mutations(first)), max_size=4))]
     sequence.append(data.draw(cluster_rows()))
-    reuse = ServiceReuse()
+    reuse = PayloadReuse()
     for rows in sequence:
         body = to_json(build_payload(rows, checksum_key=KEY))
         reused = parse_payload(body, reuse=reuse)

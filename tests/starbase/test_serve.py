@@ -208,11 +208,3 @@ def test_serve_with_workers_shares_the_port_and_each_worker_listens(data_dir: Pa
     assert "with 2 workers" in err
     assert _postgres_of(data_dir) == [], "the embedded PostgreSQL must stop with Starbase"
     assert "Traceback" not in err
-
-
-def test_workers_refuse_a_single_process_metrics_listener(data_dir: Path) -> None:
-    result = _starbase(
-        "serve", "--workers", "2", "--metrics-address", "127.0.0.1:0", "--data-dir", str(data_dir)
-    )
-    assert result.returncode == 2
-    assert "cannot be combined with --workers" in result.stderr

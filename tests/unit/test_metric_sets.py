@@ -67,3 +67,35 @@ def test_every_declared_metric_is_documented(metric_set: type[MetricSet]) -> Non
 def test_starbase_and_shuttle_declare_each_metric_name_once() -> None:
     names = [declared.name for cls in SETS for _attribute, declared in declarations(cls)]
     assert len(names) == len(set(names))
+
+
+STARBASE_SETS = (Metrics, BillingMetrics, DeployMetrics)
+"""The sets on a Starbase app's registry: under ``serve --workers`` every worker writes them."""
+
+
+def test_each_starbase_gauge_declares_how_workers_combine() -> None:
+    modes = {
+        declared.name: declared.multiprocess_mode
+        for cls in STARBASE_SETS
+        for _attribute, declared in declarations(cls)
+        if declared.kind is Gauge
+    }
+    assert modes == {
+        "starbase_cluster_generation": "mostrecent",
+        "starbase_payload_cache_bytes": "livesum",
+        "starbase_desired_state_held_polls": "livesum",
+        "starbase_change_listener_connected": "livemin",
+        "starbase_event_streams_open": "livesum",
+    }
+
+
+def test_a_declared_mode_reaches_the_gauge_and_only_a_gauge_takes_one() -> None:
+    class _Modes(MetricSet):
+        held = gauge("example_held", "Held now", multiprocess_mode="livesum")
+        plain = gauge("example_plain", "Default mode")
+
+    made = _Modes(CollectorRegistry())
+    assert made.held._multiprocess_mode == "livesum"
+    assert made.plain._multiprocess_mode == "all", "prometheus_client's default when none is declared"
+    with pytest.raises(ValueError, match="only a gauge has a multiprocess mode"):
+        Declared(Counter, "example_calls", "Calls", multiprocess_mode="livesum")

@@ -27,7 +27,7 @@ from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox
 from starform_apps.shuttle.reports import EventType, event_report
 from starform_core.errors import ContractError, DesiredStateSourceError
-from starform_core.payload import ServiceReuse, parse_payload
+from starform_core.payload import PayloadReuse, parse_payload
 from starform_core.ports.source import DesiredStateSource, Fetched, NotModified
 from starform_core.reporting import PayloadVerdict, judge_payload
 
@@ -83,7 +83,7 @@ class Puller:
         self._rejected_etag: str | None = None
         self._down = False
         self._lock = threading.Lock()
-        self._reuse = ServiceReuse()  # the services of the last payload parsed, by their JSON
+        self._reuse = PayloadReuse()  # the projects and services of the last payload parsed, by their JSON
         self.rejected: dict[str, object] | None = None
         """The last payload refused since the one held was accepted (reason, etag, version)."""
         self.held: HeldPayload | None = store.load()

@@ -138,6 +138,10 @@ def _serve_workers(config: StarbaseConfig) -> None:
     with ExitStack() as stack:
         api_socket = bind_socket(config.host, config.port)
         stack.callback(api_socket.close)
+        metrics_socket = None
+        if config.metrics_address is not None:
+            metrics_socket = bind_socket(*config.metrics_address)
+            stack.callback(metrics_socket.close)
         url, key_dir = stack.enter_context(_database(config))
         cipher = load_cipher(config, generate_in=key_dir)
         _progress("applying migrations")
@@ -149,7 +153,14 @@ def _serve_workers(config: StarbaseConfig) -> None:
             pool.close()
         host, port = api_socket.getsockname()[:2]
         _progress(f"listening on http://{host}:{port} with {config.workers} workers")
-        serve_workers(config, database_url=url, key_dir=key_dir, sock=api_socket)
+        serve_workers(
+            config,
+            database_url=url,
+            key_dir=key_dir,
+            sock=api_socket,
+            metrics_sock=metrics_socket,
+            progress=_progress,
+        )
         _progress("stopping: workers stopped, stopping the database")
     _progress("stopped")
 
@@ -196,7 +207,7 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
         if metrics_socket is not None:
             metrics_host = config.metrics_address[0] if config.metrics_address else "127.0.0.1"
             metrics_server = ServerThread(
-                create_metrics_app(starbase.metrics), host=metrics_host, sock=metrics_socket
+                create_metrics_app(starbase.metrics.render), host=metrics_host, sock=metrics_socket
             )
             _progress(f"metrics on {metrics_server.start()}/metrics")
             stack.callback(metrics_server.stop)
@@ -216,7 +227,10 @@ def _serve_until_stopped(config: StarbaseConfig, stop: threading.Event) -> None:
 @click.option(
     "--metrics-address",
     default=None,
-    help="Serve /metrics (without a token) on a separate HOST:PORT, e.g. 127.0.0.1:9464.",
+    help=(
+        "Serve /metrics (without a token; with --workers, every worker's together) on a separate"
+        " HOST:PORT, e.g. 127.0.0.1:9464."
+    ),
 )
 @click.option(
     "--workers",
@@ -235,11 +249,6 @@ def serve(
         raise click.BadParameter(str(exc), param_hint="--metrics-address") from exc
     config = _config(host=host, port=port, data_dir=data_dir, metrics_address=address, workers=workers)
     if config.workers > 1:
-        if config.metrics_address is not None:
-            raise click.UsageError(
-                "--metrics-address cannot be combined with --workers (each worker keeps its own"
-                " metrics): run one process per replica to scrape each"
-            )
         _serve_workers(config)
         return
     with stop_signals(on_signal=lambda name: _progress(f"{name} received: stopping")) as stop:

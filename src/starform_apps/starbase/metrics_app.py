@@ -6,21 +6,22 @@ that bearer token): metrics name every cluster id and generation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from starform_apps.starbase.metrics import Metrics
-
 __all__ = ["create_metrics_app"]
 
 
-def create_metrics_app(metrics: Metrics) -> Starlette:
-    """An ASGI app serving ``metrics`` at ``/metrics`` (404 elsewhere)."""
+def create_metrics_app(render: Callable[[], bytes]) -> Starlette:
+    """An ASGI app serving what ``render`` returns (the text exposition format: ``Metrics.render``,
+    or the workers' together under ``serve --workers``) at ``/metrics`` (404 elsewhere)."""
 
     async def serve(_request: Request) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return Response(render(), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(routes=[Route("/metrics", serve, methods=["GET"])])

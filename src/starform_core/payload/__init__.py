@@ -11,15 +11,15 @@ from starform_core.payload.codec import (
 from starform_core.payload.contract import parse_payload, payload_schema
 from starform_core.payload.document import API_VERSION, KIND, DesiredState
 from starform_core.payload.example import example_payload, example_rows
+from starform_core.payload.reuse import PayloadReuse
 from starform_core.payload.rows import ClusterRows
-from starform_core.payload.service_reuse import ServiceReuse
 
 __all__ = [
     "API_VERSION",
     "KIND",
     "ClusterRows",
     "DesiredState",
-    "ServiceReuse",
+    "PayloadReuse",
     "build_payload",
     "etag_of",
     "example_payload",

@@ -28,15 +28,25 @@ import rfc8785
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from starform_core.model.project import Environment, Project
 from starform_core.model.service import Service
 from starform_core.model.tenant import TenantKey
-from starform_core.model.vargroup import VarGroup
-from starform_core.model.workload import DriftPolicy
+from starform_core.model.vargroup import VarGroup, VarGroupAttachment
+from starform_core.model.workload import (
+    Autoscaling,
+    CronSchedule,
+    DriftPolicy,
+    Probe,
+    Probes,
+    Resources,
+    Volume,
+)
 from starform_core.payload.document import DesiredState
-from starform_core.payload.service_reuse import reused_service
+from starform_core.payload.reuse import interned, reused_project, reused_service
 from starform_core.secrets_values import REDACTED, SecretValue
 
 __all__ = [
+    "INTERNED",
     "WrongTypeError",
     "converter",
     "etag_of",
@@ -47,6 +57,20 @@ __all__ = [
 ]
 
 _TENANT_FIELDS = ("workspace_id", "project_id", "environment", "service_id")
+
+INTERNED: tuple[type, ...] = (
+    Autoscaling,
+    CronSchedule,
+    DriftPolicy,
+    Environment,
+    Probe,
+    Probes,
+    Resources,
+    Volume,
+    VarGroupAttachment,
+)
+"""The small parts a payload repeats by the thousand: within one parse, each distinct JSON of
+these is structured once and its frozen value shared (:func:`starform_core.payload.reuse.interned`)."""
 
 
 class WrongTypeError(TypeError):
@@ -158,14 +182,16 @@ def _require_object(data: Any) -> dict[str, Any]:
     return dict(data)
 
 
-def _make_converter(*, reveal: bool) -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=False)
+def _make_converter(*, reveal: bool, detailed: bool = True) -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed)
     _register_strict_values(conv)
     shown: Callable[[SecretValue], str] = (lambda value: value.reveal()) if reveal else (lambda _v: REDACTED)
     conv.register_unstructure_hook(SecretValue, shown)
     conv.register_structure_hook(SecretValue, _structure_secret)
     _register_var_group(conv, shown)
+    _register_interned(conv)  # first: the hooks below look up theirs as they are made
     _register_service(conv)
+    _register_project(conv)
     api_version = override(rename="apiVersion")
     conv.register_unstructure_hook(
         DesiredState, make_dict_unstructure_fn(DesiredState, conv, api_version=api_version)
@@ -235,10 +261,43 @@ def _register_service(conv: cattrs.Converter) -> None:
     conv.register_structure_hook(TenantKey, make_dict_structure_fn(TenantKey, conv))
 
 
+def _interned_hook(kind: type, conv: cattrs.Converter) -> Callable[[Any, type], Any]:
+    structure: Callable[[Any, type], Any] = make_dict_structure_fn(kind, conv)
+
+    def structure_interned(data: Any, _type: type) -> Any:
+        return interned(kind, data, structure)
+
+    return structure_interned
+
+
+def _register_interned(conv: cattrs.Converter) -> None:
+    """Each of :data:`INTERNED` structured once per distinct JSON within a parse."""
+    for kind in INTERNED:
+        conv.register_structure_hook(kind, _interned_hook(kind, conv))
+
+
+def _register_project(conv: cattrs.Converter) -> None:
+    """A project, reusing an unchanged project's value whole."""
+    structure_project = make_dict_structure_fn(Project, conv)
+
+    def structure_project_fresh(data: Any) -> Project:
+        return structure_project(data, Project)
+
+    def structure_project_reused(data: Any, _type: type) -> Project:
+        return reused_project(data, structure_project_fresh)
+
+    conv.register_structure_hook(Project, structure_project_reused)
+
+
 converter = _make_converter(reveal=False)
 """The default cattrs converter for payload values: strict structuring, and secret values
 unstructure as ``<redacted>`` (safe for audit JSON, logs and API views). Tolerates unknown keys
 (minor-version additions)."""
+
+_FIRST_TRY = _make_converter(reveal=False, detailed=False)
+""":data:`converter` without cattrs' detailed validation (no per-field error notes): the same
+hooks, so it accepts and refuses exactly what :data:`converter` does, only faster; a document it
+refuses is structured again by :data:`converter`, whose error says where (:func:`from_structure`)."""
 
 _WIRE = _make_converter(reveal=True)
 """The converter that reveals secret values: used only by the two explicitly named functions."""
@@ -261,7 +320,14 @@ def to_structure_with_secrets(document: DesiredState) -> dict[str, Any]:
 
 
 def from_structure(data: dict[str, Any]) -> DesiredState:
-    """Build a document from JSON-ready data (strict types; no schema check, see ``parse_payload``)."""
+    """Build a document from JSON-ready data (strict types; no schema check, see ``parse_payload``).
+
+    Raises what :data:`converter` raises: cattrs' detailed errors, with the path of each problem.
+    """
+    try:
+        return _FIRST_TRY.structure(data, DesiredState)
+    except Exception:  # noqa: S110 - structured again below, which raises the detailed error
+        pass
     return converter.structure(data, DesiredState)
 
 

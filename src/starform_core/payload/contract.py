@@ -28,6 +28,7 @@ from starform_core.errors import ContractError, UnsupportedApiVersionError, Vali
 from starform_core.gc_pause import collection_paused
 from starform_core.payload.codec import WrongTypeError, from_structure
 from starform_core.payload.document import API_GROUP, SUPPORTED_MAJOR, DesiredState
+from starform_core.payload.reuse import PayloadReuse, interning
 from starform_core.payload.schema_validators import (
     SCHEMA_FORMATS,
     SCHEMA_RESOURCE,
@@ -35,7 +36,6 @@ from starform_core.payload.schema_validators import (
     payload_schema,
     reference_validator,
 )
-from starform_core.payload.service_reuse import ServiceReuse
 from starform_core.strict_json import loads
 
 __all__ = [
@@ -239,7 +239,7 @@ def _locate(exc: BaseException, path: list[str]) -> ContractError:
 
 
 def parse_payload(
-    body: bytes | str, *, max_bytes: int = PAYLOAD_MAX_BYTES, reuse: ServiceReuse | None = None
+    body: bytes | str, *, max_bytes: int = PAYLOAD_MAX_BYTES, reuse: PayloadReuse | None = None
 ) -> DesiredState:
     """Validate a payload's bytes against the contract and return the document.
 
@@ -247,7 +247,7 @@ def parse_payload(
     20 digits, nesting over :data:`PAYLOAD_MAX_DEPTH`) of at most ``max_bytes``. Raises
     :class:`UnsupportedApiVersionError` for another major version and :class:`ContractError`
     (with the JSON pointer of the first problem) for anything else. No error quotes a value.
-    With ``reuse`` (a reader's own :class:`ServiceReuse`), a service whose JSON the last payload
+    With ``reuse`` (a reader's own :class:`PayloadReuse`), a service whose JSON the last payload
     parsed with it held exactly is not structured again: its value is reused. The result is the
     same either way; only the work differs.
     """
@@ -256,7 +256,7 @@ def parse_payload(
         validate_structure(data)
         try:
             if reuse is None:
-                return from_structure(data)
+                return interning(lambda: from_structure(data))
             return reuse.structure(lambda: from_structure(data))
         except (ClassValidationError, IterableValidationError, ValidationError) as exc:
             raise _without_secrets(_locate(exc, []), data) from None

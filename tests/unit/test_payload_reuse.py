@@ -1,8 +1,10 @@
-"""parse_payload reuses the services of the last payload parsed when their JSON is unchanged; what
-it returns is always what a parse reusing nothing returns, and rules above a service still run."""
+"""parse_payload reuses the projects and services of the last payload parsed when their JSON is
+unchanged; what it returns is always what a parse reusing nothing returns, and rules above a
+reused value still run."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,10 +16,10 @@ from starform_core.errors import ContractError, ValidationError
 from starform_core.payload import example_payload, parse_payload, to_json
 from starform_core.payload.codec import from_structure
 from starform_core.payload.document import DesiredState
-from starform_core.payload.service_reuse import ServiceReuse
+from starform_core.payload.reuse import PayloadReuse
 from starform_core.validation import check_image_reference, remembered
 
-REUSE = ServiceReuse()
+REUSE = PayloadReuse()
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +59,44 @@ def test_unchanged_services_are_reused_and_a_changed_one_is_built_afresh() -> No
     assert second[changed["service_id"]].release is not None
     assert second[changed["service_id"]].release.version == changed["release"]["version"]
     assert _parse(body) == _cold(body) == from_structure(json.loads(body))
+
+
+def _projects(document: DesiredState) -> dict[str, Any]:
+    return {project.project_id: project for project in document.projects}
+
+
+def test_an_unchanged_project_is_reused_whole_and_a_changed_one_reuses_its_unchanged_services() -> None:
+    data = _data()
+    first = _parse(rfc8785.dumps(data))
+    project = next(p for p in data["projects"] if len(p["services"]) > 1)
+    changed = project["services"][0]
+    changed["replicas"] = 3 if changed.get("replicas") != 3 else 2
+    body = rfc8785.dumps(data)
+    second = _parse(body)
+    before, after = _projects(first), _projects(second)
+    assert {key for key in before if after[key] is before[key]} == set(before) - {project["project_id"]}
+    services_before, services_after = _services(first), _services(second)
+    assert {key for key in services_before if services_after[key] is services_before[key]} == set(
+        services_before
+    ) - {changed["service_id"]}
+    assert second == _cold(body)
+    # the services of a project reused whole are remembered for the parse after it
+    third = _parse(body)
+    assert all(_services(third)[key] is services_after[key] for key in services_after)
+
+
+def test_a_value_of_another_json_type_is_never_taken_for_the_remembered_one() -> None:
+    data = _data()
+    _parse(rfc8785.dumps(data))
+    service = next(s for p in data["projects"] for s in p["services"] if isinstance(s.get("port"), int))
+    service["port"] = float(service["port"])  # the schema's "integer" takes 8080.0; the model does not
+    body = json.dumps(data).encode()
+    with pytest.raises(ContractError) as reused:
+        _parse(body)
+    with pytest.raises(ContractError) as cold:
+        _cold(body)
+    assert (reused.value.pointer, reused.value.reason) == (cold.value.pointer, cold.value.reason)
+    assert reused.value.reason == "must be an integer"
 
 
 def test_rules_above_a_service_still_run_when_the_service_is_reused() -> None:
@@ -116,3 +156,24 @@ def test_a_remembered_check_names_each_caller_s_field_and_judges_other_types_its
     with pytest.raises(ValidationError, match=r"^c: must be ok$"):
         checked("c", 5)
     assert calls == ["ok", 5, 5]
+
+
+def test_within_a_parse_equal_small_parts_are_one_value_and_unequal_ones_stay_apart() -> None:
+    data = _data()
+    services = [s for p in data["projects"] for s in p["services"]]
+    first, second = services[0], services[1]
+    second["resources"] = dict(first["resources"])
+    second["drift"] = copy.deepcopy(first["drift"])
+    third = services[2]
+    third["resources"] = {**first["resources"], "cpu_request": "250m"}
+    body = rfc8785.dumps(data)
+    document = _cold(body)
+    parsed = _services(document)
+    one, two, three = (parsed[s["service_id"]] for s in (first, second, third))
+    assert one.resources is two.resources
+    assert one.drift is two.drift
+    assert three.resources != one.resources
+    assert three.resources.cpu_request == "250m"
+    assert document == from_structure(json.loads(body))
+    plain = _services(from_structure(json.loads(body)))  # outside a parse, nothing is shared
+    assert plain[first["service_id"]].resources is not plain[second["service_id"]].resources
