@@ -3,6 +3,7 @@ what depends on what changed (issue 14)."""
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -15,14 +16,18 @@ from tests.render.payload_changes import changed
 from tests.render.test_render_pinned import digest
 from tests.strategies.payloads import SECRET_MARKER, desired_states
 
+import starform_core.render.incremental as incremental
+import starform_core.render.rendering as rendering_module
 from starform_core.kube import labels as kl
 from starform_core.kube.objects import ObjectKey, key_of
+from starform_core.kube.ordering import apply_order_key, sort_for_apply
 from starform_core.model.cluster import ClusterSettings, LoadBalancerSettings
 from starform_core.model.project import Project
 from starform_core.payload.codec import from_structure, to_json
 from starform_core.payload.document import DesiredState
 from starform_core.render import IncrementalRenderer, RenderDelta, Rendering, render
-from starform_core.render.apply_order import reordered
+from starform_core.render.apply_order import rendered_order_key, reordered
+from starform_core.render.parts import project_parts, render_part
 
 _SEQUENCES = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -88,6 +93,10 @@ def _check_only_dependents(before: DesiredState, after: DesiredState, delta: Ren
             assert not {s.service_id for s in project.services} & delta.services
 
 
+def _service_ids(payload: DesiredState) -> set[str]:
+    return {service.service_id for _, service in payload.services()}
+
+
 _STARTS = st.one_of(
     desired_states(max_projects=2),
     st.builds(large_payload, st.integers(1, 24), per_project=st.integers(1, 8)),
@@ -113,6 +122,7 @@ def test_any_sequence_of_changes_renders_as_the_full_renderer(
         assert digest(renderer.rendering) == digest(full)
         _check_delta(before, renderer.rendering, delta)
         _check_only_dependents(payload, following, delta)
+        assert delta.services_removed == _service_ids(payload) - _service_ids(following)
         if kind in ("unrendered", "reparsed"):
             assert delta == RenderDelta(partials_changed=False)
             assert renderer.rendering.objects is before.objects
@@ -203,6 +213,49 @@ def test_a_payload_parsed_afresh_reuses_every_part(at_300: tuple[DesiredState, I
     assert following.rendering.objects is renderer.rendering.objects
 
 
+def test_a_project_equal_to_the_last_one_is_reused_whole(
+    at_300: tuple[DesiredState, IncrementalRenderer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload, renderer = at_300
+    walked: list[str] = []
+
+    def recording(payload: DesiredState, project: Project, *args: Any) -> Any:
+        walked.append(project.project_id)
+        return project_parts(payload, project, *args)
+
+    monkeypatch.setattr(incremental, "project_parts", recording)
+    again = from_structure(json.loads(to_json(with_new_release(payload, project_index=4, service_index=2))))
+    following, delta = _step(renderer, again)
+    assert len(payload.projects) > 1 and walked == [payload.projects[4].project_id]  # no other
+    assert len(delta.services) == 1 and following.rendering.warnings == renderer.rendering.warnings
+    walked.clear()
+    _step(renderer, attrs.evolve(again, cluster=attrs.evolve(again.cluster, region="elsewhere")))
+    assert walked == [project.project_id for project in payload.projects]  # new cluster settings
+
+
+def test_the_collector_is_paused_while_rendering_and_as_it_was_after(
+    at_300: tuple[DesiredState, IncrementalRenderer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload, renderer = at_300
+    seen: list[bool] = []
+
+    def recording(scope: Any) -> Any:
+        seen.append(gc.isenabled())
+        return render_part(scope)
+
+    monkeypatch.setattr(rendering_module, "render_part", recording)
+    monkeypatch.setattr(incremental, "render_part", recording)
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            render(payload)
+            renderer.render(with_new_release(payload))
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert seen and not any(seen)
+
+
 def test_a_renderer_is_a_value_that_rendering_does_not_change(
     at_300: tuple[DesiredState, IncrementalRenderer],
 ) -> None:
@@ -265,6 +318,14 @@ def test_an_order_with_a_repeated_key_is_sorted_afresh() -> None:
     # taking out the second object of a repeated key cannot be done by bisection
     result = reordered(order, {key: second}, [])
     assert [obj for _, obj in result] == [first, third]
+
+
+@given(_STARTS)
+@settings(max_examples=40, deadline=None)
+def test_the_renderer_orders_its_objects_by_the_apply_order_key(payload: DesiredState) -> None:
+    rendered = render(payload).objects
+    assert [rendered_order_key(obj) for obj in rendered] == [apply_order_key(obj) for obj in rendered]
+    assert list(rendered) == sort_for_apply(rendered)
 
 
 @given(desired_states(max_projects=2))

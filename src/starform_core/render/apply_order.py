@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import Any, Final, TypeAlias
 
-from starform_core.kube.ordering import ApplyOrderKey
+from starform_core.kube.ordering import APPLY_RANK, UNKNOWN_RANK, ApplyOrderKey
 
-__all__ = ["BISECT_LIMIT", "KeyedObject", "reordered", "sorted_objects"]
+__all__ = ["BISECT_LIMIT", "KeyedObject", "rendered_order_key", "reordered", "sorted_objects"]
 
 KeyedObject: TypeAlias = tuple[ApplyOrderKey, dict[str, Any]]
 """A rendered object with its place in the apply order."""
@@ -23,6 +23,24 @@ BISECT_LIMIT: Final = 64
 """Up to this many objects out and in, they are moved one by one; beyond it, sorted afresh."""
 
 _KEY = itemgetter(0)
+
+
+def rendered_order_key(obj: dict[str, Any]) -> ApplyOrderKey:
+    """:func:`~starform_core.kube.ordering.apply_order_key` of an object the renderer built.
+
+    The same tuple, read without the conversions a foreign object needs: a rendered object
+    always has a string ``apiVersion``, ``kind`` and ``metadata.name`` (a test holds the two
+    functions equal over rendered payloads).
+    """
+    kind = obj["kind"]
+    metadata = obj["metadata"]
+    return (
+        APPLY_RANK.get(kind, UNKNOWN_RANK),
+        obj["apiVersion"].rpartition("/")[0],
+        kind,
+        metadata.get("namespace") or "",
+        metadata["name"],
+    )
 
 
 def sorted_objects(keyed: list[KeyedObject]) -> list[KeyedObject]:

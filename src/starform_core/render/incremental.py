@@ -10,20 +10,25 @@ part whose scope equals the previous one keeps its objects. An object that rende
 one it replaces is the previous object itself (the same ``dict``), so whoever caches per object
 (the planner's desired hashes) can key on identity. Scopes are compared by value, so a payload
 parsed afresh from the wire (nothing shared with the last one) gets the same reuse.
+
+A project's parts read only the project and the cluster settings, so a project equal to the one
+last rendered, under equal cluster settings, keeps all its parts before any scope is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 import attrs
 
+from starform_core.gc_pause import collection_paused
 from starform_core.kube.objects import ObjectKey, key_of
 from starform_core.kube.ordering import ApplyOrderKey
-from starform_core.model.cluster import LoadBalancerSettings
+from starform_core.model.cluster import ClusterSettings
+from starform_core.model.project import Project
 from starform_core.payload.document import DesiredState
 from starform_core.render.apply_order import KeyedObject, reordered
 from starform_core.render.naming import ServiceNames
@@ -35,7 +40,7 @@ from starform_core.render.parts import (
     Scope,
     Sources,
     allocate_names,
-    payload_parts,
+    project_parts,
     render_part,
 )
 from starform_core.render.rendering import Rendering, drift_policies_of, partials_of
@@ -46,6 +51,7 @@ from starform_core.render.scopes import (
     SecretScope,
     ServiceCluster,
     ServiceScope,
+    service_cluster,
 )
 from starform_core.render.vars import VarConflict
 
@@ -64,8 +70,8 @@ class RenderDelta:
     changed one: a service's objects, a project's namespace-level objects, a var group's Secret);
     ``services_removed`` the services no longer in the payload. ``added``, ``changed`` and
     ``removed`` are the objects whose content differs from the previous rendering; every other
-    object is the previous one, unchanged and identical. Warnings and drift policies are
-    recomputed on every render (compare the renderings' fields to see them change).
+    object is the previous one, unchanged and identical. Warnings and drift policies are not in
+    the delta (compare the renderings' fields to see them change).
     """
 
     services: frozenset[str] = _NOTHING
@@ -99,6 +105,28 @@ class _Names:
     names: dict[str, ServiceNames]
 
 
+@attrs.frozen
+class _ProjectMemo:
+    """A project as last rendered: the project itself, its parts' ids in canonical order, the
+    scope pieces its parts share and its services' var group warnings in order."""
+
+    project: Project
+    part_ids: tuple[PartId, ...]
+    pieces: tuple[Hashable, ...]
+    warnings: tuple[VarConflict, ...]
+
+
+@attrs.frozen
+class _Walk:
+    """The parts of a payload, split into those kept as they were and those rendered afresh, and
+    each project's memo in payload order with whether it was reused whole (a project walked
+    scope by scope has its warnings filled in once its parts are known)."""
+
+    kept: dict[PartId, _Rendered]
+    fresh: dict[PartId, _Rendered]
+    projects: list[tuple[_ProjectMemo, bool]]
+
+
 _SCOPE_FIELDS = {
     cls: attrgetter(*(field.name for field in attrs.fields(cls) if field.eq))
     for cls in (NamespaceScope, SecretScope, ServiceScope)
@@ -124,6 +152,7 @@ class _Recall(Sources):
         self._previous_pieces = pieces
         self.new_names: dict[str, _Names] = {}
         self.new_pieces: dict[Hashable, Hashable] = {}
+        self.taken: list[Hashable] = []
 
     def names(self, project_id: str, inputs: NameInputs) -> dict[str, ServiceNames]:
         cached = self._previous_names.get(project_id)
@@ -135,7 +164,17 @@ class _Recall(Sources):
     def same(self, piece: _Piece) -> _Piece:
         previous = self._previous_pieces.get(piece, piece)
         self.new_pieces[previous] = previous
+        self.taken.append(previous)
         return previous  # type: ignore[return-value]  # equal, so of the same class
+
+    def start(self) -> None:
+        """Start recording the pieces of one project (:attr:`taken`)."""
+        self.taken = []
+
+    def keep(self, project_id: str, pieces: Iterable[Hashable]) -> None:
+        """Carry a project reused whole over: its names and its pieces, as they were."""
+        self.new_names[project_id] = self._previous_names[project_id]
+        self.new_pieces.update((piece, piece) for piece in pieces)
 
 
 @attrs.frozen
@@ -206,27 +245,36 @@ class IncrementalRenderer:
     _names: Mapping[str, _Names] = attrs.field(factory=dict, repr=False)
     _pieces: Mapping[Hashable, Hashable] = attrs.field(factory=dict, repr=False)
     _order: tuple[KeyedObject, ...] = attrs.field(default=(), repr=False)
-    _load_balancer: LoadBalancerSettings | None = attrs.field(default=None, repr=False)
+    _cluster: ClusterSettings | None = attrs.field(default=None, repr=False)
+    _projects: Mapping[str, _ProjectMemo] = attrs.field(factory=dict, repr=False)
 
     def render(self, payload: DesiredState) -> tuple[IncrementalRenderer, RenderDelta]:
         """Render ``payload``, reusing every part whose scope did not change.
 
-        The new renderer's ``rendering`` equals ``render(payload)``; the delta is relative to
-        this renderer's ``rendering``.
+        A project equal to the previous one (with equal cluster settings) keeps all its parts
+        without a scope built; any other project is compared scope by scope. The new renderer's
+        ``rendering`` equals ``render(payload)``; the delta is relative to this renderer's
+        ``rendering``. The cyclic garbage collector is paused meanwhile, as :func:`render` does.
         """
+        with collection_paused():
+            return self._render(payload)
+
+    def _render(self, payload: DesiredState) -> tuple[IncrementalRenderer, RenderDelta]:
         recall = _Recall(self._names, self._pieces)
-        parts, fresh = self._split(payload_parts(payload, recall))
-        gone = [part_id for part_id in self._parts if part_id not in parts]
-        diff = _diff(self._parts, fresh, gone)
+        walk = self._walk(payload, recall)
+        parts = walk.kept
+        gone = [part_id for part_id in self._parts if part_id not in parts and part_id not in walk.fresh]
+        diff = _diff(self._parts, walk.fresh, gone)
         parts.update(diff.parts)
         order = self._reorder(diff)
-        rendering, partials_changed = self._assemble(payload, parts, order)
+        memos = _memos(walk.projects, parts)
+        rendering, partials_changed = self._assemble(payload, walk, memos, order)
         delta = RenderDelta(
-            services=_ids(fresh, "service"),
+            services=_ids(walk.fresh, "service"),
             services_removed=_ids(gone, "service"),
-            projects=_ids(fresh, "namespace"),
+            projects=_ids(walk.fresh, "namespace"),
             var_groups=frozenset(
-                part_id[1].rpartition("/")[2] for part_id in fresh if part_id[0] == "secret"
+                part_id[1].rpartition("/")[2] for part_id in walk.fresh if part_id[0] == "secret"
             ),
             added=diff.added,
             changed=diff.changed,
@@ -239,21 +287,40 @@ class IncrementalRenderer:
             names=recall.new_names,
             pieces=recall.new_pieces,
             order=order,
-            load_balancer=payload.cluster.load_balancer,
+            cluster=payload.cluster,
+            projects={memo.project.project_id: memo for memo in memos},
         )
         return successor, delta
 
-    def _split(self, specs: Iterable[PartSpec]) -> tuple[dict[PartId, _Rendered], dict[PartId, _Rendered]]:
-        """(parts kept as they were, parts rendered afresh), both by id."""
-        kept: dict[PartId, _Rendered] = {}
-        fresh: dict[PartId, _Rendered] = {}
+    def _walk(self, payload: DesiredState, recall: _Recall) -> _Walk:
+        """Every project of ``payload``: reused whole when it and the cluster settings equal the
+        previous ones (its parts read nothing else), else split part by part."""
+        walk = _Walk(kept={}, fresh={}, projects=[])
+        previous = self._projects if payload.cluster == self._cluster else {}
+        cluster = recall.same(service_cluster(payload.cluster))
+        for project in payload.projects:
+            memo = previous.get(project.project_id)
+            if memo is not None and (memo.project is project or memo.project == project):
+                walk.kept.update((part_id, self._parts[part_id]) for part_id in memo.part_ids)
+                recall.keep(project.project_id, memo.pieces)
+                walk.projects.append((memo, True))
+                continue
+            recall.start()
+            part_ids = tuple(self._split(project_parts(payload, project, cluster, recall), walk))
+            memo = _ProjectMemo(project=project, part_ids=part_ids, pieces=tuple(recall.taken), warnings=())
+            walk.projects.append((memo, False))
+        return walk
+
+    def _split(self, specs: Iterable[PartSpec], walk: _Walk) -> Iterator[PartId]:
+        """Put each part in ``walk``: kept when its scope equals the previous one, else rendered
+        afresh; yields each part's id."""
         for part_id, scope in specs:
             previous = self._parts.get(part_id)
             if previous is not None and _same_scope(previous.scope, scope):
-                kept[part_id] = previous
+                walk.kept[part_id] = previous
             else:
-                fresh[part_id] = _Rendered(scope=scope, part=render_part(scope))
-        return kept, fresh
+                walk.fresh[part_id] = _Rendered(scope=scope, part=render_part(scope))
+            yield part_id
 
     def _reorder(self, diff: _Diff) -> tuple[KeyedObject, ...]:
         """The apply order after ``diff``: the previous order without the objects of the parts
@@ -265,21 +332,40 @@ class IncrementalRenderer:
         )
 
     def _assemble(
-        self, payload: DesiredState, parts: Mapping[PartId, _Rendered], order: tuple[KeyedObject, ...]
+        self,
+        payload: DesiredState,
+        walk: _Walk,
+        memos: list[_ProjectMemo],
+        order: tuple[KeyedObject, ...],
     ) -> tuple[Rendering, bool]:
         load_balancer = payload.cluster.load_balancer
-        same_partials = load_balancer == self._load_balancer
-        warnings: list[VarConflict] = []
-        for _, service in payload.services():
-            warnings.extend(parts[("service", service.service_id)].part.warnings)
-        objects = self.rendering.objects if order is self._order else tuple(map(itemgetter(1), order))
+        previous = self.rendering
+        same_partials = self._cluster is not None and load_balancer == self._cluster.load_balancer
+        unchanged = len(memos) == len(self._projects) and all(reused for _, reused in walk.projects)
         rendering = Rendering(
-            objects=objects,
-            partials=self.rendering.partials if same_partials else partials_of(load_balancer),
-            warnings=tuple(warnings),
-            drift_policies=drift_policies_of(payload),
+            objects=previous.objects if order is self._order else tuple(map(itemgetter(1), order)),
+            partials=previous.partials if same_partials else partials_of(load_balancer),
+            warnings=previous.warnings
+            if unchanged
+            else tuple(warning for memo in memos for warning in memo.warnings),
+            drift_policies=previous.drift_policies if unchanged else drift_policies_of(payload),
         )
-        return rendering, rendering.partials != self.rendering.partials
+        return rendering, rendering.partials != previous.partials
+
+
+def _memos(
+    projects: list[tuple[_ProjectMemo, bool]], parts: Mapping[PartId, _Rendered]
+) -> list[_ProjectMemo]:
+    """Each project's memo, with the warnings of a project walked part by part filled in."""
+    return [
+        memo
+        if reused
+        else attrs.evolve(
+            memo,
+            warnings=tuple(warning for part_id in memo.part_ids for warning in parts[part_id].part.warnings),
+        )
+        for memo, reused in projects
+    ]
 
 
 def _ids(part_ids: Iterable[PartId], kind: str) -> frozenset[str]:

@@ -79,10 +79,14 @@ def metadata(
 
 
 def service_metadata(scope: ServiceScope, name: str) -> dict[str, Any]:
-    """The ``metadata`` block of a service-scoped object: its labels and provenance annotation."""
-    return metadata(
-        name=name,
-        namespace=scope.namespace,
-        labels=service_labels(scope),
-        annotations=source_annotations(scope.cluster.cluster_id),
-    )
+    """The ``metadata`` block of a service-scoped object: its labels and provenance annotation.
+
+    What :func:`metadata` gives for them, built directly: the scope's labels are sorted already
+    and there is one annotation, so there is nothing to sort (a third of all objects' metadata).
+    """
+    return {
+        "name": name,
+        "namespace": scope.namespace,
+        "labels": dict(scope.labels),
+        "annotations": {kl.ANNOTATION_SOURCE: scope.cluster.cluster_id},
+    }

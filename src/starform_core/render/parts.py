@@ -13,11 +13,10 @@ from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
-from starform_core.kube.ordering import apply_order_key
 from starform_core.model.enums import RunState, ServiceType
 from starform_core.model.project import Project
 from starform_core.payload.document import DesiredState
-from starform_core.render.apply_order import KeyedObject
+from starform_core.render.apply_order import KeyedObject, rendered_order_key
 from starform_core.render.autoscaling import horizontal_pod_autoscaler
 from starform_core.render.expose import http_route, is_routed, kube_service, needs_service
 from starform_core.render.namespace import limit_range, namespace, resource_quota
@@ -50,6 +49,7 @@ __all__ = [
     "allocate_names",
     "name_inputs",
     "payload_parts",
+    "project_parts",
     "render_part",
 ]
 
@@ -97,7 +97,7 @@ class Part:
 
 
 def _keyed(objects: Iterator[dict[str, Any]]) -> tuple[KeyedObject, ...]:
-    return tuple((apply_order_key(obj), obj) for obj in objects)
+    return tuple((rendered_order_key(obj), obj) for obj in objects)
 
 
 def _namespace_objects(scope: NamespaceScope) -> Iterator[dict[str, Any]]:
@@ -156,9 +156,13 @@ def allocate_names(inputs: NameInputs) -> dict[str, ServiceNames]:
     return allocate_service_names(list(services), environments=environments)
 
 
-def _project_parts(
+def project_parts(
     payload: DesiredState, project: Project, cluster: ServiceCluster, sources: Sources
 ) -> Iterator[PartSpec]:
+    """The parts of one of ``payload``'s projects in canonical order (the namespace part, the
+    Secrets by var group id, then the services in the project's order); ``cluster`` is what its
+    services read of ``payload.cluster``. They read nothing but ``payload.cluster`` and
+    ``project``: equal inputs give equal parts."""
     identity = sources.same(ProjectIdentity.of(project))
     yield ("namespace", project.project_id), namespace_scope(payload.cluster, project, identity)
     for group in project.var_groups:
@@ -186,4 +190,4 @@ def payload_parts(payload: DesiredState, sources: Sources) -> Iterator[PartSpec]
     the Secrets by var group id, then the services in the project's order)."""
     cluster = sources.same(service_cluster(payload.cluster))
     for project in payload.projects:
-        yield from _project_parts(payload, project, cluster, sources)
+        yield from project_parts(payload, project, cluster, sources)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from starform_core.gc_pause import collection_paused
 from starform_core.kube.objects import KubeObject
 from starform_core.model.cluster import LoadBalancerSettings
 from starform_core.model.workload import DriftPolicy
@@ -51,16 +52,19 @@ def render(payload: DesiredState) -> Rendering:
 
     Every object is a fresh tree of plain ``dict``/``list`` values shared with no other object.
     This is the reference the incremental renderer (:class:`IncrementalRenderer`) is held to.
+    The cyclic garbage collector is paused meanwhile (:func:`~starform_core.gc_pause.collection_paused`):
+    the objects are acyclic trees that all stay alive, so a collection would free nothing.
     """
     keyed: list[KeyedObject] = []
     warnings: list[VarConflict] = []
-    for _, scope in payload_parts(payload, Sources()):
-        part = render_part(scope)
-        keyed.extend(part.objects)
-        warnings.extend(part.warnings)
-    return Rendering(
-        objects=tuple(obj for _, obj in sorted_objects(keyed)),
-        partials=partials_of(payload.cluster.load_balancer),
-        warnings=tuple(warnings),
-        drift_policies=drift_policies_of(payload),
-    )
+    with collection_paused():
+        for _, scope in payload_parts(payload, Sources()):
+            part = render_part(scope)
+            keyed.extend(part.objects)
+            warnings.extend(part.warnings)
+        return Rendering(
+            objects=tuple(obj for _, obj in sorted_objects(keyed)),
+            partials=partials_of(payload.cluster.load_balancer),
+            warnings=tuple(warnings),
+            drift_policies=drift_policies_of(payload),
+        )

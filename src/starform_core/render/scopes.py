@@ -28,7 +28,7 @@ from starform_core.model.enums import Tier
 from starform_core.model.project import Project
 from starform_core.model.service import Service
 from starform_core.model.vargroup import VarGroup
-from starform_core.render.naming import ServiceNames, namespace_name
+from starform_core.render.naming import ServiceNames, namespace_name, var_group_secret_name
 
 __all__ = [
     "OBSERVABILITY_VALUE",
@@ -110,6 +110,11 @@ class AttachedGroup:
     var_group_id: str
     checksum: str
     keys: tuple[str, ...]
+
+    @functools.cached_property
+    def secret_name(self) -> str:
+        """The name of the group's Secret (computed once: a project's services share the piece)."""
+        return var_group_secret_name(self.var_group_id)
 
 
 @attrs.frozen

@@ -63,10 +63,7 @@ def var_conflicts(project: Project, service: Service) -> tuple[VarConflict, ...]
 
 def env_from(scope: ServiceScope) -> list[dict[str, Any]]:
     """The container's ``envFrom``: one Secret reference per attached group, in attach order."""
-    return [
-        {"secretRef": {"name": var_group_secret_name(group.var_group_id), "optional": False}}
-        for group in scope.groups
-    ]
+    return [{"secretRef": {"name": group.secret_name, "optional": False}} for group in scope.groups]
 
 
 def checksum_annotations(scope: ServiceScope) -> dict[str, str]:
