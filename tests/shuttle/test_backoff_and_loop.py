@@ -94,6 +94,11 @@ class FakeReconciler:
         self._lock = threading.Lock()
         self.calls = 0
         self.pulls: list[Pulled | None] = []
+        self.recovered_before: list[int] = []
+
+    def recover(self) -> None:
+        """Note how many reconciles ran before the crash's intents were settled."""
+        self.recovered_before.append(self.calls)
 
     def reconcile(self, pulled: Pulled | None = None) -> ReconcileResult:
         with self._lock:
@@ -166,6 +171,7 @@ def test_trigger_wakes_the_loop_before_its_interval() -> None:
     finally:
         running.stop()
     assert running.loop.ticks == 3
+    assert reconciler.recovered_before == [0], "a crash's intents are settled once, before any reconcile"
 
 
 def test_stop_ends_run_while_it_waits_out_a_long_interval() -> None:
@@ -184,6 +190,22 @@ def test_stop_during_the_debounce_does_not_reconcile_again() -> None:
     running.loop.trigger()  # the loop now sits in the hour-long debounce
     running.stop()
     assert reconciler.count() == 1
+
+
+def test_a_crashing_recovery_does_not_kill_the_loop() -> None:
+    reconciler = FakeReconciler()
+    crashes: list[int] = []
+
+    def recover() -> None:
+        raise RuntimeError("a bug while settling intents")
+
+    reconciler.recover = recover  # type: ignore[method-assign]
+    running = Running(_loop(reconciler, interval=3600.0, on_crash=lambda: crashes.append(1)))
+    try:
+        wait_until(lambda: reconciler.count() == 1, "the first reconcile, after the crash")
+    finally:
+        running.stop()
+    assert crashes == [1]
 
 
 def test_a_crashing_reconcile_does_not_kill_the_loop() -> None:

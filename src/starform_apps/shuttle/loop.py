@@ -112,7 +112,7 @@ class ShuttleLoop:
 
     def run(self) -> None:
         """Reconcile until :meth:`stop` (starting the pull channel first, when there is one)."""
-        self._reconciler.recover()  # before anything is pulled: intents are settled from their own payload
+        self._recover()
         if self.channel is not None:
             self.channel.start()
             # the first reconcile enforces what the first pull brought (not "no payload yet")
@@ -130,6 +130,16 @@ class ShuttleLoop:
                 delay = self._delay(result)
             if self._wake.wait(delay) and not self._stop.is_set() and not self._news():
                 self._coalesce()
+
+    def _recover(self) -> None:
+        """Settle a crash's intents before anything is pulled (from the payload they were made
+        for); a failure is logged and counted, and the loop goes on."""
+        try:
+            self._reconciler.recover()
+        except Exception:  # a bug must not kill the agent
+            _log.exception("settling a crash's intents crashed", extra={"outcome": "crashed"})
+            if self._on_crash is not None:
+                self._on_crash()
 
     def _coalesce(self) -> None:
         """Wait the debounce, coalescing a burst of watch events (our own writes included) into
