@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
+from tests.starbase.listeners import change_listeners
 
 
 def _free_port() -> int:
@@ -140,18 +141,6 @@ def test_a_busy_port_is_reported_before_the_database_starts(data_dir: Path) -> N
     assert not (data_dir / "postgres").exists(), "the database was not even initialised"
 
 
-def _listeners(data_dir: Path) -> int:
-    """How many change listeners (one per Starbase process) are connected to the embedded server."""
-    import psycopg
-
-    socket_dir = next(data_dir.glob("postgres/**/postmaster.pid")).parent
-    with psycopg.connect(f"postgresql://postgres:@/postgres?host={socket_dir}", autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'starbase-listener'"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def test_serve_with_workers_shares_the_port_and_each_worker_listens(data_dir: Path) -> None:
     port = _free_port()
     process = subprocess.Popen(
@@ -178,9 +167,9 @@ def test_serve_with_workers_shares_the_port_and_each_worker_listens(data_dir: Pa
         assert ready is not None, process.communicate(timeout=30)
         pause = threading.Event()
         deadline = time.monotonic() + 60
-        while _listeners(data_dir) < 2 and time.monotonic() < deadline:
+        while change_listeners(data_dir) < 2 and time.monotonic() < deadline:
             pause.wait(0.05)  # the polling interval of a condition with a deadline
-        assert _listeners(data_dir) == 2, "each worker has its own LISTEN connection"
+        assert change_listeners(data_dir) == 2, "each worker has its own LISTEN connection"
         made = _starbase(
             "token", "create", "--user", "ops@example.com", "--operator", "--data-dir", str(data_dir)
         )

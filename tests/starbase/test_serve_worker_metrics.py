@@ -25,6 +25,7 @@ import psutil  # type: ignore[import-untyped]
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
+from tests.starbase.listeners import change_listeners
 
 METRICS_TOKEN = "scrape-me-please-0123456789"
 
@@ -99,18 +100,6 @@ def _written_by(path: Path, name: str, **labels: str) -> float:
     )
 
 
-def _listeners(data_dir: Path) -> int:
-    """How many change listeners (one per Starbase process) are connected to the embedded server."""
-    import psycopg
-
-    socket_dir = next(data_dir.glob("postgres/**/postmaster.pid")).parent
-    with psycopg.connect(f"postgresql://postgres:@/postgres?host={socket_dir}", autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'starbase-listener'"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     data_dir = Path(tempfile.mkdtemp(prefix="starform-serve-"))
@@ -137,7 +126,7 @@ def served() -> Iterator[Served]:
 
     try:
         assert _until(ready, seconds=120) and process.poll() is None, process.communicate(timeout=30)
-        assert _until(lambda: len(served.workers()) == 2 and _listeners(data_dir) == 2)
+        assert _until(lambda: len(served.workers()) == 2 and change_listeners(data_dir) == 2)
         yield served
     finally:
         process.send_signal(signal.SIGTERM)
