@@ -13,7 +13,9 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -22,7 +24,7 @@ from starform_core.errors import ContractError
 from starform_core.payload import DesiredState, parse_payload
 from starform_core.reporting import Version
 
-__all__ = ["HeldPayload", "PayloadStore"]
+__all__ = ["HeldPayload", "PayloadStore", "payload_version_of"]
 
 _log = logging.getLogger("starform.shuttle.state")
 
@@ -44,14 +46,20 @@ class HeldPayload:
         return f"HeldPayload(epoch={self.document.epoch}, generation={self.document.generation})"
 
 
+def payload_version_of(event: Mapping[str, Any]) -> Version | None:
+    """The ``(epoch, generation)`` of the payload an action's event (or intent) was made for."""
+    data = event.get("data") or {}
+    epoch, generation = data.get("epoch"), data.get("generation")
+    return (epoch, generation) if isinstance(epoch, int) and isinstance(generation, int) else None
+
+
 def _intent_versions(conn: sqlite3.Connection) -> set[Version]:
     """The payload versions the open intents were made for."""
-    versions: set[Version] = set()
-    for (body,) in conn.execute("SELECT body FROM outbox WHERE state = 'intent'"):
-        data = json.loads(body).get("data") or {}
-        if isinstance(data.get("epoch"), int) and isinstance(data.get("generation"), int):
-            versions.add((data["epoch"], data["generation"]))
-    return versions
+    versions = (
+        payload_version_of(json.loads(body))
+        for (body,) in conn.execute("SELECT body FROM outbox WHERE state = 'intent'")
+    )
+    return {version for version in versions if version is not None}
 
 
 def _keep_for_intents(conn: sqlite3.Connection, *, replaced_by: Version) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from starform_apps.shuttle.executor import ActionOutcome, service_of
+from starform_apps.shuttle.held import payload_version_of
 from starform_apps.shuttle.metrics import ShuttleMetrics
 from starform_apps.shuttle.outbox import Outbox, Queued
 from starform_apps.shuttle.redact import Redactor
@@ -224,9 +225,7 @@ def _still_needed(the_plan: Plan) -> set[tuple[str, str]]:
 
 def intent_version(intent: Queued) -> Version | None:
     """The ``(epoch, generation)`` of the payload an intent was made for."""
-    data = intent.body.get("data") or {}
-    epoch, generation = data.get("epoch"), data.get("generation")
-    return (epoch, generation) if isinstance(epoch, int) and isinstance(generation, int) else None
+    return payload_version_of(intent.body)
 
 
 def recover_intents(
