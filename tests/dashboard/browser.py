@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -50,8 +51,15 @@ def headless_chromium(profile: Path) -> Iterator[WebDriver]:
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], T], *, timeout: float = 15.0) -> T:
-    """``condition``'s first truthy value (Selenium's wait: polls until the deadline, then fails)."""
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    """``condition``'s first truthy value (Selenium's wait: polls until the deadline, then fails).
+
+    An element the page replaced while the condition read it (a live refresh) is a poll that saw
+    nothing yet, not a failure.
+    """
+    wait = WebDriverWait(
+        driver, timeout, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    return wait.until(condition)
 
 
 def sign_in(driver: WebDriver, base_url: str, token: str, *, then: str = "/ui/") -> None:
@@ -63,7 +71,17 @@ def sign_in(driver: WebDriver, base_url: str, token: str, *, then: str = "/ui/")
     wait_for(driver, lambda d: "/ui/login" not in d.current_url)
 
 
+_REREADS = 5
+"""How often :func:`text_of` finds an element again that the page keeps replacing."""
+
+
 def text_of(driver: WebDriver, css: str) -> str:
-    """The text of the first element matching ``css`` ("" when there is none)."""
-    found: list[WebElement] = driver.find_elements("css selector", css)
-    return found[0].text if found else ""
+    """The text of the first element matching ``css`` ("" when there is none), found again when
+    the page replaced it while it was read (a live refresh)."""
+    for _ in range(_REREADS):
+        found: list[WebElement] = driver.find_elements("css selector", css)
+        try:
+            return found[0].text if found else ""
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"{css}: replaced on every one of {_REREADS} reads")
